@@ -1,0 +1,102 @@
+"""One exception hierarchy for irqlab.
+
+Guest or device misprogramming is never an exception: it is an event plus the
+architected outcome.  Exceptions are for two things only:
+
+* misuse of the Python API (:class:`InvalidArgument`, which is both a
+  :class:`TypeError` or :class:`ValueError` as appropriate);
+* the two architected synchronous exceptions that a CPU model must take:
+  an external abort on a bus access (:class:`ExternalAbort`) and an
+  UNDEFINED system-register access (:class:`UndefinedInstruction`).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ExternalAbort",
+    "InvalidArgument",
+    "InvalidArgumentType",
+    "InvalidArgumentValue",
+    "IrqlabError",
+    "UndefinedInstruction",
+    "check_int",
+    "check_type",
+]
+
+
+class IrqlabError(Exception):
+    """Base class of every exception irqlab raises on purpose."""
+
+
+class InvalidArgument(IrqlabError):
+    """A Python API call got an argument it cannot accept."""
+
+
+class InvalidArgumentType(InvalidArgument, TypeError):
+    """An argument of the wrong Python type."""
+
+
+class InvalidArgumentValue(InvalidArgument, ValueError):
+    """An argument of the right type but an impossible value."""
+
+
+class ExternalAbort(IrqlabError):
+    """The bus answered an access with an external abort.
+
+    Raised for an address that nothing decodes, and for an access size or
+    alignment that the addressed register does not support.  A CPU model
+    takes a synchronous external abort.  ``address`` and ``size`` describe the
+    access, ``reason`` says why in one sentence.
+    """
+
+    def __init__(self, address: int, size: int, reason: str, *, write: bool = False) -> None:
+        self.address = address
+        self.size = size
+        self.reason = reason
+        self.write = write
+        kind = "write" if write else "read"
+        super().__init__(f"external abort on {size}-byte {kind} at {address:#x}: {reason}")
+
+
+class UndefinedInstruction(IrqlabError):
+    """A system-register access that is UNDEFINED in the configured machine.
+
+    For example a write to a read-only register (``ICC_IAR1_EL1``), or an
+    ``ICH_*_EL2`` access on a machine without the virtualization extensions.
+    A CPU model takes an Undefined Instruction exception.
+    """
+
+    def __init__(self, register: str, reason: str) -> None:
+        self.register = register
+        self.reason = reason
+        super().__init__(f"{register}: {reason}")
+
+
+class _AccessFault(Exception):
+    """Internal: raised by a device model, turned into :class:`ExternalAbort` by the bus."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+def check_type(name: str, value: object, types: type | tuple[type, ...], what: str) -> None:
+    """Raise :class:`InvalidArgumentType` unless ``value`` is an instance of ``types``."""
+    if not isinstance(value, types) or (isinstance(value, bool) and bool not in _as_tuple(types)):
+        raise InvalidArgumentType(f"{name} must be {what}, not {value!r}")
+
+
+def _as_tuple(types: type | tuple[type, ...]) -> tuple[type, ...]:
+    return types if isinstance(types, tuple) else (types,)
+
+
+def check_int(name: str, value: object, lo: int, hi: int) -> int:
+    """Validate an integer argument in ``[lo, hi]`` and return it."""
+    if type(value) is not int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = int(value)
+        else:
+            raise InvalidArgumentType(f"{name} must be an int, not {value!r}")
+    if not lo <= value <= hi:
+        raise InvalidArgumentValue(f"{name} must be in [{lo:#x}, {hi:#x}], not {value!r}")
+    return value
