@@ -65,7 +65,10 @@ class MachineConfig:
     maintenance_ppi: int = vm.VIRT_MAINTENANCE_PPI
     #: Number of list registers (ICH_VTR_EL2.ListRegs + 1 / GICH_VTR.ListRegs + 1).
     list_registers: int = 4
-    # --- IMPLEMENTATION DEFINED choices of the GICv3 ----------------------
+    # --- IMPLEMENTATION DEFINED choices of the GIC --------------------------
+    #: Implemented priority bits of the CPU interface (ICC_CTLR_EL1.PRIbits + 1);
+    #: QEMU's Cortex-A57 model implements 5.  Preemption bits equal priority bits.
+    priority_bits: int = 5
     #: GICR_CTLR.EnableLPIs cannot be cleared once set (GIC-500/600 behaviour;
     #: QEMU allows clearing).  When sticky, PROPBASER/PENDBASER stay locked.
     lpis_sticky: bool = False
@@ -102,6 +105,7 @@ class MachineConfig:
             raise InvalidArgumentValue(f"spis must be a multiple of 32, not {self.spis!r}")
         check_int("idbits", self.idbits, 10 if self.gic_version == 2 else 14, 24)
         check_int("list_registers", self.list_registers, 1, 16)
+        check_int("priority_bits", self.priority_bits, 4, 8)
         check_int("its_device_bits", self.its_device_bits, 1, 32)
         check_int("its_event_bits", self.its_event_bits, 1, 32)
         check_int("its_icid_bits", self.its_icid_bits, 1, 16)
