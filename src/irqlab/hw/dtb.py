@@ -42,7 +42,7 @@ from irqlab.arch import virt as vm
 from irqlab.errors import InvalidArgumentType, InvalidArgumentValue
 from irqlab.hw.config import MachineConfig
 
-__all__ = ["GIC_COMPATIBLES", "DtbError", "config_from_dtb"]
+__all__ = ["DEFAULT_DTB", "GIC_COMPATIBLES", "DtbError", "config_from_dtb", "shipped_dtb"]
 
 #: ``compatible`` strings of the interrupt-controller node -> GIC architecture version.
 GIC_COMPATIBLES: dict[str, int] = {
@@ -58,7 +58,17 @@ _PCIE_COMPATIBLE = "pci-host-ecam-generic"
 #: PCI ``ranges`` phys.hi space code (bits 25:24): 32-bit memory space.
 _PCI_SPACE_MEM32 = 0x2
 
+#: The device tree the demo boots by default (shipped in ``irqlab/data``).
+DEFAULT_DTB = "qemu-virt-gicv3-its-4cpu.dtb"
+
 _INSTALL_HINT = "reading device trees needs pylibfdt: pip install 'irqlab[dtb]'"
+
+
+def shipped_dtb(name: str = DEFAULT_DTB) -> Path:
+    """The path of a device tree shipped with the package (QEMU 7.2 ``virt`` dumps)."""
+    from importlib import resources
+
+    return Path(str(resources.files("irqlab") / "data" / name))
 
 
 class DtbError(InvalidArgumentValue):
