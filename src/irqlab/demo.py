@@ -42,7 +42,7 @@ from irqlab.events import Event
 from irqlab.hw.config import MachineConfig, PciFunctionConfig
 from irqlab.hw.machine import Machine
 
-__all__ = ["DEMO_BDF", "DemoResult", "VectorRoute", "run_demo"]
+__all__ = ["DEMO_BDF", "DemoFailure", "DemoResult", "MiniDriver", "VectorRoute", "run_demo"]
 
 #: The demo's PCI function: 00:01.0 (an NVMe-like device with an MSI-X table).
 DEMO_BDF = 0x08
@@ -114,8 +114,15 @@ class DemoFailure(Exception):
     """The model did not do what the driver needs (reported as a finding, exit code 1)."""
 
 
-class _Driver:
-    """A minimal GICv3 + ITS + PCI MSI-X driver over the bus API."""
+class MiniDriver:
+    """A minimal GICv3 + ITS + PCI MSI-X driver over the bus API (the demo's, and benchmarks').
+
+    Call :meth:`init_gic`, :meth:`init_lpis`, :meth:`init_its` in order; then
+    :meth:`map_device` / :meth:`map_event` and :meth:`flush` to run the
+    queued ITS commands.  Raises :class:`DemoFailure` when the model does not
+    do what the driver needs.  Tables come from a bump allocator over the top
+    half of RAM.
+    """
 
     def __init__(self, m: Machine, log: list[str]) -> None:
         self.m = m
@@ -131,6 +138,7 @@ class _Driver:
         self.queue = 0
         self.cwriter = 0
         self.queue_size = _SZ_64K
+        self._creadr = 0
         self.pta = False
 
     # -- helpers -------------------------------------------------------------------
@@ -271,21 +279,45 @@ class _Driver:
 
     def command(self, cmd: int, *, dw0: int = 0, dw1: int = 0, dw2: int = 0,
                 dw3: int = 0) -> None:
+        """Queue one 32-byte command (flushing first when the queue is full)."""
+        if (self.cwriter + 32) % self.queue_size == self._creadr:
+            self.flush()
         at = self.queue + self.cwriter
         for i, dw in enumerate((cmd | dw0, dw1, dw2, dw3)):
             self.cpu0.write(at + 8 * i, dw, 8)
         self.cwriter = (self.cwriter + 32) % self.queue_size
 
     def flush(self) -> None:
+        """Write GITS_CWRITER and check that the ITS consumed every queued command."""
         self.its_write(GITS_CWRITER, self.cwriter)
         creadr = self.its_read(GITS_CREADR)
         if creadr & 1:
             raise DemoFailure(f"the ITS stalled at command offset {creadr & ~31:#x}")
+        self._creadr = creadr & ~31
         if creadr != self.cwriter:
             raise DemoFailure(f"GITS_CREADR={creadr:#x} did not reach GITS_CWRITER="
                               f"{self.cwriter:#x}")
 
     # -- 5: the PCI function -------------------------------------------------------
+    def map_device(self, devid: int, event_bits: int) -> int:
+        """Queue MAPD for ``devid`` with an ITT for ``event_bits`` EventID bits; returns the ITT."""
+        self.ensure_device_entry(devid)
+        itt = self.alloc(max(256, (1 << event_bits) * self.itt_entry), 256)
+        self.command(CMD_MAPD, dw0=devid << 32, dw1=event_bits - 1, dw2=(1 << 63) | itt)
+        return itt
+
+    def map_event(self, devid: int, eventid: int, intid: int, icid: int,
+                  prop: int = LPI_PROP) -> None:
+        """Write the LPI's property byte, queue MAPTI and INV (as Linux does on unmask)."""
+        self.set_lpi_config(intid, prop)
+        self.command(CMD_MAPTI, dw0=devid << 32, dw1=eventid | intid << 32, dw2=icid)
+        self.command(CMD_INV, dw0=devid << 32, dw1=eventid)
+
+    def sync(self) -> None:
+        """Queue SYNC (to CPU 0's redistributor) and process the queue."""
+        self.command(CMD_SYNC, dw2=self.target(0) << 16)
+        self.flush()
+
     def cfg(self, bdf: int, reg: int) -> int:
         return self.c.pcie_ecam[0] + (bdf << 12) + reg
 
@@ -396,7 +428,7 @@ def run_demo(dtb: str | os.PathLike[str] | None = None, *, vectors: int = 8,
     routes: list[VectorRoute] = []
     problems: list[str] = []
     result = DemoResult(m, source, DEMO_BDF, devid, routes, log, [], problems)
-    drv = _Driver(m, log)
+    drv = MiniDriver(m, log)
     try:
         drv.init_gic()
         drv.init_lpis()
@@ -404,16 +436,10 @@ def run_demo(dtb: str | os.PathLike[str] | None = None, *, vectors: int = 8,
         drv.init_msix(DEMO_BDF, vectors)
         ncpus = len(m.cpus)
         ev_bits = max(1, (vectors - 1).bit_length())
-        drv.ensure_device_entry(devid)
-        itt = drv.alloc(max(256, (1 << ev_bits) * drv.itt_entry), 256)
-        drv.command(CMD_MAPD, dw0=devid << 32, dw1=ev_bits - 1, dw2=(1 << 63) | itt)
+        itt = drv.map_device(devid, ev_bits)
         for v in range(vectors):
-            intid = LPI_BASE + v
-            drv.set_lpi_config(intid, LPI_PROP)
-            drv.command(CMD_MAPTI, dw0=devid << 32, dw1=v | intid << 32, dw2=v % ncpus)
-            drv.command(CMD_INV, dw0=devid << 32, dw1=v)
-        drv.command(CMD_SYNC, dw2=drv.target(0) << 16)
-        drv.flush()
+            drv.map_event(devid, v, LPI_BASE + v, v % ncpus)
+        drv.sync()
         log.append(f"MAPD DeviceID {devid:#x} (ITT at {itt:#x}, {ev_bits} EventID bits); "
                    f"MAPTI + INV for {vectors} vectors: EventID v -> LPI {LPI_BASE}+v, "
                    f"ICID v mod {ncpus}; SYNC")
