@@ -1,0 +1,305 @@
+"""The ITS model: registers, access sizes, tables in memory, translation, save/restore."""
+
+import pytest
+
+from irqlab.arch.its import (
+    CTE,
+    DTE,
+    GITS_BASER,
+    GITS_CTLR,
+    GITS_TYPER,
+    ITE,
+    encode_baser_address,
+    encode_cte,
+    encode_dte,
+    encode_ite,
+)
+from irqlab.errors import ExternalAbort
+
+from .its_helpers import CMDQ, CT, DT, ITT, OUTSIDE, ItsDriver, fake_machine
+
+
+@pytest.fixture
+def m():
+    return fake_machine(cpus=4)
+
+
+@pytest.fixture
+def d(m):
+    return ItsDriver(m)
+
+
+# -- registers ------------------------------------------------------------------------------
+def test_reset_values(m):
+    d = ItsDriver(m, enable=False)
+    assert d.read32("GITS_CTLR") == GITS_CTLR.encode(Quiescent=1)
+    assert d.read32("GITS_IIDR") == 0x43B
+    assert d.read32("GITS_PIDR2") >> 4 == 3
+    t = d.read64("GITS_TYPER")
+    assert GITS_TYPER.decode(t) == {
+        "Physical": 1, "Virtual": 0, "CCT": 0, "ITT_entry_size": 7, "ID_bits": 15,
+        "Devbits": 15, "SEIS": 0, "PTA": 0, "HCC": 0, "CIDbits": 15, "CIL": 1, "VMOVP": 0,
+        "MPAM": 0, "VSGI": 0, "VMAPP": 0, "SVPET": 0, "nID_bits": 0}
+    assert GITS_BASER.Type.get(d.read64("GITS_BASER0")) == 1
+    assert GITS_BASER.Type.get(d.read64("GITS_BASER1")) == 4
+    assert GITS_BASER.Entry_Size.get(d.read64("GITS_BASER0")) == 7
+    assert d.read64("GITS_BASER2") == 0
+
+
+def test_typer_follows_config():
+    m = fake_machine(cpus=2, its_device_bits=20, its_event_bits=12, its_icid_bits=8,
+                     its_pta=True)
+    t = ItsDriver(m, enable=False).read64("GITS_TYPER")
+    assert (GITS_TYPER.Devbits.get(t), GITS_TYPER.ID_bits.get(t)) == (19, 11)
+    assert (GITS_TYPER.CIDbits.get(t), GITS_TYPER.PTA.get(t)) == (7, 1)
+
+
+def test_ctlr_enable_and_quiescent(m):
+    d = ItsDriver(m, enable=False)
+    d.enable()
+    assert d.read32("GITS_CTLR") == 1
+    d.enable(False)
+    assert d.read32("GITS_CTLR") == GITS_CTLR.encode(Quiescent=1)
+    assert d.rec.kinds()[-2:] == ["its_enable", "its_disable"]
+
+
+def test_baser_writes(m):
+    d = ItsDriver(m, enable=False)
+    d.write64("GITS_BASER0", (1 << 64) - 1)
+    v = d.read64("GITS_BASER0")
+    assert GITS_BASER.Type.get(v) == 1 and GITS_BASER.Entry_Size.get(v) == 7  # RO
+    assert GITS_BASER.Page_Size.get(v) == 2  # reserved 0b11 stored as 64 KiB
+    assert GITS_BASER.Valid.get(v) == GITS_BASER.Indirect.get(v) == 1
+    d.write64("GITS_BASER2", (1 << 64) - 1)
+    assert d.read64("GITS_BASER2") == 0  # RAZ/WI
+    # 16 KiB pages: PA[13:12] are RES0.
+    d.write64("GITS_BASER0", GITS_BASER.encode(Page_Size=1) | 0x4000_3000)
+    assert d.read64("GITS_BASER0") & 0xFFFF_FFFF_F000 == 0x4000_0000
+
+
+def test_baser_and_cbaser_ignored_while_enabled(d):
+    before = d.read64("GITS_BASER0"), d.read64("GITS_CBASER")
+    d.write64("GITS_BASER0", 0)
+    d.write64("GITS_CBASER", 0)
+    assert (d.read64("GITS_BASER0"), d.read64("GITS_CBASER")) == before
+    ev = d.rec.of("its_reg_write_ignored")
+    assert [e["reg"] for e in ev] == ["GITS_BASER0", "GITS_CBASER"]
+    assert ev[0]["rule"] == "GITS_CTLR.Enabled is 1"
+
+
+def test_halves_of_64bit_registers(m):
+    d = ItsDriver(m, enable=False)
+    base = m.its.base
+    m.bus.write(base + 0x100, 0x4000_1000, 4, 0)
+    m.bus.write(base + 0x104, 0x8000_0000, 4, 0)
+    v = d.read64("GITS_BASER0")
+    assert GITS_BASER.Valid.get(v) == 1 and v & 0xFFFF_F000 == 0x4000_1000
+    assert m.bus.read(base + 0x104, 4, 0) == v >> 32
+    assert m.bus.read(base + 0x8, 4, 0) == d.read64("GITS_TYPER") & 0xFFFF_FFFF
+
+
+@pytest.mark.parametrize(("off", "size"), [(0x0, 1), (0x0, 2), (0x80, 2), (0x81, 4),
+                                           (0x84, 8), (0x0, 8), (0xFFE8, 8)])
+def test_bad_access_sizes_abort(m, off, size):
+    with pytest.raises(ExternalAbort):
+        m.bus.read(m.its.base + off, size, 0)
+    with pytest.raises(ExternalAbort):
+        m.bus.write(m.its.base + off, 0, size, 0)
+
+
+def test_reserved_offsets_raz_wi(m):
+    m.bus.write(m.its.base + 0x200, 0xFFFF_FFFF, 4, 0)
+    assert m.bus.read(m.its.base + 0x200, 4, 0) == 0
+    assert m.bus.read(m.its.base + 0x200, 8, 0) == 0
+
+
+def test_translater_address_and_access_sizes(m):
+    assert m.its.translater == 0x0809_0040
+    with pytest.raises(ExternalAbort):
+        m.device_write(1, m.its.translater, 1, 1)
+    with pytest.raises(ExternalAbort):
+        m.device_write(1, m.its.translater, 1, 8)
+    assert m.bus.read(m.its.translater, 4, 0) == 0  # write-only: RAZ
+
+
+def test_cbaser_write_resets_creadr(m):
+    d = ItsDriver(m)
+    d.cmd("SYNC", RDbase=0)
+    assert d.creadr == 32
+    d.enable(False)
+    d.write64("GITS_CBASER", d.read64("GITS_CBASER"))
+    assert d.creadr == 0
+
+
+# -- translation ---------------------------------------------------------------------------
+def test_msi_translation(m, d):
+    d.setup_device(0x10, 4, icid=1, cpu=2, base_intid=0x2000)
+    d.msi(0x10, 3)
+    assert d.pending() == {2: {0x2003}}
+    d.msi(0x10, 1, size=2)
+    assert d.pending() == {2: {0x2001, 0x2003}}
+    ev = d.rec.of("its_translate")
+    assert ev[0].cpu == 2 and ev[0].text() == \
+        "its_translate devid=0x10 eventid=0x3 intid=0x2003 icid=0x1"
+    assert m.its.lookup(0x10, 3) == (0x2003, 2)
+
+
+@pytest.mark.parametrize(("devid", "eventid", "rule"), [
+    (0x11, 0, "device not mapped (DTE not valid)"),
+    (0x10, 40, "EventID exceeds the device ITT size"),
+    (0x10, 20, "event not mapped (ITE not valid)"),
+    (1 << 16, 0, "DeviceID exceeds GITS_TYPER.Devbits"),
+])
+def test_translation_faults(m, d, devid, eventid, rule):
+    d.setup_device(0x10, 4)
+    d.msi(devid, eventid)
+    assert d.pending() == {}
+    f = d.rec.of("its_translation_fault")
+    assert [(e["devid"], e["eventid"], e["rule"]) for e in f] == [(devid, eventid, rule)]
+
+
+def test_translation_fault_collection_unmapped(m, d):
+    d.setup_device(0x10, 1, icid=3)
+    d.cmd("MAPC", ICID=3, V=0)
+    d.msi(0x10, 0)
+    assert d.pending() == {}
+    assert d.rec.of("its_translation_fault")[0]["rule"] == "collection not mapped (CTE not valid)"
+
+
+def test_translation_while_disabled_and_cpu_write(m, d):
+    d.setup_device(1, 1)
+    m.bus.write(m.its.translater, 0, 4, 2)  # a CPU store: no DeviceID
+    assert d.rec.of("its_translater_cpu_write")[0].cpu == 2
+    d.enable(False)
+    d.msi(1, 0)
+    assert d.pending() == {}
+    assert d.rec.of("its_translation_fault")[0]["rule"] == "GITS_CTLR.Enabled is 0"
+    d.enable()
+    d.msi(1, 0)
+    assert d.pending() == {0: {8192}}
+
+
+# -- tables in memory ----------------------------------------------------------------------
+def test_entries_written_in_kvm_abi_format(m, d):
+    d.setup_device(5, 2, icid=1, cpu=3, base_intid=0x2100, size=6)
+    assert m.memory.read_u64(DT + 5 * 8) == encode_dte(valid=True, itt_addr=ITT + (5 << 16),
+                                                       size=6)
+    assert m.memory.read_u64(CT + 1 * 8) == encode_cte(valid=True, rdbase=3, icid=1)
+    assert ITE.decode(m.memory.read_u64(ITT + (5 << 16) + 8)) == \
+        {"ICID": 1, "pINTID": 0x2101, "next": 0}
+    d.cmd("DISCARD", DeviceID=5, EventID=1)
+    assert m.memory.read_u64(ITT + (5 << 16) + 8) == 0
+    d.cmd("MAPD", DeviceID=5, V=0)
+    assert m.memory.read_u64(DT + 5 * 8) == 0
+
+
+def test_save_tables_fills_next(m, d):
+    d.cmd("MAPC", ICID=0, RDbase=0, V=1)
+    for devid in (2, 7, 9):
+        d.cmd("MAPD", DeviceID=devid, Size=7, ITT_addr=ITT + (devid << 16), V=1)
+    for e in (0, 4, 200):
+        d.cmd("MAPTI", DeviceID=7, EventID=e, pINTID=0x3000 + e, ICID=0)
+    m.its.save_tables()
+    nexts = [DTE.next.get(m.memory.read_u64(DT + i * 8)) for i in (2, 7, 9)]
+    assert nexts == [5, 2, 0]
+    ites = [ITE.decode(m.memory.read_u64(ITT + (7 << 16) + e * 8)) for e in (0, 4, 200)]
+    assert [i["next"] for i in ites] == [4, 196, 0]
+    assert [i["pINTID"] for i in ites] == [0x3000, 0x3004, 0x30C8]
+    assert CTE.V.get(m.memory.read_u64(CT)) == 1
+    # the saved image restores to the same mappings
+    before = m.its.mappings()
+    d.enable(False)
+    d.enable()
+    assert m.its.mappings() == before
+
+
+def test_reenable_rereads_memory(m, d):
+    d.setup_device(1, 2)
+    # software rewrites a DTE and an ITE behind the ITS's back while it is enabled ...
+    m.memory.write_u64(DT + 8, 0)
+    m.memory.write_u64(ITT + (1 << 16), encode_ite(pintid=0x2222, icid=0))
+    m.memory.write_u64(DT + 3 * 8, encode_dte(valid=True, itt_addr=ITT + (3 << 16), size=3))
+    m.memory.write_u64(ITT + (3 << 16) + 16, encode_ite(pintid=0x2333, icid=0))
+    d.msi(1, 0)
+    d.msi(3, 2)
+    assert d.pending() == {0: {8192}}  # ... not seen: the cache is authoritative
+    d.enable(False)
+    d.enable()
+    assert m.its.mappings() == [(3, 2, 0x2333, 0)]  # seen after re-enable
+    d.msi(3, 2)
+    assert d.pending() == {0: {8192, 0x2333}}
+
+
+def test_restore_skips_invalid_entries(m):
+    d = ItsDriver(m, enable=False)
+    m.memory.write_u64(CT, encode_cte(valid=True, rdbase=99, icid=0))  # no such CPU
+    m.memory.write_u64(CT + 8, encode_cte(valid=True, rdbase=1, icid=1))
+    m.memory.write_u64(DT, encode_dte(valid=True, itt_addr=ITT, size=31))  # Size > ID_bits
+    m.memory.write_u64(DT + 8, encode_dte(valid=True, itt_addr=ITT + 0x10000, size=3))
+    m.memory.write_u64(ITT + 0x10000, encode_ite(pintid=5, icid=1))  # not an LPI
+    m.memory.write_u64(ITT + 0x10008, encode_ite(pintid=0x2000, icid=1))
+    d.enable()
+    assert m.its.mappings() == [(1, 1, 0x2000, 1)]
+    assert m.its.collections() == {1: 1}
+    bad = [(e["table"], e["rule"]) for e in d.rec.of("its_table_entry_invalid")]
+    assert bad == [("collection", "RDbase does not name a redistributor"),
+                   ("device", "DTE Size exceeds GITS_TYPER.ID_bits"),
+                   ("itt", "pINTID is not an implemented LPI")]
+
+
+@pytest.mark.parametrize("page_size", [0x1000, 0x4000, 0x1_0000])
+def test_two_level_device_table(m, page_size):
+    d = ItsDriver(m, page_size=page_size, dt_indirect=True)
+    per = page_size // 8
+    devid = 3 * per + 5
+    d.cmd("MAPC", ICID=0, RDbase=1, V=1)
+    d.cmd("MAPD", DeviceID=devid, Size=3, ITT_addr=ITT, V=1)
+    assert d.errors() == [("MAPD", "level-1 device table entry not valid")]
+    page = d.map_l2(devid)
+    d.cmd("MAPD", DeviceID=devid, Size=3, ITT_addr=ITT, V=1)
+    d.cmd("MAPTI", DeviceID=devid, EventID=1, pINTID=0x2001, ICID=0)
+    assert m.memory.read_u64(page + 5 * 8) == encode_dte(valid=True, itt_addr=ITT, size=3)
+    d.msi(devid, 1)
+    assert d.pending() == {1: {0x2001}}
+    d.enable(False)
+    d.enable()
+    assert m.its.mappings() == [(devid, 1, 0x2001, 0)]
+    # capacity: (Size+1) pages of level-1 entries, each covering a page of DTEs
+    assert m.its._dt.num_entries == min(per * per, 1 << 16)
+
+
+@pytest.mark.parametrize("page_size", [0x1000, 0x4000, 0x1_0000])
+def test_flat_table_sizes(m, page_size):
+    d = ItsDriver(m, page_size=page_size, dt_pages=2)
+    n = 2 * page_size // 8
+    d.cmd("MAPD", DeviceID=n - 1, Size=1, ITT_addr=ITT, V=1)
+    d.cmd("MAPD", DeviceID=n, Size=1, ITT_addr=ITT, V=1)
+    assert d.errors() == [("MAPD", "DeviceID exceeds the device table size")]
+    assert m.memory.read_u64(DT + (n - 1) * 8) != 0
+
+
+def test_table_memory_fault_stalls_in_qemu_mode(m):
+    d = ItsDriver(m, enable=False)
+    d.write64("GITS_BASER0", GITS_BASER.encode(Valid=1) | encode_baser_address(OUTSIDE, 0x1000))
+    d.enable()
+    d.cmd("MAPD", DeviceID=1, Size=1, ITT_addr=ITT, V=1)
+    assert d.errors() == [("MAPD", "device table entry is not in RAM")]
+    assert d.creadr == 1  # Stalled, offset 0
+
+
+def test_restore_with_ram_only_cost():
+    """A 2^20-entry flat table with one entry rebuilds in well under a second."""
+    m = fake_machine(cpus=1, its_device_bits=20)
+    d = ItsDriver(m, dt_pages=256, page_size=0x1_0000, enable=False)
+    m.memory.write_u64(DT + 8 * 1_000_000, encode_dte(valid=True, itt_addr=ITT, size=31 - 16))
+    d.enable()
+    assert sorted(m.its._devices) == [1_000_000]
+
+
+def test_cmdq_in_memory_wraps(m):
+    d = ItsDriver(m)
+    for _ in range(130):
+        d.cmd("SYNC", RDbase=0)
+    assert d.creadr == d.cwriter == (130 * 32) % 0x1000
+    assert len(d.rec.of("its_cmd_sync")) == 130
+    assert CMDQ == 0x4000_0000
