@@ -378,15 +378,6 @@ def _bdf(bdf: int) -> str:
     return f"{bdf >> 8:02x}:{(bdf >> 3) & 31:02x}.{bdf & 7}"
 
 
-def _find_function(m: Machine, bdf: int) -> Any:
-    pci: Any = m.pci
-    for name in ("function", "get_function"):
-        fn = getattr(pci, name, None)
-        if callable(fn):
-            return fn(bdf)
-    return pci.functions[bdf]
-
-
 def run_demo(dtb: str | os.PathLike[str] | None = None, *, vectors: int = 8,
              config: MachineConfig | None = None, record: bool = True) -> DemoResult:
     """Boot the machine of ``dtb`` (default: the shipped GICv3+ITS tree) and route ``vectors``.
@@ -443,7 +434,7 @@ def run_demo(dtb: str | os.PathLike[str] | None = None, *, vectors: int = 8,
         log.append(f"MAPD DeviceID {devid:#x} (ITT at {itt:#x}, {ev_bits} EventID bits); "
                    f"MAPTI + INV for {vectors} vectors: EventID v -> LPI {LPI_BASE}+v, "
                    f"ICID v mod {ncpus}; SYNC")
-        fn = _find_function(m, DEMO_BDF)
+        fn = m.pci.functions[DEMO_BDF]
         for v in range(vectors):
             fn.fire(v)
         log.append(f"device fired vectors 0..{vectors - 1}")

@@ -1,0 +1,111 @@
+"""``irqlab`` / ``irqlab demo`` / ``irqlab trace``: the default job end to end."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+
+import pytest
+
+from irqlab.cli import main
+from irqlab.demo import LPI_BASE, run_demo
+from irqlab.errors import InvalidArgumentValue
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "dtb"
+
+
+
+def _landed() -> bool:
+    try:
+        return hasattr(importlib.import_module("irqlab.hw.gicv3"), "GICv3")
+    except ImportError:
+        return False
+
+
+pytestmark = pytest.mark.skipif(not _landed(), reason="the GICv3 model has not landed")
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_run_demo_routes_every_vector_to_its_collection_cpu() -> None:
+    r = run_demo()
+    assert r.problems == []
+    assert r.ok
+    assert r.source == "qemu-virt-gicv3-its-4cpu.dtb"
+    assert r.devid == 0x8  # 00:01.0 through msi-map <0 &its 0 0x10000>
+    assert [(v.vector, v.eventid, v.intid, v.cpu) for v in r.routes] == [
+        (v, v, LPI_BASE + v, v % 4) for v in range(8)]
+    kinds = {e.kind for e in r.events}
+    assert {"its_cmd_mapd", "its_cmd_mapc", "its_cmd_mapti"} <= kinds
+    assert not any(k == "its_cmd_error" or k == "its_translation_fault" for k in kinds)
+    assert not any(c.irq_line for c in r.machine.cpus)
+
+
+def test_demo_is_deterministic() -> None:
+    a = [str(e) for e in run_demo(vectors=5).events]
+    b = [str(e) for e in run_demo(vectors=5).events]
+    assert a == b and a
+
+
+@pytest.mark.parametrize("name, cpus", [("qemu-virt-gicv3-its-8cpu-el2", 8)])
+def test_demo_on_other_fixture(name: str, cpus: int) -> None:
+    r = run_demo(FIXTURES / f"{name}.dtb", vectors=20)
+    assert r.ok, r.problems
+    assert [v.cpu for v in r.routes] == [v % cpus for v in range(20)]
+
+
+@pytest.mark.parametrize("name", ["qemu-virt-gicv3-noits-2cpu", "qemu-virt-gicv2-2cpu"])
+def test_demo_needs_an_its(name: str) -> None:
+    with pytest.raises(InvalidArgumentValue, match=r"^the demo needs a GICv3 with an ITS"):
+        run_demo(FIXTURES / f"{name}.dtb")
+
+
+def test_irqlab_without_arguments_runs_the_demo(capsys) -> None:
+    code, out, err = run(capsys)
+    assert code == 0 and err == ""
+    assert out.startswith("irqlab demo: machine: qemu-virt-gicv3-its-4cpu.dtb: 4 CPUs, GICv3")
+    lines = out.splitlines()
+    i = lines.index("where each vector landed:")
+    assert lines[i + 1].split() == ["vector", "DeviceID", "EventID", "LPI", "INTID", "CPU"]
+    assert lines[i + 2].split() == ["0", "0x8", "0x0", "8192", "cpu0"]
+    assert lines[i + 9].split() == ["7", "0x8", "0x7", "8199", "cpu3"]
+    assert any(line.startswith("event trace (") for line in lines)
+    assert lines[-1] == ("OK: 8 vectors delivered, each once, to the CPU its collection "
+                         "targets")
+
+
+def test_demo_json_and_trace(capsys, tmp_path: Path) -> None:
+    trace = tmp_path / "t.json"
+    code, out, err = run(capsys, "demo", "--vectors", "3", "--json", "--trace", str(trace))
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["ok"] and [v["cpu"] for v in doc["vectors"]] == [0, 1, 2]
+    assert doc["events"] and set(doc["events"][0]) == {"seq", "time", "kind", "cpu", "args"}
+    assert "wrote" in err and "ui.perfetto.dev" in err
+    tr = json.loads(trace.read_text())
+    assert tr["traceEvents"][0]["name"] == "process_name"
+    assert len([e for e in tr["traceEvents"] if e["ph"] == "i"]) == len(doc["events"])
+
+
+def test_trace_command(capsys, tmp_path: Path) -> None:
+    out_file = tmp_path / "demo.perfetto.json"
+    code, out, err = run(capsys, "trace", "--vectors", "4", "-o", str(out_file))
+    assert code == 0 and out == ""
+    doc = json.loads(out_file.read_text())
+    tids = {e["tid"] for e in doc["traceEvents"] if e["ph"] == "i"}
+    assert {0, 1, 2, 3} <= tids  # one track per CPU that acknowledged a vector
+    code, _, err = run(capsys, "trace")
+    assert code == 2 and "-o/--output" in err
+
+
+def test_demo_usage_errors(capsys) -> None:
+    code, out, err = run(capsys, "demo", "--vectors", "0")
+    assert (code, out) == (2, "")
+    assert err == "irqlab demo: error: vectors must be in [0x1, 0x800], not 0\n"
+    code, _, err = run(capsys, "demo", "--dtb", str(FIXTURES / "qemu-virt-gicv2-2cpu.dtb"))
+    assert code == 2 and "needs a GICv3 with an ITS" in err
