@@ -166,3 +166,43 @@ class ItsDriver:
     def pending(self) -> dict[int, set[int]]:
         return {rd.processor_number: set(rd.pending) for rd in self.m.gic.redists
                 if rd.pending}
+
+
+PROP = RAM + 0x800_0000      # LPI property table (real machine)
+PEND = RAM + 0x1000_0000     # pending tables, one 2 MiB slot per CPU
+
+
+def real_machine(cpus: int = 4, *, lpis: int = 4096, prio: int = 0xA0, **options):
+    """A real :class:`Machine` with the GIC brought up by register writes, as Linux does:
+    ARE + Group 1, redistributors awake, CPU interfaces open (PMR 0xF0), LPI tables set
+    with the first ``lpis`` LPIs enabled at priority ``prio``, EnableLPIs = 1."""
+    from irqlab import Machine
+
+    m = Machine.virt(cpus=cpus, **options)
+    cfg = m.config
+    c0 = m.cpus[0]
+    c0.write(cfg.gicd[0], (1 << 4) | (1 << 1))  # GICD_CTLR: ARE, EnableGrp1
+    m.ram_write(PROP, bytes([prio | 1]) * lpis)
+    for cpu in m.cpus:
+        rd = cfg.redistributor_base(cpu.index)
+        cpu.write(rd + 0x14, cpu.read(rd + 0x14) & ~2)  # GICR_WAKER.ProcessorSleep = 0
+        cpu.write_sysreg("ICC_SRE_EL1", 1)
+        cpu.write_sysreg("ICC_PMR_EL1", 0xF0)
+        cpu.write_sysreg("ICC_IGRPEN1_EL1", 1)
+        cpu.write(rd + 0x70, PROP | (cfg.idbits - 1), 8)  # GICR_PROPBASER
+        cpu.write(rd + 0x78, (PEND + cpu.index * 0x20_0000) | (1 << 62), 8)  # PENDBASER, PTZ
+        cpu.write(rd + 0x0, 1)  # GICR_CTLR.EnableLPIs
+    return m
+
+
+def ack_all(m) -> dict[int, list[int]]:
+    """Acknowledge and EOI everything each CPU signals: {cpu: [INTIDs in order]}."""
+    out: dict[int, list[int]] = {}
+    for cpu in m.cpus:
+        while True:
+            intid = cpu.read_sysreg("ICC_IAR1_EL1")
+            if intid >= 1020 and intid < 8192:
+                break
+            out.setdefault(cpu.index, []).append(intid)
+            cpu.write_sysreg("ICC_EOIR1_EL1", intid)
+    return out

@@ -16,7 +16,18 @@ from irqlab.arch.its import (
 )
 from irqlab.errors import ExternalAbort
 
-from .its_helpers import CMDQ, CT, DT, ITT, OUTSIDE, ItsDriver, fake_machine
+from .its_helpers import (
+    CMDQ,
+    CT,
+    DT,
+    ITT,
+    OUTSIDE,
+    PROP,
+    ItsDriver,
+    ack_all,
+    fake_machine,
+    real_machine,
+)
 
 
 @pytest.fixture
@@ -303,3 +314,45 @@ def test_cmdq_in_memory_wraps(m):
     assert d.creadr == d.cwriter == (130 * 32) % 0x1000
     assert len(d.rec.of("its_cmd_sync")) == 130
     assert CMDQ == 0x4000_0000
+
+
+# -- with the real GICv3 redistributors and CPU interfaces ----------------------------------
+def test_real_gic_msi_to_acknowledge():
+    m = real_machine(4)
+    d = ItsDriver(m)
+    d.setup_device(0x10, 4, icid=1, cpu=2, base_intid=0x2000)
+    d.msi(0x10, 3)
+    d.msi(0x10, 1)
+    assert m.cpus[2].irq_line and not m.cpus[0].irq_line
+    assert ack_all(m) == {2: [0x2001, 0x2003]}
+    assert d.errors() == []
+
+
+def test_real_gic_movi_movall_discard_clear():
+    m = real_machine(4)
+    d = ItsDriver(m)
+    d.setup_device(1, 4, icid=0, cpu=0)
+    d.cmd("MAPC", ICID=1, RDbase=1, V=1)
+    d.msi(1, 0)
+    d.msi(1, 1)
+    d.msi(1, 2)
+    d.msi(1, 3)
+    d.cmd("MOVI", DeviceID=1, EventID=0, ICID=1)  # pending 8192 moves to cpu1
+    d.cmd("DISCARD", DeviceID=1, EventID=1)        # 8193 no longer pending
+    d.cmd("CLEAR", DeviceID=1, EventID=2)          # 8194 no longer pending
+    d.cmd("MOVALL", RDbase1=0, RDbase2=3)          # 8195 moves to cpu3
+    assert ack_all(m) == {1: [8192], 3: [8195]}
+
+
+def test_real_gic_inv_rereads_priority():
+    m = real_machine(2, lpis=16)
+    d = ItsDriver(m)
+    d.setup_device(1, 2, icid=0, cpu=0)
+    m.ram_write(PROP + 1, bytes([0]))  # disable LPI 8193 in the property table
+    d.cmd("INV", DeviceID=1, EventID=1)
+    d.msi(1, 1)
+    d.msi(1, 0)
+    assert ack_all(m) == {0: [8192]}
+    m.ram_write(PROP + 1, bytes([0xA1]))
+    d.cmd("INVALL", ICID=0)
+    assert ack_all(m) == {0: [8193]}
