@@ -1,0 +1,296 @@
+"""The engine's core objects: operation descriptors, contexts, CPUs, the run-time cursor.
+
+Model code never builds these directly; it awaits the operations that the
+primitives (:mod:`irqlab.sim.sync`, :mod:`irqlab.sim.rcu`, ...) return.  An
+:class:`Op` is both the *descriptor* the scheduler inspects before the
+operation happens (``kind``, ``obj``, ``write``, ``label``; ``ready()``) and
+the awaitable: ``await op`` yields the op to the engine, which performs it when
+the strategy picks that context and sends the result back.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Coroutine, Generator
+from typing import TYPE_CHECKING, Any
+
+from irqlab.errors import IrqlabError
+
+if TYPE_CHECKING:
+    from irqlab.sim.engine import Engine
+
+__all__ = ["CpuCtx", "Op", "SimError", "Thread"]
+
+#: Thread kinds.
+TASK = "task"
+IRQ = "irq"
+ACTOR = "actor"
+BRINGUP = "bringup"
+
+_SIM_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+class SimError(IrqlabError):
+    """Model code broke a rule the engine enforces (unlock of a lock it does not hold, ...).
+
+    Raised inside the model code's context; the run ends with outcome ``"error"``.
+    """
+
+
+class Op:
+    """An operation descriptor; awaiting it is a scheduling point.
+
+    Class attributes describe the kind: ``kind`` (a short name), ``write``
+    (False for read-only ops, so that two reads of one object commute),
+    ``blocking`` (the op may be disabled: :meth:`ready` is consulted),
+    ``sleeps`` (a sleeping op: a task blocked on it gives its CPU to another
+    task; in atomic context it is a bug reported as ``sim_atomic_sleep``).
+    ``obj`` is the object the op touches (``None`` for a plain preemption
+    point), ``label`` a free-form string for traces.
+    """
+
+    __slots__ = ("label", "obj")
+    kind = "point"
+    write = False
+    blocking = False
+    sleeps = False
+
+    def __init__(self, obj: Any = None, label: str = "") -> None:
+        self.obj = obj
+        self.label = label
+
+    def ready(self) -> bool:
+        """True when performing the op now would not block."""
+        return True
+
+    def perform(self, th: Thread) -> Any:
+        """Do the op's effect for ``th`` (the engine calls this); the result goes to the await."""
+        return None
+
+    def waits_for(self) -> Thread | None:
+        """For a disabled op: the context whose action would enable it (lock owner), if any."""
+        return None
+
+    def describe(self) -> str:
+        """A short human-readable form (deadlock reports, traces)."""
+        name = _name_of(self.obj)
+        s = f"{self.kind}({name})" if name else self.kind
+        return f"{s} {self.label}" if self.label else s
+
+    def __await__(self) -> Generator[Op, Any, Any]:
+        return (yield self)
+
+    def __repr__(self) -> str:
+        return f"<Op {self.describe()}>"
+
+
+def _name_of(obj: Any) -> str:
+    if obj is None:
+        return ""
+    name = getattr(obj, "name", None)
+    if isinstance(name, str):
+        return name
+    return type(obj).__name__
+
+
+class _Start(Op):
+    """The first op of every context: starting it is a step of its own."""
+
+    __slots__ = ()
+    kind = "start"
+
+
+START = _Start()
+
+
+class CpuCtx:
+    """A simulated CPU as the engine sees it (what an irq handler receives).
+
+    ``index`` is the CPU number (``None`` for the private context of a device
+    actor); ``irqs_on`` the local interrupt-enable state (PSTATE.I clear);
+    ``hw`` the machine's :class:`~irqlab.hw.machine.Cpu` (``None`` without a
+    machine); ``irq_intid`` the software-raised INTID being handled (``None``
+    for an interrupt signalled by the hardware line).
+    """
+
+    # No __slots__: rarely-changed fields default at class level, so that building
+    # an engine (once per explored schedule) stays cheap.
+    hw: Any = None
+    irqs_on = True
+    online = True
+    #: The task context that owns the CPU (``None``: idle or all tasks asleep).
+    current: Thread | None = None
+    irq_intid: int | None = None
+    rcu_nest = 0
+    rcu_gen = 0
+    worker: Thread | None = None
+    irq_choice: IrqChoice | None = None
+
+    def __init__(self, engine: Engine, index: int | None, hw: Any = None) -> None:
+        self.engine = engine
+        self.index = index
+        if hw is not None:
+            self.hw = hw
+        #: Hard-irq (and bring-up) contexts stacked on the task, innermost last.
+        self.irq_stack: list[Thread] = []
+        self._tasks: list[Thread] = []
+        #: Engine-level pending interrupts (soft-raised INTIDs, IPIs) in arrival order.
+        self.soft: list[Any] = []
+        if index is not None:
+            self.irq_choice = IrqChoice(self)
+        self.workq: list[Any] = []
+
+    @property
+    def in_irq(self) -> bool:
+        """True while a hard-irq context runs on this CPU."""
+        st = self.irq_stack
+        return bool(st) and st[-1].kind == IRQ
+
+    @property
+    def tasks(self) -> list[Thread]:
+        """The unfinished task contexts of this CPU, in spawn order."""
+        return list(self._tasks)
+
+    def __repr__(self) -> str:
+        return f"<CpuCtx {self.index} irqs={'on' if self.irqs_on else 'off'}>"
+
+
+class IrqChoice:
+    """The choice "CPU ``cpu`` takes its pending interrupt now"."""
+
+    __slots__ = ("cctx", "cpu", "key")
+    kind = "irq"
+    op = None
+
+    def __init__(self, cctx: CpuCtx) -> None:
+        self.cctx = cctx
+        self.cpu = cctx.index
+        self.key = -1 - (cctx.index or 0)
+
+    def __repr__(self) -> str:
+        return f"<IrqChoice cpu{self.cpu}>"
+
+
+class GpChoice:
+    """The choice "complete a grace period now: run the RCU callbacks whose GP has ended"."""
+
+    __slots__ = ()
+    kind = "rcu_gp"
+    cpu = None
+    key = -100_000
+    op = None
+
+    def __repr__(self) -> str:
+        return "<GpChoice>"
+
+
+GP_CHOICE = GpChoice()
+
+
+class Thread:
+    """One coroutine context: a task, a hard-irq handler, a device actor or a bring-up call.
+
+    As a scheduling choice it offers ``cpu`` (index or ``None``), ``key`` (its
+    stable id ``tid``), ``kind`` and ``op`` (the next operation, not yet
+    performed).  ``held`` lists the locks it holds, in acquisition order.
+    """
+
+    __slots__ = ("cctx", "coro", "cpu", "daemon", "done", "held", "idle_op", "key", "kind",
+                 "name", "nspin", "op", "req", "saved_irqs", "tid")
+
+    def __init__(self, tid: int, name: str, kind: str, cctx: CpuCtx,
+                 coro: Coroutine[Any, Any, Any], *, daemon: bool = False) -> None:
+        self.tid = tid
+        self.key = tid
+        self.name = name
+        self.kind = kind
+        self.cctx = cctx
+        self.cpu = cctx.index
+        self.coro = coro
+        self.op: Op = START
+        self.held: list[Any] = []
+        self.nspin = 0
+        self.daemon = daemon
+        self.done = False
+        self.saved_irqs = True
+        self.idle_op: type | None = None
+        self.req: Any = None
+
+    def atomic_reason(self) -> str | None:
+        """Why this context may not sleep now (``None`` if it may)."""
+        if self.kind == IRQ:
+            return "in hard-irq context"
+        if not self.cctx.irqs_on:
+            return "interrupts disabled"
+        if self.nspin:
+            return "spinlock held: " + ", ".join(_name_of(lk) for lk in self.held
+                                                  if not getattr(lk, "sleeping", False))
+        if self.cctx.rcu_nest:
+            return "inside rcu_read_lock()"
+        return None
+
+    def __repr__(self) -> str:
+        where = f"cpu{self.cpu}" if self.cpu is not None else "actor"
+        return f"<Thread {self.tid} {self.name} {self.kind} {where} next={self.op.describe()}>"
+
+
+class _Runtime:
+    """The one cursor of the running engine: which engine and which context is stepping."""
+
+    __slots__ = ("eng", "th")
+
+    def __init__(self) -> None:
+        self.eng: Engine | None = None
+        self.th: Thread | None = None
+
+
+#: Set only while :meth:`Engine.run` executes (one run at a time per process).
+RT = _Runtime()
+
+
+def cur_thread() -> Thread:
+    """The context that is stepping now; :class:`SimError` outside a run."""
+    th = RT.th
+    if th is None:
+        raise SimError("no engine run is in progress (call this from model code)")
+    return th
+
+
+# -- sites and stacks --------------------------------------------------------------
+
+def _frame_str(f: Any) -> str:
+    co = f.f_code
+    return f"{co.co_name}@{os.path.basename(co.co_filename)}:{f.f_lineno}"
+
+
+def _is_model(f: Any) -> bool:
+    return not f.f_code.co_filename.startswith(_SIM_DIR)
+
+
+def suspended_stack(th: Thread) -> list[str]:
+    """Frames of a suspended context's coroutine chain, outermost first (model code only)."""
+    out: list[str] = []
+    c: Any = th.coro
+    while c is not None:
+        f = getattr(c, "cr_frame", None) or getattr(c, "gi_frame", None)
+        if f is not None and _is_model(f):
+            out.append(_frame_str(f))
+        c = getattr(c, "cr_await", None) if hasattr(c, "cr_await") else getattr(
+            c, "gi_yieldfrom", None)
+    return out
+
+
+def running_stack(depth: int = 2) -> list[str]:
+    """Frames of the code running now (a sync call from model code), outermost first."""
+    out: list[str] = []
+    f: Any = sys._getframe(depth)
+    while f is not None:
+        if f.f_code.co_filename.startswith(_SIM_DIR):
+            if f.f_code.co_name in ("_step_thread", "_fire_gp", "_take_irq"):
+                break
+        else:
+            out.append(_frame_str(f))
+        f = f.f_back
+    out.reverse()
+    return out

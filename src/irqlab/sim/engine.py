@@ -1,0 +1,665 @@
+"""The deterministic multi-CPU engine: contexts, choice points, the run loop.
+
+An :class:`Engine` runs ``async`` model code on simulated CPUs.  Each CPU has
+a stack of contexts (a task at the bottom, hard-irq contexts above); device
+actors are contexts without a CPU.  Every ``await`` of an engine operation is
+a scheduling point: the context parks at the operation *before* it happens,
+so at each step the engine sees every context's next operation, knows which
+are enabled, and asks its strategy which one runs (or whether a CPU takes its
+pending interrupt now, or whether an RCU grace period ends now).  Choice
+points with a single option are not recorded; the recorded choices are the
+run's schedule (:mod:`irqlab.sim.strategy`).
+
+A run is a function of the scenario and the choices: no wall clock, no
+iteration over unordered sets, object ids numbered in first-use order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import traceback
+from collections import deque
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from irqlab.errors import InvalidArgumentType, InvalidArgumentValue, check_int
+from irqlab.events import EventStream
+from irqlab.sim._core import (
+    ACTOR,
+    BRINGUP,
+    GP_CHOICE,
+    IRQ,
+    RT,
+    TASK,
+    CpuCtx,
+    IrqChoice,
+    Op,
+    SimError,
+    Thread,
+    cur_thread,
+    running_stack,
+    suspended_stack,
+)
+from irqlab.sim.result import Deadlock, RunResult, WaitInfo
+from irqlab.sim.strategy import RoundRobin, Strategy, encode_schedule
+
+__all__ = ["Engine"]
+
+AsyncFn = Callable[..., Coroutine[Any, Any, Any]]
+
+
+@functools.lru_cache(maxsize=256)
+def _hash8(fingerprint: str) -> str:
+    return hashlib.sha256(fingerprint.encode()).hexdigest()[:8]
+
+
+class _CallReq:
+    """A cross-CPU function call (``run_on``): done flag and result."""
+
+    __slots__ = ("args", "done", "fn", "result")
+
+    def __init__(self, fn: AsyncFn, args: tuple[Any, ...]) -> None:
+        self.fn = fn
+        self.args = args
+        self.done = False
+        self.result: Any = None
+
+
+class _WaitCall(Op):
+    __slots__ = ()
+    kind = "wait_call"
+    blocking = True
+
+    def ready(self) -> bool:
+        return self.obj.done
+
+    def perform(self, th: Thread) -> Any:
+        return self.obj.result
+
+
+class _WaitCallSleep(_WaitCall):
+    __slots__ = ()
+    sleeps = True
+
+
+def _check_fn(name: str, fn: object) -> None:
+    if not callable(fn):
+        raise InvalidArgumentType(f"{name} must be an async function, not {fn!r}")
+
+
+def _coro(name: str, fn: AsyncFn, args: tuple[Any, ...]) -> Coroutine[Any, Any, Any]:
+    c = fn(*args)
+    if not hasattr(c, "send") or not hasattr(c, "close"):
+        raise InvalidArgumentType(f"{name} must be an async function, not {fn!r}")
+    return c
+
+
+class Engine:
+    """Runs model code on ``cpus`` simulated CPUs under a :class:`Strategy`.
+
+    ``machine``: a :class:`~irqlab.hw.machine.Machine` (its CPUs, IRQ lines and
+    event stream are used) or ``None`` for a pure software model, then ``cpus``
+    gives the CPU count and the engine owns an :class:`EventStream`.
+    ``strategy`` makes the choices (default :class:`RoundRobin`); ``max_steps``
+    bounds a run (reaching it is a livelock); ``fingerprint`` names the
+    scenario and its parameters -- its hash goes into the schedule string so
+    that replay against another scenario is detected.  An engine runs once:
+    build a new one (with a fresh scenario) for every run.
+    """
+
+    def __init__(self, *, machine: Any = None, cpus: int | None = None,
+                 strategy: Strategy | None = None, max_steps: int = 100_000,
+                 fingerprint: str = "") -> None:
+        if machine is not None:
+            hw = list(machine.cpus)
+            if cpus is not None and cpus != len(hw):
+                raise InvalidArgumentValue(
+                    f"cpus must be None or {len(hw)} (the machine's CPU count), not {cpus!r}")
+            n = len(hw)
+            self.events: EventStream = machine.events
+        else:
+            n = 1 if cpus is None else cpus
+            if type(n) is not int or not 1 <= n <= 4096:
+                check_int("cpus", n, 1, 4096)
+            hw = None
+            self.events = EventStream()
+        if strategy is None:
+            strategy = RoundRobin()
+        elif not isinstance(strategy, Strategy):
+            raise InvalidArgumentType(f"strategy must be a Strategy, not {strategy!r}")
+        if type(max_steps) is not int or max_steps < 1:
+            check_int("max_steps", max_steps, 1, 1 << 62)
+        if not isinstance(fingerprint, str):
+            raise InvalidArgumentType(f"fingerprint must be a str, not {fingerprint!r}")
+        self.max_steps = max_steps
+        self.machine = machine
+        self.fingerprint = fingerprint
+        #: First 8 hex digits of SHA-256 of the fingerprint (goes into schedule strings).
+        self.scenario_hash = _hash8(fingerprint)
+        self.strategy = strategy
+        self.cpus: list[CpuCtx] = ([CpuCtx(self, i) for i in range(n)] if hw is None
+                                   else [CpuCtx(self, i, hw[i]) for i in range(n)])
+        self._actors: list[Thread] = []
+        self._threads: list[Thread] = []
+        self._rcu_ctxs: list[CpuCtx] = list(self.cpus)
+        self._handler: AsyncFn | None = None
+        self._tid = 0
+        self._ids: dict[int, int] = {}
+        self._keep: list[Any] = []
+        #: RCU callbacks: (snapshot, fn, obj) in call order.
+        self._cbs: deque[tuple[tuple[tuple[CpuCtx, int], ...], Callable[[Any], Any], Any]] = (
+            deque())
+        self._gp_thread_: Thread | None = None
+        self._tracked: dict[int, Any] = {}
+        self._sched: list[int] = []
+        self.shape = 0
+        #: Steps taken so far (also stamped as ``events.time``).
+        self.steps = 0
+        self._error: tuple[Thread, BaseException, str] | None = None
+        self._ran = False
+        self.result: RunResult | None = None
+
+    @property
+    def _gp_thread(self) -> Thread:
+        """The pseudo-context RCU callbacks run in (no CPU), made on first use."""
+        th = self._gp_thread_
+        if th is None:
+            th = self._gp_thread_ = Thread(-1, "rcu_callbacks", ACTOR, CpuCtx(self, None),
+                                           _NoCoro())  # type: ignore[arg-type]
+        return th
+
+    # -- building the scenario -------------------------------------------------
+    def _new_tid(self) -> int:
+        t = self._tid
+        self._tid = t + 1
+        return t
+
+    def _check_cpu(self, cpu: object) -> CpuCtx:
+        i = check_int("cpu", cpu, 0, len(self.cpus) - 1)
+        return self.cpus[i]
+
+    def spawn(self, cpu: int, fn: AsyncFn, *args: Any, name: str | None = None,
+              daemon: bool = False) -> Thread:
+        """Create a task context on ``cpu`` running ``await fn(*args)``.
+
+        The task starts when the strategy first picks it (its first step).
+        Callable before or during a run (from model code, e.g. ``kthread_run``).
+        ``daemon`` tasks do not keep a run alive while blocked.
+        """
+        cc = self._check_cpu(cpu)
+        _check_fn("fn", fn)
+        if name is not None and not isinstance(name, str):
+            raise InvalidArgumentType(f"name must be a str, not {name!r}")
+        tid = self._new_tid()
+        th = Thread(tid, name or getattr(fn, "__name__", "task"), TASK, cc,
+                    _coro("fn", fn, args), daemon=daemon)
+        cc._tasks.append(th)
+        self._threads.append(th)
+        ev = self.events
+        if ev.enabled:
+            ev.emit("sim_spawn", cpu=cc.index, tid=tid, name=th.name, ctx=TASK)
+        return th
+
+    def spawn_device(self, name: str, fn: AsyncFn, *args: Any) -> Thread:
+        """Create a device actor: a context without a CPU or interrupt state.
+
+        Its steps are scheduling choices like a CPU's, so a device's MSI write
+        (a synchronous ``machine.device_write`` inside a step) happens at a
+        moment the strategy chooses.
+        """
+        if not isinstance(name, str):
+            raise InvalidArgumentType(f"name must be a str, not {name!r}")
+        _check_fn("fn", fn)
+        cc = CpuCtx(self, None)
+        self._rcu_ctxs.append(cc)
+        tid = self._new_tid()
+        th = Thread(tid, name, ACTOR, cc, _coro("fn", fn, args))
+        self._actors.append(th)
+        self._threads.append(th)
+        ev = self.events
+        if ev.enabled:
+            ev.emit("sim_spawn", cpu=None, tid=tid, name=name, ctx=ACTOR)
+        return th
+
+    def set_irq_handler(self, fn: AsyncFn) -> None:
+        """Register the hard-irq entry: ``await fn(cpu: CpuCtx)`` runs when an IRQ is taken.
+
+        The kernel layer's ``handle_arch_irq`` is this.  Without a handler, the
+        machine's IRQ lines are ignored (software-raised interrupts still need it).
+        """
+        _check_fn("fn", fn)
+        self._handler = fn
+
+    def raise_irq(self, cpu: int, intid: int = 0) -> None:
+        """Make an engine-level interrupt pending on ``cpu`` (taken like a line-level IRQ).
+
+        For software models without a GIC: the handler runs once per raise,
+        with ``cpu.irq_intid == intid``.  Not a scheduling point.
+        """
+        cc = self._check_cpu(cpu)
+        check_int("intid", intid, 0, (1 << 32) - 1)
+        cc.soft.append(intid)
+        ev = self.events
+        if ev.enabled:
+            ev.emit("sim_irq_raise", cpu=cc.index, intid=intid)
+
+    def cpu_online(self, cpu: int) -> bool:
+        """Whether ``cpu`` is online (offline CPUs run no tasks and take no interrupts)."""
+        return self._check_cpu(cpu).online
+
+    def set_cpu_online(self, cpu: int, online: bool) -> None:
+        """Mark ``cpu`` online or offline (the kernel's hotplug state machine drives this)."""
+        cc = self._check_cpu(cpu)
+        if not isinstance(online, bool):
+            raise InvalidArgumentType(f"online must be a bool, not {online!r}")
+        if cc.online != online:
+            cc.online = online
+            ev = self.events
+            if ev.enabled:
+                ev.emit("sim_cpu_online" if online else "sim_cpu_offline", cpu=cc.index)
+
+    async def run_on(self, cpu: int, fn: AsyncFn, *args: Any) -> Any:
+        """Run ``await fn(*args)`` on ``cpu`` with its interrupts disabled; return its result.
+
+        On the calling CPU it runs inline (interrupts saved, disabled, restored).
+        On another online CPU it is an IPI (``smp_call_function_single`` with
+        wait=1): it runs in hard-irq context there once that CPU takes the
+        interrupt, and the caller spins until it is done.  On an offline CPU
+        it runs as that CPU's bring-up context (like cpuhp STARTING callbacks
+        on the incoming CPU, interrupts off, not in irq context) and the caller
+        sleeps until it is done.  ``fn`` must not sleep in the first two cases.
+        """
+        cc = self._check_cpu(cpu)
+        _check_fn("fn", fn)
+        th = cur_thread()
+        if th.cctx is cc:
+            saved = cc.irqs_on
+            self._set_irqs(cc, False, "run_on")
+            try:
+                return await fn(*args)
+            finally:
+                self._set_irqs(cc, saved, "run_on")
+        req = _CallReq(fn, args)
+        if cc.online:
+            cc.soft.append(req)
+            ev = self.events
+            if ev.enabled:
+                ev.emit("sim_ipi", cpu=cc.index, src=th.cpu)
+            return await _WaitCall(req, "smp_call_function_single")
+        bt = Thread(self._new_tid(), f"bringup/{cc.index}", BRINGUP, cc, _coro("fn", fn, args))
+        bt.req = req
+        bt.saved_irqs = cc.irqs_on
+        cc.irqs_on = False
+        cc.irq_stack.append(bt)
+        self._threads.append(bt)
+        return await _WaitCallSleep(req, "cpuhp_bringup")
+
+    # -- ids, stacks -----------------------------------------------------------------
+    def oid(self, obj: Any) -> int:
+        """The stable id of ``obj`` in this run (numbered in first-use order)."""
+        k = id(obj)
+        i = self._ids.get(k)
+        if i is None:
+            i = self._ids[k] = len(self._keep)
+            self._keep.append(obj)
+        return i
+
+    def stack(self) -> list[str]:
+        """The model-code stack of the context stepping now, outermost first.
+
+        Meant for observers: call it from an event subscriber to get the
+        stack at the moment of the event (``func@file.py:line`` strings).
+        """
+        th = RT.th
+        if th is None:
+            return []
+        if th.coro.cr_running if hasattr(th.coro, "cr_running") else False:
+            return running_stack(2)
+        if th is self._gp_thread:
+            return running_stack(2)
+        return suspended_stack(th)
+
+    # -- interrupt state (used by the primitives) ------------------------------------
+    def _set_irqs(self, cc: CpuCtx, on: bool, via: str) -> None:
+        if cc.irqs_on != on:
+            cc.irqs_on = on
+            ev = self.events
+            if ev.enabled:
+                ev.emit("sim_irq_enable" if on else "sim_irq_disable", cpu=cc.index,
+                        via=via, in_irq=cc.in_irq)
+
+    # -- RCU grace periods -----------------------------------------------------------
+    def _rcu_snapshot(self) -> tuple[tuple[CpuCtx, int], ...]:
+        return tuple((cc, cc.rcu_gen) for cc in self._rcu_ctxs if cc.rcu_nest)
+
+    @staticmethod
+    def _rcu_done(snap: tuple[tuple[CpuCtx, int], ...]) -> bool:
+        for cc, gen in snap:  # noqa: SIM110 (a plain loop is faster here)
+            if cc.rcu_nest and cc.rcu_gen == gen:
+                return False
+        return True
+
+    # -- the run loop ------------------------------------------------------------------
+    def run(self) -> RunResult:
+        """Run until every context finished or blocked, or ``max_steps``; return the result.
+
+        Model-code exceptions end the run with outcome ``"error"`` (never
+        escape); strategy exceptions (e.g. :class:`ScheduleDivergence`) do.
+        """
+        if self._ran:
+            raise SimError("an Engine runs once: build a new scenario and engine per run")
+        if RT.eng is not None:
+            raise SimError("another engine run is in progress")
+        self._ran = True
+        RT.eng = self
+        strategy = self.strategy
+        outcome = "ok"
+        try:
+            strategy.begin(self)
+            outcome = self._loop(strategy)
+        finally:
+            RT.eng = None
+            RT.th = None
+            self._close()
+        res = self._result(outcome)
+        self.result = res
+        strategy.end(res)
+        return res
+
+    def _loop(self, strategy: Strategy) -> str:
+        # The hot path: choice computation and the common step are inlined here
+        # (this loop is what exploration's schedules/s figure measures).
+        choose = strategy.choose
+        after = getattr(strategy, "after_step", None)
+        sched = self._sched
+        ev = self.events
+        maxs = self.max_steps
+        steps = self.steps
+        shape = self.shape
+        step_thread = self._step_thread
+        cpus = self.cpus
+        actors = self._actors
+        cbs = self._cbs
+        handler = self._handler
+        hw_lines = handler is not None and self.machine is not None
+        rcu_done = self._rcu_done
+        rt = RT
+        while True:
+            # -- the choices, in a fixed order -------------------------------------
+            ch: list[Any] = []
+            app = ch.append
+            for cc in cpus:
+                st = cc.irq_stack
+                if st:
+                    th = st[-1]
+                    op = th.op
+                    if not op.blocking or op.ready():
+                        app(th)
+                    if not cc.online:
+                        continue
+                elif cc.online:
+                    th = cc.current
+                    if th is not None:
+                        op = th.op
+                        if not op.blocking or op.ready():
+                            app(th)
+                        elif op.sleeps and th.atomic_reason() is None:
+                            cc.current = th = None
+                    if th is None:
+                        for t in cc._tasks:
+                            op = t.op
+                            if not op.blocking or op.ready():
+                                app(t)
+                else:
+                    continue
+                if (cc.soft or (hw_lines and cc.hw.irq_line)) and cc.irqs_on:
+                    app(cc.irq_choice)
+            for th in actors:
+                op = th.op
+                if not op.blocking or op.ready():
+                    app(th)
+            if cbs and rcu_done(cbs[0][0]):
+                app(GP_CHOICE)
+            n = len(ch)
+            if n == 1:
+                c = ch[0]
+            elif n == 0:
+                break
+            else:
+                i = choose(ch, self)
+                if type(i) is not int or not 0 <= i < n:
+                    raise InvalidArgumentValue(
+                        f"strategy.choose() must return an index in [0, {n}), not {i!r}")
+                c = ch[i]
+                sched.append(i)
+                shape = ((shape ^ ((n << 16) | (c.key & 0xFFFF))) * 0x01000193) & 0xFFFFFFFF
+                self.shape = shape
+            if steps >= maxs:
+                if ev.enabled:
+                    ev.emit("sim_livelock", cpu=None, steps=steps)
+                return "livelock"
+            steps += 1
+            self.steps = steps
+            ev.time = steps
+            # -- the step -------------------------------------------------------------
+            if type(c) is Thread:
+                if ev.enabled:
+                    step_thread(c)
+                else:
+                    # inlined _step_thread() for the common case (nobody listens)
+                    cc = c.cctx
+                    if c.kind is TASK and cc.current is not c:
+                        cc.current = c
+                    rt.th = c
+                    try:
+                        nop = c.coro.send(c.op.perform(c))
+                    except StopIteration as e:
+                        self._finish(c, e.value)
+                    except Exception as e:  # model code failed: outcome "error"
+                        self._fail(c, e)
+                        return "error"
+                    else:
+                        if isinstance(nop, Op):
+                            c.op = nop
+                        else:
+                            self._bad_await(c, nop)
+                            return "error"
+            elif type(c) is IrqChoice:
+                self._take_irq(c)
+            else:
+                self._fire_gp()
+            if self._error is not None:
+                return "error"
+            if after is not None:
+                after(c, self)
+        for th in self._threads:
+            if not th.done and not (th.daemon and type(th.op) is th.idle_op):
+                return "deadlock"
+        return "ok"
+
+    def _bad_await(self, th: Thread, value: Any) -> None:
+        self._fail(th, SimError(f"model code awaited {value!r}, which is not an engine "
+                                "operation (irqlab.sim primitives only)"))
+
+    def _step_thread(self, th: Thread) -> None:
+        cc = th.cctx
+        if th.kind is TASK and cc.current is not th:
+            cc.current = th
+        RT.th = th
+        op = th.op
+        ev = self.events
+        if ev.enabled:
+            o = op.obj
+            ev.emit("sim_step", cpu=th.cpu, tid=th.tid, op=op.kind,
+                    obj=-1 if o is None else self.oid(o), label=op.label)
+        try:
+            nop = th.coro.send(op.perform(th))
+        except StopIteration as e:
+            self._finish(th, e.value)
+            return
+        except Exception as e:  # model code failed: the run ends with outcome "error"
+            self._fail(th, e)
+            return
+        if not isinstance(nop, Op):
+            self._bad_await(th, nop)
+            return
+        th.op = nop
+        if nop.sleeps and ev.enabled:
+            why = th.atomic_reason()
+            if why is not None:
+                ev.emit("sim_atomic_sleep", cpu=th.cpu, tid=th.tid, op=nop.describe(),
+                        reason=why, stack=";".join(suspended_stack(th)))
+
+    def _take_irq(self, ic: IrqChoice) -> None:
+        cc = ic.cctx
+        intid: int | None = None
+        req = None
+        if cc.soft:
+            item = cc.soft.pop(0)
+            if type(item) is _CallReq:
+                req = item
+                coro = _coro("fn", item.fn, item.args)
+                name = "ipi"
+            else:
+                intid = item
+                if self._handler is None:
+                    return
+                coro = self._handler(cc)
+                name = "irq"
+        else:
+            coro = self._handler(cc)  # type: ignore[misc]
+            name = "irq"
+        th = Thread(self._new_tid(), f"{name}/{cc.index}", IRQ, cc, coro)
+        th.req = req
+        th.saved_irqs = cc.irqs_on
+        cc.irqs_on = False
+        cc.irq_intid = intid
+        cc.irq_stack.append(th)
+        self._threads.append(th)
+        ev = self.events
+        if ev.enabled:
+            ev.emit("sim_irq_enter", cpu=cc.index, tid=th.tid,
+                    intid=-1 if intid is None else intid, ipi=req is not None,
+                    depth=len(cc.irq_stack))
+        self._step_thread(th)
+
+    def _fire_gp(self) -> None:
+        RT.th = self._gp_thread
+        cbs = self._cbs
+        ev = self.events
+        n = 0
+        while cbs and self._rcu_done(cbs[0][0]):
+            _snap, fn, obj = cbs.popleft()
+            n += 1
+            if ev.enabled:
+                ev.emit("sim_rcu_callback", cpu=None, obj=self.oid(obj),
+                        fn=getattr(fn, "__name__", "callback"))
+            try:
+                fn(obj)
+            except Exception as e:
+                self._fail(self._gp_thread, e)
+                return
+        if ev.enabled:
+            ev.emit("sim_rcu_gp", cpu=None, callbacks=n)
+
+    def _finish(self, th: Thread, value: Any) -> None:
+        th.done = True
+        cc = th.cctx
+        ev = self.events
+        kind = th.kind
+        if kind is TASK:
+            cc._tasks.remove(th)
+            if cc.current is th:
+                cc.current = None
+        elif kind is ACTOR:
+            self._actors.remove(th)
+        else:
+            st = cc.irq_stack
+            if st and st[-1] is th:
+                st.pop()
+            cc.irqs_on = th.saved_irqs
+            if kind is IRQ:
+                cc.irq_intid = None
+            if th.req is not None:
+                th.req.done = True
+                th.req.result = value
+            if ev.enabled:
+                ev.emit("sim_irq_exit", cpu=cc.index, tid=th.tid, held=len(th.held),
+                        depth=len(st))
+        if ev.enabled:
+            ev.emit("sim_exit", cpu=th.cpu, tid=th.tid, name=th.name, held=len(th.held))
+
+    def _fail(self, th: Thread, e: BaseException) -> None:
+        tb = "".join(traceback.format_exception(type(e), e, e.__traceback__))
+        self._error = (th, e, tb)
+        ev = self.events
+        if ev.enabled:
+            ev.emit("sim_error", cpu=th.cpu, tid=th.tid, name=th.name,
+                    error=f"{type(e).__name__}: {e}")
+
+    def _close(self) -> None:
+        for th in self._threads:
+            if not th.done:
+                with contextlib.suppress(Exception):  # model code awaiting in a finally
+                    th.coro.close()
+
+    # -- results -----------------------------------------------------------------------
+    @property
+    def schedule(self) -> str:
+        """The schedule string of the choices made so far (``v1.<hash>.<shape>.<choices>``)."""
+        return encode_schedule(self.scenario_hash, self.shape, self._sched)
+
+    @property
+    def choices(self) -> list[int]:
+        """The recorded choices so far (indices into the choice lists)."""
+        return list(self._sched)
+
+    def _waits(self) -> Deadlock:
+        per_cpu: dict[int | None, list[WaitInfo]] = {}
+        for th in self._threads:
+            if th.done or (th.daemon and type(th.op) is th.idle_op):
+                continue
+            holder = th.op.waits_for() if th.op.blocking else None
+            w = WaitInfo(cpu=th.cpu, tid=th.tid, name=th.name, kind=th.kind,
+                         waiting_for=th.op.describe(),
+                         holder=None if holder is None else f"{holder.name} (tid {holder.tid}"
+                         + (f", cpu{holder.cpu})" if holder.cpu is not None else ")"),
+                         holder_tid=None if holder is None else holder.tid,
+                         held=tuple(getattr(lk, "name", repr(lk)) for lk in th.held),
+                         stack=tuple(suspended_stack(th)))
+            per_cpu.setdefault(th.cpu, []).append(w)
+        return Deadlock(per_cpu)
+
+    def _result(self, outcome: str) -> RunResult:
+        dl = None
+        if outcome == "deadlock":
+            dl = self._waits()
+            ev = self.events
+            if ev.enabled:
+                ev.emit("sim_deadlock", cpu=None, cycle=" -> ".join(dl.cycle_names()),
+                        report=str(dl))
+        err = self._error
+        cpus = [{"cpu": cc.index, "online": cc.online, "irqs_on": cc.irqs_on,
+                 "irq_depth": len(cc.irq_stack), "rcu_nest": cc.rcu_nest,
+                 "current": None if cc.current is None else cc.current.name,
+                 "held": [getattr(lk, "name", repr(lk)) for t in cc._tasks for lk in t.held]}
+                for cc in self.cpus]
+        return RunResult(outcome=outcome, schedule=self.schedule, choices=tuple(self._sched),
+                         steps=self.steps, error=None if err is None else err[1],
+                         traceback=None if err is None else err[2],
+                         failed=None if err is None else err[0].name,
+                         deadlock=dl, cpus=cpus)
+
+
+class _NoCoro:
+    """A stand-in coroutine for the RCU callback pseudo-context."""
+
+    cr_running = True
+
+    def send(self, _v: Any) -> Any:  # pragma: no cover - never stepped
+        raise StopIteration
+
+    def close(self) -> None:
+        pass

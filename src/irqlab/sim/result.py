@@ -1,0 +1,105 @@
+"""What a run returns: :class:`RunResult`, and for a deadlock the per-CPU stacks of waits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Deadlock", "RunResult", "WaitInfo"]
+
+
+@dataclass(frozen=True)
+class WaitInfo:
+    """One blocked context: what it waits for, who holds that, what it holds itself."""
+
+    cpu: int | None
+    tid: int
+    name: str
+    kind: str
+    waiting_for: str
+    holder: str | None
+    holder_tid: int | None
+    held: tuple[str, ...]
+    stack: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        s = f"{self.name} [{self.kind} tid {self.tid}] waits for {self.waiting_for}"
+        if self.holder is not None:
+            s += f" held by {self.holder}"
+        if self.held:
+            s += f"; holds {', '.join(self.held)}"
+        return s
+
+
+@dataclass
+class Deadlock:
+    """Every live context blocked: per CPU (``None`` for device actors), its stack of waits.
+
+    Each CPU's list runs from the task context at the bottom to the innermost
+    irq context.  :meth:`cycle` follows "waits for a lock held by" edges.
+    """
+
+    cpus: dict[int | None, list[WaitInfo]]
+
+    def waits(self) -> list[WaitInfo]:
+        """All blocked contexts, CPU by CPU."""
+        return [w for ws in self.cpus.values() for w in ws]
+
+    def cycle(self) -> list[WaitInfo]:
+        """The first cycle of the waits-for graph (in tid order), or ``[]`` if none."""
+        by_tid = {w.tid: w for w in self.waits()}
+        for start in sorted(by_tid):
+            seen: list[int] = []
+            t: int | None = start
+            while t is not None and t in by_tid and t not in seen:
+                seen.append(t)
+                t = by_tid[t].holder_tid
+            if t is not None and t in seen:
+                return [by_tid[x] for x in seen[seen.index(t):]]
+        return []
+
+    def cycle_names(self) -> list[str]:
+        return [f"{w.name}" for w in self.cycle()]
+
+    def __str__(self) -> str:
+        lines = ["deadlock: every live context is blocked"]
+        for cpu in sorted(self.cpus, key=lambda c: (c is None, c or 0)):
+            lines.append(f"  {'device actors' if cpu is None else f'CPU{cpu}'}:")
+            for w in self.cpus[cpu]:
+                lines.append(f"    {w}")
+        cyc = self.cycle()
+        if cyc:
+            lines.append("  cycle: " + " -> ".join(w.name for w in cyc) + f" -> {cyc[0].name}")
+        return "\n".join(lines)
+
+
+@dataclass
+class RunResult:
+    """The outcome of :meth:`Engine.run`.
+
+    ``outcome`` is ``"ok"``, ``"deadlock"``, ``"livelock"`` (``max_steps``
+    reached) or ``"error"`` (model code raised: ``error``, ``traceback`` and
+    the failing context's name in ``failed``).  ``schedule`` replays the run.
+    """
+
+    outcome: str
+    schedule: str
+    choices: tuple[int, ...]
+    steps: int
+    error: BaseException | None = None
+    traceback: str | None = None
+    failed: str | None = None
+    deadlock: Deadlock | None = None
+    cpus: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "ok"
+
+    def __str__(self) -> str:
+        s = f"{self.outcome} after {self.steps} steps, schedule {self.schedule}"
+        if self.error is not None:
+            s += f"\n{self.failed}: {type(self.error).__name__}: {self.error}"
+        if self.deadlock is not None:
+            s += "\n" + str(self.deadlock)
+        return s

@@ -1,0 +1,313 @@
+"""Locks and local interrupt state: spinlocks (irqsave/irq variants), mutexes.
+
+Acquisitions are scheduling points (``await lock.lock()``): the context parks
+at the acquire *before* it happens, and is not enabled while another context
+holds the lock -- spinning is modelled as "not enabled until released", with
+no busy steps.  Releases are plain calls (``lock.unlock()``), not scheduling
+points: the next scheduling point of the releasing context follows soon
+enough for coverage, and partial-order reduction only needs acquires to be
+visible (a release only ever enables others).  ``trylock`` is an await too,
+since whether it succeeds depends on the interleaving.
+
+Lock classes (lockdep's notion) default to the construction site
+(``file.py:line``); pass ``key`` to share a class across sites, and use
+``lock_nested(subclass)`` for ordered nesting of one class.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from irqlab.errors import InvalidArgumentType, check_int
+from irqlab.sim._core import IRQ, RT, TASK, Op, SimError, Thread, cur_thread
+
+__all__ = [
+    "Mutex",
+    "SpinLock",
+    "current",
+    "in_irq",
+    "in_task",
+    "irqs_disabled",
+    "local_irq_disable",
+    "local_irq_enable",
+    "local_irq_restore",
+    "local_irq_save",
+    "smp_processor_id",
+]
+
+# acquire modes
+_PLAIN, _IRQSAVE, _IRQ = 0, 1, 2
+_MODE_NAMES = ("", "irqsave", "irq")
+
+
+_BASENAMES: dict[str, str] = {}
+
+
+def _site(depth: int) -> str:
+    f = sys._getframe(depth)
+    fn = f.f_code.co_filename
+    b = _BASENAMES.get(fn)
+    if b is None:
+        b = _BASENAMES[fn] = os.path.basename(fn)
+    return f"{b}:{f.f_lineno}"
+
+
+class _Acquire(Op):
+    __slots__ = ("mode", "subclass")
+    kind = "acquire"
+    write = True
+    blocking = True
+
+    def __init__(self, lock: Any, mode: int, subclass: int = 0) -> None:
+        self.obj = lock
+        self.label = _MODE_NAMES[mode]
+        self.mode = mode
+        self.subclass = subclass
+
+    def ready(self) -> bool:
+        return self.obj.owner is None
+
+    def waits_for(self) -> Thread | None:
+        owner: Thread | None = self.obj.owner
+        return owner
+
+    def perform(self, th: Thread) -> Any:
+        return self.obj._acquire(th, self.mode, self.subclass, False)
+
+    def describe(self) -> str:
+        lk = self.obj
+        return f"{lk.kind_name}({lk.name}{', ' + self.label if self.label else ''})"
+
+
+class _MutexAcquire(_Acquire):
+    __slots__ = ()
+    sleeps = True
+
+
+class _TryAcquire(Op):
+    __slots__ = ()
+    kind = "trylock"
+    write = True
+
+    def perform(self, th: Thread) -> bool:
+        lk = self.obj
+        if lk.owner is not None:
+            ev = RT.eng.events if RT.eng is not None else None
+            if ev is not None and ev.enabled:
+                ev.emit("sim_lock_tryfail", cpu=th.cpu, tid=th.tid, lock=lk.name,
+                        **{"class": lk.cls})
+            return False
+        lk._acquire(th, _PLAIN, 0, True)
+        return True
+
+
+class SpinLock:
+    """A ``spinlock_t`` (or ``raw_spinlock_t`` with ``raw=True``).
+
+    ``await lock.lock()``; ``flags = await lock.lock_irqsave()`` then
+    ``lock.unlock_irqrestore(flags)``; ``await lock.lock_irq()`` then
+    ``lock.unlock_irq()``, which re-enables interrupts unconditionally (the
+    seed-001 hazard when the caller had them disabled).  Not a sleeping
+    primitive: contexts holding one are atomic.
+    """
+
+    __slots__ = ("cls", "name", "owner", "raw")
+    sleeping = False
+    kind_name = "spin_lock"
+
+    def __init__(self, name: str = "lock", *, raw: bool = False, key: str | None = None) -> None:
+        if not isinstance(name, str):
+            raise InvalidArgumentType(f"name must be a str, not {name!r}")
+        if key is not None and not isinstance(key, str):
+            raise InvalidArgumentType(f"key must be a str or None, not {key!r}")
+        self.name = name
+        self.raw = bool(raw)
+        #: The lock class: ``key`` or the construction site ``file.py:line``.
+        self.cls = key if key is not None else _site(2)
+        self.owner: Thread | None = None
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name} class={self.cls}>"
+
+    @property
+    def type_name(self) -> str:
+        return "raw_spin" if self.raw else "spin"
+
+    # -- acquire (scheduling points) --------------------------------------------------
+    def lock(self) -> _Acquire:
+        """``spin_lock``: an await; disabled while another context holds the lock."""
+        return _Acquire(self, _PLAIN)
+
+    def lock_nested(self, subclass: int) -> _Acquire:
+        """``spin_lock_nested``: like :meth:`lock`, in lockdep subclass ``subclass``."""
+        return _Acquire(self, _PLAIN, check_int("subclass", subclass, 0, 7))
+
+    def lock_irqsave(self) -> _Acquire:
+        """``spin_lock_irqsave``: disable local interrupts, acquire; the await returns flags."""
+        return _Acquire(self, _IRQSAVE)
+
+    def lock_irq(self) -> _Acquire:
+        """``spin_lock_irq``: disable local interrupts, acquire."""
+        return _Acquire(self, _IRQ)
+
+    def trylock(self) -> _TryAcquire:
+        """``spin_trylock``: an await returning True if the lock was taken (never blocks)."""
+        return _TryAcquire(self)
+
+    def _acquire(self, th: Thread, mode: int, subclass: int, trying: bool) -> Any:
+        eng = RT.eng
+        assert eng is not None
+        cc = th.cctx
+        flags = None
+        if mode:
+            flags = cc.irqs_on
+            eng._set_irqs(cc, False, "spin_lock_" + _MODE_NAMES[mode])
+        self.owner = th
+        th.held.append(self)
+        if not self.sleeping:
+            th.nspin += 1
+        ev = eng.events
+        if ev.enabled:
+            ev.emit("sim_lock_acquire", cpu=th.cpu, tid=th.tid, lock=self.name,
+                    lid=eng.oid(self), **{"class": self.cls}, subclass=subclass,
+                    type=self.type_name, mode="try" if trying else _MODE_NAMES[mode],
+                    irqs_disabled=not cc.irqs_on, in_irq=th.kind is IRQ)
+        return flags
+
+    # -- release (plain calls) ----------------------------------------------------------
+    def _release(self, via: str) -> Thread:
+        th = cur_thread()
+        if self.owner is not th:
+            who = "nobody" if self.owner is None else self.owner.name
+            raise SimError(f"{via}({self.name}) by {th.name}, but the lock is held by {who}")
+        self.owner = None
+        th.held.remove(self)
+        if not self.sleeping:
+            th.nspin -= 1
+        eng = RT.eng
+        assert eng is not None
+        ev = eng.events
+        if ev.enabled:
+            ev.emit("sim_lock_release", cpu=th.cpu, tid=th.tid, lock=self.name,
+                    lid=eng.oid(self), **{"class": self.cls}, type=self.type_name)
+        return th
+
+    def unlock(self) -> None:
+        """``spin_unlock``: release (not a scheduling point)."""
+        self._release("unlock")
+
+    def unlock_irqrestore(self, flags: bool) -> None:
+        """``spin_unlock_irqrestore``: release, then restore the saved interrupt state."""
+        if not isinstance(flags, bool):
+            raise InvalidArgumentType(f"flags must be the bool from lock_irqsave(), not {flags!r}")
+        th = self._release("unlock_irqrestore")
+        _eng()._set_irqs(th.cctx, flags, "spin_unlock_irqrestore")
+
+    def unlock_irq(self) -> None:
+        """``spin_unlock_irq``: release, then enable interrupts unconditionally."""
+        th = self._release("unlock_irq")
+        _eng()._set_irqs(th.cctx, True, "spin_unlock_irq")
+
+    def is_locked(self) -> bool:
+        """``spin_is_locked`` (not a scheduling point)."""
+        return self.owner is not None
+
+
+class Mutex(SpinLock):
+    """A sleeping ``struct mutex``: ``await m.lock()`` sleeps when contended; ``m.unlock()``.
+
+    Taking it in atomic context is reported (``sim_atomic_sleep``) and the
+    context then spins instead of sleeping.  The irq variants do not exist.
+    """
+
+    __slots__ = ()
+    sleeping = True
+    kind_name = "mutex_lock"
+
+    def __init__(self, name: str = "mutex", *, key: str | None = None) -> None:
+        super().__init__(name, key=key if key is not None else _site(2))
+
+    @property
+    def type_name(self) -> str:
+        return "mutex"
+
+    def lock(self) -> _Acquire:
+        """``mutex_lock``: an await that may sleep."""
+        return _MutexAcquire(self, _PLAIN)
+
+    def lock_nested(self, subclass: int) -> _Acquire:
+        """``mutex_lock_nested``."""
+        return _MutexAcquire(self, _PLAIN, check_int("subclass", subclass, 0, 7))
+
+    def lock_irqsave(self) -> _Acquire:
+        raise SimError("mutexes have no irqsave variant")
+
+    def lock_irq(self) -> _Acquire:
+        raise SimError("mutexes have no irq variant")
+
+
+def _eng() -> Any:
+    eng = RT.eng
+    if eng is None:
+        raise SimError("no engine run is in progress (call this from model code)")
+    return eng
+
+
+# -- local interrupt state (plain calls, CPU-local) -------------------------------------------
+
+def local_irq_disable() -> None:
+    """Mask interrupts on the current CPU (PSTATE.I = 1)."""
+    th = cur_thread()
+    _eng()._set_irqs(th.cctx, False, "local_irq_disable")
+
+
+def local_irq_enable() -> None:
+    """Unmask interrupts on the current CPU; a pending one may be taken at the next point."""
+    th = cur_thread()
+    _eng()._set_irqs(th.cctx, True, "local_irq_enable")
+
+
+def local_irq_save() -> bool:
+    """Disable interrupts and return the previous state (pass it to :func:`local_irq_restore`)."""
+    th = cur_thread()
+    flags = th.cctx.irqs_on
+    _eng()._set_irqs(th.cctx, False, "local_irq_save")
+    return flags
+
+
+def local_irq_restore(flags: bool) -> None:
+    """Restore the interrupt state saved by :func:`local_irq_save`."""
+    if not isinstance(flags, bool):
+        raise InvalidArgumentType(f"flags must be the bool from local_irq_save(), not {flags!r}")
+    th = cur_thread()
+    _eng()._set_irqs(th.cctx, flags, "local_irq_restore")
+
+
+def irqs_disabled() -> bool:
+    """True when interrupts are masked on the current CPU."""
+    return not cur_thread().cctx.irqs_on
+
+
+def in_irq() -> bool:
+    """True in hard-irq context (``in_hardirq()``)."""
+    return cur_thread().kind is IRQ
+
+
+def in_task() -> bool:
+    """True in task context."""
+    return cur_thread().kind is TASK
+
+
+def smp_processor_id() -> int:
+    """The current CPU's index (:class:`SimError` in a device actor)."""
+    cpu = cur_thread().cpu
+    if cpu is None:
+        raise SimError("smp_processor_id() called from a device actor")
+    return cpu
+
+
+def current() -> Thread:
+    """The running context (``current`` in Linux; in irq context, the irq context)."""
+    return cur_thread()

@@ -1,0 +1,172 @@
+"""Engine basics: runs, results, choice points, determinism, errors in model code."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from irqlab import sim
+from irqlab.errors import InvalidArgumentType, InvalidArgumentValue
+
+
+async def _inc(counter: sim.Atomic, lock: sim.SpinLock, k: int) -> None:
+    for _ in range(k):
+        await lock.lock()
+        v = await counter.read()
+        await counter.set(v + 1)
+        lock.unlock()
+
+
+def counter_engine(strategy: sim.Strategy, n: int = 3, k: int = 2, *,
+                   locked: bool = True) -> tuple[sim.Engine, sim.Atomic]:
+    eng = sim.Engine(cpus=n, strategy=strategy, fingerprint=f"counter-{n}x{k}")
+    counter = sim.Atomic(0, name="counter")
+    lock = sim.SpinLock("lock")
+
+    async def racy(k: int) -> None:
+        for _ in range(k):
+            v = await counter.read()
+            await counter.set(v + 1)
+
+    for cpu in range(n):
+        if locked:
+            eng.spawn(cpu, _inc, counter, lock, k)
+        else:
+            eng.spawn(cpu, racy, k)
+    return eng, counter
+
+
+def test_counter_round_robin_completes() -> None:
+    eng, counter = counter_engine(sim.RoundRobin())
+    res = eng.run()
+    assert res.outcome == "ok"
+    assert res.ok
+    assert counter.value == 6
+    assert res.steps == 21  # 3 x (start + 2 x (lock, read, set))
+    assert re.fullmatch(r"v1\.[0-9a-f]{8}\.[0-9a-f]{8}\.[0-9a-v]*", res.schedule)
+    assert res.schedule == eng.schedule
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_counter_random_is_always_correct_under_the_lock(seed: int) -> None:
+    eng, counter = counter_engine(sim.Random(seed))
+    assert eng.run().outcome == "ok"
+    assert counter.value == 6
+
+
+def test_racy_counter_loses_updates_under_some_schedule() -> None:
+    values = set()
+    for seed in range(50):
+        eng, counter = counter_engine(sim.Random(seed), locked=False)
+        assert eng.run().ok
+        values.add(counter.value)
+    assert 6 in values and min(values) < 6
+
+
+def test_single_option_points_are_not_recorded() -> None:
+    eng, counter = counter_engine(sim.RoundRobin(), n=1, k=3)
+    res = eng.run()
+    assert res.ok and counter.value == 3
+    assert res.choices == ()
+    assert res.steps == 10
+
+
+def test_engine_runs_once() -> None:
+    eng, _ = counter_engine(sim.RoundRobin())
+    eng.run()
+    with pytest.raises(sim.SimError, match="runs once"):
+        eng.run()
+
+
+def test_model_exception_ends_run_with_error_and_traceback() -> None:
+    eng = sim.Engine(cpus=2, strategy=sim.RoundRobin())
+
+    async def bug() -> None:
+        await sim.point("before")
+        raise AssertionError("BUG_ON(desc == NULL)")
+
+    async def fine() -> None:
+        for _ in range(3):
+            await sim.point()
+
+    eng.spawn(0, bug, name="bugger")
+    eng.spawn(1, fine)
+    res = eng.run()
+    assert res.outcome == "error"
+    assert isinstance(res.error, AssertionError)
+    assert res.failed == "bugger"
+    assert "BUG_ON(desc == NULL)" in (res.traceback or "")
+    assert res.schedule.startswith("v1.")
+
+
+def test_awaiting_a_foreign_awaitable_is_an_error() -> None:
+    class Foreign:
+        def __await__(self):  # type: ignore[no-untyped-def]
+            yield "hello"
+
+    eng = sim.Engine(cpus=1)
+
+    async def f() -> None:
+        await Foreign()
+
+    eng.spawn(0, f)
+    res = eng.run()
+    assert res.outcome == "error"
+    assert isinstance(res.error, sim.SimError)
+    assert "not an engine operation" in str(res.error)
+
+
+def test_livelock_bound() -> None:
+    eng = sim.Engine(cpus=2, strategy=sim.RoundRobin(), max_steps=50)
+
+    async def spin() -> None:
+        while True:
+            await sim.point("poll")
+
+    eng.spawn(0, spin)
+    eng.spawn(1, spin)
+    rec = eng.events.record()
+    res = eng.run()
+    assert res.outcome == "livelock"
+    assert res.steps == 50
+    assert rec.of("sim_livelock")[0]["steps"] == 50
+
+
+def test_argument_validation() -> None:
+    with pytest.raises(InvalidArgumentValue, match=r"^cpus must be in \[0x1, 0x1000\], not 0$"):
+        sim.Engine(cpus=0)
+    with pytest.raises(InvalidArgumentType, match=r"^strategy must be a Strategy, not 3$"):
+        sim.Engine(cpus=1, strategy=3)  # type: ignore[arg-type]
+    eng = sim.Engine(cpus=2)
+    with pytest.raises(InvalidArgumentValue, match=r"^cpu must be in \[0x0, 0x1\], not 2$"):
+        eng.spawn(2, _inc)
+    with pytest.raises(InvalidArgumentType, match=r"^fn must be an async function, not 3$"):
+        eng.spawn(0, 3)  # type: ignore[arg-type]
+
+
+def test_bad_strategy_index_is_reported() -> None:
+    class Bad(sim.Strategy):
+        def choose(self, choices, engine):  # type: ignore[no-untyped-def]
+            return len(choices)
+
+    eng, _ = counter_engine(Bad())
+    with pytest.raises(InvalidArgumentValue, match=r"strategy\.choose"):
+        eng.run()
+
+
+def test_primitives_outside_a_run_raise() -> None:
+    with pytest.raises(sim.SimError, match="no engine run"):
+        sim.local_irq_disable()
+
+
+def test_events_are_stamped_with_step_numbers() -> None:
+    eng, _ = counter_engine(sim.RoundRobin())
+    rec = eng.events.record()
+    eng.run()
+    steps = rec.of("sim_step")
+    assert [e.time for e in steps] == list(range(1, 22))
+    assert steps[0]["op"] == "start"
+    acq = rec.of("sim_lock_acquire")
+    assert len(acq) == 6 and all(e["lock"] == "lock" for e in acq)
+    assert all(e["class"].startswith("test_engine.py:") for e in acq)
