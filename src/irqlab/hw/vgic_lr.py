@@ -75,19 +75,22 @@ class VgicCpuInterface:
     maintenance interrupt and ``deactivate_physical(cpu, intid)`` for HW=1
     entries.  ``pribits`` is the number of implemented virtual priority bits,
     ``prebits`` of preemption bits (5..7).  ``prefix`` names the guest-facing
-    events (``"icv"`` or ``"gicv"``).
+    events (``"icv"`` or ``"gicv"``).  ``phys_limit`` is one past the highest
+    physical INTID the GIC implements: an HW=1 entry naming a pINTID at or above
+    it (or a special one, 1020..1023) deactivates nothing.
     """
 
     __slots__ = (
-        "_events", "_gic", "_maint_intid", "_prefix", "ackctl", "ap0", "ap1", "bpr0", "bpr1",
-        "cbpr", "cpu", "eng0", "eng1", "eoim", "fiq_line", "fiqen", "hcr", "irq_line",
-        "lr_group", "lr_hw", "lr_phys", "lr_prio", "lr_state", "lr_vintid", "maint_level",
-        "min_bpr0", "n_lrs", "pmr", "prebits", "pribits", "prio_mask",
+        "_events", "_gic", "_maint_intid", "_phys_limit", "_prefix", "ackctl", "ap0", "ap1",
+        "bpr0", "bpr1", "cbpr", "cpu", "eng0", "eng1", "eoim", "fiq_line", "fiqen", "hcr",
+        "irq_line", "lr_group", "lr_hw", "lr_phys", "lr_prio", "lr_state", "lr_vintid",
+        "maint_level", "min_bpr0", "n_lrs", "pmr", "prebits", "pribits", "prio_mask",
     )
 
     def __init__(self, *, gic: Any, cpu: int, events: Any, n_lrs: int, pribits: int,
-                 prebits: int, maint_intid: int, prefix: str) -> None:
+                 prebits: int, maint_intid: int, prefix: str, phys_limit: int = 1020) -> None:
         self._gic = gic
+        self._phys_limit = min(phys_limit, 1020)
         self.cpu = cpu
         self._events = events
         self._maint_intid = maint_intid
@@ -318,7 +321,7 @@ class VgicCpuInterface:
             if ev.enabled:
                 ev.emit("vgic_hw_deactivate", cpu=self.cpu, lr=i, vintid=self.lr_vintid[i],
                         pintid=pintid)
-            if pintid < 1020:
+            if pintid < self._phys_limit:
                 self._gic.deactivate_physical(self.cpu, pintid)
         self._set_state(i, self.lr_state[i] & 1, why)
 

@@ -58,7 +58,8 @@ class GICv2:
         self.vcpuifs: list[GichCpuInterface] = []
         if c.virtualization:
             self.vcpuifs = [GichCpuInterface(gic=self, cpu=i, events=ev, n_lrs=c.list_registers,
-                                             maint_intid=16 + c.maintenance_ppi)
+                                             maint_intid=16 + c.maintenance_ppi,
+                                             phys_limit=c.intid_limit)
                             for i in range(c.cpus)]
             bus.map(c.gich[0], c.gich[1], GichFrame("gich", self.vcpuifs), "gich")
             bus.map(c.gicv[0], c.gicv[1], GicvFrame("gicv", self.vcpuifs), "gicv")
@@ -103,12 +104,12 @@ class GICv2:
                     was_active=self.dist.active[self.dist.key(c, intid)])
         self.dist.set_active(c, intid, False)
 
-    def is_pending(self, intid: int, *, cpu: int | None = None) -> bool:
+    def is_pending(self, intid: int, cpu: int | None = None) -> bool:
         """Whether ``intid`` is pending (for an SGI or PPI: on ``cpu``)."""
         intid, c = self._intid_cpu(intid, cpu, allow_sgi=True)
         return self.dist.is_pending(c, intid)
 
-    def is_active(self, intid: int, *, cpu: int | None = None) -> bool:
+    def is_active(self, intid: int, cpu: int | None = None) -> bool:
         """Whether ``intid`` is active (for an SGI or PPI: on ``cpu``)."""
         intid, c = self._intid_cpu(intid, cpu, allow_sgi=True)
         return self.dist.active[self.dist.key(c, intid)]

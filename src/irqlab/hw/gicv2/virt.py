@@ -45,9 +45,9 @@ class GichCpuInterface(VgicCpuInterface):
     __slots__ = ()
 
     def __init__(self, *, gic: Any, cpu: int, events: Any, n_lrs: int,
-                 maint_intid: int) -> None:
+                 maint_intid: int, phys_limit: int = 1020) -> None:
         super().__init__(gic=gic, cpu=cpu, events=events, n_lrs=n_lrs, pribits=5, prebits=5,
-                         maint_intid=maint_intid, prefix="gicv")
+                         maint_intid=maint_intid, prefix="gicv", phys_limit=phys_limit)
 
     # -- encodings ------------------------------------------------------------------------
     def read_lr(self, i: int) -> int:

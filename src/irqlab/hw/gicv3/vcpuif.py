@@ -57,9 +57,11 @@ class IchCpuInterface(VgicCpuInterface):
     __slots__ = ("idbits24", "n_aprs")
 
     def __init__(self, *, gic: Any, cpu: int, events: Any, n_lrs: int, pribits: int,
-                 prebits: int, maint_intid: int, idbits24: bool) -> None:
+                 prebits: int, maint_intid: int, idbits24: bool,
+                 phys_limit: int = 1020) -> None:
         super().__init__(gic=gic, cpu=cpu, events=events, n_lrs=n_lrs, pribits=pribits,
-                         prebits=prebits, maint_intid=maint_intid, prefix="icv")
+                         prebits=prebits, maint_intid=maint_intid, prefix="icv",
+                         phys_limit=phys_limit)
         self.idbits24 = idbits24
         #: ICH_AP<m>R<n>_EL2 registers implemented: 1, 2 or 4.
         self.n_aprs = 1 << (prebits - 5)
@@ -241,7 +243,8 @@ def attach_virtualization(gic: Any) -> list[IchCpuInterface]:
     for cpu in m.cpus:
         vif = IchCpuInterface(gic=gic, cpu=cpu.index, events=m.events, n_lrs=c.list_registers,
                               pribits=pribits, prebits=prebits,
-                              maint_intid=16 + c.maintenance_ppi, idbits24=c.idbits > 16)
+                              maint_intid=16 + c.maintenance_ppi, idbits24=c.idbits > 16,
+                              phys_limit=c.intid_limit)
         _register(cpu, vif)
         cpu.vcpuif = vif
         out.append(vif)
