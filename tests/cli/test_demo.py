@@ -9,8 +9,6 @@ from pathlib import Path
 import pytest
 
 from irqlab.cli import main
-from irqlab.demo import LPI_BASE, run_demo
-from irqlab.errors import InvalidArgumentValue
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "dtb"
 
@@ -30,39 +28,6 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
-
-
-def test_run_demo_routes_every_vector_to_its_collection_cpu() -> None:
-    r = run_demo()
-    assert r.problems == []
-    assert r.ok
-    assert r.source == "qemu-virt-gicv3-its-4cpu.dtb"
-    assert r.devid == 0x8  # 00:01.0 through msi-map <0 &its 0 0x10000>
-    assert [(v.vector, v.eventid, v.intid, v.cpu) for v in r.routes] == [
-        (v, v, LPI_BASE + v, v % 4) for v in range(8)]
-    kinds = {e.kind for e in r.events}
-    assert {"its_cmd_mapd", "its_cmd_mapc", "its_cmd_mapti"} <= kinds
-    assert not any(k == "its_cmd_error" or k == "its_translation_fault" for k in kinds)
-    assert not any(c.irq_line for c in r.machine.cpus)
-
-
-def test_demo_is_deterministic() -> None:
-    a = [str(e) for e in run_demo(vectors=5).events]
-    b = [str(e) for e in run_demo(vectors=5).events]
-    assert a == b and a
-
-
-@pytest.mark.parametrize("name, cpus", [("qemu-virt-gicv3-its-8cpu-el2", 8)])
-def test_demo_on_other_fixture(name: str, cpus: int) -> None:
-    r = run_demo(FIXTURES / f"{name}.dtb", vectors=20)
-    assert r.ok, r.problems
-    assert [v.cpu for v in r.routes] == [v % cpus for v in range(20)]
-
-
-@pytest.mark.parametrize("name", ["qemu-virt-gicv3-noits-2cpu", "qemu-virt-gicv2-2cpu"])
-def test_demo_needs_an_its(name: str) -> None:
-    with pytest.raises(InvalidArgumentValue, match=r"^the demo needs a GICv3 with an ITS"):
-        run_demo(FIXTURES / f"{name}.dtb")
 
 
 def test_irqlab_without_arguments_runs_the_demo(capsys) -> None:

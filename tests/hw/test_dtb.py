@@ -152,6 +152,7 @@ def test_garbage(tmp_path: Path, data: bytes) -> None:
 
 def _edited(tmp_path: Path, edit) -> Path:
     fdt = libfdt.Fdt(fixture("qemu-virt-gicv3-its-4cpu").read_bytes())
+    fdt.resize(fdt.totalsize() + 4096)
     edit(fdt)
     fdt.pack()
     p = tmp_path / "edited.dtb"
@@ -242,3 +243,51 @@ def test_fuzz_corrupted_tree(tmp_path: Path, flips: list[tuple[int, int]], cut: 
     else:
         assert isinstance(c, MachineConfig)
         assert dataclasses.replace(c) == c
+
+
+def test_two_redistributor_regions(tmp_path: Path) -> None:
+    def edit(f):
+        intc = f.path_offset("/intc@8000000")
+        f.setprop(intc, "reg", bytes.fromhex(
+            "00000000 08000000 00000000 00010000"
+            "00000000 080a0000 00000000 00040000"      # 2 redistributors
+            "00000040 00000000 00000000 04000000"))    # the high region
+        f.setprop_u32(intc, "#redistributor-regions", 2)
+    c = config_from_dtb(_edited(tmp_path, edit))
+    assert c.gicr_regions == ((0x080A_0000, 0x4_0000), (0x40_0000_0000, 0x400_0000))
+    assert c.redistributor_base(2) == 0x40_0000_0000
+
+
+def test_msi_parent_and_gic400(tmp_path: Path) -> None:
+    def edit(f):
+        pcie = f.path_offset("/pcie@10000000")
+        f.delprop(pcie, "msi-map")
+        f.setprop_u32(pcie, "msi-parent", f.get_phandle(f.path_offset("/intc@8000000/its@8080000")))
+    c = config_from_dtb(_edited(tmp_path, edit))
+    assert c.msi_map == (0, 0, 0x10000) and c.its
+
+
+def test_gic400_without_v2m(tmp_path: Path) -> None:
+    src = libfdt.Fdt(fixture("qemu-virt-gicv2-2cpu").read_bytes())
+    intc = src.path_offset("/intc@8000000")
+    src.setprop_str(intc, "compatible", "arm,gic-400")
+    src.del_node(src.path_offset("/intc@8000000/v2m@8020000"))
+    src.delprop(src.path_offset("/pcie@10000000"), "msi-map")
+    src.pack()
+    p = tmp_path / "gic400.dtb"
+    p.write_bytes(bytes(src.as_bytearray()))
+    c = config_from_dtb(p)
+    assert c.gic_version == 2 and c.v2m is None and not c.virtualization
+
+
+def test_no_pcie_keeps_default_windows(tmp_path: Path) -> None:
+    p = _edited(tmp_path, lambda f: f.del_node(f.path_offset("/pcie@10000000")))
+    c = config_from_dtb(p)
+    assert c.pcie_ecam == vm.VIRT_PCIE_ECAM and c.pcie_mmio == vm.VIRT_PCIE_MMIO
+
+
+def test_maintenance_interrupt_must_be_a_ppi(tmp_path: Path) -> None:
+    p = _edited(tmp_path, lambda f: f.setprop(f.path_offset("/intc@8000000"), "interrupts",
+                                              bytes.fromhex("00000000 00000009 00000004")))
+    with pytest.raises(DtbError, match=r"maintenance interrupt must be a PPI, not \[0, 9, 4\]$"):
+        config_from_dtb(p)
