@@ -117,7 +117,12 @@ class CpuInterface:
         if prio >= self.pmr:
             return False
         r = self.running_priority()
-        return r == 0xFF or (prio & self.gprio_mask(group)) < r
+        if r == 0xFF:
+            return True
+        mask = self.gprio_mask(group)
+        # Both sides masked, as QEMU: equal to comparing with the running priority
+        # unless the binary point changed while the interrupt was active.
+        return (prio & mask) < (r & mask)
 
     def update(self) -> None:
         """Recompute this CPU's IRQ and FIQ lines."""

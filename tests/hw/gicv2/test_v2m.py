@@ -1,0 +1,71 @@
+"""GICv2m: MSI_TYPER and MSI_SETSPI_NS raising SPIs by message."""
+
+from __future__ import annotations
+
+import pytest
+
+from irqlab.errors import ExternalAbort
+
+from .helpers import V2M, ack, enable_all, eoi, machine, setup_spi
+
+
+def test_typer_and_iidr() -> None:
+    m = machine()
+    c = m.cpus[0]
+    assert c.read(V2M + 0x008) == 80 << 16 | 64  # QEMU virt: SPIs 48..111
+    assert c.read(V2M + 0xFCC) == 0
+    assert c.read(V2M + 0x040) == 0  # write-only
+
+
+def test_setspi_makes_the_spi_pending_and_it_is_delivered() -> None:
+    m = machine()
+    enable_all(m)
+    setup_spi(m, 85, targets=0b10, edge=True)
+    rec = m.events.record()
+    m.device_write(0x08, V2M + 0x040, 85)
+    assert m.gic.is_pending(85) and m.cpus[1].irq_line
+    e = rec.of("v2m_setspi")[0]
+    assert (e["intid"], e["devid"], e["result"]) == (85, 8, "pending")
+    assert ack(m.cpus[1]) == 85
+    eoi(m.cpus[1], 85)
+    assert not m.gic.is_pending(85) and not m.gic.is_active(85)
+
+
+def test_setspi_level_configured_spi_still_latches() -> None:
+    m = machine()
+    setup_spi(m, 90, edge=False)
+    m.device_write(1, V2M + 0x040, 90, size=2)
+    assert m.gic.is_pending(90)
+
+
+@pytest.mark.parametrize("intid", [79, 144, 32, 1023, 0])
+def test_setspi_out_of_range_ignored(intid: int) -> None:
+    m = machine()
+    rec = m.events.record()
+    m.cpus[0].write(V2M + 0x040, intid)
+    assert rec.of("v2m_setspi")[0]["result"] == "out_of_range"
+    if 32 <= intid < 288:
+        assert not m.gic.is_pending(intid)
+
+
+def test_range_clipped_to_implemented_spis() -> None:
+    m = machine(spis=64)
+    assert m.cpus[0].read(V2M + 0x008) == 80 << 16 | 16
+
+
+def test_access_sizes() -> None:
+    m = machine()
+    with pytest.raises(ExternalAbort):
+        m.cpus[0].read(V2M + 0x008, size=2)
+    with pytest.raises(ExternalAbort):
+        m.device_write(0, V2M + 0x040, 80, size=1)
+    with pytest.raises(ExternalAbort):
+        m.device_write(0, V2M + 0x044, 80, size=2)
+    m.cpus[0].write(V2M + 0x100, 1)  # reserved: WI
+
+
+def test_no_v2m_frame() -> None:
+    m = machine(v2m=None)
+    assert m.gic.v2m is None
+    with pytest.raises(ExternalAbort, match="no device"):
+        m.device_write(0, V2M + 0x040, 80)
