@@ -1,0 +1,12 @@
+"""Built-in scenarios: the seed threads as runnable worlds with design variants."""
+
+from irqlab.scenarios._base import (
+    SCENARIO_MODULES,
+    Scenario,
+    Variant,
+    World,
+    all_scenarios,
+    get_scenario,
+)
+
+__all__ = ["SCENARIO_MODULES", "Scenario", "Variant", "World", "all_scenarios", "get_scenario"]
