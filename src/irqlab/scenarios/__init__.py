@@ -1,7 +1,6 @@
 """Built-in scenarios: the seed threads as runnable worlds with design variants."""
 
 from irqlab.scenarios._base import (
-    SCENARIO_MODULES,
     Scenario,
     Variant,
     World,
@@ -9,4 +8,4 @@ from irqlab.scenarios._base import (
     get_scenario,
 )
 
-__all__ = ["SCENARIO_MODULES", "Scenario", "Variant", "World", "all_scenarios", "get_scenario"]
+__all__ = ["Scenario", "Variant", "World", "all_scenarios", "get_scenario"]

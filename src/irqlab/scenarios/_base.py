@@ -14,14 +14,16 @@ only go through this contract::
     result = world.engine.run()
     findings = world.check(result)             # the scenario's own invariants
 
-A scenario module defines ``SCENARIO = Scenario(...)``; :data:`SCENARIO_MODULES`
-lists them.  ``build`` must be deterministic: the same variant, parameters and
-strategy choices give the same run.
+A scenario module defines ``SCENARIO = Scenario(...)``; every public module of
+this package that does is a built-in scenario (listed by seed, then name).
+``build`` must be deterministic: the same variant, parameters and strategy
+choices give the same run.
 """
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +32,6 @@ from irqlab.check.findings import Finding
 from irqlab.errors import InvalidArgumentType, InvalidArgumentValue
 
 __all__ = [
-    "SCENARIO_MODULES",
     "Scenario",
     "Variant",
     "World",
@@ -38,8 +39,12 @@ __all__ = [
     "get_scenario",
 ]
 
-#: Modules under ``irqlab.scenarios`` that define ``SCENARIO``, in listing order.
-SCENARIO_MODULES: list[str] = []
+
+def _scenario_modules() -> list[str]:
+    """Public modules of this package (those defining ``SCENARIO`` are scenarios)."""
+    import irqlab.scenarios as pkg
+
+    return sorted(m.name for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_"))
 
 Invariant = Callable[["World", Any], "Finding | list[Finding] | None"]
 
@@ -163,5 +168,10 @@ def get_scenario(name: str) -> Scenario:
 
 
 def all_scenarios() -> list[Scenario]:
-    """Every built-in scenario, in listing order."""
-    return [importlib.import_module(f"irqlab.scenarios.{m}").SCENARIO for m in SCENARIO_MODULES]
+    """Every built-in scenario, ordered by seed then name."""
+    found = []
+    for m in _scenario_modules():
+        sc = getattr(importlib.import_module(f"irqlab.scenarios.{m}"), "SCENARIO", None)
+        if isinstance(sc, Scenario):
+            found.append(sc)
+    return sorted(found, key=lambda sc: (sc.seed, sc.name))
