@@ -281,16 +281,31 @@ def suspended_stack(th: Thread) -> list[str]:
     return out
 
 
-def running_stack(depth: int = 2) -> list[str]:
-    """Frames of the code running now (a sync call from model code), outermost first."""
-    out: list[str] = []
-    f: Any = sys._getframe(depth)
+def _chain_to(root: Any) -> list[str]:
+    """From the frame that is running back out to ``root`` (``None``: to the engine),
+    outermost first, the model frames up to the first call into irqlab code."""
+    chain: list[Any] = []
+    f: Any = sys._getframe(2)
     while f is not None:
-        if f.f_code.co_filename.startswith(_SIM_DIR):
-            if f.f_code.co_name in ("_step_thread", "_fire_gp", "_take_irq"):
-                break
-        else:
-            out.append(_frame_str(f))
+        chain.append(f)
+        if f is root or (root is None and f.f_code.co_name in ("_fire_gp", "_loop")):
+            break
         f = f.f_back
-    out.reverse()
+    out: list[str] = []
+    for fr in reversed(chain):
+        if not _is_model(fr):
+            if out:
+                break
+            continue
+        out.append(_frame_str(fr))
     return out
+
+
+def context_stack(th: Thread) -> list[str]:
+    """The model-code stack of ``th``, outermost first, whether it runs or is parked."""
+    coro: Any = th.coro
+    if getattr(coro, "cr_running", False):
+        return _chain_to(coro.cr_frame)
+    if th.tid < 0:  # the RCU callback pseudo-context
+        return _chain_to(None)
+    return suspended_stack(th)

@@ -38,8 +38,8 @@ from irqlab.sim._core import (
     Op,
     SimError,
     Thread,
+    context_stack,
     cur_thread,
-    running_stack,
     suspended_stack,
 )
 from irqlab.sim.result import Deadlock, RunResult, WaitInfo
@@ -315,11 +315,7 @@ class Engine:
         th = RT.th
         if th is None:
             return []
-        if th.coro.cr_running if hasattr(th.coro, "cr_running") else False:
-            return running_stack(2)
-        if th is self._gp_thread:
-            return running_stack(2)
-        return suspended_stack(th)
+        return context_stack(th)
 
     # -- interrupt state (used by the primitives) ------------------------------------
     def _set_irqs(self, cc: CpuCtx, on: bool, via: str) -> None:
@@ -355,15 +351,13 @@ class Engine:
         self._ran = True
         RT.eng = self
         strategy = self.strategy
-        outcome = "ok"
         try:
             strategy.begin(self)
-            outcome = self._loop(strategy)
+            res = self._result(self._loop(strategy))
         finally:
             RT.eng = None
             RT.th = None
             self._close()
-        res = self._result(outcome)
         self.result = res
         strategy.end(res)
         return res
@@ -510,7 +504,7 @@ class Engine:
             why = th.atomic_reason()
             if why is not None:
                 ev.emit("sim_atomic_sleep", cpu=th.cpu, tid=th.tid, op=nop.describe(),
-                        reason=why, stack=";".join(suspended_stack(th)))
+                        reason=why, stack=";".join(context_stack(th)))
 
     def _take_irq(self, ic: IrqChoice) -> None:
         cc = ic.cctx
@@ -622,8 +616,16 @@ class Engine:
             if th.done or (th.daemon and type(th.op) is th.idle_op):
                 continue
             holder = th.op.waits_for() if th.op.blocking else None
+            waiting = th.op.describe()
+            st = th.cctx.irq_stack
+            if (th.kind is TASK and st) or (th in st and st[-1] is not th):
+                # a context under an irq context waits for the one above it to finish
+                above = st[0] if th.kind is TASK else st[st.index(th) + 1]
+                if holder is None or th.op.ready():
+                    holder = above
+                    waiting = f"{above.name} to return (then {waiting})"
             w = WaitInfo(cpu=th.cpu, tid=th.tid, name=th.name, kind=th.kind,
-                         waiting_for=th.op.describe(),
+                         waiting_for=waiting,
                          holder=None if holder is None else f"{holder.name} (tid {holder.tid}"
                          + (f", cpu{holder.cpu})" if holder.cpu is not None else ")"),
                          holder_tid=None if holder is None else holder.tid,

@@ -24,8 +24,8 @@ from irqlab.sim._core import (
     Op,
     SimError,
     Thread,
+    context_stack,
     cur_thread,
-    running_stack,
     suspended_stack,
 )
 
@@ -64,7 +64,8 @@ class _Rec:
 
 
 def _site_here() -> str:
-    st = running_stack(3)
+    th = RT.th
+    st = context_stack(th) if th is not None else []
     return st[-1] if st else "?"
 
 

@@ -1,0 +1,138 @@
+"""Tracked objects (alloc/free/access events with sites), points, work items."""
+
+from __future__ import annotations
+
+import pytest
+
+from irqlab import sim
+from irqlab.errors import InvalidArgumentValue
+
+
+def test_alloc_free_access_events_with_sites() -> None:
+    eng = sim.Engine(cpus=2, strategy=sim.RoundRobin())
+    box: dict[str, object] = {}
+
+    async def owner() -> None:
+        desc = sim.alloc("irq_desc")
+        box["desc"] = desc
+        await sim.point()
+        sim.kfree(desc)
+        await sim.point()
+        sim.kfree(desc)                   # double free
+
+    async def user() -> None:
+        await sim.point()
+        await sim.point()
+        await sim.access(box["desc"], "r", "desc->handle_irq")
+
+    eng.spawn(0, owner)
+    eng.spawn(1, user)
+    rec = eng.events.record()
+    assert eng.run().ok
+    al, = rec.of("sim_alloc")
+    f1, f2 = rec.of("sim_free")
+    acc, = rec.of("sim_access")
+    assert al["obj_kind"] == "irq_desc" and al["site"].startswith("owner@test_track.py:")
+    assert f1["oid"] == al["oid"] == acc["oid"] == f2["oid"]
+    assert (f1["double"], f2["double"]) == (False, True)
+    assert f1["site"] == al["site"] and f1["free_site"].startswith("owner@test_track.py:")
+    assert (acc["rw"], acc["label"], acc["live"], acc["state"]) == (
+        "r", "desc->handle_irq", False, "freed")
+    assert acc["site"].startswith("user@test_track.py:")
+    assert sim.Tracked("x").kind == "x"
+
+
+def test_access_rw_validation_and_descriptors() -> None:
+    op = sim.access(object(), "w", "lbl")
+    assert (op.kind, op.write, op.label) == ("access", True, "lbl")
+    assert sim.access(object()).write is False
+    assert sim.point("p").obj is None
+    with pytest.raises(InvalidArgumentValue, match=r"^rw must be 'r' or 'w', not 'x'$"):
+        sim.access(object(), "x")
+
+
+def test_is_freed_and_untracked_free() -> None:
+    eng = sim.Engine(cpus=1)
+    out: list[bool] = []
+
+    class Desc:
+        pass
+
+    async def f() -> None:
+        d = sim.alloc(Desc())
+        out.append(sim.is_freed(d))
+        sim.kfree(d)
+        out.append(sim.is_freed(d))
+        sim.kfree(Desc())   # never tracked: an event, no crash
+
+    eng.spawn(0, f)
+    rec = eng.events.record()
+    assert eng.run().ok
+    assert out == [False, True]
+    assert rec.of("sim_alloc")[0]["obj_kind"] == "Desc"
+    assert rec.of("sim_free")[1]["state"] == "untracked"
+
+
+def test_stack_for_observers() -> None:
+    eng = sim.Engine(cpus=1)
+    stacks: list[list[str]] = []
+
+    async def inner(lock: sim.SpinLock) -> None:
+        await lock.lock()
+        lock.unlock()
+
+    async def outer() -> None:
+        await inner(sim.SpinLock("l"))
+
+    def on_event(ev: object) -> None:
+        if getattr(ev, "kind", "") in ("sim_lock_acquire", "sim_lock_release"):
+            stacks.append(eng.stack())
+
+    eng.spawn(0, outer)
+    eng.events.subscribe(on_event)
+    assert eng.run().ok
+    assert len(stacks) == 2
+    for st in stacks:
+        assert [f.split("@")[0] for f in st] == ["outer", "inner"]
+
+
+def test_work_items_and_flush() -> None:
+    eng = sim.Engine(cpus=2, strategy=sim.RoundRobin())
+    log: list[str] = []
+
+    async def fn(tag: str) -> None:
+        await sim.point()
+        log.append(f"work {tag} on cpu{sim.smp_processor_id()}")
+
+    w = sim.Work(fn, "a")
+
+    async def t() -> None:
+        assert sim.queue_work(1, w) is True
+        assert sim.queue_work(1, w) is False      # already pending
+        await sim.flush_work(w)
+        log.append("flushed")
+        assert sim.queue_work(1, w) is True
+        await sim.flush_work(w)
+        log.append("flushed again")
+
+    eng.spawn(0, t)
+    res = eng.run()
+    assert res.ok                                     # the idle worker does not count
+    assert log == ["work a on cpu1", "flushed", "work a on cpu1", "flushed again"]
+
+
+def test_blocked_work_item_is_a_deadlock() -> None:
+    eng = sim.Engine(cpus=1)
+    c = sim.Completion("never")
+
+    async def fn() -> None:
+        await c.wait_for_completion()
+
+    async def t() -> None:
+        sim.queue_work(0, sim.Work(fn))
+
+    eng.spawn(0, t)
+    res = eng.run()
+    assert res.outcome == "deadlock"
+    assert res.deadlock is not None
+    assert res.deadlock.cpus[0][0].name == "kworker/0"
