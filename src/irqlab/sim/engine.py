@@ -593,6 +593,16 @@ class Engine:
             ev.emit("sim_error", cpu=th.cpu, tid=th.tid, name=th.name,
                     error=f"{type(e).__name__}: {e}")
 
+    def close(self) -> None:
+        """Discard a scenario that will not run: close its contexts' coroutines.
+
+        (A run closes them itself; this avoids "coroutine was never awaited"
+        warnings for an engine that is built and then dropped.)
+        """
+        if not self._ran:
+            self._ran = True
+            self._close()
+
     def _close(self) -> None:
         for th in self._threads:
             if not th.done:

@@ -30,6 +30,8 @@ def explore(factory: Callable[[Strategy], Any], strategy: Strategy, runs: int, *
     for _ in range(runs):
         eng = factory(strategy)
         if getattr(eng, "strategy", None) is not strategy:
+            if hasattr(eng, "close"):
+                eng.close()
             raise InvalidArgumentType(
                 f"factory must return an Engine built with the given strategy, not {eng!r}")
         res = eng.run()
