@@ -20,7 +20,52 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from irqlab.hw.gicv3 import GICv3
 
-__all__ = ["IrqBank"]
+__all__ = ["NO_KEY", "IrqBank", "PrioQueue"]
+
+#: Candidate keys pack (priority, INTID) as ``priority << 32 | INTID``: int compares are cheap.
+NO_KEY = (0x100 << 32) | 1023
+
+
+class PrioQueue:
+    """Pending candidates bucketed by priority, with lazy deletion.
+
+    One min-heap of INTIDs per priority level (lowest INTID first: the IMPDEF
+    tie-break) and a bitmap ``bm`` of the levels that may hold entries, so the
+    best candidate is found from the lowest set bit, and a push or pop costs
+    O(log n) in the number of entries *of that priority* only.  ``inq[i]``
+    is the priority of an entry for ``i`` known to be in the queue, so a
+    state change that re-pushes an interrupt already queued with the same
+    priority adds nothing.  The owner validates the top entry against the
+    real interrupt state when it peeks and pops stale entries.
+    """
+
+    __slots__ = ("bm", "inq", "levels", "shift")
+
+    def __init__(self, shift: int) -> None:
+        #: Priorities are multiples of ``1 << shift`` (the unimplemented low bits are 0);
+        #: level ``p >> shift`` keeps the bitmap a small int.
+        self.shift = shift
+        self.levels: dict[int, list[int]] = {}
+        self.bm = 0
+        self.inq: dict[int, int] = {}
+
+    def push(self, p: int, i: int) -> None:
+        if self.inq.get(i) != p:
+            lv = p >> self.shift
+            lst = self.levels.get(lv)
+            if lst is None:
+                lst = self.levels[lv] = []
+            heappush(lst, i)
+            self.bm |= 1 << lv
+            self.inq[i] = p
+
+    def clear(self) -> None:
+        self.levels.clear()
+        self.bm = 0
+        self.inq.clear()
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self.levels.values())
 
 
 class IrqBank:
@@ -69,13 +114,7 @@ class IrqBank:
         gic.dirty[t] = None
         if self.enabled[i] and not self.active[i] and \
                 (self.latch[i] or (self.level[i] and not self.edge[i])):
-            cif = gic.cpuifs[t]
-            g = self.group[i]
-            p = self.prio[i]
-            inq = cif.inq[g]
-            if inq.get(i) != p:
-                heappush(cif.heaps[g], (p, i))
-                inq[i] = p
+            gic.cpuifs[t].queues[self.group[i]].push(self.prio[i], i)
 
     # -- 32-INTID bit-vector registers -------------------------------------
     def _range(self, base: int) -> range:

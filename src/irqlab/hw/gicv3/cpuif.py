@@ -4,9 +4,10 @@ Single Security state (GICD_CTLR.DS == 1): Group 0 is signalled on FIQ, Group
 1 on IRQ.  The highest priority pending interrupt (HPPI) is chosen among the
 pending, enabled, not active interrupts forwarded to this CPU whose group is
 enabled both in GICD_CTLR and in ICC_IGRPEN<n>_EL1, and only while the
-redistributor is awake.  Candidates sit in two lazy heaps keyed (priority,
-INTID) -- one per group, for SGIs/PPIs/SPIs -- plus the redistributor's LPI
-heap; stale entries are dropped when they reach the top.  Ties: lowest INTID
+redistributor is awake.  Candidates sit in two lazy priority queues -- one
+per group, for SGIs/PPIs/SPIs -- plus the redistributor's LPI queue (see
+:class:`~irqlab.hw.gicv3._state.PrioQueue`); stale entries are dropped when
+they reach the top.  Ties: lowest INTID
 wins (IMPDEF choice, as QEMU).
 
 The HPPI is signalled when its priority is below ICC_PMR_EL1 and its group
@@ -22,6 +23,7 @@ from heapq import heappop
 from typing import TYPE_CHECKING
 
 from irqlab.arch import gicv3 as A
+from irqlab.hw.gicv3._state import NO_KEY, PrioQueue
 
 if TYPE_CHECKING:
     from irqlab.hw.gicv3 import GICv3
@@ -42,10 +44,10 @@ _SGI_ACCEPTS = {"ICC_SGI0R_EL1": 0, "ICC_SGI1R_EL1": 1, "ICC_ASGI1R_EL1": 0}
 class CpuInterface:
     """Banked CPU interface state of processor ``index``; exposes ``irq_line``/``fiq_line``."""
 
-    __slots__ = ("_cbpr_bpr", "_dbank", "_events", "_minbpr", "_pmask", "_rbank", "_shift",
-                 "ap", "bpr", "cbpr", "eoimode", "fiq_line", "gic", "heaps", "hppi_grp",
-                 "hppi_intid", "hppi_prio", "igrpen", "index", "inq", "irq_line", "n_apr",
-                 "pmhe", "pmr", "prebits", "redist", "signal")
+    __slots__ = ("_dbank", "_events", "_gmask", "_grp_en", "_minbpr", "_pmask", "_rbank", "_shift",
+                 "ap", "bpr", "cbpr", "eoimode", "fiq_line", "gic", "hppi_grp", "hppi_intid",
+                 "hppi_key", "hppi_prio", "igrpen", "index", "irq_line", "n_apr", "pmhe", "pmr",
+                 "prebits", "queues", "redist", "signal")
 
     def __init__(self, gic: GICv3, index: int, redist: Redistributor) -> None:
         cfg = gic.config
@@ -55,9 +57,9 @@ class CpuInterface:
         self._rbank = redist.bank
         self._dbank = gic.dist.bank
         self._events = gic.events
-        #: Candidate heaps of (priority, INTID) for Group 0 and Group 1 SGIs/PPIs/SPIs.
-        self.heaps: list[list[tuple[int, int]]] = [[], []]
-        self.inq: list[dict[int, int]] = [{}, {}]
+        #: Candidates (SGIs, PPIs, SPIs forwarded here) of Group 0 and Group 1.
+        sh = 8 - cfg.priority_bits
+        self.queues = [PrioQueue(sh), PrioQueue(sh)]
         self.prebits = min(cfg.priority_bits, 7)
         self._shift = 8 - self.prebits
         self._pmask = A.prio_mask(cfg.priority_bits)
@@ -68,12 +70,15 @@ class CpuInterface:
         self.cbpr = False
         self.eoimode = False
         self.pmhe = False
-        self._cbpr_bpr = 0
+        self._gmask = [0, 0]
+        self._set_gmask()
+        self._grp_en = gic.dist.grp_enable
         self.igrpen = [False, False]
         #: Active-priority bits of Group 0 and Group 1 (AP0R<n>, AP1R<n> concatenated).
         self.ap = [0, 0]
         self.irq_line = False
         self.fiq_line = False
+        self.hppi_key = NO_KEY
         self.hppi_prio = 0x100
         self.hppi_intid = _SPURIOUS
         self.hppi_grp = -1
@@ -83,28 +88,41 @@ class CpuInterface:
         return f"<CpuInterface {self.index} irq={int(self.irq_line)} fiq={int(self.fiq_line)}>"
 
     # -- HPPI and lines -----------------------------------------------------
-    def _peek(self, g: int) -> tuple[int, int] | None:
-        h = self.heaps[g]
-        inq = self.inq[g]
+    def _peek(self, g: int) -> int:
+        """Key of the best valid candidate of group ``g`` (NO_KEY if none); drops stale ones."""
+        q = self.queues[g]
+        bm = q.bm
+        levels = q.levels
+        inq = q.inq
         rb = self._rbank
         db = self._dbank
         me = self.index
-        while h:
-            p, i = h[0]
-            b = rb if i < 32 else db
-            if b.target[i] == me and b.group[i] == g and b.prio[i] == p and b.enabled[i] \
-                    and not b.active[i] and (b.latch[i] or (b.level[i] and not b.edge[i])):
-                return h[0]
-            heappop(h)
-            if inq.get(i) == p:
-                del inq[i]
-        return None
+        sh = q.shift
+        while bm:
+            low = bm & -bm
+            lv = low.bit_length() - 1
+            p = lv << sh
+            lst = levels[lv]
+            while lst:
+                i = lst[0]
+                b = rb if i < 32 else db
+                if b.target[i] == me and b.group[i] == g and b.prio[i] == p and b.enabled[i] \
+                        and not b.active[i] and (b.latch[i] or (b.level[i] and not b.edge[i])):
+                    return (p << 32) | i
+                heappop(lst)
+                if inq.get(i) == p:
+                    del inq[i]
+            bm ^= low
+            q.bm = bm
+        return NO_KEY
 
     def gprio_mask(self, g: int) -> int:
         """Group-priority mask of group ``g`` (ICC_BPR0 for Group 0 and with CBPR, else BPR1)."""
-        if g == 0 or self.cbpr:
-            return A.gprio_mask(self.bpr[0])
-        return A.gprio_mask(self.bpr[1] - 1)
+        return self._gmask[g]
+
+    def _set_gmask(self) -> None:
+        m0 = A.gprio_mask(self.bpr[0])
+        self._gmask = [m0, m0 if self.cbpr else A.gprio_mask(self.bpr[1] - 1)]
 
     @property
     def running_priority(self) -> int:
@@ -115,54 +133,70 @@ class CpuInterface:
         return ((ap & -ap).bit_length() - 1) << self._shift
 
     def update(self) -> None:
-        """Recompute the HPPI and the IRQ/FIQ lines (cost: a few heap peeks)."""
-        bp = 0x100
-        bi = _SPURIOUS
+        """Recompute the HPPI and the IRQ/FIQ lines (cost: a few queue peeks)."""
+        best = NO_KEY
         bg = -1
         r = self.redist
         if not r.asleep:
-            en = self.gic.dist.grp_enable
+            en = self._grp_en
             igrpen = self.igrpen
-            if en[0] and igrpen[0]:
-                t = self._peek(0)
-                if t is not None:
-                    bp, bi = t
+            if en[0] and igrpen[0] and self.queues[0].bm:
+                best = self._peek(0)
+                if best != NO_KEY:
                     bg = 0
             if en[1] and igrpen[1]:
-                t = self._peek(1)
-                if t is not None and t < (bp, bi):
-                    bp, bi = t
-                    bg = 1
-                if r.lpis_enabled:
-                    t = r.lpi_peek()
-                    if t is not None and t < (bp, bi):
-                        bp, bi = t
+                if self.queues[1].bm:
+                    k = self._peek(1)
+                    if k < best:
+                        best = k
                         bg = 1
-        self.hppi_prio = bp
-        self.hppi_intid = bi
+                if r.lpi_queue.bm and r.lpis_enabled:
+                    k = r.lpi_peek()
+                    if k < best:
+                        best = k
+                        bg = 1
+        self.hppi_key = best
+        self.hppi_prio = best >> 32
+        self.hppi_intid = best & 0xFFFF_FFFF
         self.hppi_grp = bg
+        self.resignal()
+
+    def set_hppi(self, key: int, g: int) -> None:
+        """A new candidate ``key`` of group ``g`` (enabled) beats the current HPPI: adopt it."""
+        self.hppi_key = key
+        self.hppi_prio = key >> 32
+        self.hppi_intid = key & 0xFFFF_FFFF
+        self.hppi_grp = g
+        self.resignal()
+
+    def resignal(self) -> None:
+        """Recompute the lines from the (unchanged) HPPI, PMR and running priority."""
+        bg = self.hppi_grp
+        bp = self.hppi_prio
         sig = False
         if bg >= 0 and bp < self.pmr:
             ap = self.ap[0] | self.ap[1]
             if not ap:
                 sig = True
             else:
-                rprio = ((ap & -ap).bit_length() - 1) << self._shift
-                m = self.gprio_mask(bg)
-                sig = (bp & m) < (rprio & m)
+                m = self._gmask[bg]
+                sig = (bp & m) < ((((ap & -ap).bit_length() - 1) << self._shift) & m)
         self.signal = sig
-        irq = sig and bg == 1
-        fiq = sig and bg == 0
+        if sig:
+            irq = bg == 1
+            fiq = not irq
+        else:
+            irq = fiq = False
         if irq != self.irq_line:
             self.irq_line = irq
             ev = self._events
             if ev.enabled:
-                ev.emit("cpuif_irq_line", cpu=self.index, level=irq, intid=bi)
+                ev.emit("cpuif_irq_line", cpu=self.index, level=irq, intid=self.hppi_intid)
         if fiq != self.fiq_line:
             self.fiq_line = fiq
             ev = self._events
             if ev.enabled:
-                ev.emit("cpuif_fiq_line", cpu=self.index, level=fiq, intid=bi)
+                ev.emit("cpuif_fiq_line", cpu=self.index, level=fiq, intid=self.hppi_intid)
 
     # -- acknowledge, EOI, deactivate ---------------------------------------
     def acknowledge(self, g: int) -> int:
@@ -175,7 +209,7 @@ class CpuInterface:
             return _SPURIOUS
         i = self.hppi_intid
         p = self.hppi_prio
-        self.ap[g] |= 1 << ((p & self.gprio_mask(g)) >> self._shift)
+        self.ap[g] |= 1 << ((p & self._gmask[g]) >> self._shift)
         if i >= _LPI_BASE:
             self.redist.lpi_pending.discard(i)
         else:
@@ -223,8 +257,8 @@ class CpuInterface:
             ev.emit("cpuif_eoi", cpu=self.index, intid=intid, group=g,
                     drop=((lo0 if g == 0 else lo1).bit_length() - 1) << self._shift)
         if not self.eoimode and intid < _LPI_BASE:
-            self.deactivate(intid, "eoi")
-        self.update()
+            self.deactivate(intid, "eoi")  # may change the HPPI: updates if it does
+        self.resignal()  # the priority drop changes only the running priority
 
     def dir(self, value: int) -> None:
         """ICC_DIR_EL1: deactivate ``INTID`` (only with ICC_CTLR_EL1.EOImode == 1)."""
@@ -308,10 +342,23 @@ class CpuInterface:
         gic.flush()
 
     # -- system registers -----------------------------------------------------
+    def read_iar0(self) -> int:
+        return self.acknowledge(0)
+
+    def read_iar1(self) -> int:
+        return self.acknowledge(1)
+
+    def write_eoir0(self, v: int) -> None:
+        self.eoi(0, v)
+
+    def write_eoir1(self, v: int) -> None:
+        self.eoi(1, v)
+
     def _write_ctlr(self, v: int) -> None:
         self.cbpr = bool(v & A.ICC_CTLR_EL1.CBPR.in_place)
         self.eoimode = bool(v & A.ICC_CTLR_EL1.EOImode.in_place)
         self.pmhe = bool(v & A.ICC_CTLR_EL1.PMHE.in_place)
+        self._set_gmask()
         self.update()
 
     def _read_ctlr(self) -> int:
@@ -334,6 +381,7 @@ class CpuInterface:
         if g == 1 and self.cbpr:
             return  # with CBPR, writes to ICC_BPR1_EL1 are ignored
         self.bpr[g] = max(v & 7, self._minbpr + g)
+        self._set_gmask()
         self.update()
 
     def _write_igrpen(self, g: int, v: int) -> None:
@@ -358,10 +406,10 @@ class CpuInterface:
     def register_sysregs(self, cpu: object) -> None:
         """Register every ICC_*_EL1 register on ``cpu`` (a :class:`~irqlab.hw.machine.Cpu`)."""
         reg = cpu.register_sysreg  # type: ignore[attr-defined]
-        reg("ICC_IAR0_EL1", lambda: self.acknowledge(0), None)
-        reg("ICC_IAR1_EL1", lambda: self.acknowledge(1), None)
-        reg("ICC_EOIR0_EL1", None, lambda v: self.eoi(0, v))
-        reg("ICC_EOIR1_EL1", None, lambda v: self.eoi(1, v))
+        reg("ICC_IAR0_EL1", self.read_iar0, None)
+        reg("ICC_IAR1_EL1", self.read_iar1, None)
+        reg("ICC_EOIR0_EL1", None, self.write_eoir0)
+        reg("ICC_EOIR1_EL1", None, self.write_eoir1)
         reg("ICC_DIR_EL1", None, self.dir)
         reg("ICC_HPPIR0_EL1",
             lambda: self.hppi_intid if self.hppi_grp == 0 else _SPURIOUS, None)

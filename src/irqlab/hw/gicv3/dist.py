@@ -259,7 +259,7 @@ class Distributor:
             if ev.enabled:
                 ev.emit("gicd_write", cpu=cpu, reg="GICD_CTLR", value=value)
             if new != self.grp_enable:
-                self.grp_enable = new
+                self.grp_enable[:] = new  # in place: CPU interfaces hold this list
                 for c in gic.cpuifs:
                     gic.dirty[c.index] = None
                 gic.flush()

@@ -9,7 +9,7 @@ LPI; the model reads an LPI's byte when it first needs it and caches it until
 an invalidation (ITS INV/INVALL, GICR_INVLPIR/INVALLR) or EnableLPIs 0->1, as
 hardware may.  The pending table (GICR_PENDBASER) is the architectural
 backing store of the pending state; while EnableLPIs == 1 the model keeps
-pending LPIs in a set plus a lazy heap keyed (priority, INTID), and moves the
+pending LPIs in a set plus a lazy priority queue (one INTID heap per priority), and moves the
 state between memory and the cache at defined points: scanned in at
 EnableLPIs 0->1 (unless PTZ was written 1), written back when EnableLPIs is
 cleared and by :meth:`Redistributor.sync_pending_table`.
@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from irqlab.arch import gicv3 as A
 from irqlab.errors import _AccessFault
-from irqlab.hw.gicv3._state import IrqBank
+from irqlab.hw.gicv3._state import NO_KEY, IrqBank, PrioQueue
 
 if TYPE_CHECKING:
     from irqlab.hw.gicv3 import GICv3
@@ -78,8 +78,8 @@ class Redistributor:
         self._pmask = gic.prio_mask & A.LPI_PRIORITY_MASK
         self.lpi_pending: set[int] = set()
         self.lpi_cfg: dict[int, int] = {}
-        self.lpi_heap: list[tuple[int, int]] = []
-        self.lpi_inq: dict[int, int] = {}
+        #: Pending enabled LPIs by priority (lazy: validated on peek).
+        self.lpi_queue = PrioQueue(8 - cfg.priority_bits)
         aff3, aff2, aff1, aff0 = gic.machine.cpus[index].affinity
         self.typer = A.GICR_TYPER.encode(
             PLPIS=1, DirectLPI=int(cfg.direct_lpi), Last=int(last), Processor_Number=index,
@@ -117,12 +117,19 @@ class Redistributor:
                     enabled=bool(cfg & 1), prio=cfg & self._pmask)
         if cfg & 1:
             p = cfg & self._pmask
-            if self.lpi_inq.get(intid) != p:
-                heappush(self.lpi_heap, (p, intid))
-                self.lpi_inq[intid] = p
+            q = self.lpi_queue
+            if q.inq.get(intid) != p:
+                lv = p >> q.shift
+                lst = q.levels.get(lv)
+                if lst is None:
+                    lst = q.levels[lv] = []
+                heappush(lst, intid)
+                q.bm |= 1 << lv
+                q.inq[intid] = p
             c = self.cpuif
-            if p < c.hppi_prio or (p == c.hppi_prio and intid < c.hppi_intid):
-                c.update()
+            key = (p << 32) | intid
+            if key < c.hppi_key and c._grp_en[1] and c.igrpen[1] and not self.asleep:
+                c.set_hppi(key, 1)  # it beats every other candidate: no need to peek
 
     def _lpi_set_pending_slow(self, intid: int) -> None:
         ev = self._events
@@ -201,35 +208,38 @@ class Redistributor:
     def _lpi_requeue(self, intid: int) -> None:
         cfg = self.lpi_cfg[intid] = self._memory.read_u8(self._prop_pa + intid - _LPI_BASE)
         if cfg & 1:
-            p = cfg & self._pmask
-            if self.lpi_inq.get(intid) != p:
-                heappush(self.lpi_heap, (p, intid))
-                self.lpi_inq[intid] = p
+            self.lpi_queue.push(cfg & self._pmask, intid)
 
-    def lpi_peek(self) -> tuple[int, int] | None:
-        """The (priority, INTID) of the best pending enabled LPI; drops stale heap entries."""
-        h = self.lpi_heap
+    def lpi_peek(self) -> int:
+        """Key (priority << 32 | INTID) of the best pending enabled LPI, NO_KEY if none.
+
+        Drops stale queue entries (no longer pending, disabled, re-prioritised).
+        """
+        q = self.lpi_queue
+        bm = q.bm
+        levels = q.levels
+        inq = q.inq
         pend = self.lpi_pending
         cfgs = self.lpi_cfg
-        inq = self.lpi_inq
         pmask = self._pmask
-        while h:
-            p, i = h[0]
-            if i in pend:
-                cfg = cfgs.get(i, 0)
-                if cfg & 1 and cfg & pmask == p:
-                    return h[0]
-            heappop(h)
-            if inq.get(i) == p:
-                del inq[i]
-        return None
-
-    def lpi_acknowledge(self, intid: int) -> None:
-        """The CPU interface acknowledged ``intid`` (the heap top): pending is cleared."""
-        self.lpi_pending.discard(intid)
-        p, i = heappop(self.lpi_heap)
-        if self.lpi_inq.get(i) == p:
-            del self.lpi_inq[i]
+        sh = q.shift
+        while bm:
+            low = bm & -bm
+            lv = low.bit_length() - 1
+            p = lv << sh
+            lst = levels[lv]
+            while lst:
+                i = lst[0]
+                if i in pend:
+                    cfg = cfgs.get(i, 0)
+                    if cfg & 1 and cfg & pmask == p:
+                        return (p << 32) | i
+                heappop(lst)
+                if inq.get(i) == p:
+                    del inq[i]
+            bm ^= low
+            q.bm = bm
+        return NO_KEY
 
     def sync_pending_table(self) -> None:
         """Write the cached pending state of every LPI to the pending table in memory.
@@ -267,8 +277,7 @@ class Redistributor:
             self.lpis_enabled = False
             self.lpi_pending.clear()
             self.lpi_cfg.clear()
-            self.lpi_heap.clear()
-            self.lpi_inq.clear()
+            self.lpi_queue.clear()
             if ev.enabled:
                 ev.emit("gicr_enable_lpis", cpu=self.processor_number, value=False)
             self.cpuif.update()
