@@ -83,8 +83,9 @@ class VgicCpuInterface:
     __slots__ = (
         "_events", "_gic", "_maint_intid", "_phys_limit", "_prefix", "ackctl", "ap0", "ap1",
         "bpr0", "bpr1", "cbpr", "cpu", "eng0", "eng1", "eoim", "fiq_line", "fiqen", "hcr",
-        "irq_line", "lr_group", "lr_hw", "lr_phys", "lr_prio", "lr_state", "lr_vintid",
-        "maint_level", "min_bpr0", "n_lrs", "pmr", "prebits", "pribits", "prio_mask",
+        "hppvi_cache", "irq_line", "lr_group", "lr_hw", "lr_phys", "lr_prio", "lr_state",
+        "lr_vintid", "maint_level", "min_bpr0", "misr_cache", "n_lrs", "pmr", "prebits",
+        "pribits", "prio_mask", "signalled",
     )
 
     def __init__(self, *, gic: Any, cpu: int, events: Any, n_lrs: int, pribits: int,
@@ -128,6 +129,10 @@ class VgicCpuInterface:
         self.irq_line = False
         self.fiq_line = False
         self.maint_level = False
+        #: Caches refreshed by :meth:`update`: HPPVI index, signalled LR index, MISR.
+        self.hppvi_cache = -1
+        self.signalled = -1
+        self.misr_cache = 0
 
     # -- list registers ----------------------------------------------------------
     def set_lr(self, i: int, state: int, vintid: int, phys: int, prio: int, group: int,
@@ -344,47 +349,69 @@ class VgicCpuInterface:
 
     def misr(self) -> int:
         """ICH_MISR_EL2 / GICH_MISR (computed whether or not HCR.En is set)."""
-        hcr = self.hcr
+        self._scan()
+        return self.misr_cache
+
+    def _scan(self) -> None:
+        """One pass over the LRs: the HPPVI and the MISR (cached until the next change)."""
+        best = -1
+        bestp = 0xFF
         valid = 0
         pending = False
         eoi = False
         st = self.lr_state
+        pr = self.lr_prio
+        grp = self.lr_group
+        e0 = self.eng0
+        e1 = self.eng1
         for i in range(self.n_lrs):
             s = st[i]
             if s:
                 valid += 1
                 if s == 1:
                     pending = True
+                    if pr[i] < bestp and (e1 if grp[i] else e0):
+                        best = i
+                        bestp = pr[i]
             elif not self.lr_hw[i] and self.lr_phys[i] & PHYS_EOI:
                 eoi = True
-        m = 0
-        if eoi:
-            m |= 1
-        if hcr & HCR_UIE and valid < 2:
-            m |= 2
-        if hcr & HCR_LRENPIE and hcr & HCR_EOICOUNT_MASK:
-            m |= 4
-        if hcr & HCR_NPIE and not pending:
-            m |= 8
-        if hcr & HCR_VGRP0EIE and self.eng0:
-            m |= 16
-        if hcr & HCR_VGRP0DIE and not self.eng0:
-            m |= 32
-        if hcr & HCR_VGRP1EIE and self.eng1:
-            m |= 64
-        if hcr & HCR_VGRP1DIE and not self.eng1:
-            m |= 128
-        return m
+        self.hppvi_cache = best
+        hcr = self.hcr
+        m = 1 if eoi else 0
+        if hcr & 0xFE or hcr & HCR_EOICOUNT_MASK:
+            if hcr & HCR_UIE and valid < 2:
+                m |= 2
+            if hcr & HCR_LRENPIE and hcr & HCR_EOICOUNT_MASK:
+                m |= 4
+            if hcr & HCR_NPIE and not pending:
+                m |= 8
+            if hcr & HCR_VGRP0EIE and e0:
+                m |= 16
+            if hcr & HCR_VGRP0DIE and not e0:
+                m |= 32
+            if hcr & HCR_VGRP1EIE and e1:
+                m |= 64
+            if hcr & HCR_VGRP1DIE and not e1:
+                m |= 128
+        self.misr_cache = m
 
     def update(self) -> None:
-        """Recompute the virtual IRQ/FIQ lines and the maintenance interrupt level."""
+        """Recompute the virtual IRQ/FIQ lines and the maintenance interrupt level.
+
+        Called after every change of LR, HCR, VMCR or APR state; caches the HPPVI
+        (:attr:`hppvi_cache`) and the LR it signals (:attr:`signalled`, -1 if none).
+        """
+        self._scan()
         irq = fiq = False
-        i = self.hppvi()
+        i = self.hppvi_cache
         if i >= 0 and self.can_signal(i):
+            self.signalled = i
             if self.lr_group[i] or not self.fiqen:
                 irq = True
             else:
                 fiq = True
+        else:
+            self.signalled = -1
         ev = self._events
         if irq != self.irq_line or fiq != self.fiq_line:
             self.irq_line = irq
@@ -392,7 +419,7 @@ class VgicCpuInterface:
             if ev.enabled:
                 ev.emit("vgic_lines", cpu=self.cpu, virq=irq, vfiq=fiq,
                         vintid=self.lr_vintid[i] if i >= 0 else 1023)
-        misr = self.misr() if self.hcr & HCR_EN else 0
+        misr = self.misr_cache if self.hcr & HCR_EN else 0
         level = misr != 0
         if level != self.maint_level:
             self.maint_level = level

@@ -37,6 +37,13 @@ _U32 = 0xFFFF_FFFF
 _HCR_WRITABLE = a.GICH_HCR.defined_mask
 _LR_WRITABLE = a.GICH_LR.defined_mask
 _V = a.GICH_VMCR
+# GICH_LR field positions, copied from the table for the hot path.
+_ST_SHIFT = a.GICH_LR.State.shift
+_VID_MASK = a.GICH_LR.VirtualID.mask
+_PID_SHIFT, _PID_MASK = a.GICH_LR.PhysicalID.shift, a.GICH_LR.PhysicalID.mask
+_PRIO_SHIFT, _PRIO_MASK = a.GICH_LR.Priority.shift, a.GICH_LR.Priority.mask
+_GRP_SHIFT = a.GICH_LR.Grp1.shift
+_HW_SHIFT = a.GICH_LR.HW.shift
 
 
 class GichCpuInterface(VgicCpuInterface):
@@ -56,16 +63,17 @@ class GichCpuInterface(VgicCpuInterface):
 
     def write_lr(self, i: int, value: int) -> None:
         value &= _LR_WRITABLE
-        f = a.GICH_LR
-        state = f.State.get(value)
+        state = (value >> _ST_SHIFT) & 3
+        vid = value & _VID_MASK
+        phys = (value >> _PID_SHIFT) & _PID_MASK
+        prio = ((value >> _PRIO_SHIFT) & _PRIO_MASK) << 3
+        grp = (value >> _GRP_SHIFT) & 1
+        hw = value >> _HW_SHIFT & 1
         ev = self._events
         if ev.enabled:
-            ev.emit("gich_lr_write", cpu=self.cpu, lr=i, vintid=f.VirtualID.get(value),
-                    state=LR_STATE_NAMES[state], hw=bool(f.HW.get(value)),
-                    physid=f.PhysicalID.get(value), priority=f.Priority.get(value) << 3,
-                    group=f.Grp1.get(value))
-        self.set_lr(i, state, f.VirtualID.get(value), f.PhysicalID.get(value),
-                    f.Priority.get(value) << 3, f.Grp1.get(value), f.HW.get(value))
+            ev.emit("gich_lr_write", cpu=self.cpu, lr=i, vintid=vid, state=LR_STATE_NAMES[state],
+                    hw=bool(hw), physid=phys, priority=prio, group=grp)
+        self.set_lr(i, state, vid, phys, prio, grp, hw)
 
     def read_vmcr(self) -> int:
         return _V.encode(VMGrp0En=self.eng0, VMGrp1En=self.eng1, VMAckCtl=self.ackctl,
@@ -149,9 +157,9 @@ class GichCpuInterface(VgicCpuInterface):
         return v
 
     def _iar(self, alias: bool) -> int:
-        i = self.hppvi()
+        i = self.signalled  # the HPPVI if it can be signalled (refreshed by update())
         result = a.INTID_SPURIOUS
-        if i >= 0 and self.can_signal(i):
+        if i >= 0:
             g = self.lr_group[i]
             if alias and g == 0:
                 pass
@@ -167,7 +175,7 @@ class GichCpuInterface(VgicCpuInterface):
         return result
 
     def _hppir(self, alias: bool) -> int:
-        i = self.hppvi()
+        i = self.hppvi_cache
         if i < 0:
             return a.INTID_SPURIOUS
         g = self.lr_group[i]

@@ -49,6 +49,12 @@ __all__ = ["IchCpuInterface", "attach_virtualization", "register_undefined"]
 _HCR_WRITABLE = sum(f.in_place for n, f in ICH_HCR_EL2.fields.items())
 _LR_WRITABLE = ICH_LR_EL2.defined_mask & ~ICH_LR_EL2.NMI.in_place
 _U32 = 0xFFFF_FFFF
+# ICH_LR<n>_EL2 field positions, copied from the table for the hot path.
+_ST_SHIFT = ICH_LR_EL2.State.shift
+_PINTID_SHIFT, _PINTID_MASK = ICH_LR_EL2.pINTID.shift, ICH_LR_EL2.pINTID.mask
+_PRIO_SHIFT = ICH_LR_EL2.Priority.shift
+_GROUP_SHIFT = ICH_LR_EL2.Group.shift
+_HW_SHIFT = ICH_LR_EL2.HW.shift
 
 
 class IchCpuInterface(VgicCpuInterface):
@@ -102,17 +108,18 @@ class IchCpuInterface(VgicCpuInterface):
 
     def write_lr(self, i: int, value: int) -> None:
         value &= _LR_WRITABLE
-        f = ICH_LR_EL2
-        state = value >> 62
+        state = value >> _ST_SHIFT
         vintid = value & _U32
+        pintid = (value >> _PINTID_SHIFT) & _PINTID_MASK
+        prio = (value >> _PRIO_SHIFT) & 0xFF
+        group = (value >> _GROUP_SHIFT) & 1
+        hw = (value >> _HW_SHIFT) & 1
         ev = self._events
         if ev.enabled:
             ev.emit("ich_lr_write", cpu=self.cpu, lr=i, vintid=vintid,
-                    state=LR_STATE_NAMES[state], hw=bool(f.HW.get(value)),
-                    pintid=f.pINTID.get(value), priority=f.Priority.get(value),
-                    group=f.Group.get(value))
-        self.set_lr(i, state, vintid, f.pINTID.get(value), f.Priority.get(value),
-                    f.Group.get(value), f.HW.get(value))
+                    state=LR_STATE_NAMES[state], hw=bool(hw), pintid=pintid, priority=prio,
+                    group=group)
+        self.set_lr(i, state, vintid, pintid, prio, group, hw)
 
     def read_apr(self, group: int, n: int) -> int:
         return ((self.ap1 if group else self.ap0) >> (32 * n)) & _U32
@@ -129,8 +136,8 @@ class IchCpuInterface(VgicCpuInterface):
 
     # -- ICV_*_EL1 ----------------------------------------------------------------------
     def read_iar(self, group: int) -> int:
-        i = self.hppvi()
-        if i >= 0 and self.lr_group[i] == group and self.can_signal(i):
+        i = self.signalled  # the HPPVI if it can be signalled (refreshed by update())
+        if i >= 0 and self.lr_group[i] == group:
             return self.acknowledge(i)
         ev = self._events
         if ev.enabled:
@@ -144,7 +151,7 @@ class IchCpuInterface(VgicCpuInterface):
         self.dir(value & 0xFFFFFF)
 
     def read_hppir(self, group: int) -> int:
-        i = self.hppvi()
+        i = self.hppvi_cache
         if i >= 0 and self.lr_group[i] == group:
             return self.lr_vintid[i]
         return 1023
