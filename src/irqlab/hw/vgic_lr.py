@@ -404,7 +404,21 @@ class VgicCpuInterface:
         self._scan()
         irq = fiq = False
         i = self.hppvi_cache
-        if i >= 0 and self.can_signal(i):
+        ok = False
+        if i >= 0 and self.hcr & HCR_EN:
+            prio = self.lr_prio[i]
+            if prio < self.pmr:
+                ap = self.ap0 | self.ap1
+                if not ap:
+                    ok = True
+                else:  # CanSignalVirtualInterrupt, inlined
+                    rprio = ((ap & -ap).bit_length() - 1) << (self.min_bpr0 + 1)
+                    if self.lr_group[i] and not self.cbpr:
+                        mask = (0xFF << self.bpr1) & 0xFF
+                    else:
+                        mask = (0xFF << (self.bpr0 + 1)) & 0xFF
+                    ok = (prio & mask) < (rprio & mask)
+        if ok:
             self.signalled = i
             if self.lr_group[i] or not self.fiqen:
                 irq = True

@@ -31,6 +31,7 @@ implemented ones are UNDEFINED.  The NMI bit of an LR is RES0 (no FEAT_GICv3_NMI
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from irqlab.arch.gicv3_virt import (
@@ -211,13 +212,13 @@ def _register(cpu: Any, vif: IchCpuInterface, max_lrs: int = 16) -> None:
                 reg(f"ICV_AP{g}R{n}_EL1", None, None)
     for n in range(max_lrs):
         if n < vif.n_lrs:
-            reg(f"ICH_LR{n}_EL2", lambda n=n: vif.read_lr(n), lambda v, n=n: vif.write_lr(n, v))
+            reg(f"ICH_LR{n}_EL2", partial(vif.read_lr, n), partial(vif.write_lr, n))
         else:
             reg(f"ICH_LR{n}_EL2", None, None)
-    reg("ICV_IAR0_EL1", lambda: vif.read_iar(0), None)
-    reg("ICV_IAR1_EL1", lambda: vif.read_iar(1), None)
-    reg("ICV_EOIR0_EL1", None, lambda v: vif.write_eoir(0, v))
-    reg("ICV_EOIR1_EL1", None, lambda v: vif.write_eoir(1, v))
+    reg("ICV_IAR0_EL1", partial(vif.read_iar, 0), None)
+    reg("ICV_IAR1_EL1", partial(vif.read_iar, 1), None)
+    reg("ICV_EOIR0_EL1", None, partial(vif.write_eoir, 0))
+    reg("ICV_EOIR1_EL1", None, partial(vif.write_eoir, 1))
     reg("ICV_DIR_EL1", None, vif.write_dir)
     reg("ICV_HPPIR0_EL1", lambda: vif.read_hppir(0), None)
     reg("ICV_HPPIR1_EL1", lambda: vif.read_hppir(1), None)
