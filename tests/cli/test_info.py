@@ -98,3 +98,15 @@ def test_commands_register_subparsers() -> None:
     p = build_parser()
     sub = next(a for a in p._actions if a.dest == "command")
     assert sorted(sub.choices) == sorted(COMMANDS)
+
+
+def test_info_regions_builds_the_machine(capsys) -> None:
+    code, out, _ = run(capsys, "info", "--dtb", str(FIXTURES / "qemu-virt-gicv3-its-4cpu.dtb"),
+                       "--regions", "--json")
+    assert code == 0
+    regions = json.loads(out)["bus_regions"]
+    names = [r["name"] for r in regions]
+    assert regions[0] == {"name": names[0], "base": 0x0800_0000, "size": 0x1_0000}
+    assert "ram" in names and "pcie-ecam" in names
+    assert len(names) == len(set(names))
+    assert [r["base"] for r in regions] == sorted(r["base"] for r in regions)

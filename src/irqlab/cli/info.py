@@ -19,6 +19,8 @@ HELP = "print a machine summary: CPUs, GIC frames, ITS, PCI, RAM"
 def register(sub: Any) -> argparse.ArgumentParser:
     p = sub.add_parser(NAME, help=HELP, description=HELP + ".")
     add_machine_args(p, default_dtb=False)
+    p.add_argument("--regions", action="store_true",
+                   help="also build the machine and list its bus regions")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=run)
     return p
@@ -114,12 +116,21 @@ def format_summary(s: dict[str, Any]) -> str:
         out.append(f"  {b >> 8:02x}:{(b >> 3) & 31:02x}.{b & 7} {f['vendor_id']:04x}:"
                    f"{f['device_id']:04x} MSI x{f['msi_vectors']} MSI-X x{f['msix_vectors']}")
     out.append(f"RAM       {_range(*s['ram'])} ({s['ram'][1] >> 20} MiB)")
+    if "bus_regions" in s:
+        out.append(f"bus       {len(s['bus_regions'])} regions:")
+        out += [f"  {_range(r['base'], r['size'])}  {r['name']}" for r in s["bus_regions"]]
     return "\n".join(out)
 
 
 def run(args: argparse.Namespace) -> int:
     config = config_from_args(args, default_dtb=False)
     summary = machine_summary(config)
+    if args.regions:
+        from irqlab.hw.machine import Machine
+
+        m = Machine(config)
+        summary["bus_regions"] = [{"name": r.name, "base": r.base, "size": r.size}
+                                  for r in m.bus.regions]
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
