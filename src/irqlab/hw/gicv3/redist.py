@@ -104,7 +104,7 @@ class Redistributor:
         pend = self.lpi_pending
         if intid in pend:
             return
-        if not self.lpis_enabled or not _LPI_BASE <= intid < self._lpi_limit:
+        if not _LPI_BASE <= intid < self._lpi_limit:  # the limit is 0 while EnableLPIs == 0
             self._lpi_set_pending_slow(intid)
             return
         pend.add(intid)
@@ -275,6 +275,7 @@ class Redistributor:
                 return
             self.sync_pending_table()
             self.lpis_enabled = False
+            self._lpi_limit = 0
             self.lpi_pending.clear()
             self.lpi_cfg.clear()
             self.lpi_queue.clear()
