@@ -11,6 +11,9 @@ Events are disabled (nobody subscribes).
   (pending at a masked priority), and with HW=1 (the EOI deactivates a physical SPI).
 * GICv2: the same through MMIO: GICH_LR0 write -> GICV_IAR read -> GICV_EOIR
   write -> GICH_ELRSR0 read, with HW=0 and with HW=1.
+* GICv2 physical: GICD_ISPENDR write -> GICC_IAR -> GICC_EOIR for one SPI, alone
+  and with 900 lower-priority SPIs pending underneath (the per-CPU heaps keep
+  the cost flat).
 
 The work per round trip is proportional to the number of list registers (at
 most 16, 4 by default), never to the number of interrupts.
@@ -96,6 +99,34 @@ def v2_round_trips(*, hw: bool = False) -> Callable[[int], None]:
     return run
 
 
+def v2_physical_round_trips(*, pending_underneath: int = 0) -> Callable[[int], None]:
+    """GICv2 physical SPI: GICD_ISPENDR write -> GICC_IAR -> GICC_EOIR (edge SPI 40)."""
+    m = Machine.virt(cpus=1, gic=2, spis=960)
+    c = m.cpus[0]
+    c.write(GICD + 0x000, 1)
+    c.write(GICC + 0x004, 0xF0)
+    c.write(GICC + 0x000, 1)
+    for intid in range(32, 992, 4):
+        c.write(GICD + 0x800 + intid, 0x01010101)  # ITARGETSR: CPU 0
+        c.write(GICD + 0x400 + intid, 0xF0F0F0F0 if intid != 40 else 0xF0F0F0A0)
+    for n in range(1, 31):
+        c.write(GICD + 0x100 + 4 * n, 0xFFFF_FFFF)  # enable every SPI
+    # pending underneath: lower priority (0xF0, masked by PMR), never acknowledged
+    for intid in range(41, 41 + pending_underneath):
+        c.write(GICD + 0x200 + 4 * (intid // 32), 1 << (intid % 32))
+    read, write = c.read, c.write
+
+    def run(n: int) -> None:
+        for _ in range(n):
+            write(GICD + 0x204, 1 << 8)  # GICD_ISPENDR1: SPI 40
+            intid = read(GICC + 0x0C)
+            write(GICC + 0x10, intid)
+            if intid != 40:
+                raise AssertionError(f"acknowledged {intid}, not 40")
+
+    return run
+
+
 def main(argv: list[str]) -> int:
     n = 2_000 if "--quick" in argv else 50_000
     cases = [
@@ -104,6 +135,9 @@ def main(argv: list[str]) -> int:
         ("GICv3 same, HW=1 (+ GICD_ISACTIVER write)", v3_round_trips(hw=True)),
         ("GICv2 GICH_LR->GICV_IAR->GICV_EOIR->ELRSR", v2_round_trips()),
         ("GICv2 same, HW=1 (+ GICD_ISACTIVER write)", v2_round_trips(hw=True)),
+        ("GICv2 physical SPI: ISPENDR->GICC_IAR->GICC_EOIR", v2_physical_round_trips()),
+        ("GICv2 physical, 900 SPIs pending underneath",
+         v2_physical_round_trips(pending_underneath=900)),
     ]
     for name, fn in cases:
         print(f"{name}: {_best(fn, n):,.0f} round trips/s", flush=True)

@@ -260,19 +260,23 @@ class Distributor:
         if a.GICD_IGROUPR_OFF <= off < a.GICD_IPRIORITYR_OFF:
             block = (off - a.GICD_IGROUPR_OFF) // 0x80
             base = ((off & 0x7F) >> 2) * 32
-            for i in range(32):
-                intid = base + i
-                if intid >= self.limit:
-                    break
-                bit = value >> i & 1
-                if block == 0:
+            if block == 0:
+                for i in range(min(32, self.limit - base)):
+                    intid = base + i
+                    bit = value >> i & 1
                     k = self.key(c, intid)
                     if self.group[k] != bit:
                         self.group[k] = bit
                         self.kick(c, intid)
-                elif not bit:
-                    continue
-                elif block in (1, 2):
+                return
+            m = value
+            while m:  # set/clear registers: only the bits written as 1 act
+                i = (m & -m).bit_length() - 1
+                m &= m - 1
+                intid = base + i
+                if intid >= self.limit:
+                    break
+                if block in (1, 2):
                     if intid < 16:
                         continue  # SGI enables are RAO/WI
                     k = self.key(c, intid)
