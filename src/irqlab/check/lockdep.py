@@ -1,0 +1,21 @@
+"""Work in progress: the lockdep observer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from irqlab.check.findings import Finding
+
+__all__ = ["Lockdep"]
+
+
+class Lockdep:
+    """Placeholder observer (no findings yet)."""
+
+    def __init__(self, engine: Any, **options: Any) -> None:
+        self.engine = engine
+        self.found: list[Finding] = []
+        self.handlers: dict[str, Any] = {}
+
+    def finish(self, result: Any) -> list[Finding]:
+        return []

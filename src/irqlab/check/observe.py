@@ -1,0 +1,196 @@
+"""Attach the checker's observers to an engine: one subscriber, many observers, one verdict.
+
+::
+
+    from irqlab.check.observe import attach
+
+    world = get_scenario("vgic-lpi-xa").build("irq", strategy)
+    obs = attach(world.engine)                  # lockdep, lifetimes, interrupts
+    result = world.engine.run()
+    findings = obs.findings(result) + world.check(result)
+
+The observers only read the engine's event stream (``sim_*``, ``gic*``,
+``irq_*`` kinds); none of them reaches into model internals, except that
+they call ``engine.stack()`` from inside an event to capture the model-code
+stack of the context that is stepping (done only when something is first
+recorded: a new lock dependency, a new usage bit, an allocation, a free).
+
+An observer is any object with ``handlers`` (a dict from event kind to a
+callable taking the :class:`~irqlab.events.Event`) and ``finish(result) ->
+list[Finding]``; findings raised during the run are kept in its ``found``
+list and returned (in event order) before the end-of-run ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from irqlab.check.findings import Finding
+from irqlab.errors import InvalidArgumentType
+from irqlab.events import Event
+
+__all__ = ["Observers", "StepInvariant", "attach", "outcome_findings"]
+
+#: A per-step predicate: called with the engine after every step (and once at the
+#: end); returns a Finding (or a list) when the invariant is broken.
+StepInvariant = Callable[[Any], "Finding | list[Finding] | None"]
+
+
+class Observers:
+    """The observers attached to one engine run, and the verdict they give.
+
+    Build with :func:`attach`.  ``lockdep``, ``lifetimes``, ``irqs`` are the
+    observer objects (``None`` when disabled); ``extra`` any further
+    observers added with :meth:`add`.  Subscribing costs one dict lookup per
+    event; per-step invariants cost one call each per step.
+    """
+
+    def __init__(self, engine: Any, *, lockdep: bool | Any = True, lifetimes: bool | Any = True,
+                 irqs: bool | Any = True, invariants: Sequence[StepInvariant] = ()) -> None:
+        from irqlab.check.irqs import IrqObserver
+        from irqlab.check.lifetime import LifetimeObserver
+        from irqlab.check.lockdep import Lockdep
+
+        self.engine = engine
+        self.lockdep: Any = _make(lockdep, Lockdep, engine, "lockdep")
+        self.lifetimes: Any = _make(lifetimes, LifetimeObserver, engine, "lifetimes")
+        self.irqs: Any = _make(irqs, IrqObserver, engine, "irqs")
+        self.extra: list[Any] = []
+        self.invariants: list[StepInvariant] = list(invariants)
+        for inv in self.invariants:
+            if not callable(inv):
+                raise InvalidArgumentType(f"invariants must be callables, not {inv!r}")
+        self._inv_found: list[Finding] = []
+        self._inv_seen: set[str] = set()
+        self._last_time = -1
+        self._table: dict[str, list[Callable[[Event], None]]] = {}
+        for ob in self.observers:
+            self._register(ob)
+        self._fn = engine.events.subscribe(self._on_event)
+        self._attached = True
+
+    @property
+    def observers(self) -> list[Any]:
+        """The active observers, in report order (lockdep, lifetimes, irqs, extra)."""
+        return [o for o in (self.lockdep, self.lifetimes, self.irqs) if o is not None] + list(
+            self.extra)
+
+    def _register(self, ob: Any) -> None:
+        for kind, fn in ob.handlers.items():
+            self._table.setdefault(kind, []).append(fn)
+
+    def add(self, observer: Any) -> Any:
+        """Attach one more observer (``handlers`` + ``finish``); returns it."""
+        if not hasattr(observer, "handlers") or not hasattr(observer, "finish"):
+            raise InvalidArgumentType(
+                f"observer must have handlers and finish(), not {observer!r}")
+        self.extra.append(observer)
+        self._register(observer)
+        return observer
+
+    def _on_event(self, ev: Event) -> None:
+        if self.invariants and ev.time != self._last_time:
+            # the first event of a step: the state is the one after the previous step
+            self._last_time = ev.time
+            self._check_invariants(ev.time - 1)
+        fns = self._table.get(ev.kind)
+        if fns is not None:
+            for fn in fns:
+                fn(ev)
+
+    def _check_invariants(self, step: int) -> None:
+        for inv in self.invariants:
+            out = inv(self.engine)
+            if out is None:
+                continue
+            for f in out if isinstance(out, list) else [out]:
+                if f.kind in self._inv_seen:
+                    continue  # report each broken invariant once, at its first step
+                self._inv_seen.add(f.kind)
+                if f.step is None:
+                    f.step = step
+                self._inv_found.append(f)
+
+    def detach(self) -> None:
+        """Stop observing (idempotent)."""
+        if self._attached:
+            self.engine.events.unsubscribe(self._fn)
+            self._attached = False
+
+    def findings(self, result: Any) -> list[Finding]:
+        """Everything the run showed: the observers' findings, the invariants', the outcome's.
+
+        Call once, after ``engine.run()``; it detaches the observers.  Each
+        finding gets ``schedule = result.schedule``.
+        """
+        if self.invariants:
+            self._check_invariants(getattr(result, "steps", 0))
+        self.detach()
+        out: list[Finding] = []
+        for ob in self.observers:
+            out.extend(ob.found)
+            out.extend(ob.finish(result))
+        out.extend(self._inv_found)
+        out.extend(outcome_findings(result))
+        sched = getattr(result, "schedule", "")
+        for f in out:
+            if not f.schedule:
+                f.schedule = sched
+        return out
+
+
+def _make(flag: bool | Any, cls: type, engine: Any, name: str) -> Any:
+    if flag is True:
+        return cls(engine)
+    if flag is False or flag is None:
+        return None
+    if hasattr(flag, "handlers") and hasattr(flag, "finish"):
+        return flag
+    raise InvalidArgumentType(f"{name} must be a bool or an observer, not {flag!r}")
+
+
+def attach(engine: Any, *, lockdep: bool | Any = True, lifetimes: bool | Any = True,
+           irqs: bool | Any = True, invariants: Iterable[StepInvariant] = ()) -> Observers:
+    """Subscribe the checker's observers to ``engine.events`` before ``engine.run()``.
+
+    Each of ``lockdep``, ``lifetimes``, ``irqs`` is True (a default observer),
+    False, or a pre-built observer (e.g. ``Lockdep(engine, preempt_rt=True)``).
+    ``invariants`` are per-step predicates ``(engine) -> Finding | None``
+    evaluated after every step: their cost is one call per predicate per
+    step, so keep them O(1).
+    """
+    if not hasattr(engine, "events"):
+        raise InvalidArgumentType(f"engine must be an irqlab.sim.Engine, not {engine!r}")
+    return Observers(engine, lockdep=lockdep, lifetimes=lifetimes, irqs=irqs,
+                     invariants=tuple(invariants))
+
+
+def outcome_findings(result: Any) -> list[Finding]:
+    """The findings implied by the engine's outcome: deadlock, livelock, model error."""
+    outcome = getattr(result, "outcome", "ok")
+    if outcome == "deadlock" and result.deadlock is not None:
+        dl = result.deadlock
+        cyc = dl.cycle()
+        if cyc:
+            parts = [f"{w.name} waits for {w.waiting_for}"
+                     + (f" held by {w.holder}" if w.holder else "") for w in cyc]
+            msg = "; ".join(parts)
+            locks = sorted({lk for w in cyc for lk in w.held})
+            data: dict[str, Any] = {"cycle": [w.name for w in cyc], "locks": locks}
+        else:
+            msg = "every live context is blocked: " + "; ".join(str(w) for w in dl.waits())
+            data = {"cycle": [], "locks": sorted({lk for w in dl.waits() for lk in w.held})}
+        sites = {f"{w.name}": ";".join(w.stack) for w in (cyc or dl.waits()) if w.stack}
+        return [Finding("deadlock", msg, details=str(dl), sites=sites, potential=False,
+                        step=result.steps, data=data)]
+    if outcome == "livelock":
+        return [Finding("livelock", f"no end after {result.steps} steps (the step bound)",
+                        step=result.steps, data={"steps": result.steps})]
+    if outcome == "error":
+        err = result.error
+        what = f"{type(err).__name__}: {err}" if err is not None else "model code raised"
+        return [Finding("model-error", f"{result.failed}: {what}",
+                        details=result.traceback or "", step=result.steps,
+                        data={"context": result.failed or ""})]
+    return []
