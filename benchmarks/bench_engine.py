@@ -1,8 +1,9 @@
 """Engine benchmarks: steps/s on a lock-heavy workload, runs/s of the counter benchmark.
 
 Run: ``.venv/bin/python benchmarks/bench_engine.py [--quick]``.  Prints one
-figure per line; every figure is the best of a few repetitions (the machine
-may be shared).
+figure per line; every figure is the best of a few repetitions, timed in CPU
+time of this process (``time.process_time``: one core, robust on a shared
+machine).
 
 * ``lock-heavy``: 4 CPUs, each 2,000 iterations of lock A, lock B (nested),
   a shared access, unlock both, under ``Random(seed)``: steps per second.
@@ -40,9 +41,9 @@ def lock_heavy(iters: int, seed: int = 1) -> tuple[int, float]:
     a, b, obj = sim.SpinLock("A"), sim.SpinLock("B"), object()
     for cpu in range(4):
         eng.spawn(cpu, _heavy, a, b, obj, iters)
-    t = time.perf_counter()
+    t = time.process_time()
     res = eng.run()
-    dt = time.perf_counter() - t
+    dt = time.process_time() - t
     assert res.outcome == "ok", res
     return res.steps, dt
 
@@ -63,7 +64,7 @@ def counter_runs(n: int, k: int, runs: int, *, observe: bool = False) -> tuple[f
     def sub(_ev: object) -> None:
         seen[0] += 1
 
-    t = time.perf_counter()
+    t = time.process_time()
     for _ in range(runs):
         eng = sim.Engine(cpus=n, strategy=strategy, fingerprint=f"counter-{n}x{k}")
         if observe:
@@ -75,7 +76,7 @@ def counter_runs(n: int, k: int, runs: int, *, observe: bool = False) -> tuple[f
         if res.outcome != "ok" or counter.value != n * k:
             raise AssertionError(f"counter run failed: {res}")
         steps += res.steps
-    dt = time.perf_counter() - t
+    dt = time.process_time() - t
     return runs / dt, steps // runs
 
 

@@ -229,3 +229,75 @@ def test_replay_fuzz_arbitrary_choice_lists(choices: list[int]) -> None:
         return
     assert res.outcome == "ok"
     assert list(res.choices[:len(choices)]) == choices
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=40), max_size=60))
+def test_lenient_replay_accepts_every_choice_sequence(choices: list[int]) -> None:
+    res = scenario(sim.Replay(choices, strict=False)).run()
+    assert res.outcome == "ok"
+    again = scenario(sim.Replay(res.schedule)).run()
+    assert again.choices == res.choices
+
+
+def test_lenient_replay_ignores_scenario_hash_and_early_end() -> None:
+    r1, _ = trace(sim.Random(2))
+    res = scenario(sim.Replay(r1.schedule + "000000", strict=False), fingerprint="x").run()
+    assert res.ok
+
+
+def test_footprints_and_after_step_hook() -> None:
+    class Spy(sim.Strategy):
+        def __init__(self) -> None:
+            self.log: list[tuple[str | None, list[tuple[str, bool]]]] = []
+
+        def choose(self, choices, engine):  # type: ignore[no-untyped-def]
+            return 0
+
+        def after_step(self, choice, engine):  # type: ignore[no-untyped-def]
+            op = engine.last_op
+            self.log.append((None if op is None else op.kind,
+                             [(getattr(o, "name", type(o).__name__), w)
+                              for o, w in engine.footprint]))
+
+    spy = Spy()
+    eng = sim.Engine(cpus=1, strategy=spy, footprints=True)
+    lock = sim.SpinLock("L")
+    c = sim.Completion("C")
+
+    async def f() -> None:
+        await lock.lock()
+        lock.unlock()
+        c.complete()
+        sim.rcu_read_lock()
+        sim.rcu_read_unlock()
+        sim.note_access("hw", True)
+        eng.raise_irq(0, 1)
+        await sim.point()
+
+    async def handler(cpu: sim.CpuCtx) -> None:
+        await sim.point("in irq")
+
+    eng.set_irq_handler(handler)
+    eng.spawn(0, f)
+    assert eng.run().ok
+    assert spy.log[0] == ("start", [])
+    assert spy.log[1] == ("acquire", [("L", True), ("C", True), ("rcu", False),
+                                      ("rcu", False), ("str", True), ("CpuCtx", True)])
+    assert spy.log[2] == ("point", [])
+    assert spy.log[3] == (None, [("CpuCtx", True)])   # took the irq: irqs off
+
+
+def test_trace_steps_off_drops_step_events_only() -> None:
+    eng = sim.Engine(cpus=1, trace_steps=False)
+    lock = sim.SpinLock("L")
+
+    async def f() -> None:
+        await lock.lock()
+        lock.unlock()
+
+    eng.spawn(0, f)
+    rec = eng.events.record()
+    assert eng.run().ok
+    assert rec.of("sim_step") == []
+    assert len(rec.of("sim_lock_acquire")) == 1

@@ -75,6 +75,7 @@ from irqlab.sim.track import (
     is_freed,
     kfree,
     kfree_rcu,
+    note_access,
     point,
     queue_work,
 )
@@ -120,6 +121,7 @@ __all__ = [
     "local_irq_enable",
     "local_irq_restore",
     "local_irq_save",
+    "note_access",
     "point",
     "queue_work",
     "rcu_read_lock",

@@ -249,6 +249,27 @@ class _Runtime:
 RT = _Runtime()
 
 
+class _RcuState:
+    """The one RCU domain, as an object in footprints and op descriptors."""
+
+    name = "rcu"
+
+    def __repr__(self) -> str:
+        return "<rcu>"
+
+
+RCU_STATE = _RcuState()
+
+
+def touch(obj: Any, write: bool = True) -> None:
+    """Record that the current step touched ``obj`` (only when footprints are on)."""
+    eng = RT.eng
+    if eng is not None:
+        fp = eng.footprint
+        if fp is not None:
+            fp.append((obj, write))
+
+
 def cur_thread() -> Thread:
     """The context that is stepping now; :class:`SimError` outside a run."""
     th = RT.th

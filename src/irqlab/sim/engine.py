@@ -22,6 +22,7 @@ import hashlib
 import traceback
 from collections import deque
 from collections.abc import Callable, Coroutine
+from types import CoroutineType
 from typing import Any
 
 from irqlab.errors import InvalidArgumentType, InvalidArgumentValue, check_int
@@ -32,6 +33,7 @@ from irqlab.sim._core import (
     GP_CHOICE,
     IRQ,
     RT,
+    START,
     TASK,
     CpuCtx,
     IrqChoice,
@@ -43,7 +45,7 @@ from irqlab.sim._core import (
     suspended_stack,
 )
 from irqlab.sim.result import Deadlock, RunResult, WaitInfo
-from irqlab.sim.strategy import RoundRobin, Strategy, encode_schedule
+from irqlab.sim.strategy import Random, RoundRobin, Strategy, encode_schedule
 
 __all__ = ["Engine"]
 
@@ -90,7 +92,12 @@ def _check_fn(name: str, fn: object) -> None:
 
 
 def _coro(name: str, fn: AsyncFn, args: tuple[Any, ...]) -> Coroutine[Any, Any, Any]:
-    c = fn(*args)
+    if not callable(fn):
+        raise InvalidArgumentType(f"{name} must be an async function, not {fn!r}")
+    return _check_coro(fn(*args), fn, name)
+
+
+def _check_coro(c: Any, fn: Any, name: str = "fn") -> Coroutine[Any, Any, Any]:
     if not hasattr(c, "send") or not hasattr(c, "close"):
         raise InvalidArgumentType(f"{name} must be an async function, not {fn!r}")
     return c
@@ -105,13 +112,21 @@ class Engine:
     ``strategy`` makes the choices (default :class:`RoundRobin`); ``max_steps``
     bounds a run (reaching it is a livelock); ``fingerprint`` names the
     scenario and its parameters -- its hash goes into the schedule string so
-    that replay against another scenario is detected.  An engine runs once:
+    that replay against another scenario is detected.  ``trace_steps=False``
+    drops the per-step ``sim_step`` events (observers that only need the
+    other events run faster).  ``footprints=True`` records, per step, the
+    operation performed (:attr:`last_op`) and the objects that the step's plain
+    calls touched (:attr:`footprint`: lock releases, completions, frees, RCU
+    and interrupt state, :func:`~irqlab.sim.note_access`) -- what a
+    partial-order reduction needs to decide whether two steps commute;
+    read them from ``strategy.after_step``.  An engine runs once:
     build a new one (with a fresh scenario) for every run.
     """
 
     def __init__(self, *, machine: Any = None, cpus: int | None = None,
                  strategy: Strategy | None = None, max_steps: int = 100_000,
-                 fingerprint: str = "") -> None:
+                 fingerprint: str = "", trace_steps: bool = True,
+                 footprints: bool = False) -> None:
         if machine is not None:
             hw = list(machine.cpus)
             if cpus is not None and cpus != len(hw):
@@ -134,6 +149,12 @@ class Engine:
         if not isinstance(fingerprint, str):
             raise InvalidArgumentType(f"fingerprint must be a str, not {fingerprint!r}")
         self.max_steps = max_steps
+        #: Emit ``sim_step`` for every step (when someone listens).
+        self.trace_steps = bool(trace_steps)
+        #: Objects touched by plain calls during the last step (``footprints=True`` only).
+        self.footprint: list[tuple[Any, bool]] | None = [] if footprints else None
+        #: The operation performed at the start of the last step (``footprints=True`` only).
+        self.last_op: Op | None = None
         self.machine = machine
         self.fingerprint = fingerprint
         #: First 8 hex digits of SHA-256 of the fingerprint (goes into schedule strings).
@@ -154,7 +175,7 @@ class Engine:
         self._gp_thread_: Thread | None = None
         self._tracked: dict[int, Any] = {}
         self._sched: list[int] = []
-        self.shape = 0
+        self._shape_keys: list[int] = []
         #: Steps taken so far (also stamped as ``events.time``).
         self.steps = 0
         self._error: tuple[Thread, BaseException, str] | None = None
@@ -188,13 +209,16 @@ class Engine:
         Callable before or during a run (from model code, e.g. ``kthread_run``).
         ``daemon`` tasks do not keep a run alive while blocked.
         """
-        cc = self._check_cpu(cpu)
-        _check_fn("fn", fn)
+        cpus = self.cpus
+        cc = cpus[cpu] if type(cpu) is int and 0 <= cpu < len(cpus) else self._check_cpu(cpu)
         if name is not None and not isinstance(name, str):
             raise InvalidArgumentType(f"name must be a str, not {name!r}")
-        tid = self._new_tid()
-        th = Thread(tid, name or getattr(fn, "__name__", "task"), TASK, cc,
-                    _coro("fn", fn, args), daemon=daemon)
+        c = fn(*args) if callable(fn) else None
+        if type(c) is not CoroutineType:
+            c = _coro("fn", fn, args) if c is None else _check_coro(c, fn)
+        tid = self._tid
+        self._tid = tid + 1
+        th = Thread(tid, name or fn.__name__, TASK, cc, c, daemon=daemon)
         cc._tasks.append(th)
         self._threads.append(th)
         ev = self.events
@@ -241,6 +265,9 @@ class Engine:
         cc = self._check_cpu(cpu)
         check_int("intid", intid, 0, (1 << 32) - 1)
         cc.soft.append(intid)
+        fp = self.footprint
+        if fp is not None:
+            fp.append((cc, True))
         ev = self.events
         if ev.enabled:
             ev.emit("sim_irq_raise", cpu=cc.index, intid=intid)
@@ -256,6 +283,9 @@ class Engine:
             raise InvalidArgumentType(f"online must be a bool, not {online!r}")
         if cc.online != online:
             cc.online = online
+            fp = self.footprint
+            if fp is not None:
+                fp.append((cc, True))
             ev = self.events
             if ev.enabled:
                 ev.emit("sim_cpu_online" if online else "sim_cpu_offline", cpu=cc.index)
@@ -321,6 +351,9 @@ class Engine:
     def _set_irqs(self, cc: CpuCtx, on: bool, via: str) -> None:
         if cc.irqs_on != on:
             cc.irqs_on = on
+            fp = self.footprint
+            if fp is not None:
+                fp.append((cc, True))
             ev = self.events
             if ev.enabled:
                 ev.emit("sim_irq_enable" if on else "sim_irq_disable", cpu=cc.index,
@@ -371,7 +404,8 @@ class Engine:
         ev = self.events
         maxs = self.max_steps
         steps = self.steps
-        shape = self.shape
+        keys_app = self._shape_keys.append
+        rnd = strategy._random if type(strategy) is Random else None
         step_thread = self._step_thread
         cpus = self.cpus
         actors = self._actors
@@ -380,6 +414,7 @@ class Engine:
         hw_lines = handler is not None and self.machine is not None
         rcu_done = self._rcu_done
         rt = RT
+        slow = self.footprint is not None
         while True:
             # -- the choices, in a fixed order -------------------------------------
             ch: list[Any] = []
@@ -422,14 +457,16 @@ class Engine:
             elif n == 0:
                 break
             else:
-                i = choose(ch, self)
-                if type(i) is not int or not 0 <= i < n:
-                    raise InvalidArgumentValue(
-                        f"strategy.choose() must return an index in [0, {n}), not {i!r}")
+                if rnd is not None:
+                    i = int(rnd() * n)
+                else:
+                    i = choose(ch, self)
+                    if type(i) is not int or not 0 <= i < n:
+                        raise InvalidArgumentValue(
+                            f"strategy.choose() must return an index in [0, {n}), not {i!r}")
                 c = ch[i]
                 sched.append(i)
-                shape = ((shape ^ ((n << 16) | (c.key & 0xFFFF))) * 0x01000193) & 0xFFFFFFFF
-                self.shape = shape
+                keys_app((n << 16) | (c.key & 0xFFFF))
             if steps >= maxs:
                 if ev.enabled:
                     ev.emit("sim_livelock", cpu=None, steps=steps)
@@ -439,8 +476,10 @@ class Engine:
             ev.time = steps
             # -- the step -------------------------------------------------------------
             if type(c) is Thread:
-                if ev.enabled:
+                if slow or ev.enabled:
                     step_thread(c)
+                    if self._error is not None:
+                        return "error"
                 else:
                     # inlined _step_thread() for the common case (nobody listens)
                     cc = c.cctx
@@ -461,11 +500,19 @@ class Engine:
                             self._bad_await(c, nop)
                             return "error"
             elif type(c) is IrqChoice:
+                if slow:
+                    self.footprint.clear()  # type: ignore[union-attr]
+                    self.last_op = None
                 self._take_irq(c)
+                if self._error is not None:
+                    return "error"
             else:
+                if slow:
+                    self.footprint.clear()  # type: ignore[union-attr]
+                    self.last_op = None
                 self._fire_gp()
-            if self._error is not None:
-                return "error"
+                if self._error is not None:
+                    return "error"
             if after is not None:
                 after(c, self)
         for th in self._threads:
@@ -483,8 +530,13 @@ class Engine:
             cc.current = th
         RT.th = th
         op = th.op
+        fp = self.footprint
+        if fp is not None and not (op is START and th.kind is IRQ):
+            # (an irq context's first step is part of the step that took the irq)
+            fp.clear()
+            self.last_op = op
         ev = self.events
-        if ev.enabled:
+        if ev.enabled and self.trace_steps:
             o = op.obj
             ev.emit("sim_step", cpu=th.cpu, tid=th.tid, op=op.kind,
                     obj=-1 if o is None else self.oid(o), label=op.label)
@@ -531,6 +583,9 @@ class Engine:
         cc.irqs_on = False
         cc.irq_intid = intid
         cc.irq_stack.append(th)
+        fp = self.footprint
+        if fp is not None:
+            fp.append((cc, True))
         self._threads.append(th)
         ev = self.events
         if ev.enabled:
@@ -611,6 +666,14 @@ class Engine:
 
     # -- results -----------------------------------------------------------------------
     @property
+    def shape(self) -> int:
+        """The shape hash of the choice points so far (option counts and chosen keys)."""
+        h = 0
+        for k in self._shape_keys:
+            h = ((h ^ k) * 0x01000193) & 0xFFFFFFFF
+        return h
+
+    @property
     def schedule(self) -> str:
         """The schedule string of the choices made so far (``v1.<hash>.<shape>.<choices>``)."""
         return encode_schedule(self.scenario_hash, self.shape, self._sched)
@@ -653,16 +716,19 @@ class Engine:
                 ev.emit("sim_deadlock", cpu=None, cycle=" -> ".join(dl.cycle_names()),
                         report=str(dl))
         err = self._error
-        cpus = [{"cpu": cc.index, "online": cc.online, "irqs_on": cc.irqs_on,
+        return RunResult(outcome=outcome, engine=self, choices=tuple(self._sched),
+                         steps=self.steps, error=None if err is None else err[1],
+                         traceback=None if err is None else err[2],
+                         failed=None if err is None else err[0].name,
+                         deadlock=dl)
+
+    def final_state(self) -> list[dict[str, Any]]:
+        """Per CPU: online, irqs_on, irq depth, RCU nesting, current task, locks held."""
+        return [{"cpu": cc.index, "online": cc.online, "irqs_on": cc.irqs_on,
                  "irq_depth": len(cc.irq_stack), "rcu_nest": cc.rcu_nest,
                  "current": None if cc.current is None else cc.current.name,
                  "held": [getattr(lk, "name", repr(lk)) for t in cc._tasks for lk in t.held]}
                 for cc in self.cpus]
-        return RunResult(outcome=outcome, schedule=self.schedule, choices=tuple(self._sched),
-                         steps=self.steps, error=None if err is None else err[1],
-                         traceback=None if err is None else err[2],
-                         failed=None if err is None else err[0].name,
-                         deadlock=dl, cpus=cpus)
 
 
 class _NoCoro:

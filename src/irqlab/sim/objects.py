@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from irqlab.errors import InvalidArgumentType
-from irqlab.sim._core import RT, Op, SimError, Thread, cur_thread
+from irqlab.sim._core import RT, Op, SimError, Thread, cur_thread, touch
 
 __all__ = ["Atomic", "Completion", "PerCpu", "Refcount"]
 
@@ -87,11 +87,13 @@ class Completion:
         """Wake one waiter (or let the next wait pass). Plain call, any context."""
         if self.done != self.ALL:
             self.done += 1
+        touch(self)
         _emit("sim_complete", cur_thread(), completion=self.name, all=False)
 
     def complete_all(self) -> None:
         """Let every present and future waiter pass (until :meth:`reinit`)."""
         self.done = self.ALL
+        touch(self)
         _emit("sim_complete", cur_thread(), completion=self.name, all=True)
 
     def reinit(self) -> None:
@@ -235,18 +237,19 @@ class _AtomicSet(Op):
 class Atomic:
     """An ``atomic_t``-like shared value; each operation is an await."""
 
-    __slots__ = ("name", "value")
+    __slots__ = ("_rop", "name", "value")
 
     def __init__(self, value: Any = 0, *, name: str = "atomic") -> None:
         self.name = name
         self.value = value
+        self._rop = _AtomicRead(self, "atomic_read")
 
     def __repr__(self) -> str:
         return f"<Atomic {self.name}={self.value!r}>"
 
     def read(self) -> Op:
         """``await a.read()``."""
-        return _AtomicRead(self, "atomic_read")
+        return self._rop
 
     def set(self, v: Any) -> Op:
         """``await a.set(v)``."""

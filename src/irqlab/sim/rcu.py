@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from irqlab.errors import InvalidArgumentType
-from irqlab.sim._core import RT, CpuCtx, Op, SimError, Thread, cur_thread
+from irqlab.sim._core import RCU_STATE, RT, CpuCtx, Op, SimError, Thread, cur_thread, touch
 
 __all__ = [
     "SrcuStruct",
@@ -50,6 +50,7 @@ def rcu_read_lock() -> None:
     if cc.rcu_nest == 0:
         cc.rcu_gen += 1
     cc.rcu_nest += 1
+    touch(RCU_STATE, False)
     ev = _eng().events
     if ev.enabled:
         ev.emit("sim_rcu_read_lock", cpu=th.cpu, tid=th.tid, nest=cc.rcu_nest)
@@ -62,6 +63,7 @@ def rcu_read_unlock() -> None:
     if cc.rcu_nest == 0:
         raise SimError(f"rcu_read_unlock() by {th.name} outside a read section")
     cc.rcu_nest -= 1
+    touch(RCU_STATE, False)
     ev = _eng().events
     if ev.enabled:
         ev.emit("sim_rcu_read_unlock", cpu=th.cpu, tid=th.tid, nest=cc.rcu_nest)
@@ -77,11 +79,12 @@ class _SyncRcu(Op):
 
     __slots__ = ("snap",)
     kind = "synchronize_rcu"
+    write = True
     blocking = True
     sleeps = True
 
     def __init__(self, snap: tuple[tuple[CpuCtx, int], ...]) -> None:
-        self.obj = None
+        self.obj = RCU_STATE
         self.label = ""
         self.snap = snap
 
@@ -115,6 +118,7 @@ def call_rcu(obj: Any, fn: Callable[[Any], Any]) -> None:
     th = cur_thread()
     eng = _eng()
     eng._cbs.append((eng._rcu_snapshot(), fn, obj))
+    touch(RCU_STATE)
     ev = eng.events
     if ev.enabled:
         ev.emit("sim_rcu_call", cpu=th.cpu, tid=th.tid, obj=eng.oid(obj),
@@ -146,6 +150,7 @@ def srcu_read_lock(s: SrcuStruct) -> int:
     idx = s.next
     s.next = idx + 1
     s.active[idx] = th
+    touch(s, False)
     ev = _eng().events
     if ev.enabled:
         ev.emit("sim_srcu_read_lock", cpu=th.cpu, tid=th.tid, srcu=s.name, idx=idx)
@@ -159,6 +164,7 @@ def srcu_read_unlock(s: SrcuStruct, idx: int) -> None:
     th = cur_thread()
     if s.active.pop(idx, None) is None:
         raise SimError(f"srcu_read_unlock({s.name}, {idx!r}) by {th.name}: no such reader")
+    touch(s, False)
     ev = _eng().events
     if ev.enabled:
         ev.emit("sim_srcu_read_unlock", cpu=th.cpu, tid=th.tid, srcu=s.name, idx=idx)
@@ -167,6 +173,7 @@ def srcu_read_unlock(s: SrcuStruct, idx: int) -> None:
 class _SyncSrcu(Op):
     __slots__ = ("upto",)
     kind = "synchronize_srcu"
+    write = True
     blocking = True
     sleeps = True
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["Deadlock", "RunResult", "WaitInfo"]
@@ -73,28 +73,50 @@ class Deadlock:
         return "\n".join(lines)
 
 
-@dataclass
 class RunResult:
     """The outcome of :meth:`Engine.run`.
 
     ``outcome`` is ``"ok"``, ``"deadlock"``, ``"livelock"`` (``max_steps``
     reached) or ``"error"`` (model code raised: ``error``, ``traceback`` and
-    the failing context's name in ``failed``).  ``schedule`` replays the run.
+    the failing context's name in ``failed``).  ``schedule`` replays the run;
+    ``choices`` are its recorded choices; ``cpus`` the final per-CPU state.
     """
 
-    outcome: str
-    schedule: str
-    choices: tuple[int, ...]
-    steps: int
-    error: BaseException | None = None
-    traceback: str | None = None
-    failed: str | None = None
-    deadlock: Deadlock | None = None
-    cpus: list[dict[str, Any]] = field(default_factory=list)
+    __slots__ = ("_engine", "_schedule", "choices", "deadlock", "error", "failed", "outcome",
+                 "steps", "traceback")
+
+    def __init__(self, *, outcome: str, engine: Any, choices: tuple[int, ...], steps: int,
+                 error: BaseException | None = None, traceback: str | None = None,
+                 failed: str | None = None, deadlock: Deadlock | None = None) -> None:
+        self.outcome = outcome
+        self._engine = engine
+        self._schedule: str | None = None
+        self.choices = choices
+        self.steps = steps
+        self.error = error
+        self.traceback = traceback
+        self.failed = failed
+        self.deadlock = deadlock
+
+    @property
+    def schedule(self) -> str:
+        """The schedule string (built on first use)."""
+        s = self._schedule
+        if s is None:
+            s = self._schedule = self._engine.schedule
+        return s
+
+    @property
+    def cpus(self) -> list[dict[str, Any]]:
+        """Final per-CPU state (see :meth:`Engine.final_state`)."""
+        return self._engine.final_state()  # type: ignore[no-any-return]
 
     @property
     def ok(self) -> bool:
         return self.outcome == "ok"
+
+    def __repr__(self) -> str:
+        return f"<RunResult {self.outcome} steps={self.steps} {self.schedule}>"
 
     def __str__(self) -> str:
         s = f"{self.outcome} after {self.steps} steps, schedule {self.schedule}"

@@ -165,9 +165,15 @@ class Replay(Strategy):
     (without ``then``) the run needs more choices than were recorded.
     ``schedule`` is a schedule string or a list of choice indices (no checks
     of scenario and shape then).
+
+    ``strict=False`` makes every choice sequence valid (what a shrinker
+    wants): a recorded index past the options is taken modulo their count,
+    shape hashes are not checked, and after the recorded choices the run
+    continues with ``then`` (default: always option 0).
     """
 
-    def __init__(self, schedule: str | Sequence[int], then: Strategy | None = None) -> None:
+    def __init__(self, schedule: str | Sequence[int], then: Strategy | None = None, *,
+                 strict: bool = True) -> None:
         if isinstance(schedule, str):
             self.scenario_hash: str | None
             self.scenario_hash, self.shape, self.choices = decode_schedule(schedule)
@@ -180,12 +186,14 @@ class Replay(Strategy):
         if then is not None and not isinstance(then, Strategy):
             raise InvalidArgumentType(f"then must be a Strategy or None, not {then!r}")
         self.then = then
+        self.strict = bool(strict)
         self.pos = 0
 
     def begin(self, engine: Engine) -> None:
         self.pos = 0
         self._engine = engine
-        if self.scenario_hash is not None and self.scenario_hash != engine.scenario_hash:
+        if self.strict and self.scenario_hash is not None and (
+                self.scenario_hash != engine.scenario_hash):
             raise ScheduleDivergence(
                 f"schedule was recorded for scenario {self.scenario_hash}, "
                 f"this one is {engine.scenario_hash}")
@@ -193,7 +201,7 @@ class Replay(Strategy):
             self.then.begin(engine)
 
     def _check_shape(self, engine: Engine) -> None:
-        if self.shape is not None and engine.shape != self.shape:
+        if self.strict and self.shape is not None and engine.shape != self.shape:
             raise ScheduleDivergence(
                 f"run diverged from the schedule within its first {len(self.choices)} "
                 f"choices (shape {engine.shape:08x}, recorded {self.shape:08x})")
@@ -205,6 +213,8 @@ class Replay(Strategy):
             i = rec[pos]
             self.pos = pos + 1
             if i >= len(choices):
+                if not self.strict:
+                    return i % len(choices)
                 raise ScheduleDivergence(
                     f"choice {pos}: recorded option {i} but only {len(choices)} are possible")
             return i
@@ -213,11 +223,13 @@ class Replay(Strategy):
             self.pos = pos + 1
             self._check_shape(engine)
         if self.then is None:
+            if not self.strict:
+                return 0
             raise ScheduleDivergence(f"run needs more than the {len(rec)} recorded choices")
         return self.then.choose(choices, engine)
 
     def end(self, result: RunResult) -> None:
-        if self.pos < len(self.choices):
+        if self.pos < len(self.choices) and self.strict:
             raise ScheduleDivergence(
                 f"run ended ({result.outcome}) after {self.pos} of {len(self.choices)} "
                 "recorded choices")

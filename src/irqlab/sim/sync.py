@@ -21,7 +21,7 @@ import sys
 from typing import Any
 
 from irqlab.errors import InvalidArgumentType, check_int
-from irqlab.sim._core import IRQ, RT, TASK, Op, SimError, Thread, cur_thread
+from irqlab.sim._core import IRQ, RT, TASK, Op, SimError, Thread, cur_thread, touch
 
 __all__ = [
     "Mutex",
@@ -113,7 +113,7 @@ class SpinLock:
     primitive: contexts holding one are atomic.
     """
 
-    __slots__ = ("cls", "name", "owner", "raw")
+    __slots__ = ("_op", "cls", "name", "owner", "raw")
     sleeping = False
     kind_name = "spin_lock"
 
@@ -127,6 +127,11 @@ class SpinLock:
         #: The lock class: ``key`` or the construction site ``file.py:line``.
         self.cls = key if key is not None else _site(2)
         self.owner: Thread | None = None
+        # ops are immutable descriptors: the plain acquire is built once and reused
+        self._op = self._plain_op()
+
+    def _plain_op(self) -> _Acquire:
+        return _Acquire(self, _PLAIN)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name} class={self.cls}>"
@@ -138,7 +143,7 @@ class SpinLock:
     # -- acquire (scheduling points) --------------------------------------------------
     def lock(self) -> _Acquire:
         """``spin_lock``: an await; disabled while another context holds the lock."""
-        return _Acquire(self, _PLAIN)
+        return self._op
 
     def lock_nested(self, subclass: int) -> _Acquire:
         """``spin_lock_nested``: like :meth:`lock`, in lockdep subclass ``subclass``."""
@@ -184,6 +189,7 @@ class SpinLock:
             raise SimError(f"{via}({self.name}) by {th.name}, but the lock is held by {who}")
         self.owner = None
         th.held.remove(self)
+        touch(self)
         if not self.sleeping:
             th.nspin -= 1
         eng = RT.eng
@@ -233,9 +239,12 @@ class Mutex(SpinLock):
     def type_name(self) -> str:
         return "mutex"
 
+    def _plain_op(self) -> _Acquire:
+        return _MutexAcquire(self, _PLAIN)
+
     def lock(self) -> _Acquire:
         """``mutex_lock``: an await that may sleep."""
-        return _MutexAcquire(self, _PLAIN)
+        return self._op
 
     def lock_nested(self, subclass: int) -> _Acquire:
         """``mutex_lock_nested``."""

@@ -27,10 +27,11 @@ from irqlab.sim._core import (
     context_stack,
     cur_thread,
     suspended_stack,
+    touch,
 )
 
-__all__ = ["Tracked", "Work", "access", "alloc", "flush_work", "kfree", "kfree_rcu", "point",
-           "queue_work"]
+__all__ = ["Tracked", "Work", "access", "alloc", "flush_work", "kfree", "kfree_rcu",
+           "note_access", "point", "queue_work"]
 
 LIVE, FREED, RCU_PENDING = "live", "freed", "rcu"
 
@@ -89,6 +90,7 @@ def alloc(obj_or_kind: Any, *, site: str | None = None) -> Any:
     ev = eng.events
     s = site if site is not None else (_site_here() if ev.enabled else "")
     eng._tracked[id(obj)] = _Rec(oid, kind, s)
+    touch(obj)
     if ev.enabled:
         ev.emit("sim_alloc", cpu=th.cpu, tid=th.tid, oid=oid, obj_kind=kind, site=s)
     return obj
@@ -96,6 +98,7 @@ def alloc(obj_or_kind: Any, *, site: str | None = None) -> Any:
 
 def _free(eng: Any, th: Thread, obj: Any, deferred: bool, site: str) -> None:
     rec = _rec(eng, obj)
+    touch(obj)
     ev = eng.events
     if rec is None:
         if ev.enabled:
@@ -128,6 +131,7 @@ def kfree_rcu(obj: Any) -> None:
     rec = _rec(eng, obj)
     if rec is not None and rec.state == LIVE:
         rec.state = RCU_PENDING
+    touch(obj)
     ev = eng.events
     if ev.enabled:
         ev.emit("sim_free_rcu", cpu=th.cpu, tid=th.tid, oid=eng.oid(obj),
@@ -184,9 +188,22 @@ def access(obj: Any, rw: str = "r", label: str = "") -> Op:
     raise InvalidArgumentValue(f"rw must be 'r' or 'w', not {rw!r}")
 
 
+_POINT = Op(None, "")
+
+
+def note_access(obj: Any, write: bool = True) -> None:
+    """Declare that the current step touched ``obj`` by a plain (non-await) access.
+
+    For partial-order reduction: hardware accesses and other shared state
+    changed by sync code inside a step should be declared here (a kernel
+    layer's MMIO wrapper, for example); recorded only with ``footprints=True``.
+    """
+    touch(obj, bool(write))
+
+
 def point(label: str = "") -> Op:
     """``await point(label)``: a plain preemption point."""
-    return Op(None, label)
+    return Op(None, label) if label else _POINT
 
 
 # -- work items ---------------------------------------------------------------------------
@@ -267,6 +284,8 @@ def _queue_work(eng: Any, cpu: int, work: Work) -> bool:
     work.pending = True
     work.queued += 1
     cc.workq.append(work)
+    touch(work)
+    touch(cc)
     if cc.worker is None:
         th = eng.spawn(cc.index, _worker, cc, name=f"kworker/{cc.index}", daemon=True)
         th.idle_op = _WaitWork
