@@ -84,8 +84,8 @@ class VgicCpuInterface:
         "_events", "_gic", "_maint_intid", "_phys_limit", "_prefix", "ackctl", "ap0", "ap1",
         "bpr0", "bpr1", "cbpr", "cpu", "eng0", "eng1", "eoim", "fiq_line", "fiqen", "hcr",
         "hppvi_cache", "irq_line", "lr_group", "lr_hw", "lr_phys", "lr_prio", "lr_state",
-        "lr_vintid", "maint_level", "min_bpr0", "misr_cache", "n_lrs", "pmr", "prebits",
-        "pribits", "prio_mask", "signalled",
+        "lr_vintid", "maint_level", "maint_misr", "min_bpr0", "misr_cache", "n_lrs", "pmr",
+        "prebits", "pribits", "prio_mask", "signalled",
     )
 
     def __init__(self, *, gic: Any, cpu: int, events: Any, n_lrs: int, pribits: int,
@@ -129,6 +129,8 @@ class VgicCpuInterface:
         self.irq_line = False
         self.fiq_line = False
         self.maint_level = False
+        #: The MISR value last reported (0 while HCR.En is clear).
+        self.maint_misr = 0
         #: Caches refreshed by :meth:`update`: HPPVI index, signalled LR index, MISR.
         self.hppvi_cache = -1
         self.signalled = -1
@@ -434,13 +436,16 @@ class VgicCpuInterface:
                 ev.emit("vgic_lines", cpu=self.cpu, virq=irq, vfiq=fiq,
                         vintid=self.lr_vintid[i] if i >= 0 else 1023)
         misr = self.misr_cache if self.hcr & HCR_EN else 0
-        level = misr != 0
-        if level != self.maint_level:
-            self.maint_level = level
+        if misr != self.maint_misr:
+            # Reported whenever the set of causes changes; the line moves with its level.
+            self.maint_misr = misr
+            level = misr != 0
             if ev.enabled:
                 ev.emit("vgic_maintenance", cpu=self.cpu, level=level, causes=misr_text(misr),
                         misr=misr)
-            self._gic.set_interrupt_level(self._maint_intid, level, cpu=self.cpu)
+            if level != self.maint_level:
+                self.maint_level = level
+                self._gic.set_interrupt_level(self._maint_intid, level, cpu=self.cpu)
 
     # -- snapshots (for tests and a hypervisor model) ----------------------------------
     def state(self) -> tuple[Any, ...]:

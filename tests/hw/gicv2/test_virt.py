@@ -337,7 +337,7 @@ _STEP = st.one_of(
 )
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(st.lists(_STEP, max_size=40))
 def test_fuzz_gich_gicv_lines_match_reference(steps: list[tuple[str, int, int]]) -> None:
     m = Machine.virt(cpus=1, gic=2, virtualization=True)

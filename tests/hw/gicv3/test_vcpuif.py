@@ -366,7 +366,7 @@ _STEP = st.one_of(
 )
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.lists(_STEP, max_size=40))
 def test_fuzz_ich_icv_lines_match_reference(steps: list[tuple[str, str, int]]) -> None:
     m = Machine.virt(cpus=1, gic=3, virtualization=True)
@@ -383,3 +383,27 @@ def test_fuzz_ich_icv_lines_match_reference(steps: list[tuple[str, str, int]]) -
         misr = c.read_sysreg("ICH_MISR_EL2")
         en = c.read_sysreg("ICH_HCR_EL2") & 1
         assert m.gic.is_pending(25, 0) == bool(en and misr)
+
+
+def test_trace_names_lr_states_and_maintenance_causes(m: Machine) -> None:
+    c = m.cpus[0]
+    guest_on(c)
+    c.write_sysreg("ICH_HCR_EL2", 1 | 1 << 3)  # En, NPIE
+    rec = m.events.record()
+    c.write_sysreg("ICH_LR0_EL2", lr(40, eoi=1))
+    c.read_sysreg("ICV_IAR1_EL1")
+    c.write_sysreg("ICV_EOIR1_EL1", 40)
+    text = [e.text() for e in rec if e.kind.startswith(("ich_", "icv_", "vgic_"))]
+    assert text == [
+        "ich_lr_write lr=0x0 vintid=0x28 state=pending hw=0 pintid=0x200 priority=0xa0 "
+        "group=0x1",
+        "vgic_lines virq=1 vfiq=0 vintid=0x28",
+        "vgic_maintenance level=0 causes=none misr=0x0",
+        "vgic_lr_state lr=0x0 vintid=0x28 from=pending to=active why=ack",
+        "icv_ack vintid=0x28 lr=0x0 group=0x1",
+        "vgic_lines virq=0 vfiq=0 vintid=0x3ff",
+        "vgic_maintenance level=1 causes=NP misr=0x8",
+        "vgic_lr_state lr=0x0 vintid=0x28 from=active to=invalid why=eoi",
+        "icv_eoi vintid=0x28 lr=0x0 result=deactivated",
+        "vgic_maintenance level=1 causes=EOI,NP misr=0x9",
+    ]
