@@ -75,17 +75,21 @@ class Distributor:
         """
         v = self.irouter[i]
         if v & _IRM_BIT:
-            g = self.bank.group[i]
-            for c in self.gic.cpuifs:
-                if c.igrpen[g] and not c.redist.asleep:
-                    return c.index
-            return -1
+            return self._first_eligible(self.bank.group[i])
         key = affinity_key((v >> 32) & 0xFF, (v >> 16) & 0xFF, (v >> 8) & 0xFF, v & 0xFF)
         return self.gic.cpu_by_aff.get(key, -1)
 
-    def retarget(self, i: int) -> None:
+    def _first_eligible(self, g: int) -> int:
+        for c in self.gic.cpuifs:
+            if c.igrpen[g] and not c.redist.asleep:
+                return c.index
+        return -1
+
+    def retarget(self, i: int, new: int | None = None) -> None:
+        """Recompute SPI ``i``'s target (or set it to ``new``) and requeue it there."""
         b = self.bank
-        new = self.route_of(i)
+        if new is None:
+            new = self.route_of(i)
         old = b.target[i]
         if new != old:
             b.target[i] = new
@@ -97,10 +101,12 @@ class Distributor:
             b.touch(i)
 
     def reroute_one_of_n(self) -> None:
-        """Re-evaluate the target of every 1-of-N SPI (cost: number of such SPIs)."""
+        """Re-evaluate the target of every 1-of-N SPI (cost: CPUs + number of such SPIs)."""
         if self.one_of_n and self.gic.cpuifs:
+            first = (self._first_eligible(0), self._first_eligible(1))
+            group = self.bank.group
             for i in sorted(self.one_of_n):
-                self.retarget(i)
+                self.retarget(i, first[group[i]])
 
     # -- device input -----------------------------------------------------------
     def set_level(self, i: int, level: bool) -> None:
