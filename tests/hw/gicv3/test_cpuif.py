@@ -358,3 +358,19 @@ def test_deactivate_physical(m: Machine) -> None:
     m.gic.deactivate_physical(0, 20)
     assert not m.gic.is_active(20, 0)
     assert c.read_sysreg("ICC_RPR_EL1") == 0x80  # no active-priority change
+
+
+def test_line_and_ack_events(m: Machine) -> None:
+    c = m.cpus[0]
+    ppi(m, 0, 20, 0x80)
+    rec = m.events.record()
+    m.set_interrupt_level(20, True, cpu=0)
+    i = c.read_sysreg("ICC_IAR1_EL1")
+    c.write_sysreg("ICC_EOIR1_EL1", i)
+    lines = [(e.cpu, e["level"]) for e in rec.of("cpuif_irq_line")]
+    assert lines == [(0, True), (0, False)]
+    ack = rec.of("cpuif_ack")[0]
+    assert (ack.cpu, ack["intid"], ack["prio"], ack["group"]) == (0, 20, 0x80, 1)
+    assert rec.of("cpuif_eoi")[0]["drop"] == 0x80
+    assert rec.of("cpuif_deactivate")[0]["via"] == "eoi"
+    assert str(ack) == "[0] cpu0 cpuif_ack intid=0x14 prio=0x80 group=0x1"

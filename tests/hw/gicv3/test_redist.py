@@ -309,3 +309,10 @@ def test_lpi_gated_by_group1_enable(m: Machine) -> None:
     assert not m.cpus[0].irq_line
     m.cpus[0].write_sysreg("ICC_IGRPEN1_EL1", 1)
     assert m.cpus[0].irq_line
+
+
+def test_last_bit_with_two_regions() -> None:
+    m = Machine.virt(cpus=130, its=False)
+    last = [i for i, r in enumerate(m.gic.redists) if (r.typer >> 4) & 1]
+    assert last == [122, 129]
+    assert m.gic.redists[123].rd_base == 0x40_0000_0000
