@@ -328,27 +328,39 @@ _LR = st.builds(lambda v, s, p, g, h, pid, eoi, cpu: lr(v, state=s, prio=p, grp1
                 st.integers(0, 255), st.integers(0, 1), st.integers(0, 1),
                 st.sampled_from([27, 40, 1000, 1023]), st.integers(0, 1), st.integers(0, 7))
 _STEP = st.one_of(
-    st.tuples(st.just("h"), st.sampled_from(_GICH_W), st.integers(0, 0xFFFF_FFFF)),
-    st.tuples(st.just("h"), st.sampled_from(_GICH_W[5:]), _LR),
+    st.tuples(st.just("h"), st.sampled_from(_GICH_W), st.integers(0, 0xFFFF_FFFF),
+              st.sampled_from([4, 4, 4, 4, 1, 2])),
+    st.tuples(st.just("h"), st.sampled_from(_GICH_W[5:]), _LR, st.just(4)),
     st.tuples(st.just("v"), st.sampled_from(_GICV_W),
               st.one_of(st.integers(0, 0xFFFF_FFFF), st.sampled_from([1, 3, 27, 40, 41,
-                                                                     1 << 10 | 3]))),
-    st.tuples(st.just("r"), st.sampled_from(_GICV_R), st.just(0)),
+                                                                     1 << 10 | 3])),
+              st.sampled_from([4, 4, 4, 4, 1, 2])),
+    st.tuples(st.just("r"), st.sampled_from(_GICV_R), st.just(0), st.just(4)),
+    st.tuples(st.just("p"), st.just(0x304), st.just(1 << 8), st.just(4)),  # SPI 40 active
 )
 
 
 @settings(max_examples=120, deadline=None)
 @given(st.lists(_STEP, max_size=40))
-def test_fuzz_gich_gicv_lines_match_reference(steps: list[tuple[str, int, int]]) -> None:
+def test_fuzz_gich_gicv_lines_match_reference(steps: list[tuple[str, int, int, int]]) -> None:
     m = Machine.virt(cpus=1, gic=2, virtualization=True)
     c = m.cpus[0]
-    for kind, off, value in steps:
-        if kind == "h":
-            c.write(GICH + off, value)
-        elif kind == "v":
-            c.write(GICV + off, value)
+    base = {"h": GICH, "v": GICV, "r": GICV, "p": GICD}
+    for kind, off, value, size in steps:
+        try:
+            if kind == "r":
+                c.read(base[kind] + off)
+            else:
+                c.write(base[kind] + off, value & ((1 << 8 * size) - 1), size=size)
+        except ExternalAbort:
+            assert size != 4
         else:
-            c.read(GICV + off)
+            assert size == 4
         assert (c.virq_line, c.vfiq_line) == ref_lines(c)
         en = c.read(GICH + H_HCR) & 1
         assert m.gic.is_pending(25, cpu=0) == bool(en and c.read(GICH + H_MISR))
+        # every LR is exactly one of: holding an interrupt, in EISR, in ELRSR
+        eisr, elrsr = c.read(GICH + H_EISR0), c.read(GICH + H_ELRSR0)
+        for i in range(4):
+            valid = c.read(GICH + H_LR + 4 * i) >> 28 & 3 != 0
+            assert valid + (eisr >> i & 1) + (elrsr >> i & 1) == 1

@@ -383,6 +383,10 @@ def test_fuzz_ich_icv_lines_match_reference(steps: list[tuple[str, str, int]]) -
         misr = c.read_sysreg("ICH_MISR_EL2")
         en = c.read_sysreg("ICH_HCR_EL2") & 1
         assert m.gic.is_pending(25, 0) == bool(en and misr)
+        eisr, elrsr = c.read_sysreg("ICH_EISR_EL2"), c.read_sysreg("ICH_ELRSR_EL2")
+        for i in range(4):
+            valid = c.read_sysreg(f"ICH_LR{i}_EL2") >> 62 != 0
+            assert valid + (eisr >> i & 1) + (elrsr >> i & 1) == 1
 
 
 def test_trace_names_lr_states_and_maintenance_causes(m: Machine) -> None:
