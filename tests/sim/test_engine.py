@@ -170,3 +170,26 @@ def test_events_are_stamped_with_step_numbers() -> None:
     acq = rec.of("sim_lock_acquire")
     assert len(acq) == 6 and all(e["lock"] == "lock" for e in acq)
     assert all(e["class"].startswith("test_engine.py:") for e in acq)
+
+
+def test_virtual_clock_sleep() -> None:
+    eng = sim.Engine(cpus=2, strategy=sim.RoundRobin())
+    log: list[tuple[str, int]] = []
+
+    async def sleeper() -> None:
+        await eng.sleep(100)
+        log.append(("woke", eng.now))
+
+    async def busy() -> None:
+        for _ in range(3):
+            await sim.point()
+        log.append(("busy done", eng.now))
+
+    eng.spawn(0, sleeper)
+    eng.spawn(1, busy)
+    rec = eng.events.record()
+    res = eng.run()
+    assert res.ok
+    assert log[0][0] == "busy done" and log[1] == ("woke", 102)  # deadline 1 + 100, +1 step
+    assert rec.of("sim_clock")[0]["now"] == 101
+    assert res.steps < 20

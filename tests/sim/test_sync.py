@@ -343,3 +343,26 @@ def test_sleep_in_atomic_context_is_reported() -> None:
         ("wait_for_completion(done)", "interrupts disabled"),
         ("mutex_lock(m)", "inside rcu_read_lock()")]
     assert "f@test_sync.py:" in ev[0]["stack"]
+
+
+def test_lock_contended_event() -> None:
+    eng = sim.Engine(cpus=2, strategy=sim.RoundRobin())
+    lock = sim.SpinLock("L")
+
+    async def a() -> None:
+        await lock.lock()
+        await sim.point()
+        await sim.point()
+        lock.unlock()
+
+    async def b() -> None:
+        await sim.point()
+        await lock.lock()
+        lock.unlock()
+
+    eng.spawn(0, a, name="a")
+    eng.spawn(1, b, name="b")
+    rec = eng.events.record()
+    assert eng.run().ok
+    ev, = rec.of("sim_lock_contended")
+    assert (ev.cpu, ev["lock"], ev["holder"], ev["holder_cpu"]) == (1, "L", 0, 0)

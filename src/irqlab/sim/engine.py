@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import heapq
 import traceback
 from collections import deque
 from collections.abc import Callable, Coroutine
@@ -79,6 +80,25 @@ class _WaitCall(Op):
 
     def perform(self, th: Thread) -> Any:
         return self.obj.result
+
+
+class _Sleep(Op):
+    __slots__ = ("_eng", "deadline")
+    kind = "sleep"
+    blocking = True
+    sleeps = True
+
+    def __init__(self, eng: Engine, deadline: int) -> None:
+        self.obj = None
+        self.label = ""
+        self.deadline = deadline
+        self._eng = eng
+
+    def ready(self) -> bool:
+        return self._eng.now >= self.deadline
+
+    def describe(self) -> str:
+        return f"sleep(until {self.deadline})"
 
 
 class _WaitCallSleep(_WaitCall):
@@ -176,6 +196,9 @@ class Engine:
         self._tracked: dict[int, Any] = {}
         self._sched: list[int] = []
         self._shape_keys: list[int] = []
+        #: Virtual clock: ``steps + _skew``; sleepers' deadlines (see :meth:`sleep`).
+        self._skew = 0
+        self._timers: list[int] = []
         #: Steps taken so far (also stamped as ``events.time``).
         self.steps = 0
         self._error: tuple[Thread, BaseException, str] | None = None
@@ -326,6 +349,36 @@ class Engine:
         self._threads.append(bt)
         return await _WaitCallSleep(req, "cpuhp_bringup")
 
+    # -- virtual time -----------------------------------------------------------------
+    @property
+    def now(self) -> int:
+        """The virtual clock: one tick per step, jumping ahead when only sleepers remain."""
+        return self.steps + self._skew
+
+    def sleep(self, ticks: int) -> Op:
+        """``await engine.sleep(ticks)``: sleep (``msleep``-like) for ``ticks`` of virtual time.
+
+        The clock advances one tick per step; when every context is blocked
+        and some sleep, it jumps to the earliest deadline (never the wall clock).
+        """
+        check_int("ticks", ticks, 0, 1 << 62)
+        deadline = self.now + ticks
+        heapq.heappush(self._timers, deadline)
+        return _Sleep(self, deadline)
+
+    def _advance_clock(self) -> bool:
+        timers = self._timers
+        now = self.now
+        while timers and timers[0] <= now:
+            heapq.heappop(timers)
+        if not timers:
+            return False
+        self._skew += heapq.heappop(timers) - now
+        ev = self.events
+        if ev.enabled:
+            ev.emit("sim_clock", cpu=None, now=self.now)
+        return True
+
     # -- ids, stacks -----------------------------------------------------------------
     def oid(self, obj: Any) -> int:
         """The stable id of ``obj`` in this run (numbered in first-use order)."""
@@ -455,6 +508,8 @@ class Engine:
             if n == 1:
                 c = ch[0]
             elif n == 0:
+                if self._timers and self._advance_clock():
+                    continue
                 break
             else:
                 if rnd is not None:
@@ -552,11 +607,19 @@ class Engine:
             self._bad_await(th, nop)
             return
         th.op = nop
-        if nop.sleeps and ev.enabled:
-            why = th.atomic_reason()
-            if why is not None:
-                ev.emit("sim_atomic_sleep", cpu=th.cpu, tid=th.tid, op=nop.describe(),
-                        reason=why, stack=";".join(context_stack(th)))
+        if ev.enabled:
+            if nop.sleeps:
+                why = th.atomic_reason()
+                if why is not None:
+                    ev.emit("sim_atomic_sleep", cpu=th.cpu, tid=th.tid, op=nop.describe(),
+                            reason=why, stack=";".join(context_stack(th)))
+            if nop.kind == "acquire" and not nop.ready():
+                holder = nop.waits_for()
+                lk = nop.obj
+                ev.emit("sim_lock_contended", cpu=th.cpu, tid=th.tid, lock=lk.name,
+                        lid=self.oid(lk), **{"class": lk.cls},
+                        holder=-1 if holder is None else holder.tid,
+                        holder_cpu=-1 if holder is None or holder.cpu is None else holder.cpu)
 
     def _take_irq(self, ic: IrqChoice) -> None:
         cc = ic.cctx
