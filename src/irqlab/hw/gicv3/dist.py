@@ -52,10 +52,10 @@ class Distributor:
         cfg = gic.config
         self.end = 32 + cfg.spis
         #: State of SPIs 32..end-1.  IROUTER resets to 0: affinity 0.0.0.0 (CPU 0).
-        self.bank = IrqBank(gic, 32, self.end, gic.cpu_by_aff.get(0, -1))
+        self.bank: IrqBank = IrqBank(gic, 32, self.end, gic.cpu_by_aff.get(0, -1))
         self.irouter = [0] * self.end
         #: GICD_CTLR.EnableGrp0, .EnableGrp1 (DS == 1 layout).
-        self.grp_enable = [False, False]
+        self.grp_enable: list[bool] = [False, False]
         #: SPIs using 1-of-N routing (IRM == 1); ordered, iterated sorted.
         self.one_of_n: dict[int, None] = {}
         lpis = cfg.its or cfg.direct_lpi

@@ -64,7 +64,7 @@ class Redistributor:
         #: Physical address of RD_base (the ITS uses it when GITS_TYPER.PTA == 1).
         self.rd_base = rd_base
         self.cpuif: CpuInterface  # set by GICv3 once the CPU interfaces exist
-        self.bank = IrqBank(gic, 0, 32, index)
+        self.bank: IrqBank = IrqBank(gic, 0, 32, index)
         #: GICR_CTLR.EnableLPIs.
         self.lpis_enabled = False
         #: GICR_WAKER.ProcessorSleep (reset 1, as hardware and QEMU; ChildrenAsleep follows).
