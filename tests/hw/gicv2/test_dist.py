@@ -222,3 +222,17 @@ def test_non_cpu_master_uses_cpu0_bank() -> None:
     m.device_write(7, GICD + ISENABLER, 1 << 20)
     assert m.cpus[0].read(GICD + ISENABLER) >> 20 & 1
     assert not m.cpus[1].read(GICD + ISENABLER) >> 20 & 1
+
+
+def test_uniprocessor_itargetsr_raz_wi_and_spis_reach_cpu0() -> None:
+    m = machine(cpus=1)
+    c = m.cpus[0]
+    assert c.read(GICD + ITARGETSR) == 0 and c.read(GICD + ITARGETSR + 32) == 0
+    c.write(GICD + ITARGETSR + 32, 0xFFFF_FFFF)
+    assert c.read(GICD + ITARGETSR + 32) == 0
+    c.write(GICD + CTLR, 1)
+    c.write(0x0801_0004, 0xFF)
+    c.write(0x0801_0000, 1)
+    c.write(GICD + ISENABLER + 4, 1)
+    m.set_interrupt_level(32, True)
+    assert c.irq_line

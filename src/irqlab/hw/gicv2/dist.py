@@ -62,8 +62,10 @@ class Distributor:
             for i in range(16):
                 self.edge[c * 32 + i] = True  # SGIs are edge-triggered
                 self.enabled[c * 32 + i] = True  # and always enabled (RAO/WI, as GIC-400)
-        #: ITARGETSR of SPIs, indexed by INTID (entries below 32 unused).
-        self.targets = [0] * intid_limit
+        #: ITARGETSR of SPIs, indexed by INTID (entries below 32 unused).  A uniprocessor
+        #: GICv2 has RAZ/WI ITARGETSRs and every SPI targets its one CPU (IHI 0048B 4.3.12).
+        self.uniprocessor = ncpus == 1
+        self.targets = [1 if self.uniprocessor else 0] * intid_limit
         #: sgi_src[cpu][sgi]: mask of source CPUs with this SGI pending on cpu.
         self.sgi_src = [[0] * 16 for _ in range(ncpus)]
         self.ctlr = 0
@@ -309,6 +311,8 @@ class Distributor:
             return self.prio[self.key(c, intid)] if intid < self.limit else 0
         if off < a.GICD_ITARGETSR_OFF + 0x400:
             intid = off - a.GICD_ITARGETSR_OFF
+            if self.uniprocessor:
+                return 0
             if intid < 32:
                 return 1 << c  # read-only: the accessing CPU's own mask
             return self.targets[intid] if intid < self.limit else 0
@@ -330,7 +334,7 @@ class Distributor:
             return
         if off < a.GICD_ITARGETSR_OFF + 0x400:
             intid = off - a.GICD_ITARGETSR_OFF
-            if 32 <= intid < self.limit:
+            if 32 <= intid < self.limit and not self.uniprocessor:
                 old = self.targets[intid]
                 new = value & self.all_mask
                 if old != new:
