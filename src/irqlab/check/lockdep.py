@@ -1,21 +1,555 @@
-"""Work in progress: the lockdep observer."""
+"""lockdep: lock-order and irq-safety validation from a single run, as the kernel does it.
+
+An observer of ``sim_lock_acquire``/``sim_lock_release``, the interrupt
+state (``sim_irq_enable``/``disable``, ``sim_irq_enter``/``exit``) and
+``sim_atomic_sleep``.  It explores nothing: like ``kernel/locking/lockdep.c``
+it predicts deadlocks from the order and the irq state in which lock
+*classes* are taken, so every report is ``potential=True`` (except
+sleep-in-atomic, which happened).
+
+* Classes: the lock's class (its ``key`` or construction site) plus the
+  ``_nested`` subclass.  Edges held -> acquired are added per context (a
+  hard-irq context starts a new chain, as lockdep's ``irq_context`` does),
+  from the most recent held lock (and any trylocks above it).
+* Usage bits: ``IN-HARDIRQ-W`` (acquired in hard-irq context) and
+  ``HARDIRQ-ON-W`` (acquired with interrupts enabled, or held while they
+  were re-enabled -- lockdep's ``mark_held_locks``).
+* Reports, each once per class (pair): ``lockdep:circular-locking``,
+  ``lockdep:recursive-locking``, ``lockdep:inconsistent-lock-state``,
+  ``lockdep:irq-lock-inversion``, ``lockdep:irq-enabled-in-atomic`` (an
+  ``_irq`` unlock, or ``local_irq_enable``, turning interrupts on inside a
+  section whose caller had them off), ``lockdep:invalid-wait-context``
+  (a mutex with a spinlock held, interrupts off or in hard-irq context; with
+  ``preempt_rt=True`` also a ``spinlock_t`` under a ``raw_spinlock_t`` or
+  with interrupts off), ``sleep-in-atomic`` (``sim_atomic_sleep``).
+
+The graph work is done once per *new* edge or usage bit (a breadth-first
+search over classes), so a run that repeats known orders costs one dict
+lookup per acquisition.
+"""
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 from irqlab.check.findings import Finding
+from irqlab.events import Event
 
-__all__ = ["Lockdep"]
+__all__ = ["LockClass", "Lockdep"]
+
+IN_HARDIRQ = "IN-HARDIRQ-W"
+HARDIRQ_ON = "HARDIRQ-ON-W"
+
+# lockdep's wait types: LD_WAIT_SPIN (raw), LD_WAIT_CONFIG (spinlock_t), LD_WAIT_SLEEP (mutex)
+_WAIT = {"raw_spin": 2, "spin": 3, "mutex": 4}
+
+
+class LockClass:
+    """A lockdep class: ``key`` (class string and subclass), a display name, usage."""
+
+    __slots__ = ("key", "name", "type", "usage")
+
+    def __init__(self, key: tuple[str, int], name: str, type_: str) -> None:
+        self.key = key
+        self.name = name if key[1] == 0 else f"{name}/{key[1]}"
+        self.type = type_
+        #: usage bit -> (stack, step, context name)
+        self.usage: dict[str, tuple[list[str], int, str]] = {}
+
+    def chars(self) -> str:
+        """lockdep's usage characters ``{H.S.}``: ``-`` irq-safe, ``+`` irq-on, ``?`` both."""
+        safe, on = IN_HARDIRQ in self.usage, HARDIRQ_ON in self.usage
+        h = "?" if safe and on else "-" if safe else "+" if on else "."
+        s = "+" if on else "."
+        return "{" + h + "." + s + ".}"
+
+    def label(self) -> str:
+        w = _WAIT.get(self.type, 3)
+        return f"({self.name}){self.chars()}-{{{w}:{w}}}"
+
+    def __repr__(self) -> str:
+        return f"<LockClass {self.name} {sorted(self.usage)}>"
+
+
+class _Held:
+    __slots__ = ("cls", "lid", "mode", "prev_off", "stack", "step", "trylock")
+
+    def __init__(self, cls: LockClass, lid: int, mode: str, prev_off: bool, stack: list[str],
+                 step: int) -> None:
+        self.cls = cls
+        self.lid = lid
+        self.mode = mode
+        self.prev_off = prev_off
+        self.stack = stack
+        self.step = step
+        self.trylock = mode == "try"
+
+
+def _frames(stack: list[str], indent: str = "       ") -> str:
+    if not stack:
+        return indent + "(no stack)"
+    return "\n".join(indent + fr for fr in reversed(stack))
+
+
+def _at(stack: list[str]) -> str:
+    return stack[-1] if stack else "?"
+
+
+def _banner(title: str) -> str:
+    bar = "=" * (len(title) + 2)
+    return f"{bar}\n{title}\n{'-' * (len(title) + 2)}"
 
 
 class Lockdep:
-    """Placeholder observer (no findings yet)."""
+    """The lockdep observer (see the module docstring).
 
-    def __init__(self, engine: Any, **options: Any) -> None:
+    ``preempt_rt``: validate as on PREEMPT_RT, where ``spinlock_t`` sleeps
+    (so it must not be taken under a raw spinlock or with interrupts off).
+    """
+
+    def __init__(self, engine: Any, *, preempt_rt: bool = False) -> None:
         self.engine = engine
+        self.preempt_rt = bool(preempt_rt)
         self.found: list[Finding] = []
-        self.handlers: dict[str, Any] = {}
+        self.classes: dict[tuple[str, int], LockClass] = {}
+        #: dependency edges: class -> {next class: (prev stack, next stack, context name)}
+        self.fwd: dict[LockClass, dict[LockClass, tuple[list[str], list[str], str]]] = {}
+        self.back: dict[LockClass, dict[LockClass, None]] = {}
+        self._held: dict[int, list[_Held]] = {}
+        self._tid_cpu: dict[int, int | None] = {}
+        self._names: dict[int, str] = {}
+        self._irqs_on: dict[int | None, bool] = {}
+        self._irq_stack: dict[int | None, list[tuple[int, bool]]] = {}
+        self._last_release: dict[int | None, _Held] = {}
+        self._disabled_at: dict[int | None, int] = {}
+        self._reported: set[Any] = set()
+        self.handlers = {
+            "sim_spawn": self._spawn,
+            "sim_lock_acquire": self._acquire,
+            "sim_lock_release": self._release,
+            "sim_irq_enable": self._irq_enable,
+            "sim_irq_disable": self._irq_disable,
+            "sim_irq_enter": self._irq_enter,
+            "sim_irq_exit": self._irq_exit,
+            "sim_atomic_sleep": self._atomic_sleep,
+        }
+
+    # -- context bookkeeping -----------------------------------------------------------
+    def _spawn(self, ev: Event) -> None:
+        self._names[ev.args["tid"]] = ev.args["name"]
+
+    def _ctx_name(self, tid: int, cpu: int | None) -> str:
+        n = self._names.get(tid)
+        if n is None:
+            # a context spawned before the observers were attached
+            for th in getattr(self.engine, "_threads", ()):
+                if th.tid == tid:
+                    n = self._names[tid] = th.name
+                    break
+            else:
+                n = f"irq/{cpu}" if cpu is not None else f"tid{tid}"
+        return f"{n}/{tid}"
+
+    def _irq_enter(self, ev: Event) -> None:
+        cpu = ev.cpu
+        self._irq_stack.setdefault(cpu, []).append((ev.args["tid"],
+                                                    self._irqs_on.get(cpu, True)))
+        self._irqs_on[cpu] = False
+        self._names.setdefault(ev.args["tid"], f"irq/{cpu}")
+
+    def _irq_exit(self, ev: Event) -> None:
+        st = self._irq_stack.get(ev.cpu)
+        if st:
+            _tid, saved = st.pop()
+            self._irqs_on[ev.cpu] = saved
+            if saved:
+                self._mark_held_on_cpu(ev.cpu, ev, via="irq_exit")
+
+    def _irq_disable(self, ev: Event) -> None:
+        self._irqs_on[ev.cpu] = False
+        self._disabled_at[ev.cpu] = ev.seq
+
+    def _irq_enable(self, ev: Event) -> None:
+        cpu = ev.cpu
+        self._irqs_on[cpu] = True
+        via = ev.args.get("via", "")
+        in_irq = bool(ev.args.get("in_irq"))
+        last = self._last_release.pop(cpu, None)
+        if via == "spin_unlock_irq" and last is not None and last.prev_off:
+            self._irq_enabled_in_atomic(ev, last, in_irq)
+        elif via == "local_irq_enable" and in_irq:
+            self._irq_enabled_in_atomic(ev, None, True)
+        self._mark_held_on_cpu(cpu, ev, via=via)
+
+    def _mark_held_on_cpu(self, cpu: int | None, ev: Event, via: str) -> None:
+        # lockdep's mark_held_locks(): every lock held on this CPU is now held with irqs on
+        stack: list[str] | None = None
+        for tid in sorted(self._held):
+            hl = self._held[tid]
+            if not hl or self._tid_cpu.get(tid) != cpu:
+                continue
+            for h in hl:
+                if HARDIRQ_ON not in h.cls.usage:
+                    if stack is None:
+                        stack = self.engine.stack()
+                    self._mark(h.cls, HARDIRQ_ON, stack, ev, tid, cpu, h)
+
+    # -- acquisition -------------------------------------------------------------------
+    def _class(self, a: dict[str, Any]) -> LockClass:
+        key = (a["class"], a["subclass"])
+        c = self.classes.get(key)
+        if c is None:
+            c = self.classes[key] = LockClass(key, a["lock"], a["type"])
+        return c
+
+    def _acquire(self, ev: Event) -> None:
+        a = ev.args
+        tid = a["tid"]
+        cpu = ev.cpu
+        self._tid_cpu[tid] = cpu
+        mode = a["mode"]
+        cls = self._class(a)
+        # the interrupt state before the acquire (an irqsave/irq acquire disabled them)
+        if mode in ("irq", "irqsave"):
+            # irqs were on before iff this acquire's own disable event came just before it
+            prev_off = self._disabled_at.get(cpu) != ev.seq - 1
+        else:
+            prev_off = bool(a["irqs_disabled"])
+        self._irqs_on[cpu] = not a["irqs_disabled"]
+        held = self._held.setdefault(tid, [])
+        stack = self.engine.stack()
+        h = _Held(cls, a["lid"], mode, prev_off, stack, ev.time)
+        # recursion
+        for o in held:
+            if o.cls is cls and not h.trylock:
+                self._recursive(ev, tid, cpu, o, h)
+                break
+        # wait context
+        self._wait_context(ev, tid, cpu, held, h, bool(a["in_irq"]))
+        # dependencies: from the most recent non-trylock held lock, and trylocks above it
+        for o in reversed(held):
+            if o.cls is not cls:
+                self._add_edge(o, h, ev, tid, cpu)
+            if not o.trylock:
+                break
+        # usage
+        if a["in_irq"]:
+            self._mark(cls, IN_HARDIRQ, stack, ev, tid, cpu, h)
+        if not a["irqs_disabled"]:
+            self._mark(cls, HARDIRQ_ON, stack, ev, tid, cpu, h)
+        held.append(h)
+
+    def _release(self, ev: Event) -> None:
+        a = ev.args
+        held = self._held.get(a["tid"])
+        if not held:
+            return
+        lid = a["lid"]
+        for i in range(len(held) - 1, -1, -1):
+            if held[i].lid == lid:
+                h = held.pop(i)
+                self._last_release[ev.cpu] = h
+                return
+
+    # -- the graph ---------------------------------------------------------------------
+    def _path(self, src: LockClass, dst: LockClass) -> list[LockClass] | None:
+        """A shortest path src ->* dst in the dependency graph (breadth first)."""
+        if src is dst:
+            return [src]
+        parent: dict[LockClass, LockClass | None] = {src: None}
+        q = deque([src])
+        while q:
+            c = q.popleft()
+            for n in self.fwd.get(c, ()):
+                if n in parent:
+                    continue
+                parent[n] = c
+                if n is dst:
+                    path = [n]
+                    p = parent[n]
+                    while p is not None:
+                        path.append(p)
+                        p = parent[p]
+                    return path[::-1]
+                q.append(n)
+        return None
+
+    def _closure(self, start: LockClass, graph: dict[LockClass, Any]) -> list[LockClass]:
+        seen = {start: None}
+        q = deque([start])
+        while q:
+            c = q.popleft()
+            for n in graph.get(c, ()):
+                if n not in seen:
+                    seen[n] = None
+                    q.append(n)
+        return list(seen)
+
+    def _add_edge(self, prev: _Held, nxt: _Held, ev: Event, tid: int, cpu: int | None) -> None:
+        p, n = prev.cls, nxt.cls
+        out = self.fwd.setdefault(p, {})
+        if n in out:
+            return
+        cyc = self._path(n, p)
+        if cyc is not None:
+            self._circular(ev, tid, cpu, prev, nxt, cyc)
+            return  # lockdep does not add the edge that would close a cycle
+        out[n] = (prev.stack, nxt.stack, self._ctx_name(tid, cpu))
+        self.back.setdefault(n, {})[p] = None
+        # HARDIRQ-safe -> HARDIRQ-unsafe through the new edge
+        safe = next((c for c in self._closure(p, self.back) if IN_HARDIRQ in c.usage), None)
+        if safe is None:
+            return
+        unsafe = next((c for c in self._closure(n, self.fwd) if HARDIRQ_ON in c.usage), None)
+        if unsafe is not None:
+            self._inversion(ev, tid, cpu, safe, unsafe, prev, nxt)
+
+    def _mark(self, cls: LockClass, bit: str, stack: list[str], ev: Event, tid: int,
+              cpu: int | None, h: _Held) -> None:
+        if bit in cls.usage:
+            return
+        cls.usage[bit] = (list(stack), ev.time, self._ctx_name(tid, cpu))
+        other = HARDIRQ_ON if bit == IN_HARDIRQ else IN_HARDIRQ
+        if other in cls.usage:
+            self._inconsistent(ev, tid, cpu, cls, other, bit, h)
+            return
+        # the new bit against the dependencies already recorded
+        if bit == IN_HARDIRQ:
+            unsafe = next((c for c in self._closure(cls, self.fwd)
+                           if c is not cls and HARDIRQ_ON in c.usage), None)
+            if unsafe is not None:
+                self._inversion(ev, tid, cpu, cls, unsafe, None, h)
+        else:
+            safe = next((c for c in self._closure(cls, self.back)
+                         if c is not cls and IN_HARDIRQ in c.usage), None)
+            if safe is not None:
+                self._inversion(ev, tid, cpu, safe, cls, None, h)
+
+    # -- reports -----------------------------------------------------------------------
+    def _report(self, key: Any, f: Finding) -> None:
+        if key in self._reported:
+            return
+        self._reported.add(key)
+        self.found.append(f)
+
+    def _recursive(self, ev: Event, tid: int, cpu: int | None, o: _Held, h: _Held) -> None:
+        who = self._ctx_name(tid, cpu)
+        c = h.cls
+        text = "\n".join([
+            _banner("WARNING: possible recursive locking detected"),
+            f"{who} is trying to acquire lock:",
+            f"{c.label()}, at: {_at(h.stack)}", "",
+            "but task is already holding lock:",
+            f"{o.cls.label()}, at: {_at(o.stack)}", "",
+            "other info that might help us debug this:",
+            " Possible unsafe locking scenario:", "",
+            "       CPU0", "       ----",
+            f"  lock({c.name});", f"  lock({c.name});", "",
+            " *** DEADLOCK ***", "",
+            " May be due to missing lock nesting notation", "",
+            "stack backtrace:", _frames(h.stack)])
+        self._report(("rec", c.key), Finding(
+            "lockdep:recursive-locking",
+            f"possible recursive locking detected: {who} takes {c.name} twice",
+            details=text, sites={"held": _at(o.stack), "acquire": _at(h.stack)},
+            potential=True, step=ev.time, data={"lock": c.name, "class": c.key[0]}))
+
+    def _circular(self, ev: Event, tid: int, cpu: int | None, prev: _Held, nxt: _Held,
+                  path: list[LockClass]) -> None:
+        # path: nxt ->* prev already recorded; the new edge prev -> nxt closes the cycle
+        who = self._ctx_name(tid, cpu)
+        a, b = prev.cls, nxt.cls
+        lines = [
+            _banner("WARNING: possible circular locking dependency detected"),
+            f"{who} is trying to acquire lock:",
+            f"{b.label()}, at: {_at(nxt.stack)}", "",
+            "but task is already holding lock:",
+            f"{a.label()}, at: {_at(prev.stack)}", "",
+            "which lock already depends on the new lock.", "",
+            "the existing dependency chain (in reverse order) is:", ""]
+        k = len(path) - 1
+        lines += [f"-> #{k} ({path[-1].name}):"]
+        # the last node of the path (= a) was acquired while holding path[-2]
+        for i in range(len(path) - 1, 0, -1):
+            src, dst = path[i - 1], path[i]
+            _ps, ds, ctx = self.fwd[src][dst]
+            if i != len(path) - 1:
+                lines.append(f"-> #{i} ({dst.name}):")
+            lines.append(_frames(ds))
+            lines.append(f"       [{ctx}]")
+            lines.append("")
+        lines += [f"-> #0 ({b.name}):", _frames(nxt.stack), ""]
+        lines += ["other info that might help us debug this:", ""]
+        if len(path) == 2:
+            lines += [" Possible unsafe locking scenario:", "",
+                      "       CPU0                    CPU1",
+                      "       ----                    ----",
+                      f"  lock({a.name});",
+                      f"                               lock({b.name});",
+                      f"                               lock({a.name});",
+                      f"  lock({b.name});", "", " *** DEADLOCK ***", ""]
+        else:
+            chain = " --> ".join(c.name for c in [*path, b])
+            lines += [f"Chain exists of:\n  {chain}", "",
+                      " Possible unsafe locking scenario:", "",
+                      "       CPU0                    CPU1",
+                      "       ----                    ----",
+                      f"  lock({path[-1].name});",
+                      f"                               lock({path[1].name});",
+                      f"                               lock({path[-1].name});",
+                      f"  lock({b.name});", "", " *** DEADLOCK ***", ""]
+        lines += ["stack backtrace:", _frames(nxt.stack)]
+        names = [c.name for c in path]
+        self._report(("circ", frozenset(c.key for c in path)), Finding(
+            "lockdep:circular-locking",
+            f"possible circular locking dependency: {' -> '.join(names)} -> {names[0]}",
+            details="\n".join(lines),
+            sites={"held": _at(prev.stack), "acquire": _at(nxt.stack)},
+            potential=True, step=ev.time,
+            data={"cycle": names, "held": a.name, "acquiring": b.name}))
+
+    def _inconsistent(self, ev: Event, tid: int, cpu: int | None, cls: LockClass, old: str,
+                      new: str, h: _Held) -> None:
+        who = self._ctx_name(tid, cpu)
+        ostack, ostep, octx = cls.usage[old]
+        nstack = cls.usage[new][0]
+        in_irq = self._irq_stack.get(cpu)
+        hc = 1 if in_irq else 0
+        he = 1 if self._irqs_on.get(cpu, True) else 0
+        lines = [
+            _banner("WARNING: inconsistent lock state"),
+            f"inconsistent {{{old}}} -> {{{new}}} usage.",
+            f"{who} [HC{hc}[{hc}]:SC0[0]:HE{he}:SE{he}] takes:",
+            f"{cls.label()}, at: {_at(nstack)}",
+            f"{{{old}}} state was registered at:", _frames(ostack, "  "),
+            f"  [{octx}, step {ostep}]",
+            f"irq event stamp: {ev.time}", "",
+            "other info that might help us debug this:",
+            " Possible unsafe locking scenario:", "",
+            "       CPU0", "       ----",
+            f"  lock({cls.name});", "  <Interrupt>", f"    lock({cls.name});", "",
+            " *** DEADLOCK ***", "",
+            "stack backtrace:", _frames(nstack)]
+        self._report(("inc", cls.key), Finding(
+            "lockdep:inconsistent-lock-state",
+            f"inconsistent {{{old}}} -> {{{new}}} usage of {cls.name}",
+            details="\n".join(lines),
+            sites={old: _at(ostack), new: _at(nstack)}, potential=True, step=ev.time,
+            data={"lock": cls.name, "class": cls.key[0], "from": old, "to": new}))
+
+    def _inversion(self, ev: Event, tid: int, cpu: int | None, safe: LockClass,
+                   unsafe: LockClass, prev: _Held | None, nxt: _Held) -> None:
+        who = self._ctx_name(tid, cpu)
+        s_stack = safe.usage[IN_HARDIRQ][0]
+        u_stack = unsafe.usage[HARDIRQ_ON][0]
+        lines = [_banner("WARNING: HARDIRQ-safe -> HARDIRQ-unsafe lock order detected")]
+        if prev is not None:
+            lines += [f"{who} is trying to acquire:", f"{nxt.cls.label()}, at: {_at(nxt.stack)}",
+                      "", "and this task is already holding:",
+                      f"{prev.cls.label()}, at: {_at(prev.stack)}",
+                      "which would create a new lock dependency:",
+                      f" ({prev.cls.name}) -> ({nxt.cls.name})", ""]
+        else:
+            lines += [f"{who} marks {nxt.cls.label()} at: {_at(nxt.stack)}", ""]
+        lines += ["but this new dependency connects a HARDIRQ-irq-safe lock:",
+                  f" {safe.label()}", "", "... which became HARDIRQ-irq-safe at:",
+                  _frames(s_stack, "  "), "", "to a HARDIRQ-irq-unsafe lock:",
+                  f" {unsafe.label()}", "", "... which became HARDIRQ-irq-unsafe at:",
+                  _frames(u_stack, "  "), "",
+                  "other info that might help us debug this:", "",
+                  " Possible interrupt unsafe locking scenario:", "",
+                  "       CPU0                    CPU1",
+                  "       ----                    ----",
+                  f"  lock({unsafe.name});",
+                  "                               local_irq_disable();",
+                  f"                               lock({safe.name});",
+                  f"                               lock({unsafe.name});",
+                  "  <Interrupt>", f"    lock({safe.name});", "",
+                  " *** DEADLOCK ***"]
+        self._report(("inv", safe.key, unsafe.key), Finding(
+            "lockdep:irq-lock-inversion",
+            f"HARDIRQ-safe -> HARDIRQ-unsafe lock order detected: {safe.name} -> "
+            f"{unsafe.name}",
+            details="\n".join(lines),
+            sites={"safe": _at(s_stack), "unsafe": _at(u_stack), "acquire": _at(nxt.stack)},
+            potential=True, step=ev.time, data={"safe": safe.name, "unsafe": unsafe.name}))
+
+    def _irq_enabled_in_atomic(self, ev: Event, h: _Held | None, in_irq: bool) -> None:
+        cpu = ev.cpu
+        stack = self.engine.stack()
+        tid = next((t for t in sorted(self._held) if self._tid_cpu.get(t) == cpu
+                    and self._held[t]), None)
+        holding = []
+        for t in sorted(self._held):
+            if self._tid_cpu.get(t) == cpu:
+                holding += [x for x in self._held[t]]
+        why = ("in hard-irq context" if in_irq else
+               "with interrupts disabled by the caller")
+        what = (f"spin_unlock_irq({h.cls.name})" if h is not None else "local_irq_enable()")
+        held_txt = [f" #{i}: {x.cls.label()}, at: {_at(x.stack)}" for i, x in enumerate(holding)]
+        lines = [_banner("WARNING: interrupts enabled inside an irq-disabled section"),
+                 f"{what} re-enables interrupts {why}" + (
+                     f"; spin_lock_irq({h.cls.name}) was taken at: {_at(h.stack)}"
+                     if h is not None else ""),
+                 "(use the irqsave/irqrestore variants)", "",
+                 f"{len(holding)} lock{'s' if len(holding) != 1 else ''} held on CPU{cpu}:",
+                 *held_txt, "", "stack backtrace:", _frames(stack)]
+        key = ("irqen", h.cls.key if h is not None else None, in_irq)
+        self._report(key, Finding(
+            "lockdep:irq-enabled-in-atomic",
+            f"{what} re-enables interrupts {why}"
+            + (f" (holding {', '.join(x.cls.name for x in holding)})" if holding else ""),
+            details="\n".join(lines),
+            sites={"enable": _at(stack)} | ({"lock": _at(h.stack)} if h is not None else {}),
+            potential=True, step=ev.time,
+            data={"lock": h.cls.name if h is not None else "", "in_irq": in_irq,
+                  "held": [x.cls.name for x in holding], "tid": -1 if tid is None else tid}))
+
+    def _wait_context(self, ev: Event, tid: int, cpu: int | None, held: list[_Held],
+                      h: _Held, in_irq: bool) -> None:
+        t = h.cls.type
+        if t == "mutex":
+            bad = next((x for x in reversed(held) if x.cls.type != "mutex"), None)
+            why = ("in hard-irq context" if in_irq else
+                   f"under {bad.cls.name}" if bad is not None else
+                   "with interrupts disabled" if h.prev_off else None)
+        elif t == "spin" and self.preempt_rt:
+            bad = next((x for x in reversed(held) if x.cls.type == "raw_spin"), None)
+            why = (f"under {bad.cls.name}" if bad is not None else
+                   "with interrupts disabled" if h.prev_off and not in_irq else None)
+        else:
+            return
+        if why is None:
+            return
+        who = self._ctx_name(tid, cpu)
+        ctxw = 2 if (in_irq or h.prev_off or any(x.cls.type == "raw_spin" for x in held)) else 3
+        lines = ["=============================", "[ BUG: Invalid wait context ]",
+                 "-----------------------------",
+                 f"{who} is trying to lock:", f"{h.cls.label()}, at: {_at(h.stack)}",
+                 "other info that might help us debug this:", f"context-{{{ctxw}:{ctxw}}}",
+                 f"{len(held)} lock{'s' if len(held) != 1 else ''} held by {who}:",
+                 *[f" #{i}: {x.cls.label()}, at: {_at(x.stack)}" for i, x in enumerate(held)],
+                 "stack backtrace:", _frames(h.stack)]
+        self._report(("wait", h.cls.key, why), Finding(
+            "lockdep:invalid-wait-context",
+            f"Invalid wait context: {t} lock {h.cls.name} taken {why}",
+            details="\n".join(lines), sites={"acquire": _at(h.stack)}, potential=True,
+            step=ev.time, data={"lock": h.cls.name, "type": t, "why": why}))
+
+    def _atomic_sleep(self, ev: Event) -> None:
+        a = ev.args
+        stack = a.get("stack", "")
+        frames = stack.split(";") if stack else []
+        who = self._ctx_name(a["tid"], ev.cpu)
+        lines = ["BUG: sleeping function called from invalid context",
+                 f"{who}: {a['op']} may sleep, {a['reason']}", "stack backtrace:",
+                 _frames(frames)]
+        self._report(("sleep", _at(frames), a["op"]), Finding(
+            "sleep-in-atomic", f"{a['op']} may sleep: {a['reason']} ({who})",
+            details="\n".join(lines), sites={"sleep": _at(frames)}, potential=False,
+            step=ev.time, data={"op": a["op"], "reason": a["reason"]}))
 
     def finish(self, result: Any) -> list[Finding]:
+        """No end-of-run checks (every lockdep report is made when it is detected)."""
         return []

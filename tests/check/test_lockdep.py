@@ -1,0 +1,263 @@
+"""Tests for the lockdep observer: each report kind from one run, and clean orders."""
+
+from __future__ import annotations
+
+from irqlab import sim
+from irqlab.check.lockdep import Lockdep
+from irqlab.check.observe import attach
+
+
+def _run(spawn, cpus=2, *, handler=None, preempt_rt=False):
+    eng = sim.Engine(cpus=cpus)
+    if handler is not None:
+        eng.set_irq_handler(handler)
+    spawn(eng)
+    obs = attach(eng, lifetimes=False, irqs=False,
+                 lockdep=Lockdep(eng, preempt_rt=preempt_rt))
+    res = eng.run()
+    return obs.findings(res), res
+
+
+def _kinds(found):
+    return [f.kind for f in found]
+
+
+def test_circular_ab_ba_from_one_serial_run() -> None:
+    a = sim.SpinLock("A")
+    b = sim.SpinLock("B")
+
+    async def ab():
+        await a.lock()
+        await b.lock()
+        b.unlock()
+        a.unlock()
+
+    async def ba():
+        await b.lock()
+        await a.lock()
+        a.unlock()
+        b.unlock()
+
+    def spawn(eng):
+        eng.spawn(0, ab)
+        eng.spawn(0, ba)    # same CPU: the run itself never deadlocks
+
+    found, res = _run(spawn)
+    assert res.outcome == "ok"
+    assert _kinds(found) == ["lockdep:circular-locking"]
+    f = found[0]
+    assert f.potential is True
+    assert f.data["cycle"] == ["A", "B"]
+    assert "WARNING: possible circular locking dependency detected" in f.details
+    assert "the existing dependency chain (in reverse order) is:" in f.details
+    assert " *** DEADLOCK ***" in f.details
+    assert "  lock(B);\n                               lock(A);" in f.details
+    assert f.sites["held"].startswith("ba@test_lockdep.py:")
+
+
+def test_consistent_order_is_clean() -> None:
+    a = sim.SpinLock("A")
+    b = sim.SpinLock("B")
+
+    async def ab():
+        for _ in range(2):
+            await a.lock()
+            await b.lock()
+            b.unlock()
+            a.unlock()
+
+    found, _ = _run(lambda eng: [eng.spawn(0, ab), eng.spawn(1, ab)])
+    assert found == []
+
+
+def test_three_lock_cycle() -> None:
+    locks = [sim.SpinLock(n, key=n) for n in "ABC"]
+
+    def pair(x, y):
+        async def f():
+            await locks[x].lock()
+            await locks[y].lock()
+            locks[y].unlock()
+            locks[x].unlock()
+        return f
+
+    found, _ = _run(lambda eng: [eng.spawn(0, pair(0, 1)), eng.spawn(0, pair(1, 2)),
+                                 eng.spawn(0, pair(2, 0))], cpus=1)
+    assert _kinds(found) == ["lockdep:circular-locking"]
+    assert found[0].data["cycle"] == ["A", "B", "C"]
+    assert "Chain exists of:" in found[0].details
+
+
+def test_recursive_same_class_and_nested_annotation() -> None:
+    def mk():
+        return sim.SpinLock("node")   # one site: one class
+
+    x, y = mk(), mk()
+
+    async def bad():
+        await x.lock()
+        await y.lock()
+        y.unlock()
+        x.unlock()
+
+    found, _ = _run(lambda eng: eng.spawn(0, bad), cpus=1)
+    assert _kinds(found) == ["lockdep:recursive-locking"]
+    assert "possible recursive locking detected" in found[0].details
+
+    async def good():
+        await x.lock()
+        await y.lock_nested(1)
+        y.unlock()
+        x.unlock()
+
+    found, _ = _run(lambda eng: eng.spawn(0, good), cpus=1)
+    assert found == []
+
+
+def _irq_user(lock, mode):
+    async def handler(cpu):
+        if mode == "irqsave":
+            f = await lock.lock_irqsave()
+            lock.unlock_irqrestore(f)
+        else:
+            await lock.lock()
+            lock.unlock()
+    return handler
+
+
+def test_inconsistent_in_hardirq_then_hardirq_on() -> None:
+    lk = sim.SpinLock("L")
+
+    async def task():
+        sim.current().cctx.engine.raise_irq(0, 5)
+        await sim.point("let the irq in")
+        await lk.lock()      # irqs on: HARDIRQ-ON-W
+        lk.unlock()
+
+    found, _ = _run(lambda eng: eng.spawn(0, task), cpus=1, handler=_irq_user(lk, "plain"))
+    assert _kinds(found) == ["lockdep:inconsistent-lock-state"]
+    f = found[0]
+    assert f.message == "inconsistent {IN-HARDIRQ-W} -> {HARDIRQ-ON-W} usage of L"
+    assert "{IN-HARDIRQ-W} state was registered at:" in f.details
+    assert "  <Interrupt>\n    lock(L);" in f.details
+
+
+def test_irqsave_in_task_is_consistent() -> None:
+    lk = sim.SpinLock("L")
+
+    async def task():
+        sim.current().cctx.engine.raise_irq(0, 5)
+        await sim.point()
+        fl = await lk.lock_irqsave()
+        lk.unlock_irqrestore(fl)
+
+    found, _ = _run(lambda eng: eng.spawn(0, task), cpus=1, handler=_irq_user(lk, "plain"))
+    assert found == []
+
+
+def test_safe_to_unsafe_order() -> None:
+    safe = sim.SpinLock("S")
+    unsafe = sim.SpinLock("U")
+
+    async def t_unsafe():
+        await unsafe.lock()          # U: HARDIRQ-ON-W
+        unsafe.unlock()
+
+    async def t_order():
+        sim.current().cctx.engine.raise_irq(0, 1)
+        await sim.point()
+        fl = await safe.lock_irqsave()
+        await unsafe.lock()          # S -> U with S HARDIRQ-safe, U HARDIRQ-unsafe
+        unsafe.unlock()
+        safe.unlock_irqrestore(fl)
+
+    found, _ = _run(lambda eng: [eng.spawn(0, t_order), eng.spawn(1, t_unsafe)],
+                    handler=_irq_user(safe, "plain"))
+    assert _kinds(found) == ["lockdep:irq-lock-inversion"]
+    f = found[0]
+    assert f.data == {"safe": "S", "unsafe": "U"}
+    assert "HARDIRQ-safe -> HARDIRQ-unsafe lock order detected" in f.details
+
+
+def test_unlock_irq_inside_irqs_off_section() -> None:
+    outer = sim.SpinLock("outer")
+    inner = sim.SpinLock("inner")
+
+    async def t():
+        fl = await outer.lock_irqsave()
+        await inner.lock_irq()
+        inner.unlock_irq()           # re-enables irqs while outer is held
+        outer.unlock_irqrestore(fl)
+
+    found, _ = _run(lambda eng: eng.spawn(0, t), cpus=1)
+    assert _kinds(found) == ["lockdep:irq-enabled-in-atomic"]
+    assert found[0].data["held"] == ["outer"]
+    assert found[0].message.startswith("spin_unlock_irq(inner) re-enables interrupts")
+
+
+def test_unlock_irq_with_irqs_on_is_fine() -> None:
+    lk = sim.SpinLock("L")
+
+    async def t():
+        await lk.lock_irq()
+        lk.unlock_irq()
+
+    found, _ = _run(lambda eng: eng.spawn(0, t), cpus=1)
+    assert found == []
+
+
+def test_mutex_under_spinlock_invalid_wait_context() -> None:
+    sp = sim.SpinLock("sp")
+    m = sim.Mutex("m")
+
+    async def t():
+        await sp.lock()
+        await m.lock()
+        m.unlock()
+        sp.unlock()
+
+    found, _ = _run(lambda eng: eng.spawn(0, t), cpus=1)
+    assert sorted(_kinds(found)) == ["lockdep:invalid-wait-context", "sleep-in-atomic"]
+    w = next(f for f in found if f.kind == "lockdep:invalid-wait-context")
+    assert w.data["why"] == "under sp"
+    assert "[ BUG: Invalid wait context ]" in w.details
+    s = next(f for f in found if f.kind == "sleep-in-atomic")
+    assert s.potential is False
+
+
+def test_spinlock_under_raw_only_on_rt() -> None:
+    raw = sim.SpinLock("raw", raw=True)
+    sp = sim.SpinLock("sp")
+
+    async def t():
+        await raw.lock()
+        await sp.lock()
+        sp.unlock()
+        raw.unlock()
+
+    found, _ = _run(lambda eng: eng.spawn(0, t), cpus=1)
+    assert found == []
+    found, _ = _run(lambda eng: eng.spawn(0, t), cpus=1, preempt_rt=True)
+    assert _kinds(found) == ["lockdep:invalid-wait-context"]
+    assert found[0].data["why"] == "under raw"
+
+
+def test_reports_once() -> None:
+    a = sim.SpinLock("A")
+    b = sim.SpinLock("B")
+
+    async def ab():
+        await a.lock()
+        await b.lock()
+        b.unlock()
+        a.unlock()
+
+    async def ba():
+        for _ in range(3):
+            await b.lock()
+            await a.lock()
+            a.unlock()
+            b.unlock()
+
+    found, _ = _run(lambda eng: [eng.spawn(0, ab), eng.spawn(0, ba)], cpus=1)
+    assert _kinds(found) == ["lockdep:circular-locking"]
