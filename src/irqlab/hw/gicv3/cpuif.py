@@ -354,7 +354,13 @@ class CpuInterface:
     def write_eoir1(self, v: int) -> None:
         self.eoi(1, v)
 
+    def _trace(self, reg: str, v: int) -> None:
+        ev = self._events
+        if ev.enabled:
+            ev.emit("cpuif_write", cpu=self.index, reg=reg, value=v)
+
     def _write_ctlr(self, v: int) -> None:
+        self._trace("ICC_CTLR_EL1", v)
         self.cbpr = bool(v & A.ICC_CTLR_EL1.CBPR.in_place)
         self.eoimode = bool(v & A.ICC_CTLR_EL1.EOImode.in_place)
         self.pmhe = bool(v & A.ICC_CTLR_EL1.PMHE.in_place)
@@ -369,6 +375,7 @@ class CpuInterface:
             RSS=1)
 
     def _write_pmr(self, v: int) -> None:
+        self._trace("ICC_PMR_EL1", v)
         self.pmr = v & self._pmask
         self.update()
 
@@ -378,6 +385,7 @@ class CpuInterface:
         return self.bpr[1]
 
     def _write_bpr(self, g: int, v: int) -> None:
+        self._trace(f"ICC_BPR{g}_EL1", v)
         if g == 1 and self.cbpr:
             return  # with CBPR, writes to ICC_BPR1_EL1 are ignored
         self.bpr[g] = max(v & 7, self._minbpr + g)
@@ -399,6 +407,7 @@ class CpuInterface:
         return (self.ap[g] >> (32 * n)) & 0xFFFF_FFFF
 
     def _write_ap(self, g: int, n: int, v: int) -> None:
+        self._trace(f"ICC_AP{g}R{n}_EL1", v)
         sh = 32 * n
         self.ap[g] = (self.ap[g] & ~(0xFFFF_FFFF << sh)) | ((v & 0xFFFF_FFFF) << sh)
         self.update()

@@ -232,10 +232,16 @@ class Distributor:
             gic.flush()
             return
         if A.GICD_IPRIORITYR_OFF <= off < A.GICD_ITARGETSR_OFF:
+            if ev.enabled:
+                ev.emit("gicd_write", cpu=cpu, reg="GICD_IPRIORITYR",
+                        intid=off - A.GICD_IPRIORITYR_OFF, size=size, value=value)
             b.write_prio(0, value, size, off - A.GICD_IPRIORITYR_OFF)
             gic.flush()
             return
         if A.GICD_ICFGR_OFF <= off < A.GICD_IGRPMODR_OFF:
+            if ev.enabled:
+                ev.emit("gicd_write", cpu=cpu, reg="GICD_ICFGR", n=(off - A.GICD_ICFGR_OFF) >> 2,
+                        value=value)
             b.write_cfg(((off - A.GICD_ICFGR_OFF) >> 2) * 16, value)
             gic.flush()
             return

@@ -453,8 +453,15 @@ class Redistributor:
             else:
                 b.set_active(0, value, off == A.GICR_ISACTIVER0_OFF)
         elif A.GICR_IPRIORITYR_OFF <= off < A.GICR_IPRIORITYR_OFF + 32:
+            if ev.enabled:
+                ev.emit("gicr_write", cpu=cpu, redist=self.processor_number,
+                        reg="GICR_IPRIORITYR", intid=off - A.GICR_IPRIORITYR_OFF, size=size,
+                        value=value)
             b.write_prio(0, value, size, off - A.GICR_IPRIORITYR_OFF)
         elif off == A.GICR_ICFGR1_OFF:
+            if ev.enabled:
+                ev.emit("gicr_write", cpu=cpu, redist=self.processor_number, reg="GICR_ICFGR1",
+                        value=value)
             b.write_cfg(16, value)
         elif off in (A.GICR_ICFGR0_OFF, A.GICR_IGRPMODR0_OFF, A.GICR_NSACR_OFF):
             return  # ICFGR0: SGIs are always edge-triggered; the others WI with DS == 1
