@@ -69,3 +69,23 @@ def test_no_v2m_frame() -> None:
     assert m.gic.v2m is None
     with pytest.raises(ExternalAbort, match="no device"):
         m.device_write(0, V2M + 0x040, 80)
+
+
+def test_pci_multi_msi_through_v2m_by_config_writes() -> None:
+    from irqlab.hw.config import PciFunctionConfig
+
+    m = machine(pci_functions=(PciFunctionConfig(bdf=0x08, msi_vectors=4),))
+    enable_all(m)
+    for intid in range(80, 84):
+        setup_spi(m, intid, targets=0b01)
+    c = m.cpus[0]
+    cfg = m.pci.config_address(0x08)
+    c.write(cfg + 0x04, 1 << 2)              # Command: Bus Master Enable
+    c.write(cfg + 0x40 + 4, V2M + 0x040)     # MSI Message Address: MSI_SETSPI_NS
+    c.write(cfg + 0x40 + 12, 80, size=2)     # Message Data: the first SPI of the block
+    c.write(cfg + 0x40 + 2, 1 | 2 << 4, size=2)  # MSI Enable, Multiple Message Enable = 4
+    m.pci[0x08].fire(3)
+    assert m.gic.is_pending(83) and ack(c) == 83
+    eoi(c, 83)
+    m.pci[0x08].fire(0)
+    assert ack(c) == 80
