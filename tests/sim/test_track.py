@@ -136,3 +136,29 @@ def test_blocked_work_item_is_a_deadlock() -> None:
     assert res.outcome == "deadlock"
     assert res.deadlock is not None
     assert res.deadlock.cpus[0][0].name == "kworker/0"
+
+
+def test_engine_method_aliases() -> None:
+    eng = sim.Engine(cpus=2, strategy=sim.RoundRobin())
+    log: list[str] = []
+
+    async def job() -> None:
+        log.append("job")
+
+    w = sim.Work(job)
+    assert eng.queue_work(1, w) is True        # before the run
+
+    async def f() -> None:
+        d = eng.alloc("desc")
+        await eng.access(d, "w", "init")
+        await eng.point("p")
+        eng.call_rcu(d, lambda o: log.append("cb"))
+        eng.kfree_rcu(eng.alloc("other"))
+        await eng.flush_work(w)
+        eng.kfree(d)
+
+    eng.spawn(0, f)
+    rec = eng.events.record()
+    assert eng.run().ok
+    assert log == ["job", "cb"]
+    assert sorted(e["obj_kind"] for e in rec.of("sim_free")) == ["desc", "other"]

@@ -349,6 +349,55 @@ class Engine:
         self._threads.append(bt)
         return await _WaitCallSleep(req, "cpuhp_bringup")
 
+    # -- tracked objects and work (aliases of the module-level functions) ------------------
+    def alloc(self, obj_or_kind: Any, *, site: str | None = None) -> Any:
+        """:func:`irqlab.sim.alloc` (plain call, during a run)."""
+        from irqlab.sim.track import alloc
+
+        return alloc(obj_or_kind, site=site)
+
+    def kfree(self, obj: Any) -> None:
+        """:func:`irqlab.sim.kfree`."""
+        from irqlab.sim.track import kfree
+
+        kfree(obj)
+
+    def kfree_rcu(self, obj: Any) -> None:
+        """:func:`irqlab.sim.kfree_rcu`."""
+        from irqlab.sim.track import kfree_rcu
+
+        kfree_rcu(obj)
+
+    def access(self, obj: Any, rw: str = "r", label: str = "") -> Op:
+        """``await engine.access(obj, rw, label)``: :func:`irqlab.sim.access`."""
+        from irqlab.sim.track import access
+
+        return access(obj, rw, label)
+
+    def point(self, label: str = "") -> Op:
+        """``await engine.point(label)``: :func:`irqlab.sim.point`."""
+        from irqlab.sim.track import point
+
+        return point(label)
+
+    def call_rcu(self, obj: Any, fn: Callable[[Any], Any]) -> None:
+        """:func:`irqlab.sim.call_rcu`."""
+        from irqlab.sim.rcu import call_rcu
+
+        call_rcu(obj, fn)
+
+    def queue_work(self, cpu: int, work: Any) -> bool:
+        """:func:`irqlab.sim.queue_work` (also before the run starts)."""
+        from irqlab.sim.track import _queue_work
+
+        return _queue_work(self, cpu, work)
+
+    def flush_work(self, work: Any) -> Op:
+        """``await engine.flush_work(work)``: :func:`irqlab.sim.flush_work`."""
+        from irqlab.sim.track import flush_work
+
+        return flush_work(work)
+
     # -- virtual time -----------------------------------------------------------------
     @property
     def now(self) -> int:
