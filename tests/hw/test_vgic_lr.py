@@ -118,7 +118,8 @@ def test_eoi_deactivates_and_emits_states() -> None:
     v.eoi(40, 1)
     assert v.lr_state[0] == INVALID and v.ap1 == 0
     states = [(e["from"], e["to"], e["why"]) for e in rec.of("vgic_lr_state")]
-    assert states == [("pending", "active", "ack"), ("active", "invalid", "eoi")]
+    assert states == [("invalid", "pending", "write"), ("pending", "active", "ack"),
+                      ("active", "invalid", "eoi")]
 
 
 def test_eoi_split_then_dir() -> None:

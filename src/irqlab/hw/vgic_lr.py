@@ -140,8 +140,8 @@ class VgicCpuInterface:
     def set_lr(self, i: int, state: int, vintid: int, phys: int, prio: int, group: int,
                hw: int) -> None:
         """Load list register ``i`` (a hypervisor write, already decoded); updates outputs."""
-        self.lr_state[i] = state
         self.lr_vintid[i] = vintid
+        self._set_state(i, state, "write")
         self.lr_phys[i] = phys
         self.lr_prio[i] = prio & self.prio_mask
         self.lr_group[i] = group

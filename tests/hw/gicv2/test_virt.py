@@ -118,7 +118,8 @@ def test_guest_round_trip(m: Machine) -> None:
     c.write(GICV + C_EOIR, 40)
     assert c.read(GICH + H_ELRSR0) == 0xF and c.read(GICV + C_RPR) == 0xFF
     assert [e.kind for e in rec.of("gich_lr_write", "vgic_lr_state", "gicv_*")] == [
-        "gich_lr_write", "vgic_lr_state", "gicv_ack", "vgic_lr_state", "gicv_eoi"]
+        "gich_lr_write", "vgic_lr_state", "vgic_lr_state", "gicv_ack", "vgic_lr_state",
+        "gicv_eoi"]
 
 
 def test_virtual_sgi_cpuid(m: Machine) -> None:

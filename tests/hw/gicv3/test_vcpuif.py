@@ -102,7 +102,8 @@ def test_round_trip_write_lr_iar_eoir_elrsr(m: Machine) -> None:
     assert c.read_sysreg("ICV_RPR_EL1") == 0xFF
     assert [(e.kind, e.get("vintid")) for e in rec.of("ich_lr_write", "vgic_lr_state",
                                                       "icv_ack", "icv_eoi")] == [
-        ("ich_lr_write", 40), ("icv_ack", 1023), ("vgic_lr_state", 40), ("icv_ack", 40),
+        ("ich_lr_write", 40), ("vgic_lr_state", 40), ("icv_ack", 1023), ("vgic_lr_state", 40),
+        ("icv_ack", 40),
         ("vgic_lr_state", 40), ("icv_eoi", 40)]
     assert str(rec.of("ich_lr_write")[0]) == (
         "[0] cpu0 ich_lr_write lr=0x0 vintid=0x28 state=pending hw=0 pintid=0x0 "
@@ -401,6 +402,7 @@ def test_trace_names_lr_states_and_maintenance_causes(m: Machine) -> None:
     assert text == [
         "ich_lr_write lr=0x0 vintid=0x28 state=pending hw=0 pintid=0x200 priority=0xa0 "
         "group=0x1",
+        "vgic_lr_state lr=0x0 vintid=0x28 from=invalid to=pending why=write",
         "vgic_lines virq=1 vfiq=0 vintid=0x28",
         "vgic_maintenance level=0 causes=none misr=0x0",
         "vgic_lr_state lr=0x0 vintid=0x28 from=pending to=active why=ack",
