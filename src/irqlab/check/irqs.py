@@ -1,21 +1,246 @@
-"""Work in progress: the irqs observer."""
+"""The interrupt observer: lost, duplicated, spurious, stuck-active, wrong-CPU interrupts.
+
+It reads three layers of the one event stream:
+
+* the GIC: an interrupt is made pending by ``gicd_spi_pending``,
+  ``gicr_ppi_pending``, ``gicr_sgi_pending``, ``gicr_lpi_pending`` (GICv3)
+  or ``gicd_line`` with ``level=1`` (GICv2); acknowledged by ``cpuif_ack`` /
+  ``gicc_ack`` (INTID 1023 is "nothing to take"); made active by the
+  acknowledge (SGI/PPI/SPI) or ``gic_active value=1``; made inactive by
+  ``cpuif_deactivate``, ``gicc_dir``, ``gicc_eoi``, ``gicd_deactivate_physical``
+  or ``gic_active value=0``;  ``gicr_lpi_clear`` removes a pending LPI on
+  purpose (DISCARD), which is not a loss;
+* the engine: ``sim_irq_raise`` makes a software interrupt pending on a CPU,
+  ``sim_irq_enter`` (``intid >= 0``, not an IPI) takes it; an entry for the
+  hardware line (``intid == -1``) expects an acknowledge;
+* the kernel layer: ``irq_affinity`` (``irq``, ``intid`` (-1 if unknown),
+  ``cpus`` -- the allowed CPUs as a comma-separated list, e.g. ``"0,2"``)
+  and ``irq_handler`` (``cpu``, ``irq``) -- a handler ran for Linux irq
+  ``irq``.
+
+Findings: ``lost-interrupt`` (pending at the end, never taken),
+``duplicate-interrupt`` (taken more often than it was made pending),
+``spurious-interrupt`` (an interrupt entry whose first acknowledge read
+1023), ``stuck-active`` (active at the end), ``affinity-violation`` (taken
+on a CPU outside the affinity set, for an interrupt made pending after the
+affinity was set).  End-of-run checks run only for an ``ok`` outcome.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from irqlab.check.findings import Finding
+from irqlab.events import Event
 
 __all__ = ["IrqObserver"]
 
+SPURIOUS = 1023
+LPI_BASE = 8192
+
+
+def _key(cpu: int | None, intid: int) -> tuple[int, int]:
+    # SGIs/PPIs and LPIs are per CPU (an LPI is pending in one redistributor);
+    # SPIs are global (-1)
+    if intid < 32 or intid >= LPI_BASE:
+        return (intid, -1 if cpu is None else cpu)
+    return (intid, -1)
+
+
+def _name(k: tuple[int, int]) -> str:
+    intid, cpu = k
+    kind = "SGI" if intid < 16 else "PPI" if intid < 32 else "LPI" if intid >= LPI_BASE else "SPI"
+    return f"{kind} {intid}" + (f" on CPU{cpu}" if cpu >= 0 else "")
+
 
 class IrqObserver:
-    """Placeholder observer (no findings yet)."""
+    """Observer of interrupt delivery (see the module docstring)."""
 
-    def __init__(self, engine: Any, **options: Any) -> None:
+    def __init__(self, engine: Any) -> None:
         self.engine = engine
         self.found: list[Finding] = []
-        self.handlers: dict[str, Any] = {}
+        #: hardware pending interrupts not yet acknowledged: key -> step it became pending
+        self.pending: dict[tuple[int, int], int] = {}
+        #: active interrupts: key -> step of activation
+        self.active: dict[tuple[int, int], int] = {}
+        #: software interrupts: (cpu, intid) -> [raised, taken]
+        self.soft: dict[tuple[int, int], list[int]] = {}
+        #: CPUs that entered for the hardware line and have not acknowledged yet
+        self._entry: dict[int, int] = {}
+        #: affinity: intid -> (allowed, step); irq -> (allowed, step)
+        self._aff_intid: dict[int, tuple[frozenset[int], int]] = {}
+        self._aff_irq: dict[int, tuple[frozenset[int], int]] = {}
+        self._last_pending: dict[int, int] = {}
+        self._irq_intid: dict[int, int] = {}
+        self._reported: set[Any] = set()
+        self.handlers = {
+            "gicd_spi_pending": self._hw_pending,
+            "gicr_ppi_pending": self._hw_pending,
+            "gicr_sgi_pending": self._hw_pending,
+            "gicr_lpi_pending": self._lpi_pending,
+            "gicd_line": self._v2_line,
+            "gicr_lpi_clear": self._lpi_clear,
+            "cpuif_ack": self._ack,
+            "gicc_ack": self._ack,
+            "gic_active": self._gic_active,
+            "cpuif_deactivate": self._deactivate,
+            "gicc_dir": self._v2_dir,
+            "gicc_eoi": self._deactivate,
+            "gicd_deactivate_physical": self._deactivate,
+            "sim_irq_raise": self._soft_raise,
+            "sim_irq_enter": self._enter,
+            "irq_affinity": self._affinity,
+            "irq_handler": self._handler,
+        }
+
+    # -- hardware ------------------------------------------------------------------------
+    def _hw_pending(self, ev: Event) -> None:
+        intid = ev.args["intid"]
+        k = _key(ev.cpu, intid)
+        self.pending.setdefault(k, ev.time)
+        self._last_pending[intid] = ev.time
+
+    def _lpi_pending(self, ev: Event) -> None:
+        if ev.args.get("enabled", True):
+            self._hw_pending(ev)
+
+    def _v2_line(self, ev: Event) -> None:
+        if ev.args.get("level"):
+            self._hw_pending(ev)
+
+    def _lpi_clear(self, ev: Event) -> None:
+        self.pending.pop(_key(ev.cpu, ev.args["intid"]), None)
+
+    def _ack(self, ev: Event) -> None:
+        cpu = ev.cpu
+        intid = ev.args["intid"]
+        first = self._entry.pop(cpu, None) if cpu is not None else None
+        if intid >= 1020 and intid < LPI_BASE:
+            if first is not None:
+                self._report(("spur", cpu, first), Finding(
+                    "spurious-interrupt",
+                    f"CPU{cpu} took an interrupt at step {first} but IAR returned {intid}",
+                    details=(f"interrupt entry on CPU{cpu} at step {first}; the first "
+                             f"acknowledge (step {ev.time}) read INTID {intid}: the line was "
+                             "raised with nothing to take, or the interrupt was taken away "
+                             "between the signal and the acknowledge"),
+                    step=ev.time, data={"cpu": cpu, "intid": intid}))
+            return
+        k = _key(cpu, intid)
+        self.pending.pop(k, None)
+        if intid < LPI_BASE:
+            self.active[k] = ev.time
+        self._check_affinity(ev, cpu, intid, None)
+
+    def _gic_active(self, ev: Event) -> None:
+        k = _key(ev.cpu, ev.args["intid"])
+        if ev.args.get("value"):
+            self.active.setdefault(k, ev.time)
+        else:
+            self.active.pop(k, None)
+
+    def _deactivate(self, ev: Event) -> None:
+        self.active.pop(_key(ev.cpu, ev.args["intid"]), None)
+
+    def _v2_dir(self, ev: Event) -> None:
+        if ev.args.get("result") == "deactivated":
+            self._deactivate(ev)
+
+    # -- engine -----------------------------------------------------------------------
+    def _soft_raise(self, ev: Event) -> None:
+        c = self.soft.setdefault((ev.cpu, ev.args["intid"]), [0, 0, ev.time])
+        c[0] += 1
+
+    def _enter(self, ev: Event) -> None:
+        a = ev.args
+        cpu = ev.cpu
+        intid = a["intid"]
+        if a.get("ipi"):
+            return
+        if intid < 0:
+            if cpu is not None:
+                self._entry[cpu] = ev.time
+            return
+        c = self.soft.setdefault((cpu, intid), [0, 0, ev.time])
+        c[1] += 1
+        if c[1] > c[0]:
+            self._report(("dup", cpu, intid), Finding(
+                "duplicate-interrupt",
+                f"software interrupt {intid} handled {c[1]} times on CPU{cpu}, raised {c[0]}",
+                step=ev.time, data={"cpu": cpu, "intid": intid, "raised": c[0],
+                                    "handled": c[1]}))
+
+    # -- kernel ------------------------------------------------------------------------
+    def _affinity(self, ev: Event) -> None:
+        a = ev.args
+        cpus = a.get("cpus", "")
+        allowed = frozenset(int(x) for x in str(cpus).split(",") if x.strip() != "")
+        irq = a.get("irq", -1)
+        intid = a.get("intid", -1)
+        if irq is not None and irq >= 0:
+            self._aff_irq[irq] = (allowed, ev.time)
+            if intid is not None and intid >= 0:
+                self._irq_intid[irq] = intid
+        if intid is not None and intid >= 0:
+            self._aff_intid[intid] = (allowed, ev.time)
+
+    def _handler(self, ev: Event) -> None:
+        irq = ev.args.get("irq", -1)
+        if irq in self._irq_intid:
+            return  # checked at the acknowledge of its INTID
+        self._check_affinity(ev, ev.cpu, None, irq)
+
+    def _check_affinity(self, ev: Event, cpu: int | None, intid: int | None,
+                        irq: int | None) -> None:
+        if cpu is None:
+            return
+        if intid is not None:
+            aff = self._aff_intid.get(intid)
+            since = self._last_pending.get(intid, ev.time)
+            what = f"INTID {intid}"
+        else:
+            aff = self._aff_irq.get(irq)  # type: ignore[arg-type]
+            since = ev.time
+            what = f"irq {irq}"
+        if aff is None or cpu in aff[0] or since < aff[1]:
+            return
+        allowed = ",".join(str(c) for c in sorted(aff[0]))
+        self._report(("aff", what, cpu), Finding(
+            "affinity-violation",
+            f"{what} taken on CPU{cpu}, outside its affinity {{{allowed}}} (set at step {aff[1]})",
+            step=ev.time, data={"cpu": cpu, "allowed": sorted(aff[0]), "intid":
+                                -1 if intid is None else intid,
+                                "irq": -1 if irq is None else irq}))
+
+    # -- reports -----------------------------------------------------------------------
+    def _report(self, key: Any, f: Finding) -> None:
+        if key not in self._reported:
+            self._reported.add(key)
+            self.found.append(f)
 
     def finish(self, result: Any) -> list[Finding]:
-        return []
+        """Lost and stuck-active interrupts at the end of an ``ok`` run."""
+        if getattr(result, "outcome", "ok") != "ok":
+            return []
+        out: list[Finding] = []
+        steps = getattr(result, "steps", None)
+        for k in sorted(self.pending):
+            out.append(Finding(
+                "lost-interrupt",
+                f"{_name(k)} made pending at step {self.pending[k]} was never taken",
+                step=steps, data={"intid": k[0], "cpu": k[1], "pending_step": self.pending[k]}))
+        for (cpu, intid), (raised, taken, first) in sorted(self.soft.items(),
+                                                           key=lambda kv: kv[0]):
+            if taken < raised:
+                out.append(Finding(
+                    "lost-interrupt",
+                    f"software interrupt {intid} raised {raised} times on CPU{cpu} "
+                    f"(first at step {first}), handled {taken}",
+                    step=steps, data={"intid": intid, "cpu": cpu, "raised": raised,
+                                      "handled": taken}))
+        for k in sorted(self.active):
+            out.append(Finding(
+                "stuck-active",
+                f"{_name(k)} active since step {self.active[k]} was never deactivated",
+                step=steps, data={"intid": k[0], "cpu": k[1], "active_step": self.active[k]}))
+        return out
