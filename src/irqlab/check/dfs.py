@@ -1,0 +1,422 @@
+"""Depth-first exploration with dynamic partial-order reduction and a preemption bound.
+
+Stateless model checking: every schedule is a fresh run of the target that
+replays a prefix of choices and then continues; the explorer keeps the tree
+path (one :class:`_Node` per engine step) between runs.
+
+**Reduction** is source-DPOR (Abdulla, Aronis, Jonsson, Sagonas, POPL 2014)
+with sleep sets: after each run, every *race* (two dependent steps of
+different contexts, not ordered through a third) adds, at the state before
+the first step, one context that starts a reordering of the race
+(an *initial* of the reversed sequence), unless one is already there.  Sleep
+sets make sure no two complete schedules are equivalent: schedules that
+differ only in the order of independent steps are explored once.  Runs cut
+short because every enabled context sleeps are counted as ``blocked``, not as
+schedules.
+
+**Dependence** comes from the engine's footprints (``Engine.footprint`` and
+``last_op``: lock acquisitions and releases, accesses, refcounts, frees,
+completions, RCU state), read/write-aware, plus three conservative rules:
+
+* every step of a CPU (its tasks, its irq contexts, and "take the pending
+  interrupt now") is dependent with every other step of that CPU -- they
+  share the CPU's interrupt state and preempt one another; an interrupt
+  arrival is therefore dependent with everything on its CPU;
+* every step that made the machine emit a hardware event (any event kind not
+  starting with ``sim_``) is dependent with every other such step and with
+  every interrupt arrival ("the hardware" is one object);
+* completing an RCU grace period writes the RCU state that read sections read.
+
+**Preemption bound** (CHESS, Musuvathi and Qadeer, PLDI 2007): a preemption
+is a step by another context while the previous step's context is still
+enabled (an interrupt taken while the running context could go on counts).
+With a bound, backtrack points are also added at the start of the racing
+step's run of steps (Coons, Musuvathi, McKinley, OOPSLA 2013), which keeps
+the bounded search from losing schedules that plain DPOR would reach by
+preempting elsewhere.  ``reduction=False`` explores every schedule (within
+the bound): the baseline for the reduction factor.
+
+Sharding for parallel workers: ``prefix`` fixes the first choices (indices at
+choice points with two or more options); those nodes never backtrack (the
+other shards cover their alternatives).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from irqlab.check.run import Outcome, Target, run_built
+from irqlab.errors import InvalidArgumentType, IrqlabError, check_int
+from irqlab.sim import Strategy
+
+__all__ = ["DfsExplorer", "NondeterministicScenario"]
+
+_HW = "hw"  # the key of "the hardware" in footprints
+# footprint values: read, write, lock acquisition (a write that is disabled while held)
+_R, _W, _ACQ = 1, 2, 3
+
+
+class NondeterministicScenario(IrqlabError):
+    """Replaying a prefix gave different choices: the scenario is not a function of them."""
+
+
+class _Blocked(Exception):
+    """Every enabled context is asleep (or only preemptions beyond the bound remain)."""
+
+
+class _Node:
+    """One step of the current path."""
+
+    __slots__ = ("backtrack", "done", "enabled", "fp", "frozen", "key", "pre", "sleep")
+
+    def __init__(self, enabled: tuple[int, ...], sleep: dict[Any, dict[Any, int]]) -> None:
+        self.enabled = enabled
+        self.sleep = sleep
+        self.backtrack: dict[int, None] = {}
+        self.done: dict[int, dict[Any, int]] = {}
+        self.key = 0
+        self.fp: dict[Any, int] = {}
+        self.pre = 0
+        self.frozen = False
+
+
+def _okey(obj: Any) -> tuple[str, Any]:
+    """A footprint key for ``obj`` that is stable across runs: its type and name.
+
+    Objects are rebuilt for every run, so Python ids cannot be compared between
+    the runs that sleep sets relate.  Objects of one type that share a name (or
+    have none) share a key: coarser than identity, hence conservative (more
+    dependence, never less).
+    """
+    t = type(obj).__name__
+    if t == "CpuCtx":
+        return t, obj.index
+    name = getattr(obj, "name", None)
+    if not isinstance(name, str):
+        name = getattr(obj, "kind", None)
+        if not isinstance(name, str):
+            name = None
+    return t, name
+
+
+def _indep(a: dict[Any, int], b: dict[Any, int]) -> bool:
+    if len(a) > len(b):
+        a, b = b, a
+    for k, v in a.items():
+        vb = b.get(k)
+        if vb is not None and (v > _R or vb > _R):
+            return False
+    return True
+
+
+def _racy(a: int, b: int) -> bool:
+    """Whether two accesses of one object can be reordered (a release and an acquisition of
+    one lock never can: the acquisition is disabled until the release)."""
+    if a == _R and b == _R:
+        return False
+    return a + b != _W + _ACQ
+
+
+class _DfsRun(Strategy):
+    """The per-run strategy: replays the explorer's path, extends it, records footprints."""
+
+    def __init__(self, ex: DfsExplorer) -> None:
+        self.ex = ex
+        self.cp = 0  # choice points (>= 2 options) seen so far
+        self.hw = False
+
+    def on_engine(self, engine: Any) -> None:
+        if engine.footprint is None:
+            engine.footprint = []
+        if engine.machine is not None:
+            engine.events.subscribe(self._on_event)
+
+    def _on_event(self, ev: Any) -> None:
+        if not ev.kind.startswith("sim_"):
+            self.hw = True
+
+    def choose(self, choices: list[Any], engine: Any) -> int:
+        ex = self.ex
+        i = engine.steps
+        keys = tuple(c.key for c in choices)
+        cp = self.cp
+        self.cp = cp + 1
+        if i < len(ex.path):
+            node = ex.path[i]
+            if node.enabled != keys or node.key not in keys:
+                raise NondeterministicScenario(
+                    f"replaying step {i}: options {keys} differ from the recorded "
+                    f"{node.enabled} (the scenario is not deterministic)")
+            return keys.index(node.key)
+        if cp < len(ex.prefix):
+            j = ex.prefix[cp]
+            if j >= len(keys):
+                raise NondeterministicScenario(
+                    f"shard prefix choice {cp} is {j}, but only {len(keys)} options exist")
+            node = ex.new_node(i, keys, forced=keys[j])
+            node.frozen = True
+        else:
+            node = ex.new_node(i, keys)
+        return keys.index(node.key)
+
+    def after_step(self, c: Any, engine: Any) -> None:
+        ex = self.ex
+        i = engine.steps - 1
+        path = ex.path
+        fp: dict[Any, int] = {}
+        op = engine.last_op
+        if op is not None and op.obj is not None:
+            fp[_okey(op.obj)] = _ACQ if op.kind == "acquire" else (_W if op.write else _R)
+        for o, w in engine.footprint:
+            k = _okey(o)
+            v = _W if w else _R
+            if fp.get(k, 0) < v:
+                fp[k] = v
+        cpu = c.cpu
+        if cpu is not None:
+            fp[("CpuCtx", cpu)] = _W
+            if c.op is None and c.kind == "irq":
+                fp[_HW] = _W  # an interrupt arrival depends on the hardware
+        elif c.kind == "rcu_gp":
+            fp[ex.rcu_key] = _W
+        if self.hw:
+            fp[_HW] = _W
+            self.hw = False
+        if i < len(path):
+            node = path[i]
+            if node.key != c.key:
+                raise NondeterministicScenario(
+                    f"replaying step {i}: context {c.key} ran, recorded {node.key}")
+        else:
+            node = ex.new_node(i, (c.key,))
+        node.fp = fp
+
+
+class DfsExplorer:
+    """Enumerates the schedules of ``target`` depth-first, one run per :meth:`next_run`.
+
+    ``preemptions``: the preemption bound (``None``: unbounded); ``reduction``:
+    source-DPOR with sleep sets (False: every schedule); ``prefix``: choice
+    indices this shard is fixed to.  Deterministic.  ``schedules`` counts
+    complete runs, ``blocked`` the runs cut short by sleep sets or the bound.
+    """
+
+    def __init__(self, target: Target, *, preemptions: int | None = None,
+                 reduction: bool = True, prefix: Sequence[int] = ()) -> None:
+        if not isinstance(target, Target):
+            raise InvalidArgumentType(f"target must be a Target, not {target!r}")
+        if preemptions is not None:
+            check_int("preemptions", preemptions, 0, 1 << 20)
+        if not isinstance(reduction, bool):
+            raise InvalidArgumentType(f"reduction must be a bool, not {reduction!r}")
+        self.target = target
+        self.bound = preemptions
+        self.reduction = reduction
+        self.prefix = [check_int("prefix", p, 0, 1 << 20) for p in prefix]
+        self.path: list[_Node] = []
+        self.finished = False
+        self.schedules = 0
+        self.blocked = 0
+        self.max_depth = 0
+        from irqlab.sim._core import RCU_STATE
+
+        self.rcu_key = _okey(RCU_STATE)
+
+    # -- building the path ------------------------------------------------------------
+    def new_node(self, i: int, keys: tuple[int, ...], forced: int | None = None) -> _Node:
+        """Append the node for step ``i`` with options ``keys``; pick its first choice."""
+        path = self.path
+        prev = path[i - 1] if i else None
+        if prev is None or not self.reduction:
+            sleep: dict[Any, dict[Any, int]] = {}
+        else:
+            pfp = prev.fp
+            sleep = {k: f for k, f in prev.sleep.items() if k != prev.key and _indep(f, pfp)}
+            for k, f in prev.done.items():
+                if k != prev.key and _indep(f, pfp):
+                    sleep[k] = f
+        node = _Node(keys, sleep)
+        pk = prev.key if prev is not None else None
+        ppre = prev.pre if prev is not None else 0
+        if forced is not None:
+            key = forced
+        else:
+            cand = [k for k in keys if k not in sleep]
+            if not cand:
+                raise _Blocked
+            if pk in keys:
+                if pk in sleep:
+                    if self.bound is not None and ppre + 1 > self.bound:
+                        raise _Blocked
+                    key = cand[0]
+                else:
+                    key = pk
+            else:
+                key = cand[0]
+        node.key = key
+        node.pre = ppre + (1 if (pk in keys and key != pk) else 0)
+        if forced is None:
+            if self.reduction:
+                node.backtrack[key] = None
+            else:
+                for k in keys:
+                    node.backtrack[k] = None
+        else:
+            node.backtrack[key] = None
+        path.append(node)
+        return node
+
+    # -- one run ----------------------------------------------------------------------
+    def next_run(self) -> Outcome | None:
+        """Explore the next schedule: its outcome, or ``None`` if the run was blocked."""
+        if self.finished:
+            raise IrqlabError("the exploration is finished")
+        st = _DfsRun(self)
+        built = self.target.build(st)
+        out: Outcome | None
+        try:
+            out = run_built(built, observe=self.target.observe, on_engine=st.on_engine)
+            self.schedules += 1
+        except _Blocked:
+            out = None
+            self.blocked += 1
+        self.max_depth = max(self.max_depth, len(self.path))
+        if self.reduction:
+            self._races()
+        self._backtrack()
+        return out
+
+    # -- race detection ---------------------------------------------------------------
+    def _races(self) -> None:
+        path = self.path
+        keys = [n.key for n in path]
+        last_w: dict[Any, int] = {}
+        last_acq: dict[Any, int] = {}
+        reads: dict[Any, list[int]] = {}
+        last_of: dict[int, int] = {}
+        clocks: list[dict[int, int]] = []
+        seen: set[tuple[int, int]] = set()
+        for j, node in enumerate(path):
+            p = keys[j]
+            fp = node.fp
+            cands: set[int] = set()
+            racec: list[int] = []
+            lockc: list[int] = []
+            for k, v in fp.items():
+                lw = last_w.get(k)
+                if lw is not None:
+                    cands.add(lw)
+                    if _racy(path[lw].fp[k], v):
+                        racec.append(lw)
+                if v > _R:
+                    rs = reads.get(k)
+                    if rs:
+                        cands.update(rs)
+                        racec.extend(rs)
+                    if v == _ACQ:
+                        la = last_acq.get(k)
+                        if la is not None:
+                            lockc.append(la)
+            prev = last_of.get(p)
+            pclk = clocks[prev] if prev is not None else {}
+            clk = dict(pclk)
+            for e in cands:
+                for q, t in clocks[e].items():
+                    if clk.get(q, -1) < t:
+                        clk[q] = t
+            clk[p] = j
+            clocks.append(clk)
+            for e in sorted(racec):
+                q = keys[e]
+                if q == p or pclk.get(q, -1) >= e or (e, j) in seen:
+                    continue
+                if any(o != e and clocks[o].get(q, -1) >= e for o in cands):
+                    continue
+                seen.add((e, j))
+                self._reverse(e, j, keys, clocks)
+            for e in lockc:
+                # two acquisitions of one lock race unless ordered apart from the
+                # release between them (Flanagan-Godefroid: e does not happen before
+                # the previous step of j's context)
+                q = keys[e]
+                if q == p or pclk.get(q, -1) >= e or (e, j) in seen:
+                    continue
+                seen.add((e, j))
+                self._reverse(e, j, keys, clocks)
+            for k, v in fp.items():
+                if v > _R:
+                    last_w[k] = j
+                    reads[k] = []
+                    if v == _ACQ:
+                        last_acq[k] = j
+                else:
+                    reads.setdefault(k, []).append(j)
+            last_of[p] = j
+
+    def _reverse(self, e: int, j: int, keys: list[int], clocks: list[dict[int, int]]) -> None:
+        node = self.path[e]
+        if node.frozen:
+            return
+        qe = keys[e]
+        first: dict[int, int] = {}
+        initials: list[int] = []
+        for m in range(e + 1, j + 1):
+            if m != j and clocks[m].get(qe, -1) >= e:
+                continue  # happens after e: not part of the reordering
+            q = keys[m]
+            if q in first:
+                continue
+            cm = clocks[m]
+            if all(cm.get(r, -1) < f for r, f in first.items()):
+                initials.append(q)
+            first[q] = m
+        if not initials:
+            return
+        bt = node.backtrack
+        if any(q in bt for q in initials):
+            return
+        p = keys[j]
+        q = p if p in initials else initials[0]
+        self._add(e, q)
+        if self.bound is not None:
+            # Coons et al.: also at the start of the run of steps that e belongs to
+            b = e
+            while b > 0 and keys[b - 1] == qe:
+                b -= 1
+            if b != e:
+                self._add(b, q)
+
+    def _add(self, i: int, q: int) -> None:
+        node = self.path[i]
+        if node.frozen:
+            return
+        if q in node.enabled:
+            node.backtrack.setdefault(q, None)
+        else:
+            for k in node.enabled:
+                node.backtrack.setdefault(k, None)
+
+    # -- backtracking -----------------------------------------------------------------
+    def _backtrack(self) -> None:
+        path = self.path
+        bound = self.bound
+        while path:
+            i = len(path) - 1
+            node = path[i]
+            node.done[node.key] = node.fp
+            if not node.frozen:
+                pk = path[i - 1].key if i else None
+                ppre = path[i - 1].pre if i else 0
+                for q in node.backtrack:
+                    if q in node.done or q in node.sleep:
+                        continue
+                    pre = ppre + (1 if (pk in node.enabled and q != pk) else 0)
+                    if bound is not None and pre > bound:
+                        continue
+                    node.key = q
+                    node.pre = pre
+                    node.fp = {}
+                    return
+            path.pop()
+        self.finished = True

@@ -1,0 +1,230 @@
+"""Run a scenario once under a strategy and turn the run into findings.
+
+Every exploration strategy, the shrinker, the CLI and the pytest plugin go
+through :func:`run_once`.  A *target* says what to build for each run:
+
+* a :class:`Target` (a scenario, a variant and parameters, or a factory), or
+* a scenario name or :class:`~irqlab.scenarios.Scenario` plus ``variant`` and
+  ``params`` (what ``run_once("vmd-teardown", "srcu", strategy)`` builds), or
+* a callable ``factory(strategy) -> World | Engine`` (the pytest plugin's
+  decorated tests), or
+* an already-built :class:`~irqlab.scenarios.World` (runs once; ``strategy``
+  must then be ``None``).
+
+The run's findings are the checker's observers' (lockdep, lifetimes,
+interrupts, attached with :func:`irqlab.check.observe.attach`), the scenario's
+invariants (``world.check``) and the engine outcome's (deadlock, livelock,
+model error), each carrying the run's schedule string.  Events are recorded
+only when asked (``record=True``: a report, a trace); otherwise the observers
+alone listen.  Deterministic: same target, same strategy choices, same
+findings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from irqlab.check.findings import Finding
+from irqlab.errors import InvalidArgumentType, InvalidArgumentValue
+
+__all__ = ["Outcome", "Target", "make_target", "run_once", "signature"]
+
+
+@dataclass
+class Target:
+    """What to build for each run: a scenario variant with parameters, or a factory.
+
+    Picklable when it names a built-in scenario (``scenario`` is the name),
+    which is what parallel shards carry.  ``observe`` selects the checker's
+    observers (True: all; False: only invariants and the engine outcome).
+    """
+
+    scenario: str | None = None
+    variant: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    factory: Callable[[Any], Any] | None = None
+    observe: bool = True
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if self.scenario is None and self.factory is None:
+            raise InvalidArgumentValue("target must name a scenario or give a factory, not None")
+        if self.scenario is not None:
+            sc = resolve_scenario(self.scenario)
+            self.variant = self.variant or sc.default_variant
+            sc.variant(self.variant)
+            self.params = sc.resolve_params(dict(self.params))
+            if not self.name:
+                self.name = sc.name
+        elif not self.name:
+            self.name = getattr(self.factory, "__name__", "target")
+
+    def build(self, strategy: Any) -> Any:
+        """A fresh world (or engine) for one run under ``strategy``."""
+        if self.factory is not None:
+            return self.factory(strategy)
+        sc = resolve_scenario(self.scenario)  # type: ignore[arg-type]
+        return sc.build(self.variant, strategy, **self.params)
+
+    @property
+    def expect(self) -> str | None:
+        """The finding kind the variant must show (``None``: must be clean)."""
+        if self.scenario is None:
+            return None
+        return resolve_scenario(self.scenario).variant(self.variant or "").expect
+
+    def replay_line(self, schedule: str) -> str:
+        """The one command line that replays ``schedule`` on this target."""
+        if self.scenario is None:
+            return f"irqlab.sim.Replay({schedule!r})  # on {self.name}"
+        sc = resolve_scenario(self.scenario)
+        parts = ["irqlab replay", self.scenario]
+        if self.variant:
+            parts += ["--variant", self.variant]
+        for k in sorted(self.params):
+            if self.params[k] != sc.params.get(k):
+                parts += ["-p", f"{k}={self.params[k]}"]
+        parts.append(schedule)
+        return " ".join(parts)
+
+
+def resolve_scenario(name: Any) -> Any:
+    """A built-in scenario by name (the scenarios package, then the checker's benchmarks)."""
+    from irqlab.scenarios import Scenario, get_scenario
+
+    if isinstance(name, Scenario):
+        return name
+    if not isinstance(name, str):
+        raise InvalidArgumentType(f"scenario must be a str, not {name!r}")
+    from irqlab.check import counter
+
+    if name == counter.SCENARIO.name:
+        return counter.SCENARIO
+    return get_scenario(name)
+
+
+def make_target(target: Any, variant: str | None = None, params: dict[str, Any] | None = None,
+                *, observe: bool = True) -> Target:
+    """Normalise ``target`` (a :class:`Target`, scenario name/object or factory) to a Target."""
+    from irqlab.scenarios import Scenario
+
+    if isinstance(target, Target):
+        return target
+    if isinstance(target, Scenario):
+        target = target.name
+    if isinstance(target, str):
+        return Target(scenario=target, variant=variant, params=dict(params or {}),
+                      observe=observe)
+    if callable(target):
+        if variant is not None or params:
+            raise InvalidArgumentValue(
+                f"variant and params must be None for a factory target, not {variant!r}")
+        return Target(factory=target, observe=observe)
+    raise InvalidArgumentType(
+        f"target must be a scenario name, Scenario, Target or factory, not {target!r}")
+
+
+@dataclass
+class Outcome:
+    """One run: its findings, the engine's result, the world, and the events if recorded."""
+
+    findings: list[Finding]
+    result: Any
+    world: Any
+    events: list[Any] | None = None
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.findings)
+
+    @property
+    def schedule(self) -> str:
+        return str(self.result.schedule)
+
+
+def _engine_of(built: Any) -> tuple[Any, Any]:
+    """``(world or None, engine)`` of what a target built."""
+    eng = getattr(built, "engine", None)
+    if eng is not None and hasattr(eng, "run"):
+        return built, eng
+    if hasattr(built, "run") and hasattr(built, "events"):
+        return None, built
+    raise InvalidArgumentType(f"factory must return a World or an Engine, not {built!r}")
+
+
+def _attach(engine: Any, observe: bool) -> Any:
+    if not observe:
+        return None
+    from irqlab.check.observe import attach
+
+    return attach(engine)
+
+
+def _outcome_findings(result: Any) -> list[Finding]:
+    from irqlab.check.observe import outcome_findings
+
+    return outcome_findings(result)
+
+
+def run_built(built: Any, *, observe: bool = True, record: bool = False,
+              on_engine: Callable[[Any], None] | None = None) -> Outcome:
+    """Run a freshly built world/engine once and collect its findings.
+
+    ``on_engine(engine)`` is called before the run (exploration strategies
+    use it to switch on footprints).  Strategy exceptions (schedule divergence,
+    an exploration's abort) propagate.
+    """
+    world, eng = _engine_of(built)
+    rec = eng.events.record() if record else None
+    obs = _attach(eng, observe)
+    if on_engine is not None:
+        on_engine(eng)
+    try:
+        result = eng.run()
+    finally:
+        if obs is not None:
+            obs.detach()
+        if rec is not None:
+            rec.stop()
+    findings = obs.findings(result) if obs is not None else _outcome_findings(result)
+    if world is not None:
+        extra = world.check(result)
+        for f in extra:
+            if not f.schedule:
+                f.schedule = result.schedule
+        findings.extend(extra)
+    return Outcome(findings=findings, result=result, world=world,
+                   events=list(rec) if rec is not None else None)
+
+
+def run_once(target: Any, variant: str | None = None, strategy: Any = None, *,
+             record: bool = False, observe: bool = True, **params: Any) -> Outcome:
+    """Build ``target`` (variant, params) with ``strategy``, run it once, return the outcome.
+
+    ``strategy`` defaults to ``irqlab.sim.Random(0)``.  ``record=True`` keeps
+    every event (``outcome.events``) for a report or a trace.  Not reentrant
+    (one engine run at a time per process).
+    """
+    from irqlab.scenarios import World
+    from irqlab.sim import Random, Strategy
+
+    if isinstance(target, World):
+        if strategy is not None:
+            raise InvalidArgumentValue(
+                f"strategy must be None for an already-built World, not {strategy!r}")
+        return run_built(target, observe=observe, record=record)
+    if strategy is None:
+        strategy = Random(0)
+    elif not isinstance(strategy, Strategy):
+        raise InvalidArgumentType(f"strategy must be an irqlab.sim.Strategy, not {strategy!r}")
+    t = make_target(target, variant, params, observe=observe)
+    return run_built(t.build(strategy), observe=t.observe, record=record)
+
+
+def signature(f: Finding) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """What "fails the same way" means: the finding kind and its sites (not the stacks' lines
+    of unrelated frames: only the innermost frame of each site is compared)."""
+    sites = tuple(sorted((k, str(v).split(";")[-1]) for k, v in f.sites.items()))
+    return f.kind, sites
