@@ -19,8 +19,6 @@ records and encode from keyword fields::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from irqlab.arch.fields import Field, Register
 
 __all__ = [
@@ -229,20 +227,30 @@ GICV4_OPCODES: dict[int, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
 class ItsCommand:
     """A decoded command: its ``opcode``, ``name`` (``"MAPTI"``; ``"UNKNOWN"`` or the
-    GICv4 name for opcodes this ITS does not implement) and its fields by spec name."""
+    GICv4 name for opcodes this ITS does not implement) and its fields by spec name,
+    both in :attr:`fields` and as attributes (``cmd.DeviceID``)."""
 
-    opcode: int
-    name: str
-    fields: dict[str, int] = field(default_factory=dict)
+    def __init__(self, opcode: int, name: str, fields: dict[str, int] | None = None) -> None:
+        self.__dict__.update(fields or {})
+        self.opcode = opcode
+        self.name = name
+        self.fields: dict[str, int] = dict(fields or {})
 
     def __getattr__(self, item: str) -> int:
-        try:
-            return object.__getattribute__(self, "fields")[item]
-        except KeyError:
-            raise AttributeError(f"{self.name} has no field {item}") from None
+        # only reached for a field the command does not have
+        raise AttributeError(f"{self.__dict__.get('name', '?')} has no field {item}")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ItsCommand) and (self.opcode, self.fields) == \
+            (other.opcode, other.fields)
+
+    def __hash__(self) -> int:
+        return hash((self.opcode, tuple(self.fields.items())))
+
+    def __repr__(self) -> str:
+        return f"ItsCommand({self})"
 
     def __str__(self) -> str:
         inner = " ".join(f"{k}={v:#x}" for k, v in self.fields.items())

@@ -16,7 +16,7 @@ set; Bus Master Enable starts clear; absent functions read all-ones.
 from __future__ import annotations
 
 import bisect
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from irqlab.errors import (
     ExternalAbort,
@@ -341,7 +341,7 @@ class PciFunction:
     def _dropped(self, vector: int, rule: str) -> None:
         self._event("pci_msi_dropped", vector=vector, rule=rule)
 
-    def _event(self, kind: str, **fields: object) -> None:
+    def _event(self, kind: str, **fields: Any) -> None:
         ev = self.host.machine.events
         if ev.enabled:
             ev.emit(kind, bdf=self.bdf, **fields)

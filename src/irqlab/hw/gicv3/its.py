@@ -403,20 +403,29 @@ class ITS(CommandQueueMixin):
 
     def _load_itt(self, dev: Device) -> None:
         limit = 1 << (dev.size + 1)
+        ites = dev.ites
+        colls = self._colls
+        lo, hi = 8192, self._intid_limit
+        ct_entries = self._ct.num_entries
+        p_sh, p_mask = ITE.pINTID.shift, ITE.pINTID.mask
+        i_mask = ITE.ICID.mask
         for off, ite in scan_entries(self._mem, dev.itt_addr, limit * ITS_ENTRY_SIZE):
-            pintid = ITE.pINTID.get(ite)
+            pintid = (ite >> p_sh) & p_mask
             if not pintid:
                 continue
-            eventid = off // ITS_ENTRY_SIZE
-            icid = ITE.ICID.get(ite)
-            if not 8192 <= pintid < self._intid_limit:
+            eventid = off >> 3
+            icid = ite & i_mask
+            if not lo <= pintid < hi:
                 self._bad_entry("itt", eventid, "pINTID is not an implemented LPI",
                                 devid=dev.devid)
-            elif icid >= self._ct.num_entries:
+            elif icid >= ct_entries:
                 self._bad_entry("itt", eventid, "ICID exceeds the collection table size",
                                 devid=dev.devid)
             else:
-                dev.ites[eventid] = Ite(eventid, pintid, self._collection(icid))
+                coll = colls.get(icid)
+                if coll is None:
+                    coll = colls[icid] = Collection(icid)
+                ites[eventid] = Ite(eventid, pintid, coll)
 
     def _bad_entry(self, table: str, index: int, rule: str, **ids: int) -> None:
         ev = self._events

@@ -12,6 +12,7 @@ memory pages actually written in a table's range, never to its addressable size.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,6 +33,7 @@ L1_INVALID = -1
 MEMORY_FAULT = -2
 
 _ZERO_PAGE = bytes(PAGE_SIZE)
+_NATIVE_LE = sys.byteorder == "little"
 
 
 class Collection:
@@ -163,7 +165,14 @@ def scan_entries(mem: SparseMemory, addr: int, nbytes: int) -> Iterator[tuple[in
         pbase = pn << PAGE_SHIFT
         lo = max(addr, pbase) - pbase
         hi = min(end, pbase + PAGE_SIZE) - pbase
-        for off in range(lo, hi, ITS_ENTRY_SIZE):
-            chunk = page[off:off + ITS_ENTRY_SIZE]
-            if chunk != b"\0\0\0\0\0\0\0\0":
-                yield pbase + off - addr, int.from_bytes(chunk, "little")
+        rel = pbase - addr
+        words = memoryview(page)[lo:hi].cast("Q") if _NATIVE_LE else None
+        if words is not None:
+            for i, v in enumerate(words):
+                if v:
+                    yield rel + lo + (i << 3), v
+        else:
+            for off in range(lo, hi, ITS_ENTRY_SIZE):
+                v = int.from_bytes(page[off:off + ITS_ENTRY_SIZE], "little")
+                if v:
+                    yield rel + off, v
