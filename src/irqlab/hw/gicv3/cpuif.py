@@ -44,7 +44,8 @@ _SGI_ACCEPTS = {"ICC_SGI0R_EL1": 0, "ICC_SGI1R_EL1": 1, "ICC_ASGI1R_EL1": 0}
 class CpuInterface:
     """Banked CPU interface state of processor ``index``; exposes ``irq_line``/``fiq_line``."""
 
-    __slots__ = ("_dbank", "_events", "_gmask", "_grp_en", "_minbpr", "_pmask", "_rbank", "_shift",
+    __slots__ = ("_dbank", "_en0", "_en1", "_events", "_gmask", "_grp_en", "_minbpr", "_pmask",
+                 "_rbank", "_shift",
                  "ap", "bpr", "cbpr", "eoimode", "fiq_line", "gic", "hppi_grp", "hppi_intid",
                  "hppi_key", "hppi_prio", "igrpen", "index", "irq_line", "n_apr", "pmhe", "pmr",
                  "prebits", "queues", "redist", "signal")
@@ -73,6 +74,9 @@ class CpuInterface:
         self._gmask = [0, 0]
         self._set_gmask()
         self._grp_en = gic.dist.grp_enable
+        #: Group g enabled in GICD_CTLR and ICC_IGRPEN<g>_EL1 and the redistributor awake.
+        self._en0 = False
+        self._en1 = False
         self.igrpen = [False, False]
         #: Active-priority bits of Group 0 and Group 1 (AP0R<n>, AP1R<n> concatenated).
         self.ap = [0, 0]
@@ -136,30 +140,33 @@ class CpuInterface:
         """Recompute the HPPI and the IRQ/FIQ lines (cost: a few queue peeks)."""
         best = NO_KEY
         bg = -1
-        r = self.redist
-        if not r.asleep:
-            en = self._grp_en
-            igrpen = self.igrpen
-            if en[0] and igrpen[0] and self.queues[0].bm:
-                best = self._peek(0)
-                if best != NO_KEY:
-                    bg = 0
-            if en[1] and igrpen[1]:
-                if self.queues[1].bm:
-                    k = self._peek(1)
-                    if k < best:
-                        best = k
-                        bg = 1
-                if r.lpi_queue.bm and r.lpis_enabled:
-                    k = r.lpi_peek()
-                    if k < best:
-                        best = k
-                        bg = 1
+        if self._en0 and self.queues[0].bm:
+            best = self._peek(0)
+            if best != NO_KEY:
+                bg = 0
+        if self._en1:
+            if self.queues[1].bm:
+                k = self._peek(1)
+                if k < best:
+                    best = k
+                    bg = 1
+            r = self.redist
+            if r.lpi_queue.bm and r.lpis_enabled:
+                k = r.lpi_peek()
+                if k < best:
+                    best = k
+                    bg = 1
         self.hppi_key = best
         self.hppi_prio = best >> 32
         self.hppi_intid = best & 0xFFFF_FFFF
         self.hppi_grp = bg
         self.resignal()
+
+    def refresh_enables(self) -> None:
+        """Recompute which groups may be forwarded (after GICD_CTLR, ICC_IGRPEN, GICR_WAKER)."""
+        awake = not self.redist.asleep
+        self._en0 = awake and self._grp_en[0] and self.igrpen[0]
+        self._en1 = awake and self._grp_en[1] and self.igrpen[1]
 
     def set_hppi(self, key: int, g: int) -> None:
         """A new candidate ``key`` of group ``g`` (enabled) beats the current HPPI: adopt it."""
@@ -396,6 +403,7 @@ class CpuInterface:
         on = bool(v & 1)
         if on != self.igrpen[g]:
             self.igrpen[g] = on
+            self.refresh_enables()
             ev = self._events
             if ev.enabled:
                 ev.emit("cpuif_igrpen", cpu=self.index, group=g, value=on)

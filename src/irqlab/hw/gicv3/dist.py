@@ -273,6 +273,7 @@ class Distributor:
             if new != self.grp_enable:
                 self.grp_enable[:] = new  # in place: CPU interfaces hold this list
                 for c in gic.cpuifs:
+                    c.refresh_enables()
                     gic.dirty[c.index] = None
                 gic.flush()
             return

@@ -128,7 +128,7 @@ class Redistributor:
                 q.inq[intid] = p
             c = self.cpuif
             key = (p << 32) | intid
-            if key < c.hppi_key and c._grp_en[1] and c.igrpen[1] and not self.asleep:
+            if key < c.hppi_key and c._en1:
                 c.set_hppi(key, 1)  # it beats every other candidate: no need to peek
 
     def _lpi_set_pending_slow(self, intid: int) -> None:
@@ -374,6 +374,7 @@ class Redistributor:
                 # IMPDEF model simplification: ChildrenAsleep follows ProcessorSleep at
                 # once, and an asleep redistributor forwards nothing to its CPU interface.
                 self.asleep = sleep
+                self.cpuif.refresh_enables()
                 self.gic.dist.reroute_one_of_n()
                 self.cpuif.update()
                 self.gic.flush()
