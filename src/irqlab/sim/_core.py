@@ -130,8 +130,11 @@ class CpuCtx:
     def __init__(self, engine: Engine, index: int | None, hw: Any = None) -> None:
         self.engine = engine
         self.index = index
-        if hw is not None:
-            self.hw = hw
+        # the run loop reads these every step: instance values, not class defaults
+        self.hw = hw
+        self.online = True
+        self.irqs_on = True
+        self.current = None
         #: Hard-irq (and bring-up) contexts stacked on the task, innermost last.
         self.irq_stack: list[Thread] = []
         self._tasks: list[Thread] = []

@@ -143,6 +143,20 @@ class Engine:
     build a new one (with a fresh scenario) for every run.
     """
 
+    # Rarely-changed state defaults at class level: building an engine (once per
+    # explored schedule) stays cheap.
+    _handler: AsyncFn | None = None
+    _tid = 0
+    _gp_thread_: Thread | None = None
+    #: Virtual clock: ``steps + _skew``; sleepers' deadlines are in ``_timers``.
+    _skew = 0
+    #: Steps taken so far (also stamped as ``events.time``).
+    steps = 0
+    _error: tuple[Thread, BaseException, str] | None = None
+    _ran = False
+    result: RunResult | None = None
+    last_op: Op | None = None
+
     def __init__(self, *, machine: Any = None, cpus: int | None = None,
                  strategy: Strategy | None = None, max_steps: int = 100_000,
                  fingerprint: str = "", trace_steps: bool = True,
@@ -173,8 +187,6 @@ class Engine:
         self.trace_steps = bool(trace_steps)
         #: Objects touched by plain calls during the last step (``footprints=True`` only).
         self.footprint: list[tuple[Any, bool]] | None = [] if footprints else None
-        #: The operation performed at the start of the last step (``footprints=True`` only).
-        self.last_op: Op | None = None
         self.machine = machine
         self.fingerprint = fingerprint
         #: First 8 hex digits of SHA-256 of the fingerprint (goes into schedule strings).
@@ -184,26 +196,16 @@ class Engine:
                                    else [CpuCtx(self, i, hw[i]) for i in range(n)])
         self._actors: list[Thread] = []
         self._threads: list[Thread] = []
-        self._rcu_ctxs: list[CpuCtx] = list(self.cpus)
-        self._handler: AsyncFn | None = None
-        self._tid = 0
+        self._rcu_ctxs: list[CpuCtx] = self.cpus[:]
         self._ids: dict[int, int] = {}
         self._keep: list[Any] = []
         #: RCU callbacks: (snapshot, fn, obj) in call order.
         self._cbs: deque[tuple[tuple[tuple[CpuCtx, int], ...], Callable[[Any], Any], Any]] = (
             deque())
-        self._gp_thread_: Thread | None = None
         self._tracked: dict[int, Any] = {}
         self._sched: list[int] = []
         self._shape_keys: list[int] = []
-        #: Virtual clock: ``steps + _skew``; sleepers' deadlines (see :meth:`sleep`).
-        self._skew = 0
         self._timers: list[int] = []
-        #: Steps taken so far (also stamped as ``events.time``).
-        self.steps = 0
-        self._error: tuple[Thread, BaseException, str] | None = None
-        self._ran = False
-        self.result: RunResult | None = None
 
     @property
     def _gp_thread(self) -> Thread:

@@ -21,7 +21,7 @@ import sys
 from typing import Any
 
 from irqlab.errors import InvalidArgumentType, check_int
-from irqlab.sim._core import IRQ, RT, TASK, Op, SimError, Thread, cur_thread, touch
+from irqlab.sim._core import IRQ, RT, TASK, Op, SimError, Thread, cur_thread
 
 __all__ = [
     "Mutex",
@@ -183,22 +183,27 @@ class SpinLock:
 
     # -- release (plain calls) ----------------------------------------------------------
     def _release(self, via: str) -> Thread:
-        th = cur_thread()
-        if self.owner is not th:
-            who = "nobody" if self.owner is None else self.owner.name
-            raise SimError(f"{via}({self.name}) by {th.name}, but the lock is held by {who}")
+        th = RT.th
+        if th is None or self.owner is not th:
+            self._bad_release(via)
         self.owner = None
-        th.held.remove(self)
-        touch(self)
+        th.held.remove(self)  # type: ignore[union-attr]
         if not self.sleeping:
-            th.nspin -= 1
+            th.nspin -= 1  # type: ignore[union-attr]
         eng = RT.eng
-        assert eng is not None
-        ev = eng.events
+        fp = eng.footprint  # type: ignore[union-attr]
+        if fp is not None:
+            fp.append((self, True))
+        ev = eng.events  # type: ignore[union-attr]
         if ev.enabled:
-            ev.emit("sim_lock_release", cpu=th.cpu, tid=th.tid, lock=self.name,
-                    lid=eng.oid(self), **{"class": self.cls}, type=self.type_name)
-        return th
+            ev.emit("sim_lock_release", cpu=th.cpu, tid=th.tid, lock=self.name,  # type: ignore
+                    lid=eng.oid(self), **{"class": self.cls}, type=self.type_name)  # type: ignore
+        return th  # type: ignore[return-value]
+
+    def _bad_release(self, via: str) -> None:
+        th = cur_thread()
+        who = "nobody" if self.owner is None else self.owner.name
+        raise SimError(f"{via}({self.name}) by {th.name}, but the lock is held by {who}")
 
     def unlock(self) -> None:
         """``spin_unlock``: release (not a scheduling point)."""
