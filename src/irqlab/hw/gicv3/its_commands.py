@@ -96,12 +96,15 @@ class CommandQueueMixin:
                 self._stall()
             return
         is_ram = self._bus.is_ram
+        lookup = self._bus.lookup
+        # the whole ring in one RAM region: no per-command check needed
+        ring_ok = is_ram(qbase) and lookup(qbase) is lookup(qbase + qsize - 1)
         mem = self._mem
         while self._creadr != self._cwriter:
             addr = qbase + self._creadr
             cmd = None
             try:
-                if not (is_ram(addr) and is_ram(addr + CMD_SIZE - 1)):
+                if not ring_ok and not (is_ram(addr) and is_ram(addr + CMD_SIZE - 1)):
                     raise _CommandError("command queue entry is not in RAM", memory=True)
                 raw = mem.read(addr, CMD_SIZE)
                 cmd = decode_command_words(
