@@ -421,7 +421,7 @@ class Lockdep:
             _banner("WARNING: inconsistent lock state"),
             f"inconsistent {{{old}}} -> {{{new}}} usage.",
             f"{who} [HC{hc}[{hc}]:SC0[0]:HE{he}:SE{he}] takes:",
-            f"{cls.label()}, at: {_at(nstack)}",
+            f"{cls.label()}, at: {_at(h.stack)}",
             f"{{{old}}} state was registered at:", _frames(ostack, "  "),
             f"  [{octx}, step {ostep}]",
             f"irq event stamp: {ev.time}", "",

@@ -1,0 +1,1 @@
+"""Hypervisor-side software models (KVM's vgic LPI store: :mod:`irqlab.hyp.vgic_lpi`)."""
