@@ -1,7 +1,8 @@
 """Virtual interrupt benchmarks: list-register round trips through the public bus API.
 
 Run: ``python benchmarks/bench_virt.py`` (``--quick`` for a smoke run).  Prints one
-figure per line, ``name: value unit``; each is the best of a few repetitions.
+figure per line, ``name: value unit``; each is the best of 5 repetitions (the machine
+may be shared).
 Events are disabled (nobody subscribes).
 
 * GICv3: ``write_sysreg("ICH_LR0_EL2", pending vINTID)`` ->
@@ -36,7 +37,7 @@ GICH = 0x0803_0000
 GICV = 0x0804_0000
 
 
-def _best(fn: Callable[[int], None], n: int, reps: int = 3) -> float:
+def _best(fn: Callable[[int], None], n: int, reps: int = 5) -> float:
     best = 0.0
     for _ in range(reps):
         t0 = time.perf_counter()
