@@ -365,3 +365,44 @@ def test_fuzz_gich_gicv_lines_match_reference(steps: list[tuple[str, int, int, i
         for i in range(4):
             valid = c.read(GICH + H_LR + 4 * i) >> 28 & 3 != 0
             assert valid + (eisr >> i & 1) + (elrsr >> i & 1) == 1
+
+
+def test_vcpu_migrates_with_an_active_hw_interrupt(m: Machine) -> None:
+    """Save the LRs on pCPU 0, restore them on pCPU 1: the guest's EOI there still
+    deactivates the physical SPI (SPI active state is global)."""
+    c0, c1 = m.cpus
+    enable_all(m, ctlr=0b11 | 1 << 9)
+    setup_spi(m, 50, targets=0b01)
+    m.set_interrupt_level(50, True)
+    assert ack(c0) == 50
+    c0.write(GICC + C_EOIR, 50)  # host priority drop, left active for the guest
+    guest_on(c0)
+    c0.write(GICH + H_LR, lr(27, hw=1, pid=50))
+    assert c0.read(GICV + C_IAR) == 27  # the guest is handling it ...
+    regs = [H_VMCR, H_APR, H_HCR] + [H_LR + 4 * i for i in range(4)]
+    saved = {r: c0.read(GICH + r) for r in regs}
+    for r in regs:
+        c0.write(GICH + r, 0)  # ... when the vCPU is switched out
+    for r in regs:
+        c1.write(GICH + r, saved[r])  # and in on pCPU 1
+    assert c1.read(GICV + C_RPR) == 0xA0 and c0.read(GICV + C_RPR) == 0xFF
+    m.set_interrupt_level(50, False)
+    c1.write(GICV + C_EOIR, 27)
+    assert not m.gic.is_active(50)
+    assert c1.read(GICH + H_ELRSR0) == 0xF
+
+
+def test_same_sequence_same_event_stream() -> None:
+    def run() -> list[str]:
+        m = machine(cpus=2, virtualization=True)
+        rec = m.events.record()
+        c = m.cpus[1]
+        guest_on(c)
+        c.write(GICH + H_HCR, 1 | 1 << 1 | 1 << 3)
+        for i, v in enumerate((40, 41, 3)):
+            c.write(GICH + H_LR + 4 * i, lr(v, prio=0x80 + 8 * i, eoi=1, cpuid=1))
+        while (v := c.read(GICV + C_IAR)) != 1023:
+            c.write(GICV + C_EOIR, v)
+        return [str(e) for e in rec]
+    first = run()
+    assert first == run() and len(first) > 20
