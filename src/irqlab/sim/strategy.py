@@ -174,12 +174,14 @@ class Replay(Strategy):
 
     def __init__(self, schedule: str | Sequence[int], then: Strategy | None = None, *,
                  strict: bool = True) -> None:
+        self.scenario_hash: str | None
+        self.shape: int | None
+        self.choices: list[int]
         if isinstance(schedule, str):
-            self.scenario_hash: str | None
             self.scenario_hash, self.shape, self.choices = decode_schedule(schedule)
         elif isinstance(schedule, Sequence) and all(type(c) is int and c >= 0
                                                     for c in schedule):
-            self.scenario_hash, self.shape, self.choices = None, None, list(schedule)
+            self.scenario_hash, self.shape, self.choices = None, None, [int(c) for c in schedule]
         else:
             raise InvalidArgumentType(
                 f"schedule must be a schedule string or a list of ints, not {schedule!r}")
