@@ -1,0 +1,276 @@
+"""Explore a scenario's schedules with a strategy, stop at the first finding, shrink it.
+
+::
+
+    from irqlab.check.explore import explore
+    r = explore("counter", "racy", strategy="dfs")
+    r.verdict            # "finding"
+    print(r.report())    # the finding, the drawing, the replay line
+
+Strategies: ``random`` (run ``r`` uses ``sim.Random`` seeded from
+``(seed, r)``), ``pct`` (run ``r`` uses :class:`~irqlab.check.pct.PCT` seeded
+from ``(seed, r)``, with ``k`` from one round-robin calibration run), ``dfs``
+(:class:`~irqlab.check.dfs.DfsExplorer`: source-DPOR, sleep sets, optional
+preemption bound).  Every run of random and PCT is a function of ``(seed,
+r)`` alone, so the runs split into shards freely and the first finding is the
+one of the lowest run number whatever the number of workers.
+
+Budgets: ``budget`` schedules and/or ``time`` seconds (the wall clock is used
+as a budget only: it decides when to stop, never what a run does).  Without
+either, random and PCT run 1,000 schedules and DFS runs until the (bounded)
+space is exhausted.
+"""
+
+from __future__ import annotations
+
+import time as _time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from irqlab.check.findings import Finding
+from irqlab.check.run import Outcome, Target, make_target, run_built
+from irqlab.errors import InvalidArgumentType, InvalidArgumentValue, check_int
+
+__all__ = ["STRATEGIES", "ExploreResult", "explore", "pick_finding", "run_strategy"]
+
+STRATEGIES = ("random", "pct", "dfs")
+DEFAULT_BUDGET = 1000
+
+Progress = Callable[[int, float, int], None]
+
+
+def run_seed(seed: int, r: int) -> int:
+    """The seed of run ``r`` of an exploration seeded with ``seed`` (disjoint per run)."""
+    return (seed << 32) + r
+
+
+def run_strategy(name: str, seed: int, r: int, depth: int, k: int) -> Any:
+    """The strategy object for run ``r`` of a random or PCT exploration."""
+    from irqlab import sim
+    from irqlab.check.pct import PCT
+
+    if name == "random":
+        return sim.Random(run_seed(seed, r))
+    return PCT(run_seed(seed, r), depth=depth, steps=max(k, 1))
+
+
+def calibrate(target: Target) -> tuple[int, int]:
+    """``(n, k)`` for PCT: contexts and steps of one round-robin run of ``target``."""
+    from irqlab import sim
+
+    class _Count(sim.RoundRobin):
+        def __init__(self) -> None:
+            super().__init__()
+            self.keys: set[int] = set()
+
+        def after_step(self, choice: Any, engine: Any) -> None:
+            self.keys.add(choice.key)
+
+    st = _Count()
+    out = run_built(target.build(st), observe=False)
+    return len(st.keys), max(out.result.steps, 1)
+
+
+def pick_finding(findings: list[Finding], expect: str | None) -> Finding:
+    """The finding to report and shrink: the expected kind if present, else the first."""
+    if expect is not None:
+        for f in findings:
+            if f.kind == expect:
+                return f
+    return findings[0]
+
+
+@dataclass
+class ExploreResult:
+    """What an exploration did and found."""
+
+    target: Target
+    strategy: str
+    schedules: int = 0
+    blocked: int = 0
+    elapsed: float = 0.0
+    exhausted: bool = False
+    outcome: Outcome | None = None
+    finding: Finding | None = None
+    first_at: int | None = None
+    shrunk: Any = None
+    info: str = ""
+    workers: int = 1
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def verdict(self) -> str:
+        """``"finding"`` or ``"clean"``."""
+        return "finding" if self.finding is not None else "clean"
+
+    @property
+    def expected(self) -> bool:
+        """Whether the verdict is what the variant claims (clean, or the expected kind)."""
+        exp = self.target.expect
+        if exp is None:
+            return self.finding is None
+        return self.outcome is not None and any(f.kind == exp for f in self.outcome.findings)
+
+    @property
+    def schedule(self) -> str:
+        """The schedule to replay: the shrunk one if any."""
+        if self.shrunk is not None:
+            return str(self.shrunk.schedule)
+        return self.outcome.schedule if self.outcome is not None else ""
+
+    @property
+    def replay_line(self) -> str:
+        return self.target.replay_line(self.schedule) if self.finding is not None else ""
+
+    def rate(self) -> float:
+        return self.schedules / self.elapsed if self.elapsed > 0 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready form (``--json``).  No timing fields except ``elapsed``."""
+        d: dict[str, Any] = {
+            "scenario": self.target.name, "variant": self.target.variant,
+            "params": dict(self.target.params), "strategy": self.strategy,
+            "verdict": self.verdict, "expected": self.expected,
+            "expect": self.target.expect, "schedules": self.schedules,
+            "blocked": self.blocked, "exhausted": self.exhausted,
+            "first_at": self.first_at, "info": self.info, "workers": self.workers,
+            "elapsed": round(self.elapsed, 3),
+        }
+        if self.finding is not None:
+            out = self.shrunk.outcome if self.shrunk is not None else self.outcome
+            d["finding"] = self.finding.as_dict()
+            d["findings"] = [f.as_dict() for f in (out.findings if out else [])]
+            d["schedule"] = self.schedule
+            d["replay"] = self.replay_line
+            if self.shrunk is not None:
+                d["shrunk"] = {"preemptions": self.shrunk.preemptions,
+                               "steps": self.shrunk.steps, "runs": self.shrunk.runs,
+                               "before": {"preemptions": self.shrunk.before[0],
+                                          "steps": self.shrunk.before[1]}}
+        return d
+
+    def report(self, *, draw: bool = True) -> str:
+        """The human-readable report (see :mod:`irqlab.check.report`)."""
+        from irqlab.check.report import format_result
+
+        return format_result(self, draw=draw)
+
+
+def _check_args(strategy: str, budget: int | None, time: float | None, seed: int,
+                depth: int, preemptions: int | None, workers: int) -> None:
+    if strategy not in STRATEGIES:
+        raise InvalidArgumentValue(
+            f"strategy must be one of {', '.join(STRATEGIES)}, not {strategy!r}")
+    if budget is not None:
+        check_int("budget", budget, 1, 1 << 40)
+    if time is not None and (not isinstance(time, int | float) or isinstance(time, bool)
+                             or time <= 0):
+        raise InvalidArgumentValue(f"time must be a positive number of seconds, not {time!r}")
+    if type(seed) is not int:
+        raise InvalidArgumentType(f"seed must be an int, not {seed!r}")
+    check_int("depth", depth, 1, 64)
+    if preemptions is not None:
+        check_int("preemptions", preemptions, 0, 1 << 20)
+    check_int("workers", workers, 1, 256)
+
+
+def explore(target: Any, variant: str | None = None, *, strategy: str = "random",
+            budget: int | None = None, time: float | None = None, seed: int = 0,
+            depth: int = 3, preemptions: int | None = None, reduction: bool = True,
+            workers: int = 1, shrink: bool = True, progress: Progress | None = None,
+            params: dict[str, Any] | None = None, observe: bool = True) -> ExploreResult:
+    """Explore ``target`` (scenario name, Scenario, Target or factory) until a finding or
+    the budget; shrink the first finding.  Deterministic for a given schedule budget
+    (``time`` may stop it earlier).  ``progress(schedules, seconds, findings)`` is
+    called about every 0.2 s.  ``workers > 1`` uses :mod:`irqlab.check.parallel`.
+    """
+    _check_args(strategy, budget, time, seed, depth, preemptions, workers)
+    t = make_target(target, variant, params, observe=observe)
+    if workers > 1:
+        from irqlab.check.parallel import explore_parallel
+
+        res = explore_parallel(t, strategy=strategy, budget=budget, time=time, seed=seed,
+                               depth=depth, preemptions=preemptions, reduction=reduction,
+                               workers=workers, progress=progress)
+    else:
+        res = _explore_serial(t, strategy, budget, time, seed, depth, preemptions,
+                              reduction, progress)
+    if shrink and res.finding is not None and res.outcome is not None:
+        from irqlab.check.shrink import shrink as do_shrink
+
+        res.shrunk = do_shrink(t, res.outcome.result.choices, res.finding)
+        if res.shrunk is not None:
+            res.finding = res.shrunk.finding
+    return res
+
+
+def _explore_serial(t: Target, strategy: str, budget: int | None, time: float | None,
+                    seed: int, depth: int, preemptions: int | None, reduction: bool,
+                    progress: Progress | None) -> ExploreResult:
+    res = ExploreResult(target=t, strategy=strategy)
+    if budget is None and time is None and strategy != "dfs":
+        budget = DEFAULT_BUDGET
+    t0 = _time.monotonic()
+    deadline = None if time is None else t0 + time
+    last_progress = t0
+    expect = t.expect
+    if strategy == "dfs":
+        from irqlab.check.dfs import DfsExplorer
+
+        ex = DfsExplorer(t, preemptions=preemptions, reduction=reduction)
+        while not ex.finished:
+            out = ex.next_run()
+            if out is not None and out.findings:
+                res.outcome = out
+                res.finding = pick_finding(out.findings, expect)
+                res.first_at = ex.schedules
+                break
+            if budget is not None and ex.schedules + ex.blocked >= budget:
+                break
+            now = _time.monotonic()
+            if deadline is not None and now >= deadline:
+                break
+            if progress is not None and now - last_progress >= 0.2:
+                last_progress = now
+                progress(ex.schedules, now - t0, 0)
+        res.schedules, res.blocked = ex.schedules, ex.blocked
+        res.exhausted = ex.finished and res.finding is None
+        bound = "unbounded" if preemptions is None else f"<= {preemptions} preemptions"
+        res.info = (f"DFS ({'source-DPOR + sleep sets' if reduction else 'no reduction'}, "
+                    f"{bound}): {ex.schedules} schedules, {ex.blocked} blocked"
+                    + (", space exhausted" if res.exhausted else ""))
+    else:
+        n = k = 0
+        if strategy == "pct":
+            n, k = calibrate(t)
+        r = 0
+        while budget is None or r < budget:
+            st = run_strategy(strategy, seed, r, depth, k)
+            out = run_built(t.build(st), observe=t.observe)
+            r += 1
+            if out.findings:
+                res.outcome = out
+                res.finding = pick_finding(out.findings, expect)
+                res.first_at = r
+                break
+            now = _time.monotonic()
+            if deadline is not None and now >= deadline:
+                break
+            if progress is not None and now - last_progress >= 0.2:
+                last_progress = now
+                progress(r, now - t0, 0)
+        res.schedules = r
+        if strategy == "pct":
+            from irqlab.check.pct import pct_bound, runs_for_confidence
+
+            p = pct_bound(n, k, depth)
+            res.info = (f"PCT depth {depth}: n={n} contexts, k={k} steps: P(find a depth-{depth} "
+                        f"bug per run) >= 1/(n*k^(d-1)) = {p:.3g}; "
+                        f"{runs_for_confidence(p)} runs for 95% confidence")
+        else:
+            res.info = f"random: seed {seed}, {r} schedules"
+    res.elapsed = _time.monotonic() - t0
+    if progress is not None:
+        progress(res.schedules, res.elapsed, 1 if res.finding is not None else 0)
+    return res

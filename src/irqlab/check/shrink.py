@@ -1,0 +1,183 @@
+"""Shrink a failing schedule to the fewest preemptions, then the fewest steps.
+
+Hypothesis-style and deterministic: a candidate is a list of *decisions*, one
+per choice point (two or more options): an option index, or ``None`` for
+"continue the context that ran last if it can, else the first option" (no
+preemption).  Past the list every decision is ``None`` -- the deterministic
+non-preempting completion.  A candidate is kept when its run shows a finding
+with the same signature (kind and sites, :func:`irqlab.check.run.signature`)
+and it is strictly smaller by ``(preemptions, steps, choices)``; the kept run's
+recorded choices become the new base.  Passes, repeated until none helps or
+``max_runs`` runs were spent:
+
+1. cut the decisions after a prefix (shortest prefixes first);
+2. replace one decision by ``None`` (drop a preemption), from the end;
+3. delete chunks of 4, 2, 1 decisions;
+4. lower one decision toward 0.
+
+The result replays with :class:`irqlab.sim.Replay` (its ``schedule`` string
+carries the scenario hash).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from irqlab.check.findings import Finding
+from irqlab.check.run import Outcome, Target, run_built, signature
+from irqlab.errors import InvalidArgumentType, check_int
+from irqlab.sim import Strategy
+
+__all__ = ["Shrunk", "count_preemptions", "shrink"]
+
+
+class _Guided(Strategy):
+    """Follows a decision list; ``None`` and past-the-end decisions continue the last context."""
+
+    def __init__(self, decisions: Sequence[int | None]) -> None:
+        self.dec = list(decisions)
+        self.cp = 0
+        self.prev: int | None = None
+        self.preemptions = 0
+
+    def begin(self, engine: Any) -> None:
+        self.cp = 0
+        self.prev = None
+        self.preemptions = 0
+
+    def choose(self, choices: list[Any], engine: Any) -> int:
+        cp = self.cp
+        self.cp = cp + 1
+        d = self.dec[cp] if cp < len(self.dec) else None
+        prev = self.prev
+        pi = -1
+        if prev is not None:
+            for i, c in enumerate(choices):
+                if c.key == prev:
+                    pi = i
+                    break
+        i = (0 if pi < 0 else pi) if d is None else d % len(choices)
+        if pi >= 0 and i != pi:
+            self.preemptions += 1
+        return i
+
+    def after_step(self, choice: Any, engine: Any) -> None:
+        self.prev = choice.key
+
+
+def count_preemptions(target: Target, choices: Sequence[int]) -> int:
+    """Preemptions in the run of ``target`` that takes ``choices`` (then never preempts)."""
+    st = _Guided(list(choices))
+    run_built(target.build(st), observe=False)
+    return st.preemptions
+
+
+@dataclass
+class Shrunk:
+    """The shrinking result: the smallest failing run found and what it cost."""
+
+    outcome: Outcome
+    finding: Finding
+    preemptions: int
+    steps: int
+    runs: int
+    before: tuple[int, int]
+
+    @property
+    def schedule(self) -> str:
+        return self.outcome.schedule
+
+
+def shrink(target: Target, choices: Sequence[int], finding: Finding, *,
+           max_runs: int = 2000) -> Shrunk | None:
+    """Shrink the failing schedule ``choices`` of ``target`` that showed ``finding``.
+
+    Returns ``None`` if replaying ``choices`` does not show the finding again
+    (a nondeterministic scenario).  ``max_runs`` bounds the work (runs are
+    the unit, not seconds, so the result does not depend on the machine).
+    """
+    if not isinstance(target, Target):
+        raise InvalidArgumentType(f"target must be a Target, not {target!r}")
+    if not isinstance(finding, Finding):
+        raise InvalidArgumentType(f"finding must be a Finding, not {finding!r}")
+    check_int("max_runs", max_runs, 1, 1 << 40)
+    want = signature(finding)
+    runs = 0
+
+    def attempt(dec: Sequence[int | None]) -> tuple[tuple[int, int, int], Outcome,
+                                                    Finding] | None:
+        nonlocal runs
+        runs += 1
+        st = _Guided(dec)
+        try:
+            out = run_built(target.build(st), observe=target.observe)
+        except Exception:  # a candidate the scenario cannot take: not a counterexample
+            return None
+        for f in out.findings:
+            if signature(f) == want:
+                cost = (st.preemptions, out.result.steps, len(out.result.choices))
+                return cost, out, f
+        return None
+
+    first = attempt(list(choices))
+    if first is None:
+        return None
+    best_cost, best_out, best_f = first
+    before = best_cost[:2]
+    base: list[int | None] = list(best_out.result.choices)
+
+    def better(dec: list[int | None]) -> bool:
+        nonlocal best_cost, best_out, best_f, base
+        if runs >= max_runs:
+            return False
+        r = attempt(dec)
+        if r is None or r[0] >= best_cost:
+            return False
+        best_cost, best_out, best_f = r
+        base = list(best_out.result.choices)
+        return True
+
+    improved = True
+    while improved and runs < max_runs:
+        improved = False
+        # 1. shortest prefix (rest: no preemptions)
+        n = len(base)
+        m = 0
+        while m < n and runs < max_runs:
+            if better(base[:m]):
+                improved = True
+                break
+            m = m * 2 + 1 if m else 1
+        # 2. drop single preemptions, from the end
+        i = len(base) - 1
+        while i >= 0 and runs < max_runs:
+            if i < len(base) and base[i] is not None:
+                cand = list(base)
+                cand[i] = None
+                if better(cand):
+                    improved = True
+            i -= 1
+        # 3. delete chunks
+        for size in (4, 2, 1):
+            i = len(base) - size
+            while i >= 0 and runs < max_runs:
+                cand = base[:i] + base[i + size:]
+                if better(cand):
+                    improved = True
+                i -= 1
+        # 4. lower decisions toward 0
+        i = len(base) - 1
+        while i >= 0 and runs < max_runs:
+            v = base[i] if i < len(base) else None
+            if v:
+                for lower in range(v):
+                    cand = list(base)
+                    cand[i] = lower
+                    if better(cand):
+                        improved = True
+                        break
+            i -= 1
+    return Shrunk(outcome=best_out, finding=best_f, preemptions=best_cost[0],
+                  steps=best_cost[1], runs=runs, before=before)
