@@ -356,3 +356,31 @@ def test_real_gic_inv_rereads_priority():
     m.ram_write(PROP + 1, bytes([0xA1]))
     d.cmd("INVALL", ICID=0)
     assert ack_all(m) == {0: [8193]}
+
+
+def test_two_level_collection_table(m):
+    d = ItsDriver(m, enable=False)
+    d.write64("GITS_BASER1", GITS_BASER.encode(Valid=1, Indirect=1)
+              | encode_baser_address(CT, 0x1000))
+    d.enable()
+    d.cmd("MAPC", ICID=513, RDbase=2, V=1)
+    assert d.errors() == [("MAPC", "level-1 collection table entry not valid")]
+    m.memory.write_u64(CT + 8, (1 << 63) | 0x4060_0000)  # level-2 page for ICIDs 512..1023
+    d.cmd("MAPC", ICID=513, RDbase=2, V=1)
+    assert m.memory.read_u64(0x4060_0008) == encode_cte(valid=True, rdbase=2, icid=513)
+    d.enable(False)
+    d.enable()
+    assert m.its.collections() == {513: 2}
+
+
+def test_event_text_forms(m, d):
+    d.cmd("MAPD", DeviceID=3, Size=5, ITT_addr=ITT, V=1)
+    d.cmd("MAPTI", DeviceID=3, EventID=0x20, pINTID=0x2020, ICID=1)
+    d.cmd("MAPTI", DeviceID=3, EventID=0x40, pINTID=0x2020, ICID=1)
+    texts = [e.text() for e in d.rec.of("its_cmd_*")]
+    assert texts == [
+        f"its_cmd_mapd devid=0x3 size=0x5 itt_addr={ITT:#x} v=0x1",
+        "its_cmd_mapti devid=0x3 eventid=0x20 intid=0x2020 icid=0x1",
+        "its_cmd_error cmd=MAPTI devid=0x3 eventid=0x40 intid=0x2020 icid=0x1 "
+        "rule='EventID exceeds the device ITT size' offset=0x40",
+    ]
