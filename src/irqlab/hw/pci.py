@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from irqlab.errors import (
     ExternalAbort,
+    InvalidArgument,
     InvalidArgumentType,
     InvalidArgumentValue,
     _AccessFault,
@@ -334,9 +335,11 @@ class PciFunction:
                         reason="address beyond the physical address space")
             return
         try:
-            self.host.machine.bus.write(addr, data & 0xFFFF_FFFF, 4, None, devid)
+            self.host.machine.device_write(devid, addr, data & 0xFFFF_FFFF, 4)
         except ExternalAbort as e:
             self._event("pci_msi_abort", vector=vector, addr=addr, reason=e.reason)
+        except InvalidArgument as e:  # a DeviceID beyond 32 bits from msi-map
+            self._event("pci_msi_abort", vector=vector, addr=addr, reason=str(e))
 
     def _dropped(self, vector: int, rule: str) -> None:
         self._event("pci_msi_dropped", vector=vector, rule=rule)
