@@ -187,10 +187,8 @@ class Machine:
 
                 self.its = ITS(self, config.its_base)
         else:
-            try:
-                from irqlab.hw.gicv2 import GICv2  # type: ignore[import-not-found]
-            except ImportError:
-                raise InvalidArgumentValue("gic=2 is not yet supported by this model") from None
+            from irqlab.hw.gicv2 import GICv2
+
             self.gic = GICv2(self)
         from irqlab.hw.pci import PciHost
 
