@@ -21,7 +21,21 @@ def record_run(target: Target, schedule: str) -> Outcome:
     """Replay ``schedule`` on ``target`` with every event recorded."""
     from irqlab import sim
 
-    return run_built(target.build(sim.Replay(schedule)), observe=target.observe, record=True)
+    holder: list[Any] = []
+
+    def hook(engine: Any) -> None:
+        try:
+            from irqlab.check.columns import ColumnRecorder
+        except ImportError:
+            return
+        holder.append(ColumnRecorder(engine).attach())
+
+    out = run_built(target.build(sim.Replay(schedule)), observe=target.observe, record=True,
+                    on_engine=hook)
+    if holder:
+        out.recorder = holder[0]
+        holder[0].engine.events.unsubscribe(holder[0]._on)
+    return out
 
 
 def step_list(events: list[Any], *, limit: int = 200) -> str:
@@ -50,17 +64,12 @@ def draw(outcome: Outcome, finding: Finding | None = None) -> str:
     """The counterexample picture: CPU columns if :mod:`irqlab.check.columns` exists."""
     events = outcome.events or []
     try:
-        from irqlab.check import columns  # G1's drawing
+        from irqlab.check.columns import draw as draw_columns  # G1's drawing
     except ImportError:
-        columns = None  # type: ignore[assignment]
-    if columns is not None:
-        fn = getattr(columns, "draw", None) or getattr(columns, "draw_columns", None)
-        if fn is not None:
-            try:
-                return str(fn(events, finding=finding))
-            except TypeError:
-                return str(fn(events))
-    return step_list(events)
+        return step_list(events)
+    source = outcome.recorder if outcome.recorder is not None else events
+    step = finding.step if finding is not None else None
+    return str(draw_columns(source, highlight=step))
 
 
 def _indent(text: str, pad: str = "    ") -> str:

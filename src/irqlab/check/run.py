@@ -134,6 +134,8 @@ class Outcome:
     result: Any
     world: Any
     events: list[Any] | None = None
+    #: The CPU-column recorder of a reported run (:func:`irqlab.check.report.record_run`).
+    recorder: Any = None
 
     @property
     def failed(self) -> bool:

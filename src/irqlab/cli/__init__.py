@@ -22,7 +22,7 @@ from irqlab.errors import InvalidArgument
 __all__ = ["COMMANDS", "DEFAULT_COMMAND", "build_parser", "main"]
 
 #: Command modules under ``irqlab.cli``, in help order.
-COMMANDS: tuple[str, ...] = ("demo", "info", "trace")
+COMMANDS: tuple[str, ...] = ("demo", "info", "trace", "list", "run", "explore", "replay")
 #: What ``irqlab`` runs without a command.
 DEFAULT_COMMAND = "demo"
 
