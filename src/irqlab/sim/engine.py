@@ -82,8 +82,8 @@ class Engine(EngineServices):
     _gp_thread_: Thread | None = None
     #: Virtual clock: ``steps + _skew``; sleepers' deadlines are in ``_timers``.
     _skew = 0
-    #: Steps taken so far (also stamped as ``events.time``).
-    steps = 0
+    _steps = 0
+    _t0: int | None = None
     _error: tuple[Thread, BaseException, str] | None = None
     _ran = False
     result: RunResult | None = None
@@ -307,7 +307,12 @@ class Engine(EngineServices):
         strategy = self.strategy
         try:
             strategy.begin(self)
-            res = self._result(self._loop(strategy))
+            try:
+                outcome = self._loop(strategy)
+            finally:
+                self._steps = self.steps
+                self._t0 = None
+            res = self._result(outcome)
         finally:
             RT.eng = None
             RT.th = None
@@ -324,7 +329,8 @@ class Engine(EngineServices):
         sched = self._sched
         ev = self.events
         maxs = self.max_steps
-        steps = self.steps
+        steps = self._steps
+        self._t0 = t0 = ev.time - steps
         keys_app = self._shape_keys.append
         rnd = strategy._random if type(strategy) is Random else None
         step_thread = self._step_thread
@@ -396,8 +402,7 @@ class Engine(EngineServices):
                     ev.emit("sim_livelock", cpu=None, steps=steps)
                 return "livelock"
             steps += 1
-            self.steps = steps
-            ev.time = steps
+            ev.time = t0 + steps
             # -- the step -------------------------------------------------------------
             if type(c) is Thread:
                 if slow or ev.enabled:
@@ -597,6 +602,12 @@ class Engine(EngineServices):
                     th.coro.close()
 
     # -- results -----------------------------------------------------------------------
+    @property
+    def steps(self) -> int:
+        """Steps taken so far (the events' ``time`` is the step number during a run)."""
+        t0 = self._t0
+        return self._steps if t0 is None else self.events.time - t0
+
     @property
     def shape(self) -> int:
         """The shape hash of the choice points so far (option counts and chosen keys)."""

@@ -74,7 +74,16 @@ class _Acquire(Op):
         return owner
 
     def perform(self, th: Thread) -> Any:
-        return self.obj._acquire(th, self.mode, self.subclass, False)
+        lk = self.obj
+        eng = RT.eng
+        if self.mode or eng.events.enabled:  # type: ignore[union-attr]
+            return lk._acquire(th, self.mode, self.subclass, False)
+        # fast path: plain acquire, nobody listening
+        lk.owner = th
+        th.held.append(lk)
+        if not lk.sleeping:
+            th.nspin += 1
+        return None
 
     def describe(self) -> str:
         lk = self.obj
