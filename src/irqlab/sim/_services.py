@@ -93,7 +93,9 @@ class EngineServices:
     # provided by Engine
     cpus: Any
     events: Any
-    steps: int
+    if TYPE_CHECKING:
+        @property
+        def steps(self) -> int: ...
     _skew: int
     _timers: list[int]
     _threads: list[Thread]
