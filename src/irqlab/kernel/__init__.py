@@ -5,7 +5,50 @@ K2/K3 may append their names below.
 """
 
 from irqlab.kernel import errno
+from irqlab.kernel.cpuhp import (
+    CPUHP_AP_IRQ_GIC_STARTING,
+    CPUHP_AP_OFFLINE,
+    CPUHP_AP_ONLINE,
+    CPUHP_AP_ONLINE_DYN,
+    CPUHP_AP_ONLINE_DYN_END,
+    CPUHP_AP_ONLINE_IDLE,
+    CPUHP_BRINGUP_CPU,
+    CPUHP_OFFLINE,
+    CPUHP_ONLINE,
+    CpuHotplug,
+)
 from irqlab.kernel.irq import *  # noqa: F403 (the irq core is the kernel's public surface)
 from irqlab.kernel.irq import __all__ as _irq_all
+from irqlab.kernel.irq.proc import show_interrupts
+from irqlab.kernel.kernel import Kernel
+from irqlab.kernel.mm import (
+    GFP_ATOMIC,
+    GFP_KERNEL,
+    GFP_ZERO,
+    PAGE_SIZE,
+    MemReserve,
+    PageAllocator,
+)
 
-__all__ = ["errno", *_irq_all]
+__all__ = [
+    "CPUHP_AP_IRQ_GIC_STARTING",
+    "CPUHP_AP_OFFLINE",
+    "CPUHP_AP_ONLINE",
+    "CPUHP_AP_ONLINE_DYN",
+    "CPUHP_AP_ONLINE_DYN_END",
+    "CPUHP_AP_ONLINE_IDLE",
+    "CPUHP_BRINGUP_CPU",
+    "CPUHP_OFFLINE",
+    "CPUHP_ONLINE",
+    "GFP_ATOMIC",
+    "GFP_KERNEL",
+    "GFP_ZERO",
+    "PAGE_SIZE",
+    "CpuHotplug",
+    "Kernel",
+    "MemReserve",
+    "PageAllocator",
+    "errno",
+    "show_interrupts",
+    *_irq_all,
+]

@@ -44,6 +44,8 @@ __all__ = [
     "IrqDomain",
     "IrqDomainOps",
     "IrqFwspec",
+    "irq_create_fwspec_mapping",
+    "irq_dispose_mapping",
     "irq_domain_activate_irq",
     "irq_domain_alloc_irqs",
     "irq_domain_alloc_irqs_parent",
@@ -489,3 +491,33 @@ def irq_find_mapping(domain: IrqDomain, hwirq: int) -> int:
 async def irq_domain_translate(domain: IrqDomain, fwspec: IrqFwspec) -> tuple[int, int] | int:
     """Call ``domain.ops.translate``: ``(hwirq, type)`` or -errno."""
     return await _maybe(domain.ops.translate(domain, fwspec))  # type: ignore[no-any-return]
+
+
+async def irq_create_fwspec_mapping(fwspec: IrqFwspec, domain: IrqDomain | None = None) -> int:
+    """``irq_create_fwspec_mapping``: the Linux IRQ for a firmware description; 0 on failure.
+
+    ``domain`` defaults to the core's default domain (the GIC).  An existing
+    mapping is returned as is.  May sleep.
+    """
+    if not isinstance(fwspec, IrqFwspec):
+        raise InvalidArgumentType(f"fwspec must be an IrqFwspec, not {fwspec!r}")
+    if domain is None:
+        domain = irq_core().default_domain
+        if domain is None:
+            return 0
+    t = await irq_domain_translate(domain, fwspec)
+    if isinstance(t, int):
+        return 0
+    hwirq = t[0]
+    virq = domain.revmap.get(hwirq)
+    if virq is not None:
+        return virq
+    virq = await irq_domain_alloc_irqs(domain, 1, arg=fwspec)
+    return virq if virq > 0 else 0
+
+
+async def irq_dispose_mapping(virq: int) -> None:
+    """``irq_dispose_mapping``: free a mapping made by :func:`irq_create_fwspec_mapping`."""
+    core = irq_core()
+    if virq in core.descs:
+        await irq_domain_free_irqs(virq, 1, core=core)
