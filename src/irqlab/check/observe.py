@@ -15,9 +15,9 @@ they call ``engine.stack()`` from inside an event to capture the model-code
 stack of the context that is stepping (done only when something is first
 recorded: a new lock dependency, a new usage bit, an allocation, a free).
 
-An observer is any object with ``handlers`` (a dict from event kind to a
-callable taking the :class:`~irqlab.events.Event`) and ``finish(result) ->
-list[Finding]``; findings raised during the run are kept in its ``found``
+An observer is any object with ``handlers`` (a dict from event kind -- or
+``"*"`` for every event -- to a callable taking the :class:`~irqlab.events.Event`)
+and ``finish(result) -> list[Finding]``; findings raised during the run are kept in its ``found``
 list and returned (in event order) before the end-of-run ones.
 """
 
@@ -65,6 +65,7 @@ class Observers:
         self._inv_seen: set[str] = set()
         self._last_time = -1
         self._table: dict[str, list[Callable[[Event], None]]] = {}
+        self._all: list[Callable[[Event], None]] = []
         for ob in self.observers:
             self._register(ob)
         self._fn = engine.events.subscribe(self._on_event)
@@ -79,6 +80,7 @@ class Observers:
     def _register(self, ob: Any) -> None:
         for kind, fn in ob.handlers.items():
             self._table.setdefault(kind, []).append(fn)
+        self._all = self._table.get("*", [])
 
     def add(self, observer: Any) -> Any:
         """Attach one more observer (``handlers`` + ``finish``); returns it."""
@@ -97,6 +99,9 @@ class Observers:
         fns = self._table.get(ev.kind)
         if fns is not None:
             for fn in fns:
+                fn(ev)
+        if self._all:
+            for fn in self._all:
                 fn(ev)
 
     def _check_invariants(self, step: int) -> None:

@@ -1,0 +1,357 @@
+"""Draw a run as side-by-side CPU columns, the way the mailing-list threads paint races.
+
+::
+
+    CPU0                               CPU1
+    ----                               ----
+    driver_exit()
+    free_irq()
+    spin_lock_irqsave(desc->lock)
+                                       --> IRQ 42
+                                         vmd_flow_handler()
+                                         rcu_read_lock()
+                                         vmdirq = list_entry(...)
+    ...
+    kfree(IrqDesc#3)
+ >>                                      desc->handle_irq(desc)  <-- KABOOOOM!
+
+One column per CPU (then one per device actor, and ``RCU`` for grace-period
+callbacks); one row per action, in step order.  Rows come from the recorded
+events: lock acquisitions and releases, labelled accesses and points
+(``await sim.point("vmdirq = list_entry(...)")``), frees, RCU read
+sections, interrupt entries (``--> IRQ 42``) and exits (``<-- IRQ``; the
+irq context is indented under its CPU).  With a :class:`ColumnRecorder`
+attached during the run, each context's model-code stack is also known per
+step, and function entries are drawn as ``name()`` rows -- the picture then
+reads like the thread's.  ``highlight`` (a step, e.g. ``finding.step``)
+marks the faulting row with ``>>`` and ``marker``.
+
+Compact mode (default) collapses runs of uninteresting rows (unlabelled
+preemption points, wait steps) into one ``...`` row; ``max_width`` bounds
+every line.  Plain text; colour (rich) only when asked for or when stdout is
+a terminal and rich is installed.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from typing import Any
+
+from irqlab.errors import InvalidArgumentType, check_int
+from irqlab.events import Event
+
+__all__ = ["ColumnRecorder", "Row", "draw", "rows_from_events"]
+
+# op kinds whose sim_step is drawn only if no other event of the step describes it
+_DESCRIBED_BY = {"sim_lock_acquire", "sim_lock_tryfail", "sim_access", "sim_refcount",
+                 "sim_refcount_warn"}
+_QUIET_OPS = {"worker_idle", "start"}
+_GP = "RCU"
+
+
+class Row:
+    """One drawn line: its step, column key, text, indentation and role."""
+
+    __slots__ = ("col", "depth", "role", "step", "text")
+
+    def __init__(self, step: int, col: Any, text: str, depth: int = 0, role: str = "op") -> None:
+        self.step = step
+        self.col = col
+        self.text = text
+        self.depth = depth
+        #: "op" (the step's operation), "call" (a plain call in the step), "fn"
+        #: (function entry), "irq" (entry/exit), "dull" (collapsible)
+        self.role = role
+
+    def __repr__(self) -> str:
+        return f"<Row {self.step} {self.col} {self.text!r}>"
+
+
+class ColumnRecorder:
+    """An observer that records the events and, per step, the stepping context's stack.
+
+    Add it to an :class:`~irqlab.check.observe.Observers` (``obs.add(rec)``)
+    or subscribe it alone with :meth:`attach`; then ``draw(rec)``.  Costs a
+    stack capture per step: use it for the run being reported, not while
+    exploring.
+    """
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self.events: list[Event] = []
+        self.stacks: dict[int, list[str]] = {}
+        self.found: list[Any] = []
+        self.handlers: dict[str, Any] = {"*": self._on}
+
+    def attach(self) -> ColumnRecorder:
+        """Subscribe to ``engine.events`` directly (without the other observers)."""
+        self.engine.events.subscribe(self._on)
+        return self
+
+    def _on(self, ev: Event) -> None:
+        self.events.append(ev)
+        if ev.kind == "sim_step":
+            self.stacks[ev.seq] = self.engine.stack()
+
+    def finish(self, result: Any) -> list[Any]:
+        return []
+
+
+def _fn_name(frame: str) -> str:
+    return frame.split("@", 1)[0]
+
+
+def rows_from_events(events: Iterable[Event],
+                     stacks: dict[int, list[str]] | None = None) -> tuple[list[Row], list[Any],
+                                                                          dict[Any, str]]:
+    """Turn recorded events into rows; returns ``(rows, column keys, column titles)``."""
+    names: dict[int, str] = {}
+    actor_tids: list[int] = []
+    depth: dict[Any, int] = {}
+    last_stack: dict[int, list[str]] = {}
+    step_label: dict[int, str] = {}
+    lock_mode: dict[int, str] = {}
+    cur_col: Any = None
+    rows: list[Row] = []
+    cols: dict[Any, None] = {}
+    evs = list(events)
+    # which (step, tid) pairs have an event that describes the step's op
+    described: set[tuple[int, int]] = set()
+    for ev in evs:
+        if ev.kind in _DESCRIBED_BY:
+            described.add((ev.time, ev.args.get("tid", -2)))
+        elif ev.kind == "sim_spawn" and ev.args.get("ctx") == "actor":
+            actor_tids.append(ev.args["tid"])
+    for ev in evs:
+        a = ev.args
+        kind = ev.kind
+        tid = a.get("tid", -2)
+        if kind == "sim_spawn":
+            names[tid] = a["name"]
+        cpu = ev.cpu
+        if kind in ("sim_irq_raise", "sim_ipi") and cur_col is not None:
+            col: Any = cur_col   # drawn in the column of the context that raised it
+        elif cpu is not None:
+            col = cpu
+        elif tid in actor_tids:
+            col = ("actor", tid)
+        elif kind in ("sim_rcu_callback", "sim_free", "sim_rcu_gp") or tid == -1:
+            col = _GP
+        else:
+            continue
+        d = depth.get(col, 0)
+        if kind == "sim_step":
+            cur_col = col
+
+        def add(text: str, role: str = "call", dd: int = d, c: Any = col,
+                t: int = ev.time) -> None:
+            cols.setdefault(c, None)
+            rows.append(Row(t, c, text, dd, role))
+
+        if kind == "sim_step":
+            op = a["op"]
+            label = a["label"]
+            step_label[tid] = label
+            if stacks is not None and ev.seq in stacks:
+                st = stacks[ev.seq]
+                prev = last_stack.get(tid, [])
+                p = 0
+                while p < len(prev) and p < len(st) and _fn_name(prev[p]) == _fn_name(st[p]):
+                    p += 1
+                for fr in st[p:]:
+                    add(f"{_fn_name(fr)}()", "fn")
+                last_stack[tid] = st
+            if (ev.time, tid) in described:
+                continue
+            if op == "point":
+                add(label, "op") if label else add("", "dull")
+            elif op in _QUIET_OPS:
+                if op == "start" and stacks is None and tid in names:
+                    add(f"{names[tid]}()", "fn")
+                else:
+                    add("", "dull")
+            elif op == "access":
+                add(label or "access", "op")
+            else:
+                add(f"{op}({label})" if label else f"{op}()", "dull" if op.startswith("wait")
+                    else "op")
+        elif kind == "sim_lock_acquire":
+            mode = a["mode"]
+            base = {"mutex": "mutex_lock", "raw_spin": "raw_spin_lock"}.get(a["type"],
+                                                                             "spin_lock")
+            if mode == "try":
+                add(f"{base.replace('_lock', '_trylock')}({a['lock']})", "op")
+            else:
+                add(f"{base}{'_' + mode if mode else ''}({a['lock']})", "op")
+            lock_mode[a["lid"]] = mode
+        elif kind == "sim_lock_tryfail":
+            add(f"trylock({a['lock']}) failed", "op")
+        elif kind == "sim_lock_release":
+            base = {"mutex": "mutex_unlock", "raw_spin": "raw_spin_unlock"}.get(a["type"],
+                                                                               "spin_unlock")
+            mode = lock_mode.pop(a["lid"], "")
+            sfx = "_irqrestore" if mode == "irqsave" else "_irq" if mode == "irq" else ""
+            add(f"{base}{sfx}({a['lock']})")
+        elif kind == "sim_access":
+            lab = a["label"] or f"{'write' if a['rw'] == 'w' else 'read'}({a['obj_kind']})"
+            add(lab, "op")
+        elif kind == "sim_refcount":
+            lab = step_label.get(tid) or f"refcount_{a['op']}"
+            add(f"{lab}({a['refcount']}) -> {a['value']}", "op")
+        elif kind == "sim_refcount_warn":
+            add(f"refcount_t: {a['what']} ({a['refcount']})", "op")
+        elif kind == "sim_irq_enter":
+            what = "IPI" if a.get("ipi") else f"IRQ {a['intid']}" if a["intid"] >= 0 else "IRQ"
+            add(f"--> {what}", "irq")
+            depth[col] = d + 1
+        elif kind == "sim_irq_exit":
+            depth[col] = max(0, d - 1)
+            add("<-- IRQ", "irq", dd=depth[col])
+        elif kind == "sim_irq_disable" or kind == "sim_irq_enable":
+            via = a.get("via", "")
+            if via.startswith("local_irq"):
+                add(f"{via}()")
+        elif kind == "sim_rcu_read_lock":
+            add("rcu_read_lock()")
+        elif kind == "sim_rcu_read_unlock":
+            add("rcu_read_unlock()")
+        elif kind == "sim_srcu_read_lock":
+            add(f"srcu_read_lock({a['srcu']})")
+        elif kind == "sim_srcu_read_unlock":
+            add(f"srcu_read_unlock({a['srcu']})")
+        elif kind == "sim_alloc":
+            add(f"alloc {a['obj_kind']}#{a['oid']}")
+        elif kind == "sim_free":
+            if a.get("state") == "untracked":
+                continue
+            add(f"kfree({a['obj_kind']}#{a['oid']})", "op" if col == _GP else "call")
+        elif kind == "sim_free_rcu":
+            add(f"kfree_rcu({a['obj_kind']}#{a['oid']})")
+        elif kind == "sim_rcu_call":
+            if a["fn"] != "_rcu_free":   # the callback of a kfree_rcu, drawn already
+                add(f"call_rcu({a['fn']})")
+        elif kind == "sim_complete":
+            add(f"complete{'_all' if a.get('all') else ''}({a['completion']})")
+        elif kind == "sim_work_queue":
+            add(f"queue_work({a['work']})")
+        elif kind == "sim_irq_raise":
+            add(f"raise IRQ {a['intid']} on CPU{cpu}")
+        elif kind == "sim_ipi":
+            add(f"IPI to CPU{cpu}")
+        elif kind == "irq_handler":
+            add(f"{a.get('name', 'handler')}(irq {a.get('irq')})", "op")
+    order = sorted(cols, key=lambda c: (0, c, 0) if isinstance(c, int) else
+                   (2, 0, 0) if c == _GP else (1, c[1], 0))
+    titles = {c: (f"CPU{c}" if isinstance(c, int) else "RCU" if c == _GP
+                  else names.get(c[1], f"actor{c[1]}")) for c in order}
+    return rows, order, titles
+
+
+def _fit(text: str, width: int) -> str:
+    if len(text) <= width:
+        return text
+    return text[: max(0, width - 2)] + ".."
+
+
+def draw(source: Any, *, highlight: int | None = None, marker: str = "<-- KABOOOOM!",
+         max_width: int = 100, compact: bool = True, color: bool | None = None,
+         title: str = "") -> str:
+    """Draw ``source`` (a :class:`ColumnRecorder` or a list of events) as CPU columns.
+
+    ``highlight``: the step to mark (``>>`` prefix, ``marker`` after the
+    text) -- pass ``finding.step``.  ``max_width`` bounds each line
+    (columns share it equally); ``compact`` collapses runs of dull rows;
+    ``color`` forces rich colouring on or off (default: on when stdout is a
+    terminal and rich is installed).
+    """
+    if isinstance(source, ColumnRecorder):
+        events, stacks = source.events, source.stacks
+    elif isinstance(source, Iterable):
+        events, stacks = list(source), None
+    else:
+        raise InvalidArgumentType(f"source must be a ColumnRecorder or events, not {source!r}")
+    check_int("max_width", max_width, 20, 10_000)
+    if highlight is not None:
+        check_int("highlight", highlight, 0, 1 << 62)
+    if not isinstance(marker, str):
+        raise InvalidArgumentType(f"marker must be a str, not {marker!r}")
+    rows, order, titles = rows_from_events(events, stacks)
+    if not order:
+        return title + ("\n" if title else "") + "(no steps)"
+    hit = -1
+    if highlight is not None:
+        cands = [i for i, r in enumerate(rows) if r.step == highlight]
+        ops = [i for i in cands if rows[i].role == "op"]
+        hit = ops[0] if ops else cands[-1] if cands else -1
+    if compact:
+        # runs of dull rows (unlabelled points, waits) vanish; long ones leave a "..."
+        out_rows: list[Row | None] = []
+        run = 0
+        for i, r in enumerate(rows):
+            if r.role == "dull" and i != hit:
+                run += 1
+                continue
+            if run >= 3:
+                out_rows.append(None)
+            run = 0
+            out_rows.append(r)
+        if run >= 3:
+            out_rows.append(None)
+        if hit >= 0:
+            hit_row: Row | None = rows[hit]
+        else:
+            hit_row = None
+    else:
+        out_rows = [r if r.role != "dull" else Row(r.step, r.col, "(step)", r.depth)
+                    for r in rows]
+        hit_row = out_rows[hit] if hit >= 0 else None
+    n = len(order)
+    prefix = 3
+    width = max(8, (max_width - prefix) // n)
+    index = {c: i for i, c in enumerate(order)}
+    lines: list[tuple[str, str]] = []   # (style, text)
+    if title:
+        lines.append(("title", _fit(title, max_width)))
+    head = " " * prefix + "".join(_fit(titles[c], width - 1).ljust(width) for c in order)
+    lines.append(("head", head.rstrip()))
+    lines.append(("head", (" " * prefix + "".join(_fit("-" * len(titles[c]), width - 1)
+                                                   .ljust(width) for c in order)).rstrip()))
+    for r in out_rows:
+        if r is None:
+            lines.append(("dull", " " * prefix + "..."))
+            continue
+        k = index[r.col]
+        # one cell per line: a row may run on over the (empty) columns to its right
+        room = max_width - prefix - k * width
+        if r is hit_row:
+            room -= len(marker) + 2
+        text = _fit("  " * r.depth + r.text, max(8, room))
+        cells = " " * (k * width) + text
+        if r is hit_row:
+            line = ">> " + cells + "  " + marker
+            lines.append(("hit", line))
+        else:
+            style = "irq" if r.role == "irq" else "fn" if r.role == "fn" else "row"
+            lines.append((style, (" " * prefix + cells).rstrip()[:max_width]))
+    if color is None:
+        color = sys.stdout.isatty()
+    if color:
+        try:
+            return _rich(lines, max_width)
+        except ImportError:
+            pass
+    return "\n".join(t for _s, t in lines)
+
+
+def _rich(lines: list[tuple[str, str]], width: int) -> str:
+    from rich.console import Console  # optional dependency
+    from rich.text import Text
+
+    styles = {"title": "bold", "head": "bold cyan", "dull": "dim", "hit": "bold red",
+              "irq": "magenta", "fn": "green", "row": ""}
+    con = Console(width=width + 10, force_terminal=True, color_system="standard")
+    with con.capture() as cap:
+        for s, t in lines:
+            con.print(Text(t, style=styles.get(s, "")), soft_wrap=True)
+    return cap.get().rstrip("\n")
