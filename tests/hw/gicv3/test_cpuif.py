@@ -276,8 +276,10 @@ def test_sysreg_directions_and_ap_count() -> None:
         c.read_sysreg("ICC_EOIR1_EL1")
     with pytest.raises(UndefinedInstruction):
         c.read_sysreg("ICC_SGI1R_EL1")
-    with pytest.raises(InvalidArgumentValue):
+    with pytest.raises(UndefinedInstruction):
         c.read_sysreg("ICC_AP0R1_EL1")  # 5 preemption bits: only AP<n>R0
+    with pytest.raises(InvalidArgumentValue):
+        c.read_sysreg("ICC_AP0R4_EL1")
     m7 = Machine.virt(cpus=1, its=False, priority_bits=7)
     assert m7.cpus[0].read_sysreg("ICC_AP1R3_EL1") == 0
     assert m7.cpus[0].read_sysreg("ICC_BPR0_EL1") == 0

@@ -441,9 +441,12 @@ class CpuInterface:
         reg("ICC_IGRPEN1_EL1", lambda: int(self.igrpen[1]), lambda v: self._write_igrpen(1, v))
         # SRE, DFB, DIB: RAO/WI (system-register interface only).
         reg("ICC_SRE_EL1", lambda: 0x7, lambda v: None)
-        for n in range(self.n_apr):
+        for n in range(4):
             for g in (0, 1):
-                reg(f"ICC_AP{g}R{n}_EL1", lambda g=g, n=n: self._read_ap(g, n),
-                    lambda v, g=g, n=n: self._write_ap(g, n, v))
+                if n < self.n_apr:
+                    reg(f"ICC_AP{g}R{n}_EL1", lambda g=g, n=n: self._read_ap(g, n),
+                        lambda v, g=g, n=n: self._write_ap(g, n, v))
+                else:  # not implemented with this many preemption bits: UNDEFINED
+                    reg(f"ICC_AP{g}R{n}_EL1", None, None)
         for name in _SGI_ACCEPTS:
             reg(name, None, lambda v, name=name: self.generate_sgi(name, v))
