@@ -384,3 +384,14 @@ def test_event_text_forms(m, d):
         "its_cmd_error cmd=MAPTI devid=0x3 eventid=0x40 intid=0x2020 icid=0x1 "
         "rule='EventID exceeds the device ITT size' offset=0x40",
     ]
+
+
+def test_real_gic_event_order_cause_first():
+    m = real_machine(2)
+    d = ItsDriver(m)
+    d.setup_device(1, 2, icid=0, cpu=1)
+    d.rec.clear()
+    d.msi(1, 0)
+    d.cmd("INT", DeviceID=1, EventID=1)
+    kinds = [k for k in d.rec.kinds() if k.startswith(("its_", "gicr_lpi_pending"))]
+    assert kinds == ["its_translate", "gicr_lpi_pending", "its_cmd_int", "gicr_lpi_pending"]

@@ -189,6 +189,9 @@ ERRORS = [
     ("MOVALL", {"RDbase1": 7, "RDbase2": 0}, "RDbase does not name a redistributor", False),
     ("MOVALL", {"RDbase1": 0, "RDbase2": 7}, "RDbase does not name a redistributor", False),
     ("INVALL", {"ICID": 5}, "collection not mapped (CTE not valid)", False),
+    ("INVALL", {"ICID": 7}, "collection not mapped (CTE not valid)", False),
+    ("MOVI", {"DeviceID": 1, "EventID": 0, "ICID": 7},
+     "target collection not mapped (CTE not valid)", False),
     ("INVALL", {"ICID": 600}, "ICID exceeds the collection table size", False),
     ("SYNC", {"RDbase": 4}, "RDbase does not name a redistributor", False),
 ]

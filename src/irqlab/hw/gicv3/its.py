@@ -75,7 +75,6 @@ _BASER_RW = (GITS_BASER.Valid.in_place | GITS_BASER.Indirect.in_place
 _CBASER_RW = (GITS_CBASER.Valid.in_place | GITS_CBASER.InnerCache.in_place
               | GITS_CBASER.OuterCache.in_place | GITS_CBASER.Shareability.in_place
               | GITS_CBASER.Physical_Address.in_place | GITS_CBASER.Size.in_place)
-_REG64 = {"GITS_TYPER": 0x8, "GITS_CBASER": 0x80, "GITS_CWRITER": 0x88, "GITS_CREADR": 0x90}
 
 
 class _TranslationFrame:
@@ -109,11 +108,11 @@ class _TranslationFrame:
             if ite is not None:
                 rd = ite.coll.redist
                 if rd is not None:
-                    rd.lpi_set_pending(ite.pintid)
                     ev = its._events
-                    if ev.enabled:
+                    if ev.enabled:  # before the redistributor's own events: cause first
                         ev.emit("its_translate", cpu=rd.processor_number, devid=device_id,
                                 eventid=value, intid=ite.pintid, icid=ite.coll.icid)
+                    rd.lpi_set_pending(ite.pintid)
                     return
         its._translation_fault(device_id, value)
 

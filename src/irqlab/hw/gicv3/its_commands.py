@@ -73,12 +73,14 @@ class CommandQueueMixin:
     _dt: Table
     _ct: Table
     _devices: dict[int, Device]
+    _colls: dict[int, Collection]
     _dev_bits: int
     _event_bits: int
     _icid_bits: int
     _intid_limit: int
     _collection: Callable[[int], Collection]
     _redist_for: Callable[[int], Any]
+    _load_itt: Callable[[Device], None]
 
     # -- the queue ----------------------------------------------------------------
     def _process_queue(self) -> None:
@@ -215,7 +217,7 @@ class CommandQueueMixin:
             dev = Device(devid, itt_addr, cmd.Size)
             self._devices[devid] = dev
             if self._bus.is_ram(itt_addr):
-                self._load_itt(dev)  # type: ignore[attr-defined]
+                self._load_itt(dev)
         else:
             self._mem.write_u64(a, 0)
             self._devices.pop(devid, None)
@@ -262,58 +264,58 @@ class CommandQueueMixin:
         """MOVI: move an event to collection ICID, and its pending state with it."""
         dev, ite = self._ite(cmd)
         self._check_icid(cmd.ICID)
-        new = self._collection(cmd.ICID)
-        if new.redist is None:
+        new = self._colls.get(cmd.ICID)
+        if new is None or new.redist is None:
             raise _CommandError("target collection not mapped (CTE not valid)")
         self._write_ite(dev, ite.eventid, ite.pintid, cmd.ICID)
         old_rd = ite.coll.redist
         ite.coll = new
+        self._done(cmd, new.redist.processor_number)
         if old_rd is not new.redist:
             old_rd.lpi_move_pending(ite.pintid, new.redist)
-        self._done(cmd, new.redist.processor_number)
 
     def _process_movall(self, cmd: ItsCommand) -> None:
         """MOVALL: move every LPI pending on RDbase1 to RDbase2 (mappings unchanged)."""
         rd1 = self._rdbase(cmd.RDbase1)
         rd2 = self._rdbase(cmd.RDbase2)
+        self._done(cmd, rd2.processor_number)
         if rd1 is not rd2:
             rd1.lpi_move_all(rd2)
-        self._done(cmd, rd2.processor_number)
 
     def _process_discard(self, cmd: ItsCommand) -> None:
         """DISCARD: clear the LPI's pending state and remove the ITE."""
         dev, ite = self._ite(cmd)
         self._write_ite(dev, ite.eventid, 0, 0)
         del dev.ites[ite.eventid]
-        ite.coll.redist.lpi_clear_pending(ite.pintid)
         self._done(cmd, ite.coll.redist.processor_number)
+        ite.coll.redist.lpi_clear_pending(ite.pintid)
 
     def _process_int(self, cmd: ItsCommand) -> None:
         """INT: make the event's LPI pending, as a write to GITS_TRANSLATER would."""
         _, ite = self._ite(cmd)
-        ite.coll.redist.lpi_set_pending(ite.pintid)
         self._done(cmd, ite.coll.redist.processor_number)
+        ite.coll.redist.lpi_set_pending(ite.pintid)
 
     def _process_clear(self, cmd: ItsCommand) -> None:
         """CLEAR: clear the pending state of the event's LPI."""
         _, ite = self._ite(cmd)
-        ite.coll.redist.lpi_clear_pending(ite.pintid)
         self._done(cmd, ite.coll.redist.processor_number)
+        ite.coll.redist.lpi_clear_pending(ite.pintid)
 
     def _process_inv(self, cmd: ItsCommand) -> None:
         """INV: make the redistributor re-read the LPI's configuration byte."""
         _, ite = self._ite(cmd)
-        ite.coll.redist.lpi_invalidate(ite.pintid)
         self._done(cmd, ite.coll.redist.processor_number)
+        ite.coll.redist.lpi_invalidate(ite.pintid)
 
     def _process_invall(self, cmd: ItsCommand) -> None:
         """INVALL: make the collection's redistributor re-read all LPI configuration."""
         self._check_icid(cmd.ICID)
-        coll = self._collection(cmd.ICID)
-        if coll.redist is None:
+        coll = self._colls.get(cmd.ICID)
+        if coll is None or coll.redist is None:
             raise _CommandError("collection not mapped (CTE not valid)")
-        coll.redist.lpi_invalidate_all()
         self._done(cmd, coll.redist.processor_number)
+        coll.redist.lpi_invalidate_all()
 
     def _process_sync(self, cmd: ItsCommand) -> None:
         """SYNC: a no-op here (every effect is already visible), but RDbase is checked."""
