@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Coroutine, Generator
+from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
 from irqlab.errors import IrqlabError
@@ -283,13 +284,27 @@ def cur_thread() -> Thread:
 
 # -- sites and stacks --------------------------------------------------------------
 
+# (code object, line) -> "func@file.py:line" and code object -> is model code: pure
+# caches of formatting, shared by all runs (the code objects live as long as the program).
+_FRAME_STR: dict[tuple[Any, int], str] = {}
+_MODEL_CODE: dict[Any, bool] = {}
+
+
 def _frame_str(f: Any) -> str:
     co = f.f_code
-    return f"{co.co_name}@{os.path.basename(co.co_filename)}:{f.f_lineno}"
+    key = (co, f.f_lineno)
+    s = _FRAME_STR.get(key)
+    if s is None:
+        s = _FRAME_STR[key] = f"{co.co_name}@{os.path.basename(co.co_filename)}:{key[1]}"
+    return s
 
 
 def _is_model(f: Any) -> bool:
-    return not f.f_code.co_filename.startswith(_SIM_DIR)
+    co = f.f_code
+    m = _MODEL_CODE.get(co)
+    if m is None:
+        m = _MODEL_CODE[co] = not co.co_filename.startswith(_SIM_DIR)
+    return m
 
 
 def suspended_stack(th: Thread) -> list[str]:
@@ -297,11 +312,15 @@ def suspended_stack(th: Thread) -> list[str]:
     out: list[str] = []
     c: Any = th.coro
     while c is not None:
-        f = getattr(c, "cr_frame", None) or getattr(c, "gi_frame", None)
+        if type(c) is CoroutineType:
+            f = c.cr_frame
+            nxt = c.cr_await
+        else:
+            f = getattr(c, "gi_frame", None)
+            nxt = getattr(c, "gi_yieldfrom", None)
         if f is not None and _is_model(f):
             out.append(_frame_str(f))
-        c = getattr(c, "cr_await", None) if hasattr(c, "cr_await") else getattr(
-            c, "gi_yieldfrom", None)
+        c = nxt
     return out
 
 
