@@ -366,3 +366,24 @@ def test_lock_contended_event() -> None:
     assert eng.run().ok
     ev, = rec.of("sim_lock_contended")
     assert (ev.cpu, ev["lock"], ev["holder"], ev["holder_cpu"]) == (1, "L", 0, 0)
+
+
+def test_might_sleep_and_in_atomic() -> None:
+    eng = sim.Engine(cpus=1)
+    lock = sim.SpinLock("l")
+    out: list[bool] = []
+
+    async def f() -> None:
+        out.append(sim.in_atomic())
+        sim.might_sleep()
+        await lock.lock()
+        out.append(sim.in_atomic())
+        sim.might_sleep("kmalloc(GFP_KERNEL)")
+        lock.unlock()
+
+    eng.spawn(0, f)
+    rec = eng.events.record()
+    assert eng.run().ok
+    assert out == [False, True]
+    ev, = rec.of("sim_atomic_sleep")
+    assert (ev["op"], ev["reason"]) == ("kmalloc(GFP_KERNEL)", "spinlock held: l")

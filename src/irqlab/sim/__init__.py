@@ -57,6 +57,7 @@ from irqlab.sim.sync import (
     Mutex,
     SpinLock,
     current,
+    in_atomic,
     in_irq,
     in_task,
     irqs_disabled,
@@ -64,6 +65,7 @@ from irqlab.sim.sync import (
     local_irq_enable,
     local_irq_restore,
     local_irq_save,
+    might_sleep,
     smp_processor_id,
 )
 from irqlab.sim.track import (
@@ -111,6 +113,7 @@ __all__ = [
     "encode_schedule",
     "explore",
     "flush_work",
+    "in_atomic",
     "in_irq",
     "in_task",
     "irqs_disabled",
@@ -121,6 +124,7 @@ __all__ = [
     "local_irq_enable",
     "local_irq_restore",
     "local_irq_save",
+    "might_sleep",
     "note_access",
     "point",
     "queue_work",

@@ -27,6 +27,7 @@ __all__ = [
     "Mutex",
     "SpinLock",
     "current",
+    "in_atomic",
     "in_irq",
     "in_task",
     "irqs_disabled",
@@ -34,6 +35,7 @@ __all__ = [
     "local_irq_enable",
     "local_irq_restore",
     "local_irq_save",
+    "might_sleep",
     "smp_processor_id",
 ]
 
@@ -329,6 +331,29 @@ def smp_processor_id() -> int:
     if cpu is None:
         raise SimError("smp_processor_id() called from a device actor")
     return cpu
+
+
+def in_atomic() -> bool:
+    """True when the current context may not sleep (irq context, irqs off, spinlock, RCU)."""
+    return cur_thread().atomic_reason() is not None
+
+
+def might_sleep(what: str = "might_sleep") -> None:
+    """``might_sleep()``: report (``sim_atomic_sleep``) if the current context is atomic.
+
+    Plain call; for model code that sleeps by other means than the engine's
+    sleeping operations, or wants the check before it blocks.
+    """
+    th = cur_thread()
+    why = th.atomic_reason()
+    if why is not None:
+        eng = _eng()
+        ev = eng.events
+        if ev.enabled:
+            from irqlab.sim._core import context_stack
+
+            ev.emit("sim_atomic_sleep", cpu=th.cpu, tid=th.tid, op=what, reason=why,
+                    stack=";".join(context_stack(th)))
 
 
 def current() -> Thread:
