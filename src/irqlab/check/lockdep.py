@@ -123,6 +123,7 @@ class Lockdep:
         self._irq_stack: dict[int | None, list[tuple[int, bool]]] = {}
         self._last_release: dict[int | None, _Held] = {}
         self._disabled_at: dict[int | None, int] = {}
+        self._flav: dict[tuple[Any, ...], list[str]] = {}
         self._reported: set[Any] = set()
         self.handlers = {
             "sim_spawn": self._spawn,
@@ -217,8 +218,23 @@ class Lockdep:
         else:
             prev_off = bool(a["irqs_disabled"])
         self._irqs_on[cpu] = not a["irqs_disabled"]
-        held = self._held.setdefault(tid, [])
-        stack = self.engine.stack()
+        held = self._held.get(tid)
+        if held is None:
+            held = self._held[tid] = []
+        in_irq = a["in_irq"]
+        on = not a["irqs_disabled"]
+        # Stacks are captured only when this acquisition may record something new (or
+        # the first time a class is taken in this way); otherwise the stack of that
+        # first acquisition stands in (one capture per run for a repeated pattern).
+        flav = (cls.key, in_irq, on, mode, held[-1].cls.key if held else None)
+        stack = self._flav.get(flav)
+        if (stack is None or (in_irq and IN_HARDIRQ not in cls.usage)
+                or (on and HARDIRQ_ON not in cls.usage)
+                or (held and cls not in self.fwd.get(held[-1].cls, ()))
+                or cls.type == "mutex" or self.preempt_rt
+                or any(o.cls is cls for o in held)):
+            stack = self.engine.stack()
+            self._flav.setdefault(flav, stack)
         h = _Held(cls, a["lid"], mode, prev_off, stack, ev.time)
         # recursion
         for o in held:
@@ -226,7 +242,7 @@ class Lockdep:
                 self._recursive(ev, tid, cpu, o, h)
                 break
         # wait context
-        self._wait_context(ev, tid, cpu, held, h, bool(a["in_irq"]))
+        self._wait_context(ev, tid, cpu, held, h, bool(in_irq))
         # dependencies: from the most recent non-trylock held lock, and trylocks above it
         for o in reversed(held):
             if o.cls is not cls:
@@ -234,9 +250,9 @@ class Lockdep:
             if not o.trylock:
                 break
         # usage
-        if a["in_irq"]:
+        if in_irq:
             self._mark(cls, IN_HARDIRQ, stack, ev, tid, cpu, h)
-        if not a["irqs_disabled"]:
+        if on:
             self._mark(cls, HARDIRQ_ON, stack, ev, tid, cpu, h)
         held.append(h)
 

@@ -68,8 +68,8 @@ class Observers:
         self._all: list[Callable[[Event], None]] = []
         for ob in self.observers:
             self._register(ob)
-        self._fn = engine.events.subscribe(self._on_event)
         self._attached = True
+        self._fn = engine.events.subscribe(self._dispatch)
 
     @property
     def observers(self) -> list[Any]:
@@ -90,6 +90,16 @@ class Observers:
         self.extra.append(observer)
         self._register(observer)
         return observer
+
+    def _dispatch(self, ev: Event) -> None:
+        # the common case (no invariants, no "*" observer): one lookup per event
+        if self.invariants or self._all:
+            self._on_event(ev)
+            return
+        fns = self._table.get(ev.kind)
+        if fns is not None:
+            for fn in fns:
+                fn(ev)
 
     def _on_event(self, ev: Event) -> None:
         if self.invariants and ev.time != self._last_time:
