@@ -264,3 +264,18 @@ def test_fuzz_config_and_bar(ops):
                 mach.pci[0x08].fire(off % 32)
         except ExternalAbort:
             pass
+
+
+def test_end_to_end_multi_msi_through_its():
+    """Multi-MSI: 8 vectors, data = EventID base 8; vector v is EventID 8 | v."""
+    m = real_machine(2, pci_functions=(NVME,))
+    d = ItsDriver(m)
+    d.cmd("MAPC", ICID=0, RDbase=1, V=1)
+    d.cmd("MAPD", DeviceID=0x08, Size=4, ITT_addr=0x4030_0000, V=1)
+    for e in range(8, 16):
+        d.cmd("MAPTI", DeviceID=0x08, EventID=e, pINTID=0x2100 + e, ICID=0)
+    program_msi(m, 0x08, m.its.translater, 8, mme=3)
+    for v in (7, 0, 3):
+        m.pci[0x08].fire(v)
+    assert ack_all(m) == {1: [0x2108, 0x210B, 0x210F]}
+    assert d.errors() == []
