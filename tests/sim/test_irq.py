@@ -234,3 +234,17 @@ def test_offline_cpu_task_never_started_is_reported_blocked() -> None:
     assert res.outcome == "deadlock"
     assert res.deadlock is not None
     assert res.deadlock.cpus[1][0].name == "stranded"
+
+
+def test_soft_irq_without_handler_is_lost_with_event() -> None:
+    eng = sim.Engine(cpus=1)
+
+    async def t() -> None:
+        eng.raise_irq(0, 7)
+        await sim.point()
+
+    eng.spawn(0, t)
+    rec = eng.events.record()
+    assert eng.run().ok
+    lost, = rec.of("sim_irq_lost")
+    assert (lost.cpu, lost["intid"]) == (0, 7)

@@ -508,6 +508,10 @@ class Engine(EngineServices):
             else:
                 intid = item
                 if self._handler is None:
+                    ev = self.events
+                    if ev.enabled:
+                        ev.emit("sim_irq_lost", cpu=cc.index, intid=intid,
+                                reason="no irq handler registered")
                     return
                 coro = self._handler(cc)
                 name = "irq"
@@ -571,6 +575,11 @@ class Engine(EngineServices):
             if th.req is not None:
                 th.req.done = True
                 th.req.result = value
+            fp = self.footprint
+            if fp is not None:
+                fp.append((cc, True))
+                if th.req is not None:
+                    fp.append((th.req, True))
             if ev.enabled:
                 ev.emit("sim_irq_exit", cpu=cc.index, tid=th.tid, held=len(th.held),
                         depth=len(st))
