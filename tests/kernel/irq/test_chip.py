@@ -154,45 +154,44 @@ class _Ops(IrqDomainOps):
 
 @pytest.mark.parametrize("parent_chip_kind", ["eoi", "mask"])
 def test_chained_handler_demultiplexes_children(parent_chip_kind: str) -> None:
-    if True:
-        log: list[str] = []
-        eng = sim.Engine(cpus=1)
-        core = IrqCore(eng)
-        pchip: IrqChip = (LogChip("parent", log) if parent_chip_kind == "eoi"
-                          else _MaskOnlyChip(log))
+    log: list[str] = []
+    eng = sim.Engine(cpus=1)
+    core = IrqCore(eng)
+    pchip: IrqChip = (LogChip("parent", log) if parent_chip_kind == "eoi"
+                      else _MaskOnlyChip(log))
 
-        async def demux(desc: Any) -> None:
-            chip = desc.irq_data.chip
-            await chained_irq_enter(chip, desc)
-            for child in desc.handler_data:
-                await generic_handle_irq(child)
-            await chained_irq_exit(chip, desc)
+    async def demux(desc: Any) -> None:
+        chip = desc.irq_data.chip
+        await chained_irq_enter(chip, desc)
+        for child in desc.handler_data:
+            await generic_handle_irq(child)
+        await chained_irq_exit(chip, desc)
 
-        async def child_handler(irq: int, dev: Any) -> int:
-            log.append(f"child{irq}")
-            return IRQ_HANDLED
+    async def child_handler(irq: int, dev: Any) -> int:
+        log.append(f"child{irq}")
+        return IRQ_HANDLED
 
-        async def arch_irq(cc: sim.CpuCtx) -> None:
-            await generic_handle_irq(cc.irq_intid)
+    async def arch_irq(cc: sim.CpuCtx) -> None:
+        await generic_handle_irq(cc.irq_intid)
 
-        async def body(core: IrqCore) -> None:
-            pdom = IrqDomain(core, "p", _Ops(pchip))
-            parent = await irq_domain_alloc_irqs(pdom, 1)
-            cdom = IrqDomain(core, "c", _Ops(LogChip("child", log)))
-            kids = await irq_domain_alloc_irqs(cdom, 2)
-            for k in (kids, kids + 1):
-                irq_set_handler(k, handle_simple_irq)
-                assert await request_irq(k, child_handler, 0, "kid", None) == 0
-            await irq_set_chained_handler_and_data(parent, demux, [kids, kids + 1])
-            assert await request_irq(parent, child_handler, 0, "x", None) == -22  # NOREQUEST
-            log.clear()
-            eng.raise_irq(0, parent)
-            await sim.point()
+    async def body(core: IrqCore) -> None:
+        pdom = IrqDomain(core, "p", _Ops(pchip))
+        parent = await irq_domain_alloc_irqs(pdom, 1)
+        cdom = IrqDomain(core, "c", _Ops(LogChip("child", log)))
+        kids = await irq_domain_alloc_irqs(cdom, 2)
+        for k in (kids, kids + 1):
+            irq_set_handler(k, handle_simple_irq)
+            assert await request_irq(k, child_handler, 0, "kid", None) == 0
+        await irq_set_chained_handler_and_data(parent, demux, [kids, kids + 1])
+        assert await request_irq(parent, child_handler, 0, "x", None) == -22  # NOREQUEST
+        log.clear()
+        eng.raise_irq(0, parent)
+        await sim.point()
 
-        eng.set_irq_handler(arch_irq)
-        eng.spawn(0, body, core)
-        assert eng.run().outcome == "ok"
-        if parent_chip_kind == "eoi":
-            assert log == ["child2", "child3", "parent.eoi:100"]
-        else:
-            assert log == ["parent.mask", "child2", "child3", "parent.unmask"]
+    eng.set_irq_handler(arch_irq)
+    eng.spawn(0, body, core)
+    assert eng.run().outcome == "ok"
+    if parent_chip_kind == "eoi":
+        assert log == ["child2", "child3", "parent.eoi:100"]
+    else:
+        assert log == ["parent.mask", "child2", "child3", "parent.unmask"]

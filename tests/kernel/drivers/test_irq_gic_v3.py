@@ -1,0 +1,161 @@
+"""The GICv3 driver: SGI IPIs between CPUs, SPIs through request_irq, affinity, hotplug."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from irqlab import sim
+from irqlab.hw.machine import Machine
+from irqlab.kernel import (
+    IRQ_HANDLED,
+    IrqFwspec,
+    Kernel,
+    free_irq,
+    irq_create_fwspec_mapping,
+    irq_dispose_mapping,
+    irq_set_affinity,
+    request_irq,
+    show_interrupts,
+)
+from irqlab.kernel.drivers.irq_gic_v3 import (
+    IPI_CALL_FUNC,
+    IPI_RESCHEDULE,
+    IRQ_TYPE_EDGE_RISING,
+    IRQ_TYPE_LEVEL_HIGH,
+)
+
+
+def boot_and(body: Callable[[Kernel, Machine], Awaitable[Any]], *, cpus: int = 4,
+             maxcpus: int = 2, strategy: sim.Strategy | None = None
+             ) -> tuple[Kernel, Machine, list[Any]]:
+    m = Machine.virt(cpus=cpus, its=False)
+    eng = sim.Engine(machine=m, strategy=strategy)
+    k = Kernel(m, eng, maxcpus=maxcpus)
+    rec = m.events.record()
+
+    async def main() -> None:
+        await k.boot()
+        await body(k, m)
+
+    eng.spawn(0, main)
+    res = eng.run()
+    assert res.outcome == "ok", res.traceback or res.deadlock
+    return k, m, list(rec)
+
+
+def test_sgi_ipi_from_cpu0_handled_on_cpu1() -> None:
+    ran: list[tuple[str, int, bool]] = []
+
+    async def remote(tag: str) -> str:
+        ran.append((tag, sim.smp_processor_id(), sim.in_irq()))
+        return tag.upper()
+
+    results: list[Any] = []
+
+    async def body(k: Kernel, m: Machine) -> None:
+        results.append(await k.gic.smp_call_function_single(1, remote, "hello"))
+        results.append(await k.gic.smp_call_function_single(0, remote, "local"))
+        results.append(await k.gic.smp_call_function_single(3, remote, "offline"))
+        k.gic.send_ipi([1], IPI_RESCHEDULE)
+        await sim.point()
+
+    k, _m, events = boot_and(body)
+    assert ran == [("hello", 1, True), ("local", 0, False)]
+    assert results == ["HELLO", "LOCAL", -6]
+    assert k.gic.ipi_counts[IPI_CALL_FUNC] == [0, 1, 0, 0]
+    assert k.gic.ipi_counts[IPI_RESCHEDULE] == [0, 1, 0, 0]
+    sgis = [(e.cpu, e["intid"], e["source"]) for e in events if e.kind == "gicr_sgi_pending"]
+    assert sgis == [(1, IPI_CALL_FUNC, 0), (1, IPI_RESCHEDULE, 0)]
+    acks = [(e.cpu, e["intid"]) for e in events if e.kind == "cpuif_ack" and e["intid"] < 16]
+    assert acks == [(1, 1), (1, 0)]
+
+
+def test_spi_via_request_irq_counts_and_proc_interrupts() -> None:
+    seen: list[tuple[int, int, Any]] = []
+
+    async def body(k: Kernel, m: Machine) -> None:
+        irq = await irq_create_fwspec_mapping(IrqFwspec(0, 5, IRQ_TYPE_LEVEL_HIGH))
+        assert irq == await irq_create_fwspec_mapping(IrqFwspec(0, 5, IRQ_TYPE_LEVEL_HIGH))
+        edge = await irq_create_fwspec_mapping(IrqFwspec(0, 6, IRQ_TYPE_EDGE_RISING))
+
+        async def handler(virq: int, dev: Any) -> int:
+            seen.append((virq, sim.smp_processor_id(), dev))
+            m.set_interrupt_level(32 + 5, False)   # the device drops its line
+            return IRQ_HANDLED
+
+        async def edge_handler(virq: int, dev: Any) -> int:
+            seen.append((virq, sim.smp_processor_id(), dev))
+            return IRQ_HANDLED
+
+        assert await request_irq(irq, handler, 0, "uart", "dev-a") == 0
+        assert await request_irq(edge, edge_handler, 0, "nic", "dev-b") == 0
+        for target in (None, 1, 1, 0):
+            if target is not None:
+                assert await irq_set_affinity(irq, [target]) == 0
+            n = len(seen)
+            m.set_interrupt_level(37, True)
+            while len(seen) == n or k.gic.machine.gic.is_active(37):
+                await sim.point("wait for the handler")
+        m.set_interrupt_level(38, True)
+        m.set_interrupt_level(38, False)
+        await sim.point("edge")
+        text = show_interrupts(k)
+        seen.append((0, 0, text))
+        assert await free_irq(irq, "dev-a") == "uart"
+        await irq_dispose_mapping(irq)
+
+    k, _m, events = boot_and(body)
+    assert [s[:2] for s in seen[:-1]] == [(9, 0), (9, 1), (9, 1), (9, 0), (10, 0)]
+    text = seen[-1][2]
+    assert text.splitlines()[:3] == [
+        "           CPU0       CPU1",
+        "  9:          2          2    GICv3    37 Level    uart",
+        " 10:          1          0    GICv3    38 Edge     nic",
+    ]
+    assert text.splitlines()[4] == "IPI1:          0          0       Function call interrupts"
+    assert 9 not in k.irq.descs and k.gic.domain.revmap.get(37) is None
+    eois = [e["intid"] for e in events if e.kind == "cpuif_eoi" and e["intid"] >= 32]
+    assert eois == [37, 37, 37, 37, 38]
+
+
+def test_cpu_down_migrates_spi_and_cpu_up_restarts_gic() -> None:
+    seen: list[int] = []
+
+    async def body(k: Kernel, m: Machine) -> None:
+        irq = await irq_create_fwspec_mapping(IrqFwspec(0, 2, IRQ_TYPE_EDGE_RISING))
+
+        async def handler(virq: int, dev: Any) -> int:
+            seen.append(sim.smp_processor_id())
+            return IRQ_HANDLED
+
+        assert await request_irq(irq, handler, 0, "d", None) == 0
+        assert await irq_set_affinity(irq, [1]) == 0
+        assert await k.cpuhp.cpu_down(1) == 0
+        assert k.irq.descs[irq].irq_data.effective_affinity == (0,)
+        m.set_interrupt_level(34, True)
+        m.set_interrupt_level(34, False)
+        await sim.point()
+        assert await k.cpuhp.cpu_up(3) == 0
+        assert await irq_set_affinity(irq, [3]) == 0
+        m.set_interrupt_level(34, True)
+        m.set_interrupt_level(34, False)
+        await sim.point()
+        await sim.point()
+
+    _k, _m, events = boot_and(body)
+    assert seen == [0, 3]
+    assert [e["to"] for e in events if e.kind == "irq_migrate"] == ["0"]
+    assert [e.cpu for e in events if e.kind == "gic_cpu_init"] == [0, 1, 3]
+
+
+def test_unmapped_interrupt_is_eoied_and_reported() -> None:
+    async def body(k: Kernel, m: Machine) -> None:
+        base = k.machine.config.gicd[0]
+        m.cpus[0].write(base + 0x104, 1 << 8)   # enable SPI 40 behind the kernel's back
+        m.cpus[0].write(base + 0x204, 1 << 8)   # and make it pending (GICD_ISPENDR1)
+        await sim.point()
+
+    _, _, events = boot_and(body)
+    assert [(e.cpu, e["intid"]) for e in events if e.kind == "gic_unexpected_irq"] == [(0, 40)]
+    assert [e["intid"] for e in events if e.kind == "cpuif_eoi"][-1:] == [40]

@@ -1,0 +1,115 @@
+"""Kernel boot (maxcpus, initcalls, per-CPU data) and kexec (memreserve survives, RAM reserved)."""
+
+from __future__ import annotations
+
+import pytest
+
+from irqlab import sim
+from irqlab.errors import InvalidArgumentType, InvalidArgumentValue
+from irqlab.hw.machine import Machine
+from irqlab.kernel import GFP_KERNEL, PAGE_SIZE, Kernel
+
+
+def _boot(k: Kernel, eng: sim.Engine, then: object = None) -> sim.RunResult:
+    async def main() -> None:
+        await k.boot()
+        if then is not None:
+            await then(k)  # type: ignore[operator]
+
+    eng.spawn(0, main)
+    res = eng.run()
+    assert res.outcome == "ok", res.traceback or res.deadlock
+    return res
+
+
+def test_boot_four_cpus_maxcpus_two() -> None:
+    m = Machine.virt(cpus=4, its=False)
+    eng = sim.Engine(machine=m)
+    k = Kernel(m, eng, maxcpus=2)
+    order: list[str] = []
+
+    async def late(k: Kernel) -> None:
+        order.append(f"late online={k.online_cpus}")
+
+    async def core(k: Kernel) -> None:
+        order.append("core")
+
+    k.register_initcall(7, late)
+    k.register_initcall(1, core)
+    rec = m.events.record()
+    _boot(k, eng)
+    assert order == ["core", "late online=(0, 1)"]
+    assert k.booted and k.online_cpus == (0, 1) and k.possible_cpus == (0, 1, 2, 3)
+    assert k.nr_cpu_ids == 4 and k.cpuhp.cpus_booted_once == (0, 1)
+    assert [e.cpu for e in rec.of("gic_cpu_init")] == [0, 1]
+    # redistributors of the booted CPUs are awake, the others still asleep (reset value)
+    waker = [m.cpus[0].read(m.config.redistributor_base(i) + 0x14) for i in range(4)]
+    assert waker == [0, 0, 6, 6]
+    assert [m.cpus[i].read_sysreg("ICC_IGRPEN1_EL1") for i in range(4)] == [1, 1, 0, 0]
+    assert k.its is None and k.mm is not None
+    assert k.irq.default_domain is k.gic.domain
+
+
+def test_percpu_is_per_name() -> None:
+    m = Machine.virt(cpus=2, its=False)
+    k = Kernel(m, sim.Engine(machine=m))
+    a = k.percpu("x", lambda cpu: [cpu])
+    assert k.percpu("x", lambda cpu: None) is a and a[1] == [1]
+    k.engine.close()
+
+
+def test_kexec_keeps_memreserve_and_reserves_it_at_boot() -> None:
+    m = Machine.virt(cpus=2, its=False)
+    eng = sim.Engine(machine=m)
+    k = Kernel(m, eng)
+    got: list[int] = []
+
+    async def reserve_one(k: Kernel) -> None:
+        assert k.mm is not None
+        a = await k.mm.alloc_pages(4, GFP_KERNEL, label="table")
+        got.append(a)
+        await k.memreserve.reserve(a, 16 * PAGE_SIZE, events=k.events)
+
+    _boot(k, eng, reserve_one)
+    eng2 = sim.Engine(machine=m)
+    k2 = k.kexec(eng2)
+    assert k2.generation == 1 and k2.memreserve is k.memreserve
+    assert k2.mm is None and k2.gic is None     # kernel objects do not survive
+    seen: list[int] = []
+
+    async def alloc_all(k: Kernel) -> None:
+        assert k.mm is not None
+        assert k.mm.reserved(got[0], 16 * PAGE_SIZE)
+        for _ in range(40):
+            seen.append(await k.mm.alloc_pages(0, GFP_KERNEL))
+
+    _boot(k2, eng2, alloc_all)
+    assert got[0] not in seen and len(seen) == 40
+    assert not any(got[0] <= a < got[0] + 16 * PAGE_SIZE for a in seen)
+    assert k2.online_cpus == (0, 1)
+
+
+def test_api_misuse() -> None:
+    m = Machine.virt(cpus=2, its=False)
+    other = Machine.virt(cpus=2, its=False)
+    eng = sim.Engine(machine=other)
+    with pytest.raises(InvalidArgumentValue, match="engine must be built on this machine"):
+        Kernel(m, eng)
+    with pytest.raises(InvalidArgumentValue, match="maxcpus"):
+        Kernel(other, eng, maxcpus=3)
+    with pytest.raises(InvalidArgumentType, match="memreserve"):
+        Kernel(other, eng, memreserve=[])  # type: ignore[arg-type]
+    k = Kernel(other, eng)
+    with pytest.raises(InvalidArgumentValue, match="level"):
+        k.register_initcall(9, lambda k: None)  # type: ignore[arg-type,return-value]
+    eng.close()
+
+
+def test_boot_must_run_on_cpu0() -> None:
+    m = Machine.virt(cpus=2, its=False)
+    eng = sim.Engine(machine=m)
+    k = Kernel(m, eng)
+    eng.set_cpu_online(1, True)
+    eng.spawn(1, k.boot)
+    res = eng.run()
+    assert res.outcome == "error" and "must run on CPU 0" in str(res.error)
