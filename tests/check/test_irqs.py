@@ -139,3 +139,81 @@ def test_soft_irqs_engine() -> None:
     res = eng.run()
     assert obs.findings(res) == []
     assert handled == [3]
+
+
+# -- end to end on a GICv3 machine -------------------------------------------------------
+
+GICD = 0x0800_0000
+SPI = 40
+
+
+def _boot(m, spi, route_aff0):
+    c0 = m.cpus[0]
+    c0.write(GICD, 0x3)                              # GICD_CTLR: EnableGrp1, ARE
+    for i, cpu in enumerate(m.cpus):
+        cpu.write(m.config.redistributor_base(i) + 0x14, 0)   # GICR_WAKER
+        cpu.write_sysreg("ICC_PMR_EL1", 0xFF)
+        cpu.write_sysreg("ICC_IGRPEN1_EL1", 1)
+    c0.write(GICD + 0x80 + 4 * (spi // 32), 0xFFFF_FFFF)      # GICD_IGROUPR
+    c0.write(GICD + 0x400 + spi, 0x80, 1)                     # GICD_IPRIORITYR
+    off = GICD + 0xC00 + 4 * (spi // 16)                      # GICD_ICFGR: edge
+    c0.write(off, c0.read(off) | (2 << (2 * (spi % 16))))
+    c0.write(GICD + 0x6000 + 8 * spi, route_aff0, 8)          # GICD_IROUTER
+    c0.write(GICD + 0x100 + 4 * (spi // 32), 1 << (spi % 32))  # GICD_ISENABLER
+
+
+def _machine_run(*, eoi=True, irqs_off=False, seed=0):
+    from irqlab import Machine
+
+    m = Machine.virt(cpus=2, its=False)
+    _boot(m, SPI, route_aff0=1)
+    eng = sim.Engine(machine=m, strategy=sim.Random(seed))
+
+    async def handle_arch_irq(cpu):
+        while True:
+            intid = cpu.hw.read_sysreg("ICC_IAR1_EL1")
+            if intid == 1023:
+                return
+            await sim.point("handler")
+            if eoi:
+                cpu.hw.write_sysreg("ICC_EOIR1_EL1", intid)
+            else:
+                cpu.hw.write_sysreg("ICC_PMR_EL1", 0)   # mask further delivery instead
+                return
+
+    async def nvme():
+        await sim.point("raise")
+        m.device_write(0x10, GICD + 0x40, SPI)                 # GICD_SETSPI_NSR
+
+    async def busy():
+        if irqs_off:
+            sim.local_irq_disable()
+        for _ in range(3):
+            await sim.point("work")
+
+    eng.set_irq_handler(handle_arch_irq)
+    eng.spawn_device("nvme0", nvme)
+    eng.spawn(0, busy)
+    eng.spawn(1, busy)
+    obs = attach(eng)
+    res = eng.run()
+    return obs.findings(res), res
+
+
+def test_gicv3_spi_clean_over_schedules() -> None:
+    for seed in range(20):
+        found, res = _machine_run(seed=seed)
+        assert res.ok
+        assert found == [], (seed, [str(f) for f in found])
+
+
+def test_gicv3_spi_never_eoied_is_stuck_active() -> None:
+    found, _ = _machine_run(eoi=False)
+    assert [f.kind for f in found] == ["stuck-active"]
+    assert found[0].data["intid"] == SPI
+
+
+def test_gicv3_spi_with_irqs_masked_forever_is_lost() -> None:
+    found, _ = _machine_run(irqs_off=True)
+    assert [f.kind for f in found] == ["lost-interrupt"]
+    assert found[0].message.startswith("SPI 40 made pending at step")
