@@ -248,3 +248,32 @@ def test_soft_irq_without_handler_is_lost_with_event() -> None:
     assert eng.run().ok
     lost, = rec.of("sim_irq_lost")
     assert (lost.cpu, lost["intid"]) == (0, 7)
+
+
+def test_ipi_to_cpu_spinning_with_irqs_off_deadlocks() -> None:
+    # CPU0 holds L and waits for an IPI on CPU1; CPU1 spins on L with irqs off (irqsave)
+    eng = sim.Engine(cpus=2, strategy=sim.RoundRobin())
+    lock = sim.SpinLock("L")
+
+    async def remote() -> None:
+        pass
+
+    async def cpu0() -> None:
+        await lock.lock()
+        for _ in range(3):
+            await sim.point()
+        await eng.run_on(1, remote)
+        lock.unlock()
+
+    async def cpu1() -> None:
+        await sim.point()
+        flags = await lock.lock_irqsave()
+        lock.unlock_irqrestore(flags)
+
+    eng.spawn(0, cpu0, name="cpu0")
+    eng.spawn(1, cpu1, name="cpu1")
+    res = eng.run()
+    assert res.outcome == "deadlock"
+    assert res.deadlock is not None
+    assert [w.waiting_for for w in res.deadlock.waits()] == [
+        "smp_call_function_single(remote on cpu1)", "spin_lock(L, irqsave)"]

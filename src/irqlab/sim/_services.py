@@ -42,9 +42,10 @@ def _check_coro(c: Any, fn: Any, name: str = "fn") -> Coroutine[Any, Any, Any]:
 class _CallReq:
     """A cross-CPU function call (``run_on``): done flag and result."""
 
-    __slots__ = ("args", "done", "fn", "result")
+    __slots__ = ("args", "done", "fn", "name", "result")
 
-    def __init__(self, fn: AsyncFn, args: tuple[Any, ...]) -> None:
+    def __init__(self, fn: AsyncFn, args: tuple[Any, ...], cpu: int) -> None:
+        self.name = f"{getattr(fn, '__name__', 'fn')} on cpu{cpu}"
         self.fn = fn
         self.args = args
         self.done = False
@@ -61,6 +62,9 @@ class _WaitCall(Op):
 
     def perform(self, th: Thread) -> Any:
         return self.obj.result
+
+    def describe(self) -> str:
+        return f"{self.label}({self.obj.name})"
 
 
 class _Sleep(Op):
@@ -130,7 +134,7 @@ class EngineServices:
                 return await fn(*args)
             finally:
                 self._set_irqs(cc, saved, "run_on")
-        req = _CallReq(fn, args)
+        req = _CallReq(fn, args, cc.index)
         if cc.online:
             cc.soft.append(req)
             ev = self.events

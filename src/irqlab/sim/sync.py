@@ -9,6 +9,10 @@ enough for coverage, and partial-order reduction only needs acquires to be
 visible (a release only ever enables others).  ``trylock`` is an await too,
 since whether it succeeds depends on the interleaving.
 
+``lock_irqsave()``/``lock_irq()`` disable local interrupts when called (in
+the current step) and the await is the acquisition, so a context spins with
+interrupts off as in Linux.
+
 Lock classes (lockdep's notion) default to the construction site
 (``file.py:line``); pass ``key`` to share a class across sites, and use
 ``lock_nested(subclass)`` for ordered nesting of one class.
@@ -57,16 +61,18 @@ def _site(depth: int) -> str:
 
 
 class _Acquire(Op):
-    __slots__ = ("mode", "subclass")
+    __slots__ = ("flags", "mode", "subclass")
     kind = "acquire"
     write = True
     blocking = True
 
-    def __init__(self, lock: Any, mode: int, subclass: int = 0) -> None:
+    def __init__(self, lock: Any, mode: int, subclass: int = 0, flags: bool | None = None) -> None:
         self.obj = lock
         self.label = _MODE_NAMES[mode]
         self.mode = mode
         self.subclass = subclass
+        #: lock_irqsave: the interrupt state saved (before disabling) when it was called
+        self.flags = flags
 
     def ready(self) -> bool:
         return self.obj.owner is None
@@ -78,14 +84,15 @@ class _Acquire(Op):
     def perform(self, th: Thread) -> Any:
         lk = self.obj
         eng = RT.eng
-        if self.mode or eng.events.enabled:  # type: ignore[union-attr]
-            return lk._acquire(th, self.mode, self.subclass, False)
+        if eng.events.enabled:  # type: ignore[union-attr]
+            lk._acquire(th, self.mode, self.subclass, False)
+            return self.flags
         # fast path: plain acquire, nobody listening
         lk.owner = th
         th.held.append(lk)
         if not lk.sleeping:
             th.nspin += 1
-        return None
+        return self.flags
 
     def describe(self) -> str:
         lk = self.obj
@@ -161,25 +168,30 @@ class SpinLock:
         return _Acquire(self, _PLAIN, check_int("subclass", subclass, 0, 7))
 
     def lock_irqsave(self) -> _Acquire:
-        """``spin_lock_irqsave``: disable local interrupts, acquire; the await returns flags."""
-        return _Acquire(self, _IRQSAVE)
+        """``spin_lock_irqsave``: disable local interrupts now, then (the await) acquire.
+
+        As in Linux, interrupts are off while the context spins; the await
+        returns the saved flags for :meth:`unlock_irqrestore`.
+        """
+        th = cur_thread()
+        flags = th.cctx.irqs_on
+        _eng()._set_irqs(th.cctx, False, "spin_lock_irqsave")
+        return _Acquire(self, _IRQSAVE, 0, flags)
 
     def lock_irq(self) -> _Acquire:
-        """``spin_lock_irq``: disable local interrupts, acquire."""
+        """``spin_lock_irq``: disable local interrupts now, then (the await) acquire."""
+        th = cur_thread()
+        _eng()._set_irqs(th.cctx, False, "spin_lock_irq")
         return _Acquire(self, _IRQ)
 
     def trylock(self) -> _TryAcquire:
         """``spin_trylock``: an await returning True if the lock was taken (never blocks)."""
         return _TryAcquire(self)
 
-    def _acquire(self, th: Thread, mode: int, subclass: int, trying: bool) -> Any:
+    def _acquire(self, th: Thread, mode: int, subclass: int, trying: bool) -> None:
         eng = RT.eng
         assert eng is not None
         cc = th.cctx
-        flags = None
-        if mode:
-            flags = cc.irqs_on
-            eng._set_irqs(cc, False, "spin_lock_" + _MODE_NAMES[mode])
         self.owner = th
         th.held.append(self)
         if not self.sleeping:
@@ -190,7 +202,6 @@ class SpinLock:
                     lid=eng.oid(self), **{"class": self.cls}, subclass=subclass,
                     type=self.type_name, mode="try" if trying else _MODE_NAMES[mode],
                     irqs_disabled=not cc.irqs_on, in_irq=th.kind is IRQ)
-        return flags
 
     # -- release (plain calls) ----------------------------------------------------------
     def _release(self, via: str) -> Thread:
