@@ -82,7 +82,7 @@ def test_irq_contexts_become_nested_slices() -> None:
         (3, "sim_irq_exit", 0, dict(intid=8192)),
         (4, "sim_irq_exit", 0, {}),
         (4, "sim_irq_exit", 0, {}),                  # unmatched: no E
-        (5, "sim_irq_enter", 2, {}),                 # never closed
+        (5, "sim_irq_enter", 2, dict(intid=-1)),     # no INTID (an IPI); never closed
     ])
     doc = chrome_trace(evs)
     check_shape(doc)

@@ -72,7 +72,8 @@ def chrome_trace(events: Iterable[Event], *, name: str = "irqlab") -> dict[str, 
         args.update(seq=ev.seq, time=ev.time, text=ev.text())
         if ev.kind == _IRQ_ENTER:
             intid = ev.args.get("intid")
-            slice_name = f"irq {intid}" if isinstance(intid, int) else "irq"
+            known = isinstance(intid, int) and not isinstance(intid, bool) and intid >= 0
+            slice_name = f"irq {intid}" if known else "irq"
             open_irqs.setdefault(tid, []).append(slice_name)
             out.append({"name": slice_name, "cat": "irq", "ph": "B", "ts": ts,
                         "pid": PID, "tid": tid, "args": args})
