@@ -3,17 +3,21 @@
 Hypothesis-style and deterministic: a candidate is a list of *decisions*, one
 per choice point (two or more options): an option index, or ``None`` for
 "continue the context that ran last if it can, else the first option" (no
-preemption).  Past the list every decision is ``None`` -- the deterministic
+preemption); decisions name contexts by key, so dropping one keeps the
+meaning of the others.  Past the list every decision is ``None`` -- the deterministic
 non-preempting completion.  A candidate is kept when its run shows a finding
 with the same signature (kind and sites, :func:`irqlab.check.run.signature`)
 and it is strictly smaller by ``(preemptions, steps, choices)``; the kept run's
-recorded choices become the new base.  Passes, repeated until none helps or
-``max_runs`` runs were spent:
+recorded choices become the new base.  First, iterative preemption bounding: a
+DFS (:class:`~irqlab.check.dfs.DfsExplorer`) with bound 0, 1, ... below the
+failing run's count looks for a run that fails the same way (using at most
+half of ``max_runs``).  Then passes, repeated until none helps or ``max_runs``
+runs were spent:
 
 1. cut the decisions after a prefix (shortest prefixes first);
 2. replace one decision by ``None`` (drop a preemption), from the end;
 3. delete chunks of 4, 2, 1 decisions;
-4. lower one decision toward 0.
+4. pick a context with a smaller key at one choice point.
 
 The result replays with :class:`irqlab.sim.Replay` (its ``schedule`` string
 carries the scenario hash).
@@ -34,18 +38,26 @@ __all__ = ["Shrunk", "count_preemptions", "shrink"]
 
 
 class _Guided(Strategy):
-    """Follows a decision list; ``None`` and past-the-end decisions continue the last context."""
+    """Follows a decision list; ``None`` and past-the-end decisions continue the last context.
 
-    def __init__(self, decisions: Sequence[int | None]) -> None:
+    Decisions are context keys (``by_index=False``: a key that is not an option
+    counts as ``None``) or option indices (``by_index=True``, taken modulo the
+    option count).  ``taken`` records the key chosen at every choice point.
+    """
+
+    def __init__(self, decisions: Sequence[int | None], by_index: bool = False) -> None:
         self.dec = list(decisions)
+        self.by_index = by_index
         self.cp = 0
         self.prev: int | None = None
         self.preemptions = 0
+        self.taken: list[int] = []
 
     def begin(self, engine: Any) -> None:
         self.cp = 0
         self.prev = None
         self.preemptions = 0
+        self.taken = []
 
     def choose(self, choices: list[Any], engine: Any) -> int:
         cp = self.cp
@@ -53,14 +65,19 @@ class _Guided(Strategy):
         d = self.dec[cp] if cp < len(self.dec) else None
         prev = self.prev
         pi = -1
-        if prev is not None:
-            for i, c in enumerate(choices):
-                if c.key == prev:
-                    pi = i
-                    break
-        i = (0 if pi < 0 else pi) if d is None else d % len(choices)
+        di = -1
+        for i, c in enumerate(choices):
+            k = c.key
+            if k == prev:
+                pi = i
+            if d is not None and not self.by_index and k == d:
+                di = i
+        if d is not None and self.by_index:
+            di = d % len(choices)
+        i = di if di >= 0 else (0 if pi < 0 else pi)
         if pi >= 0 and i != pi:
             self.preemptions += 1
+        self.taken.append(choices[i].key)
         return i
 
     def after_step(self, choice: Any, engine: Any) -> None:
@@ -69,7 +86,7 @@ class _Guided(Strategy):
 
 def count_preemptions(target: Target, choices: Sequence[int]) -> int:
     """Preemptions in the run of ``target`` that takes ``choices`` (then never preempts)."""
-    st = _Guided(list(choices))
+    st = _Guided(list(choices), by_index=True)
     run_built(target.build(st), observe=False)
     return st.preemptions
 
@@ -106,11 +123,11 @@ def shrink(target: Target, choices: Sequence[int], finding: Finding, *,
     want = signature(finding)
     runs = 0
 
-    def attempt(dec: Sequence[int | None]) -> tuple[tuple[int, int, int], Outcome,
-                                                    Finding] | None:
+    def attempt(dec: Sequence[int | None], by_index: bool = False
+                ) -> tuple[tuple[int, int, int], Outcome, Finding, list[int]] | None:
         nonlocal runs
         runs += 1
-        st = _Guided(dec)
+        st = _Guided(dec, by_index)
         try:
             out = run_built(target.build(st), observe=target.observe)
         except Exception:  # a candidate the scenario cannot take: not a counterexample
@@ -118,15 +135,15 @@ def shrink(target: Target, choices: Sequence[int], finding: Finding, *,
         for f in out.findings:
             if signature(f) == want:
                 cost = (st.preemptions, out.result.steps, len(out.result.choices))
-                return cost, out, f
+                return cost, out, f, st.taken
         return None
 
-    first = attempt(list(choices))
+    first = attempt(list(choices), True)
     if first is None:
         return None
-    best_cost, best_out, best_f = first
+    best_cost, best_out, best_f, taken = first
     before = best_cost[:2]
-    base: list[int | None] = list(best_out.result.choices)
+    base: list[int | None] = list(taken)
 
     def better(dec: list[int | None]) -> bool:
         nonlocal best_cost, best_out, best_f, base
@@ -135,21 +152,39 @@ def shrink(target: Target, choices: Sequence[int], finding: Finding, *,
         r = attempt(dec)
         if r is None or r[0] >= best_cost:
             return False
-        best_cost, best_out, best_f = r
-        base = list(best_out.result.choices)
+        best_cost, best_out, best_f, taken = r
+        base = list(taken)
         return True
+
+    # 0. iterative preemption bounding (CHESS): the fewest preemptions that fail the same way
+    from irqlab.check.dfs import DfsExplorer
+
+    for bound in range(best_cost[0]):
+        ex = DfsExplorer(target, preemptions=bound)
+        while not ex.finished and runs < max_runs // 2:
+            runs += 1
+            out = ex.next_run()
+            hit = None if out is None else next(
+                (f for f in out.findings if signature(f) == want), None)
+            if hit is not None and out is not None:
+                r = attempt(list(out.result.choices), True)
+                if r is not None and r[0] < best_cost:
+                    best_cost, best_out, best_f, taken = r
+                    base = list(taken)
+                break
+        if best_cost[0] <= bound:
+            break
 
     improved = True
     while improved and runs < max_runs:
         improved = False
         # 1. shortest prefix (rest: no preemptions)
-        n = len(base)
-        m = 0
-        while m < n and runs < max_runs:
+        for m in range(len(base)):
+            if runs >= max_runs:
+                break
             if better(base[:m]):
                 improved = True
                 break
-            m = m * 2 + 1 if m else 1
         # 2. drop single preemptions, from the end
         i = len(base) - 1
         while i >= 0 and runs < max_runs:
@@ -167,14 +202,17 @@ def shrink(target: Target, choices: Sequence[int], finding: Finding, *,
                 if better(cand):
                     improved = True
                 i -= 1
-        # 4. lower decisions toward 0
+        # 4. other contexts at one choice point (smaller keys first)
+        keys = sorted({k for k in base if k is not None})
         i = len(base) - 1
         while i >= 0 and runs < max_runs:
             v = base[i] if i < len(base) else None
-            if v:
-                for lower in range(v):
+            if v is not None:
+                for k in keys:
+                    if k >= v:
+                        break
                     cand = list(base)
-                    cand[i] = lower
+                    cand[i] = k
                     if better(cand):
                         improved = True
                         break

@@ -1,0 +1,122 @@
+"""pytest integration: an exploration decorator (like Hypothesis's ``@given``) and a fixture.
+
+Registered as the ``irqlab`` pytest plugin (entry point ``pytest11``), so any
+project that installs irqlab can write::
+
+    from irqlab import sim
+    from irqlab.check import explore_test
+
+    @explore_test(strategy="dfs", budget=1000)
+    def test_my_lock(strategy):
+        eng = sim.Engine(cpus=2, strategy=strategy)
+        ...                       # spawn contexts
+        return eng                # or a scenarios.World with invariants
+
+    @explore_test("vgic-lpi-refcount", "dec-then-lock", expect="invariant:lpi-lost")
+    def test_seed_001_refcount_race(result):
+        assert result.shrunk.preemptions <= 2
+
+The decorated test explores the schedules of what the function builds (it is
+called once per schedule with the strategy to use) -- or of a built-in
+scenario variant -- and fails with the report (the finding, the
+counterexample in CPU columns, the replay line) when the verdict is not the
+expected one (``expect=None``: clean).  Other arguments of the test (fixtures)
+are passed through; with a scenario, a ``result`` argument receives the
+:class:`~irqlab.check.explore.ExploreResult`.
+
+The ``irqlab_explore`` fixture is the same as a function:
+``irqlab_explore(target, variant=None, expect=None, **explore_options)``.
+This module imports nothing heavy at load time: it is loaded by every pytest
+run in an environment where irqlab is installed.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+__all__ = ["explore_test", "irqlab_explore"]
+
+
+def _verdict_ok(res: Any, expect: str | None) -> bool:
+    if expect is None:
+        return res.finding is None
+    out = res.shrunk.outcome if res.shrunk is not None else res.outcome
+    return out is not None and any(f.kind == expect for f in out.findings)
+
+
+def _fail_unless(res: Any, expect: str | None) -> None:
+    if _verdict_ok(res, expect):
+        return
+    if expect is None:
+        pytest.fail("irqlab found a schedule that fails:\n" + res.report(), pytrace=False)
+    pytest.fail(f"irqlab expected a {expect} finding, got "
+                f"{res.finding.kind if res.finding else 'none'}:\n" + res.report(),
+                pytrace=False)
+
+
+def run_exploration(target: Any, variant: str | None = None, *, expect: str | None = None,
+                    **options: Any) -> Any:
+    """Explore ``target`` and fail the current test unless the verdict is ``expect``."""
+    from irqlab.check.explore import explore
+
+    res = explore(target, variant, **options)
+    _fail_unless(res, expect)
+    return res
+
+
+def explore_test(scenario: str | None = None, variant: str | None = None, *,
+                 expect: str | None = None, strategy: str = "dfs", budget: int | None = 1000,
+                 time: float | None = None, seed: int = 0, depth: int = 3,
+                 preemptions: int | None = None, **params: Any) -> Callable[[Any], Any]:
+    """Decorate a test: explore its world (or ``scenario``/``variant``) for a finding.
+
+    Without ``scenario`` the test function takes a ``strategy`` argument and
+    returns a World or an Engine built with it.  ``params`` are scenario
+    parameters.  The test fails with the drawn counterexample and the replay
+    line unless the verdict is ``expect`` (``None``: clean).
+    """
+    opts = {"strategy": strategy, "budget": budget, "time": time, "seed": seed,
+            "depth": depth, "preemptions": preemptions}
+
+    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+        sig = inspect.signature(fn)
+        if scenario is None and "strategy" not in sig.parameters:
+            raise TypeError(f"{fn.__name__} must take a 'strategy' argument (or pass a "
+                            "scenario name to explore_test)")
+        hidden = "strategy" if scenario is None else "result"
+        outer = [p for n, p in sig.parameters.items() if n != hidden]
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> None:
+            if scenario is None:
+                def factory(st: Any) -> Any:
+                    return fn(*args, strategy=st, **kwargs)
+
+                factory.__name__ = fn.__name__
+                run_exploration(factory, expect=expect, **opts)
+            else:
+                res = run_exploration(scenario, variant, expect=expect, params=params, **opts)
+                if hidden in sig.parameters:
+                    fn(*args, result=res, **kwargs)
+                else:
+                    fn(*args, **kwargs)
+
+        wrapper.__signature__ = sig.replace(parameters=outer)  # type: ignore[attr-defined]
+        del wrapper.__wrapped__  # pytest must see the outer signature
+        return wrapper
+
+    return deco
+
+
+@pytest.fixture
+def irqlab_explore() -> Callable[..., Any]:
+    """``irqlab_explore(target, variant=None, expect=None, **options) -> ExploreResult``.
+
+    Explores and fails the test (with the report) unless the verdict is ``expect``.
+    """
+    return run_exploration

@@ -1,0 +1,153 @@
+"""DFS with source-DPOR, sleep sets and a preemption bound: exact schedule counts, findings."""
+
+from __future__ import annotations
+
+import pytest
+
+from irqlab import sim
+from irqlab.check.counter import expected_classes
+from irqlab.check.dfs import DfsExplorer, NondeterministicScenario
+from irqlab.check.run import Target
+from irqlab.errors import InvalidArgument
+
+
+def counter(cpus: int, iters: int, variant: str = "locked", observe: bool = True) -> Target:
+    return Target("counter", variant, {"cpus": cpus, "iters": iters}, observe=observe)
+
+
+def exhaust(ex: DfsExplorer) -> list[object]:
+    outs = []
+    while not ex.finished:
+        outs.append(ex.next_run())
+    return outs
+
+
+@pytest.mark.parametrize(("cpus", "iters", "classes"), [(2, 1, 2), (2, 2, 6), (3, 2, 90)])
+def test_dpor_explores_one_schedule_per_lock_order(cpus: int, iters: int, classes: int) -> None:
+    assert expected_classes(cpus, iters) == classes
+    ex = DfsExplorer(counter(cpus, iters))
+    outs = exhaust(ex)
+    assert ex.schedules == classes and ex.blocked == 0
+    assert all(o is not None and not o.findings for o in outs)
+
+
+def test_dpor_3x3_is_exactly_1680() -> None:
+    ex = DfsExplorer(counter(3, 3, observe=False))
+    exhaust(ex)
+    assert (ex.schedules, ex.blocked) == (1680, 0)
+
+
+def acquisition_orders_factory(orders: list[tuple[int, ...]], cpus: int = 3, iters: int = 2):
+    def factory(strategy: sim.Strategy) -> sim.Engine:
+        eng = sim.Engine(cpus=cpus, strategy=strategy)
+        lock = sim.SpinLock("L")
+        c = sim.Atomic(0, name="c")
+        order: list[int] = []
+
+        async def body(me: int) -> None:
+            for _ in range(iters):
+                await lock.lock()
+                order.append(me)
+                v = await c.read()
+                await c.set(v + 1)
+                lock.unlock()
+            if len(order) == cpus * iters:
+                orders.append(tuple(order))
+
+        for i in range(cpus):
+            eng.spawn(i, body, i)
+        return eng
+
+    return factory
+
+
+def test_every_lock_order_is_explored_exactly_once() -> None:
+    orders: list[tuple[int, ...]] = []
+    ex = DfsExplorer(Target(factory=acquisition_orders_factory(orders)))
+    exhaust(ex)
+    assert len(orders) == 90 and len(set(orders)) == 90
+
+
+def test_without_reduction_every_schedule() -> None:
+    ex = DfsExplorer(counter(2, 1), reduction=False)
+    exhaust(ex)
+    assert (ex.schedules, ex.blocked) == (10, 0)
+    ex = DfsExplorer(counter(2, 2), reduction=False)
+    exhaust(ex)
+    assert ex.schedules == 36
+
+
+def test_lost_update_needs_one_preemption() -> None:
+    ex = DfsExplorer(counter(2, 1, "racy"), preemptions=0)
+    outs = exhaust(ex)
+    assert not any(o is not None and o.findings for o in outs)
+    ex = DfsExplorer(counter(2, 1, "racy"), preemptions=1)
+    found = None
+    while not ex.finished and found is None:
+        o = ex.next_run()
+        if o is not None and o.findings:
+            found = o
+    assert found is not None and found.findings[0].kind == "invariant:counter"
+
+
+def test_preemption_bound_limits_the_locked_counter() -> None:
+    counts = []
+    for bound in (0, 1, 2, None):
+        ex = DfsExplorer(counter(3, 2, observe=False), preemptions=bound)
+        exhaust(ex)
+        counts.append(ex.schedules)
+    assert counts[-1] == 90
+    assert counts == sorted(counts) and counts[0] < 90
+
+
+def test_dfs_witnesses_the_irq_deadlock() -> None:
+    ex = DfsExplorer(counter(2, 1, "irq", observe=False))
+    kinds: set[str] = set()
+    while not ex.finished:
+        o = ex.next_run()
+        if o is not None:
+            kinds.update(f.kind for f in o.findings)
+    assert "deadlock" in kinds
+
+
+def test_nondeterministic_scenario_is_detected() -> None:
+    state = {"n": 0}
+
+    def factory(strategy: sim.Strategy) -> sim.Engine:
+        state["n"] += 1
+        eng = sim.Engine(cpus=2, strategy=strategy)
+        a = sim.Atomic(0)
+
+        async def body() -> None:
+            await a.set(1)
+            await a.set(2)
+
+        for i in range(2 + state["n"] % 2):  # a third context on every other build
+            eng.spawn(i % 2, body)
+        return eng
+
+    ex = DfsExplorer(Target(factory=factory))
+    with pytest.raises(NondeterministicScenario):
+        exhaust(ex)
+
+
+def test_arguments() -> None:
+    with pytest.raises(InvalidArgument):
+        DfsExplorer("counter")  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgument):
+        DfsExplorer(counter(2, 1), preemptions=-1)
+    with pytest.raises(InvalidArgument):
+        DfsExplorer(counter(2, 1), reduction=1)  # type: ignore[arg-type]
+    ex = DfsExplorer(counter(2, 1))
+    exhaust(ex)
+    with pytest.raises(Exception, match="finished"):
+        ex.next_run()
+
+
+def test_shard_prefix_fixes_the_first_choices() -> None:
+    total = 0
+    for first in range(3):
+        ex = DfsExplorer(counter(3, 2, observe=False), prefix=[first])
+        exhaust(ex)
+        total += ex.schedules
+    assert total >= 90  # the shards cover everything (with some overlap)
