@@ -85,14 +85,18 @@ class _Acquire(Op):
         lk = self.obj
         eng = RT.eng
         if eng.events.enabled:  # type: ignore[union-attr]
-            lk._acquire(th, self.mode, self.subclass, False)
-            return self.flags
+            if self.mode and self.flags:
+                eng.events.emit("sim_irq_disable", cpu=th.cpu,  # type: ignore[union-attr]
+                                via="spin_lock_" + _MODE_NAMES[self.mode],
+                                in_irq=th.cctx.in_irq)
+            lk._acquire(th, self.mode, self.subclass, False, self.flags)
+            return self.flags if self.mode == _IRQSAVE else None
         # fast path: plain acquire, nobody listening
         lk.owner = th
         th.held.append(lk)
         if not lk.sleeping:
             th.nspin += 1
-        return self.flags
+        return self.flags if self.mode == _IRQSAVE else None
 
     def describe(self) -> str:
         lk = self.obj
@@ -173,22 +177,18 @@ class SpinLock:
         As in Linux, interrupts are off while the context spins; the await
         returns the saved flags for :meth:`unlock_irqrestore`.
         """
-        th = cur_thread()
-        flags = th.cctx.irqs_on
-        _eng()._set_irqs(th.cctx, False, "spin_lock_irqsave")
-        return _Acquire(self, _IRQSAVE, 0, flags)
+        return _Acquire(self, _IRQSAVE, 0, _irqs_off_now())
 
     def lock_irq(self) -> _Acquire:
         """``spin_lock_irq``: disable local interrupts now, then (the await) acquire."""
-        th = cur_thread()
-        _eng()._set_irqs(th.cctx, False, "spin_lock_irq")
-        return _Acquire(self, _IRQ)
+        return _Acquire(self, _IRQ, 0, _irqs_off_now())
 
     def trylock(self) -> _TryAcquire:
         """``spin_trylock``: an await returning True if the lock was taken (never blocks)."""
         return _TryAcquire(self)
 
-    def _acquire(self, th: Thread, mode: int, subclass: int, trying: bool) -> None:
+    def _acquire(self, th: Thread, mode: int, subclass: int, trying: bool,
+                 prev_on: bool | None = None) -> None:
         eng = RT.eng
         assert eng is not None
         cc = th.cctx
@@ -201,7 +201,8 @@ class SpinLock:
             ev.emit("sim_lock_acquire", cpu=th.cpu, tid=th.tid, lock=self.name,
                     lid=eng.oid(self), **{"class": self.cls}, subclass=subclass,
                     type=self.type_name, mode="try" if trying else _MODE_NAMES[mode],
-                    irqs_disabled=not cc.irqs_on, in_irq=th.kind is IRQ)
+                    irqs_disabled=not cc.irqs_on, in_irq=th.kind is IRQ,
+                    prev_irqs_on=cc.irqs_on if prev_on is None else prev_on)
 
     # -- release (plain calls) ----------------------------------------------------------
     def _release(self, via: str) -> Thread:
@@ -282,6 +283,25 @@ class Mutex(SpinLock):
 
     def lock_irq(self) -> _Acquire:
         raise SimError("mutexes have no irq variant")
+
+
+def _irqs_off_now() -> bool:
+    """Mask interrupts on the current CPU for a spin_lock_irq[save]; return the old state.
+
+    The ``sim_irq_disable`` event is emitted with the acquisition (the context
+    does nothing else in between: it is parked at the acquire with interrupts
+    off), so observers see "irqs on -> disable -> acquire" together.
+    """
+    th = cur_thread()
+    cc = th.cctx
+    was = cc.irqs_on
+    if was:
+        cc.irqs_on = False
+        eng = _eng()
+        fp = eng.footprint
+        if fp is not None:
+            fp.append((cc, True))
+    return was
 
 
 def _eng() -> Any:
