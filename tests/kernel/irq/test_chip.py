@@ -195,3 +195,11 @@ def test_chained_handler_demultiplexes_children(parent_chip_kind: str) -> None:
         assert log == ["child2", "child3", "parent.eoi:100"]
     else:
         assert log == ["parent.mask", "child2", "child3", "parent.unmask"]
+
+
+def test_untracked_runs_handler_without_counting() -> None:
+    from irqlab.kernel.irq import handle_untracked_irq
+
+    log, core = _scenario(handle_untracked_irq)
+    assert log == ["handler:1:cookie:masked=False"]
+    assert core.descs[1].kstat_irqs == [0]

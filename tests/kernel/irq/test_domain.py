@@ -199,3 +199,21 @@ def test_api_misuse() -> None:
     with pytest.raises(InvalidArgumentValue, match="irq_desc_free"):
         IrqCore(eng, options={"irq_desc_free": "later"})
     eng.close()
+
+
+def test_affinity_per_irq_or_shared() -> None:
+    out: list[object] = []
+
+    async def body(core: IrqCore) -> None:
+        _, child = _stack(core, [])
+        a = await irq_domain_alloc_irqs(child, 2, affinity=[{1}, [2, 0]])
+        b = await irq_domain_alloc_irqs(child, 2, affinity=[3])
+        c = await irq_domain_alloc_irqs(child, 1)
+        out.extend(core.descs[i].affinity for i in (a, a + 1, b, b + 1, c))
+        with pytest.raises(InvalidArgumentValue, match="affinity must hold 2 masks"):
+            await irq_domain_alloc_irqs(child, 2, affinity=[[1]])
+        with pytest.raises(InvalidArgumentValue, match="CPU numbers in"):
+            await irq_domain_alloc_irqs(child, 1, affinity=[7])
+
+    run(body, cpus=4)
+    assert out == [(1,), (0, 2), (3,), (3,), (0, 1, 2, 3)]

@@ -64,6 +64,7 @@ __all__ = [
     "handle_level_irq",
     "handle_percpu_devid_irq",
     "handle_simple_irq",
+    "handle_untracked_irq",
     "irq_chip_ack_parent",
     "irq_chip_eoi_parent",
     "irq_chip_mask_parent",
@@ -419,6 +420,21 @@ async def handle_simple_irq(desc: IrqDesc) -> None:
         desc.lock.unlock()
         return
     _kstat_incr(desc, sim.smp_processor_id())
+    await handle_irq_event(desc)
+    desc.lock.unlock()
+
+
+async def handle_untracked_irq(desc: IrqDesc) -> None:
+    """``handle_untracked_irq``: run the actions without counting (VMD children); no chip calls."""
+    await sim.access(desc, "r", "handle_untracked_irq")
+    await desc.lock.lock()
+    if not _irq_may_run(desc):
+        desc.lock.unlock()
+        return
+    if not desc.action or desc.state & IRQD_IRQ_DISABLED:
+        desc.istate |= IRQS_PENDING
+        desc.lock.unlock()
+        return
     await handle_irq_event(desc)
     desc.lock.unlock()
 

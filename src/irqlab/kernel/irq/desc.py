@@ -256,25 +256,36 @@ class IrqCore:
         return list(self._free)
 
     # -- descriptors -----------------------------------------------------------------------
-    def alloc_descs(self, cnt: int, *, affinity: Iterable[int] | None = None,
-                    name: str = "") -> int:
+    def alloc_descs(self, cnt: int, *, affinity: Any = None, name: str = "") -> int:
         """``irq_alloc_descs(-1, 1, cnt, node)``: ``cnt`` contiguous descriptors; base or -ENOMEM.
 
-        Plain call (the allocation is GFP_KERNEL in Linux; callers hold the
-        domain mutex).  Each descriptor is engine-tracked (needs a run).
+        ``affinity``: ``None`` (all CPUs), one CPU mask (an iterable of CPU
+        numbers) for every descriptor, or a list of ``cnt`` masks (Linux's
+        ``irq_affinity_desc`` array).  Plain call (GFP_KERNEL in Linux; callers
+        hold the domain mutex).  Each descriptor is engine-tracked (needs a run).
         """
         from irqlab.kernel.errno import ENOMEM
 
         check_int("cnt", cnt, 1, MAX_SPARSE_IRQS)
-        aff = None if affinity is None else self.cpumask("affinity", affinity)
+        masks: list[tuple[int, ...] | None] = [None] * cnt
+        if affinity is not None:
+            seq = list(affinity) if not isinstance(affinity, int) else [affinity]
+            if seq and all(not isinstance(x, int) for x in seq):
+                if len(seq) != cnt:
+                    raise InvalidArgumentValue(
+                        f"affinity must hold {cnt} masks, not {len(seq)}")
+                masks = [self.cpumask("affinity", m) for m in seq]
+            else:
+                masks = [self.cpumask("affinity", seq)] * cnt
         base = self._take_range(cnt)
         if base < 0:
             return -ENOMEM
         ev = self.events
-        for irq in range(base, base + cnt):
+        for i, irq in enumerate(range(base, base + cnt)):
             desc = IrqDesc(self, irq)
-            if aff is not None:
-                desc.affinity = aff
+            m = masks[i]
+            if m is not None:
+                desc.affinity = m
             desc.name = name
             sim.alloc(desc)
             self.descs[irq] = desc
@@ -307,10 +318,9 @@ class IrqCore:
 
         Raises :class:`InvalidArgumentValue` for a CPU that does not exist.
         """
-        if isinstance(cpus, int) and not isinstance(cpus, bool):
-            cpus = (cpus,)
+        seq: Any = (cpus,) if isinstance(cpus, int) and not isinstance(cpus, bool) else cpus
         try:
-            lst = list(cpus)
+            lst = list(seq)
         except TypeError:
             raise InvalidArgumentType(f"{name} must be an iterable of CPU numbers, "
                                       f"not {cpus!r}") from None

@@ -19,9 +19,9 @@ def show_interrupts(kernel: Any) -> str:
     """The text of ``/proc/interrupts`` for ``kernel`` (plain call, any time)."""
     core = kernel.irq
     cpus = [c for c in range(kernel.nr_cpu_ids) if kernel.engine.cpu_online(c)]
-    gic = getattr(kernel, "gic", None)
+    gic: Any = kernel.gic
     hidden: range = range(0)
-    if gic is not None and getattr(gic, "ipi_base", 0):
+    if gic is not None and gic.ipi_base:
         from irqlab.kernel.drivers.irq_gic_v3 import NR_IPI
 
         hidden = range(gic.ipi_base, gic.ipi_base + NR_IPI)
@@ -40,7 +40,7 @@ def show_interrupts(kernel: Any) -> str:
         names = ", ".join(act.name for act in desc.action)
         lines.append(f"{irq:>{prec}}: {counts}{d.chip.name:>8} {d.hwirq:>5} {trig:<8} "
                      f"{names}".rstrip())
-    if gic is not None and getattr(gic, "ipi_base", 0):
+    if gic is not None and gic.ipi_base:
         from irqlab.kernel.drivers.irq_gic_v3 import _IPI_NAMES, NR_IPI
 
         for i in range(NR_IPI):
