@@ -122,7 +122,8 @@ class Lockdep:
         self._irqs_on: dict[int | None, bool] = {}
         self._irq_stack: dict[int | None, list[tuple[int, bool]]] = {}
         self._last_release: dict[int | None, _Held] = {}
-        self._disabled_at: dict[int | None, int] = {}
+        #: CPU -> seq of the sim_irq_disable a spin_lock_irq(save) issued, until it acquires
+        self._lock_disabled: dict[int | None, int] = {}
         self._flav: dict[tuple[Any, ...], list[str]] = {}
         self._reported: set[Any] = set()
         self.handlers = {
@@ -161,7 +162,7 @@ class Lockdep:
 
     def _irq_exit(self, ev: Event) -> None:
         st = self._irq_stack.get(ev.cpu)
-        if st:
+        if st and st[-1][0] == ev.args.get("tid"):   # (bring-up contexts exit here too)
             _tid, saved = st.pop()
             self._irqs_on[ev.cpu] = saved
             if saved:
@@ -169,7 +170,8 @@ class Lockdep:
 
     def _irq_disable(self, ev: Event) -> None:
         self._irqs_on[ev.cpu] = False
-        self._disabled_at[ev.cpu] = ev.seq
+        if ev.args.get("via", "").startswith("spin_lock_"):
+            self._lock_disabled[ev.cpu] = ev.seq
 
     def _irq_enable(self, ev: Event) -> None:
         cpu = ev.cpu
@@ -204,7 +206,7 @@ class Lockdep:
             c = self.classes[key] = LockClass(key, a["lock"], a["type"])
         return c
 
-    def _acquire(self, ev: Event) -> None:
+    def _acquire(self, ev: Event, attempt: tuple[bool, list[str]] | None = None) -> None:
         a = ev.args
         tid = a["tid"]
         cpu = ev.cpu
@@ -212,9 +214,12 @@ class Lockdep:
         mode = a["mode"]
         cls = self._class(a)
         # the interrupt state before the acquire (an irqsave/irq acquire disabled them)
-        if mode in ("irq", "irqsave"):
-            # irqs were on before iff this acquire's own disable event came just before it
-            prev_off = self._disabled_at.get(cpu) != ev.seq - 1
+        if attempt is not None:
+            prev_off = attempt[0]
+        elif mode in ("irq", "irqsave"):
+            # irqs were on before iff spin_lock_irq(save) itself disabled them (its
+            # sim_irq_disable came when the acquire was issued, before spinning)
+            prev_off = self._lock_disabled.pop(cpu, None) is None
         else:
             prev_off = bool(a["irqs_disabled"])
         self._irqs_on[cpu] = not a["irqs_disabled"]
@@ -227,8 +232,8 @@ class Lockdep:
         # the first time a class is taken in this way); otherwise the stack of that
         # first acquisition stands in (one capture per run for a repeated pattern).
         flav = (cls.key, in_irq, on, mode, held[-1].cls.key if held else None)
-        stack = self._flav.get(flav)
-        if (stack is None or (in_irq and IN_HARDIRQ not in cls.usage)
+        stack = self._flav.get(flav) if attempt is None else attempt[1]
+        if attempt is None and (stack is None or (in_irq and IN_HARDIRQ not in cls.usage)
                 or (on and HARDIRQ_ON not in cls.usage)
                 or (held and cls not in self.fwd.get(held[-1].cls, ()))
                 or cls.type == "mutex" or self.preempt_rt
@@ -567,5 +572,36 @@ class Lockdep:
             step=ev.time, data={"op": a["op"], "reason": a["reason"]}))
 
     def finish(self, result: Any) -> list[Finding]:
-        """No end-of-run checks (every lockdep report is made when it is detected)."""
-        return []
+        """Validate the acquisitions still being attempted when the run ended.
+
+        The kernel's lockdep validates a lock at ``lock_acquire()``, *before*
+        spinning; the engine reports an acquisition once it succeeds.  So for a
+        run that ends with contexts parked at an acquire (a deadlock, a
+        livelock), each parked acquire is validated here as an attempt: the
+        AB-BA deadlock itself is then also reported as the circular dependency.
+        """
+        before = len(self.found)
+        waits = {}
+        dl = getattr(result, "deadlock", None)
+        if dl is not None:
+            waits = {w.tid: list(w.stack) for w in dl.waits()}
+        eng = self.engine
+        for th in list(getattr(eng, "_threads", ())):
+            op = getattr(th, "op", None)
+            if th.done or op is None or getattr(op, "kind", "") != "acquire":
+                continue
+            lk = op.obj
+            cc = th.cctx
+            mode = getattr(op, "label", "")
+            irqs_off_before = not cc.irqs_on
+            if mode in ("irq", "irqsave"):
+                irqs_off_before = th.cpu not in self._lock_disabled
+            a = {"tid": th.tid, "lock": lk.name, "lid": eng.oid(lk), "class": lk.cls,
+                 "subclass": getattr(op, "subclass", 0), "type": lk.type_name, "mode": mode,
+                 "irqs_disabled": irqs_off_before or mode in ("irq", "irqsave"),
+                 "in_irq": th.kind == "irq"}
+            ev = Event(-1, getattr(result, "steps", 0), "sim_lock_acquire", th.cpu, a)
+            self._acquire(ev, attempt=(irqs_off_before, waits.get(th.tid, [])))
+        out = self.found[before:]
+        del self.found[before:]
+        return out
