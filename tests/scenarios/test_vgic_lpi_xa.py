@@ -28,16 +28,16 @@ def test_registered() -> None:
 def test_irq_variant_one_default_run() -> None:
     found, r = _findings("irq", None)
     assert r.outcome == "ok"
-    assert [f.kind for f in found] == ["lockdep:irq-enabled-in-atomic",
-                                       "lockdep:inconsistent-lock-state"]
-    inc = found[1]
+    assert [f.kind for f in found] == ["lockdep:inconsistent-lock-state",
+                                       "lockdep:irq-enabled-in-atomic"]
+    inc = found[0]
     assert inc.potential is True
     assert inc.message == ("inconsistent {IN-HARDIRQ-W} -> {HARDIRQ-ON-W} usage of "
                            "vcpu0.ap_list_lock")
     assert "irqfd_wakeup@vgic_lpi_xa.py" in inc.details
     assert "vgic_flush_pending_lpis@vgic_lpi.py" in inc.details
-    assert found[0].data["held"] == ["vcpu0.ap_list_lock"]
-    assert found[0].data["lock"] == "lpi_xa.xa_lock"
+    assert found[1].data["held"] == ["vcpu0.ap_list_lock"]
+    assert found[1].data["lock"] == "lpi_xa.xa_lock"
     assert inc.schedule == r.schedule
 
 

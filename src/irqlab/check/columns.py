@@ -47,6 +47,8 @@ __all__ = ["ColumnRecorder", "Row", "draw", "rows_from_events"]
 _DESCRIBED_BY = {"sim_lock_acquire", "sim_lock_tryfail", "sim_access", "sim_refcount",
                  "sim_refcount_warn"}
 _QUIET_OPS = {"worker_idle", "start"}
+# events emitted outside the stepping context's code (no stack to take)
+_STACKLESS = {"sim_spawn", "sim_exit", "sim_irq_exit", "sim_irq_enter", "sim_error"}
 _GP = "RCU"
 
 
@@ -73,7 +75,7 @@ class ColumnRecorder:
 
     Add it to an :class:`~irqlab.check.observe.Observers` (``obs.add(rec)``)
     or subscribe it alone with :meth:`attach`; then ``draw(rec)``.  Costs a
-    stack capture per step: use it for the run being reported, not while
+    stack capture per event: use it for the run being reported, not while
     exploring.
     """
 
@@ -91,8 +93,11 @@ class ColumnRecorder:
 
     def _on(self, ev: Event) -> None:
         self.events.append(ev)
-        if ev.kind == "sim_step":
-            self.stacks[ev.seq] = self.engine.stack()
+        if ev.kind in _STACKLESS or "tid" not in ev.args:
+            return
+        st = self.engine.stack()
+        if st:
+            self.stacks[ev.seq] = st
 
     def finish(self, result: Any) -> list[Any]:
         return []
@@ -149,19 +154,20 @@ def rows_from_events(events: Iterable[Event],
             cols.setdefault(c, None)
             rows.append(Row(t, c, text, dd, role))
 
+        if stacks is not None and ev.seq in stacks:
+            # function entries: the frames this context gained since its last event
+            st = stacks[ev.seq]
+            prev = last_stack.get(tid, [])
+            p = 0
+            while p < len(prev) and p < len(st) and _fn_name(prev[p]) == _fn_name(st[p]):
+                p += 1
+            for fr in st[p:]:
+                add(f"{_fn_name(fr)}()", "fn")
+            last_stack[tid] = st
         if kind == "sim_step":
             op = a["op"]
             label = a["label"]
             step_label[tid] = label
-            if stacks is not None and ev.seq in stacks:
-                st = stacks[ev.seq]
-                prev = last_stack.get(tid, [])
-                p = 0
-                while p < len(prev) and p < len(st) and _fn_name(prev[p]) == _fn_name(st[p]):
-                    p += 1
-                for fr in st[p:]:
-                    add(f"{_fn_name(fr)}()", "fn")
-                last_stack[tid] = st
             if (ev.time, tid) in described:
                 continue
             if op == "point":
@@ -241,6 +247,11 @@ def rows_from_events(events: Iterable[Event],
             add(f"IPI to CPU{cpu}")
         elif kind == "irq_handler":
             add(f"{a.get('name', 'handler')}(irq {a.get('irq')})", "op")
+    # a function entry directly followed by its own labelled step ("xa_load()" then
+    # "xa_load(8192)") says the same thing twice: keep the step
+    rows = [r for i, r in enumerate(rows)
+            if not (r.role == "fn" and i + 1 < len(rows) and rows[i + 1].col == r.col
+                    and rows[i + 1].text.startswith(r.text[:-1]))]
     order = sorted(cols, key=lambda c: (0, c, 0) if isinstance(c, int) else
                    (2, 0, 0) if c == _GP else (1, c[1], 0))
     titles = {c: (f"CPU{c}" if isinstance(c, int) else "RCU" if c == _GP

@@ -179,11 +179,12 @@ class Lockdep:
         via = ev.args.get("via", "")
         in_irq = bool(ev.args.get("in_irq"))
         last = self._last_release.pop(cpu, None)
+        # lockdep's own view first (held locks now HARDIRQ-ON), then why it happened
+        self._mark_held_on_cpu(cpu, ev, via=via)
         if via == "spin_unlock_irq" and last is not None and last.prev_off:
             self._irq_enabled_in_atomic(ev, last, in_irq)
         elif via == "local_irq_enable" and in_irq:
             self._irq_enabled_in_atomic(ev, None, True)
-        self._mark_held_on_cpu(cpu, ev, via=via)
 
     def _mark_held_on_cpu(self, cpu: int | None, ev: Event, via: str) -> None:
         # lockdep's mark_held_locks(): every lock held on this CPU is now held with irqs on

@@ -77,17 +77,17 @@ class LpiXa:
         self.entries: dict[int, VgicIrq] = {}
         self.name = "lpi_xa"
 
-    async def load(self, intid: int) -> VgicIrq | None:
+    async def xa_load(self, intid: int) -> VgicIrq | None:
         """``xa_load``: an RCU-protected read (a scheduling point)."""
         await sim.access(self, "r", f"xa_load({intid})")
         return self.entries.get(intid)
 
-    async def erase(self, intid: int) -> VgicIrq | None:
+    async def xa_erase(self, intid: int) -> VgicIrq | None:
         """``__xa_erase`` with ``xa_lock`` held: removes whatever is stored at ``intid``."""
         await sim.access(self, "w", f"xa_erase({intid})")
         return self.entries.pop(intid, None)
 
-    async def store(self, intid: int, irq: VgicIrq) -> None:
+    async def xa_store(self, intid: int, irq: VgicIrq) -> None:
         """``__xa_store`` with ``xa_lock`` held."""
         await sim.access(self, "w", f"xa_store({intid})")
         self.entries[intid] = irq
@@ -156,7 +156,7 @@ class VgicDist:
 async def vgic_get_lpi(dist: VgicDist, intid: int) -> VgicIrq | None:
     """``vgic_get_lpi``: RCU read section, ``xa_load``, get-unless-zero."""
     sim.rcu_read_lock()
-    irq = await dist.lpi_xa.load(intid)
+    irq = await dist.lpi_xa.xa_load(intid)
     if irq is not None and not await irq.refcount.inc_not_zero():
         irq = None
     sim.rcu_read_unlock()
@@ -180,7 +180,7 @@ async def vgic_put_irq(dist: VgicDist, irq: VgicIrq) -> None:
         zero, flags = await _dec_and_lock(dist, irq)
         if not zero:
             return
-    await xa.erase(irq.intid)
+    await xa.xa_erase(irq.intid)
     dist.xa_unlock(flags)
     sim.kfree_rcu(irq)
 
@@ -213,7 +213,7 @@ async def vgic_add_lpi(dist: VgicDist, intid: int, target: VgicCpu) -> VgicIrq:
         dist.xa_unlock(flags)
         sim.kfree(irq)
         return old
-    await dist.lpi_xa.store(intid, irq)
+    await dist.lpi_xa.xa_store(intid, irq)
     dist.xa_unlock(flags)
     return irq
 
