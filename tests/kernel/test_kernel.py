@@ -113,3 +113,41 @@ def test_boot_must_run_on_cpu0() -> None:
     eng.spawn(1, k.boot)
     res = eng.run()
     assert res.outcome == "error" and "must run on CPU 0" in str(res.error)
+
+
+def test_kexec_boot_copes_with_programmed_gic() -> None:
+    """An SPI the old kernel left enabled with its line high does not fire into the new one."""
+    from irqlab.kernel import IRQ_HANDLED, IrqFwspec, irq_create_fwspec_mapping, request_irq
+
+    m = Machine.virt(cpus=2, its=False, lpis_sticky=True)
+    eng = sim.Engine(machine=m)
+    k = Kernel(m, eng)
+    seen: list[tuple[int, int]] = []
+
+    async def handler(irq: int, dev: object) -> int:
+        seen.append((int(dev), sim.smp_processor_id()))  # type: ignore[call-overload]
+        m.set_interrupt_level(40, False)
+        return IRQ_HANDLED
+
+    async def old(k: Kernel) -> None:
+        irq = await irq_create_fwspec_mapping(IrqFwspec(0, 8, 4))
+        assert await request_irq(irq, handler, 0, "old", 0) == 0
+        sim.local_irq_disable()
+        m.set_interrupt_level(40, True)      # pending when the machine kexecs
+
+    _boot(k, eng, old)
+    assert seen == [] and m.gic.is_pending(40)
+    eng2 = sim.Engine(machine=m)
+    k2 = k.kexec(eng2)
+
+    async def new(k: Kernel) -> None:
+        for _ in range(5):
+            await sim.point("nothing fires: dist_init disabled every SPI")
+        seen.append((-1, -1))
+        irq = await irq_create_fwspec_mapping(IrqFwspec(0, 8, 4))
+        assert await request_irq(irq, handler, 0, "new", 1) == 0
+        while len(seen) < 2:
+            await sim.point()
+
+    _boot(k2, eng2, new)
+    assert seen == [(-1, -1), (1, 0)]

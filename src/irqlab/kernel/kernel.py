@@ -82,6 +82,10 @@ class Kernel:
         # The engine reads its irq handler when the run starts: install the arch entry
         # now (a trampoline to the GIC driver's handle_arch_irq once init_IRQ ran).
         engine.set_irq_handler(self._handle_arch_irq)
+        # The boot CPU enters the kernel with interrupts masked (PSTATE.I): a line the
+        # previous kernel left asserted must not be taken before the GIC is set up.
+        # The GIC driver unmasks once the distributor and CPU interface are quiesced.
+        engine.cpus[0].irqs_on = False
 
     # -- properties ------------------------------------------------------------------------
     @property

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from irqlab import sim
 from irqlab.errors import InvalidArgumentType, InvalidArgumentValue
@@ -217,3 +219,43 @@ def test_affinity_per_irq_or_shared() -> None:
 
     run(body, cpus=4)
     assert out == [(1,), (0, 2), (3,), (3,), (0, 1, 2, 3)]
+
+
+_dop = st.one_of(st.tuples(st.just("alloc"), st.integers(1, 9), st.booleans()),
+                 st.tuples(st.just("free"), st.integers(0, 31), st.booleans()))
+
+
+@settings(max_examples=40, deadline=None)
+@given(ops=st.lists(_dop, max_size=25), bulk=st.booleans())
+def test_random_alloc_free_returns_to_initial_state(ops: list[tuple[str, int, bool]],
+                                                    bulk: bool) -> None:
+    """Random hierarchy allocations (some failing) and frees: tables and maps stay consistent."""
+    async def body(core: IrqCore) -> None:
+        log: list[str] = []
+        parent, child = _stack(core, log)
+        if bulk:
+            child.flags |= IRQ_DOMAIN_FREE_BULK
+        initial = core.free_ranges
+        live: list[tuple[int, int]] = []
+        for op, n, flag in ops:
+            if op == "alloc":
+                parent.ops.fail_alloc = -ENOSPC if flag else 0  # type: ignore[attr-defined]
+                virq = await irq_domain_alloc_irqs(child, n)
+                if flag:
+                    assert virq == -ENOSPC
+                else:
+                    assert virq > 0
+                    live.append((virq, n))
+            elif live:
+                virq, cnt = live.pop(n % len(live))
+                await irq_domain_free_irqs(virq, cnt)
+            mapped = sum(c for _, c in live)
+            assert len(core.descs) == mapped
+            assert child.mapcount == parent.mapcount == mapped
+            assert sorted(child.revmap.values()) == sorted(core.descs)
+        for virq, cnt in live:
+            await irq_domain_free_irqs(virq, cnt)
+        assert core.free_ranges == initial
+        assert child.revmap == {} and parent.revmap == {} and core.descs == {}
+
+    run(body)

@@ -475,15 +475,20 @@ class GicV3:
 async def gic_of_init(kernel: Kernel) -> GicV3:
     """``gic_of_init`` / ``gic_init_bases``: the whole GIC bring-up on the boot CPU.
 
-    Runs in ``init_IRQ`` (task on CPU 0).  The boot CPU's CPU interface init
-    runs with interrupts off; the ITS hook as described in the module doc.
+    Runs in ``init_IRQ`` (task on CPU 0, entered with interrupts masked).  The
+    distributor and the boot CPU's interface are set up with interrupts off,
+    then interrupts are unmasked; the ITS hook as described in the module doc.
     """
     gic = GicV3(kernel)
     kernel.gic = gic
     gic.dist_init()
-    flags = sim.local_irq_save()
+    sim.local_irq_disable()
     gic.cpu_init(0)
-    sim.local_irq_restore(flags)
+    # Deviation: Linux keeps interrupts off for all of init_IRQ and tolerates sleeping
+    # allocations there (might_sleep is quiet before SYSTEM_SCHEDULING); the model unmasks
+    # here, with every SPI/SGI/PPI disabled, so that early-boot allocations (ITS tables)
+    # are not reported as sleeping in atomic context.
+    sim.local_irq_enable()
     # handle_arch_irq: the Kernel installed a trampoline to gic.handle_arch_irq before the run
     # (the engine reads its handler when a run starts)
     await gic.smp_init()
