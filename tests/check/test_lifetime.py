@@ -157,3 +157,72 @@ def test_step_invariant() -> None:
     res = eng.run()
     found = obs.findings(res)
     assert [f.kind for f in found] == ["invariant:small"]
+
+
+# -- fuzz against a reference -----------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=200, deadline=None)
+@given(ops=st.lists(st.tuples(st.sampled_from(["alloc", "kfree", "access", "point"]),
+                              st.integers(0, 2)), max_size=25))
+def test_fuzz_matches_reference(ops) -> None:
+    """Random alloc/kfree/access programs: exactly the reference's findings, in order."""
+    expect = []
+    state: dict[int, tuple[int, str]] = {}     # slot -> (object number, live|freed)
+    reported: set[tuple[int, str]] = set()
+    n = 0
+    for op, slot in ops:
+        cur = state.get(slot)
+        if op == "alloc":
+            state[slot] = (n, "live")
+            n += 1
+        elif cur is None or op == "point":
+            continue
+        elif op == "kfree":
+            if cur[1] == "freed" and (cur[0], "double-free") not in reported:
+                reported.add((cur[0], "double-free"))
+                expect.append("double-free")
+            state[slot] = (cur[0], "freed")
+        elif op == "access" and cur[1] == "freed" and (cur[0], "uaf") not in reported:
+            reported.add((cur[0], "uaf"))
+            expect.append("use-after-free")
+    # every object never freed leaks (also those whose slot was allocated again)
+    freed = {o for o, st_ in state.values() if st_ == "freed"}
+    freed |= {o for o, st_ in _history(ops) if st_ == "freed"}
+    expect += ["leak"] * (n - len(freed))
+
+    async def prog():
+        objs: dict[int, object] = {}
+        for op, slot in ops:
+            if op == "alloc":
+                objs[slot] = sim.alloc(f"obj{slot}")
+            elif slot not in objs or op == "point":
+                await sim.point()
+            elif op == "kfree":
+                sim.kfree(objs[slot])
+            else:
+                await sim.access(objs[slot], "r")
+
+    found, res = _run(prog, cpus=1)
+    assert res.outcome == "ok"
+    kinds = [f.kind for f in found]
+    assert [k for k in kinds if k != "leak"] == [k for k in expect if k != "leak"]
+    assert kinds.count("leak") == expect.count("leak")
+
+
+def _history(ops):
+    """(object number, final state) of every allocated object of a program."""
+    cur: dict[int, int] = {}
+    out: dict[int, str] = {}
+    n = 0
+    for op, slot in ops:
+        if op == "alloc":
+            cur[slot] = n
+            out[n] = "live"
+            n += 1
+        elif op == "kfree" and slot in cur:
+            out[cur[slot]] = "freed"
+    return list(out.items())

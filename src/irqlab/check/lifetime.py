@@ -58,7 +58,7 @@ class _Obj:
         self.free_stack = ""
         self.rcu_site = ""
         self.keep = False
-        self.reported = False
+        self.reported: set[str] = set()
 
 
 def _stack_lines(stack: str) -> str:
@@ -175,7 +175,7 @@ class LifetimeObserver:
         if a["live"]:
             return
         o = self._objs.get(oid)
-        if o is None or o.reported:
+        if o is None or "use-after-free" in o.reported:
             return
         stack = self._stack()
         use = a["site"]
@@ -200,8 +200,10 @@ class LifetimeObserver:
                 + _stack_lines(stack))
 
     def _report(self, f: Finding, o: _Obj) -> None:
-        o.reported = True
-        self.found.append(f)
+        # once per object and kind
+        if f.kind not in o.reported:
+            o.reported.add(f.kind)
+            self.found.append(f)
 
     def finish(self, result: Any) -> list[Finding]:
         """Leak findings (only for a run that ended ``ok``)."""
