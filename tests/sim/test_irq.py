@@ -277,3 +277,30 @@ def test_ipi_to_cpu_spinning_with_irqs_off_deadlocks() -> None:
     assert res.deadlock is not None
     assert [w.waiting_for for w in res.deadlock.waits()] == [
         "smp_call_function_single(remote on cpu1)", "spin_lock(L, irqsave)"]
+
+
+def test_task_taking_its_cpu_offline_may_finish_but_others_stay_frozen() -> None:
+    eng = sim.Engine(cpus=2, strategy=sim.RoundRobin())
+    log: list[str] = []
+
+    async def dying() -> None:
+        await sim.point()
+        eng.set_cpu_online(1, False)
+        await sim.point("after offline")
+        log.append("teardown done")
+
+    async def other() -> None:
+        log.append("other ran")
+
+    async def waiter() -> None:
+        for _ in range(5):
+            await sim.point()
+
+    eng.spawn(1, dying)
+    eng.spawn(1, other)
+    eng.spawn(0, waiter)
+    res = eng.run()
+    assert log == ["teardown done"]
+    assert res.outcome == "deadlock"       # "other" can never run: tasks do not migrate
+    assert res.deadlock is not None
+    assert [w.name for w in res.deadlock.waits()] == ["other"]

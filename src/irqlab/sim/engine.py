@@ -370,6 +370,13 @@ class Engine(EngineServices):
                             if not op.blocking or op.ready():
                                 app(t)
                 else:
+                    # offline: no task is switched in and no interrupt is taken, but the
+                    # task that took the CPU down may finish what it was doing
+                    th = cc.current
+                    if th is not None:
+                        op = th.op
+                        if not op.blocking or op.ready():
+                            app(th)
                     continue
                 if (cc.soft or (hw_lines and cc.hw.irq_line)) and cc.irqs_on:
                     app(cc.irq_choice)
