@@ -234,6 +234,7 @@ def test_offline_cpu_task_never_started_is_reported_blocked() -> None:
     assert res.outcome == "deadlock"
     assert res.deadlock is not None
     assert res.deadlock.cpus[1][0].name == "stranded"
+    assert res.deadlock.cpus[1][0].waiting_for == "cpu1 to come online (then start)"
 
 
 def test_soft_irq_without_handler_is_lost_with_event() -> None:
@@ -303,4 +304,5 @@ def test_task_taking_its_cpu_offline_may_finish_but_others_stay_frozen() -> None
     assert log == ["teardown done"]
     assert res.outcome == "deadlock"       # "other" can never run: tasks do not migrate
     assert res.deadlock is not None
-    assert [w.name for w in res.deadlock.waits()] == ["other"]
+    assert [(w.name, w.waiting_for) for w in res.deadlock.waits()] == [
+        ("other", "cpu1 to come online (then start)")]

@@ -387,3 +387,32 @@ def test_might_sleep_and_in_atomic() -> None:
     assert out == [False, True]
     ev, = rec.of("sim_atomic_sleep")
     assert (ev["op"], ev["reason"]) == ("kmalloc(GFP_KERNEL)", "spinlock held: l")
+
+
+def test_ready_task_behind_a_spinning_task_is_reported() -> None:
+    eng = sim.Engine(cpus=2, strategy=sim.RoundRobin())
+    lock = sim.SpinLock("L")
+    done = sim.Completion("done")
+
+    async def c_task() -> None:          # cpu1: holds L, waits for B
+        await lock.lock()
+        await done.wait_for_completion()
+        lock.unlock()
+
+    async def a_task() -> None:          # cpu0: spins on L, keeps cpu0
+        await sim.point()
+        await lock.lock()
+        lock.unlock()
+
+    async def b_task() -> None:          # cpu0: would complete, never gets the CPU
+        done.complete()
+
+    eng.spawn(1, c_task, name="C")
+    eng.spawn(0, a_task, name="A")
+    eng.spawn(0, b_task, name="B")
+    res = eng.run()
+    assert res.outcome == "deadlock"
+    assert res.deadlock is not None
+    got = {w.name: (w.waiting_for, w.holder_tid) for w in res.deadlock.waits()}
+    assert got == {"A": ("spin_lock(L)", 0), "B": ("cpu0, which A keeps (then start)", 1),
+                   "C": ("wait_for_completion(done)", None)}

@@ -242,6 +242,13 @@ class EngineServices:
                 if holder is None or th.op.ready():
                     holder = above
                     waiting = f"{above.name} to return (then {waiting})"
+            elif th.kind is TASK and not th.cctx.online and th.cctx.current is not th:
+                waiting = f"cpu{th.cpu} to come online (then {waiting})"
+            elif (th.kind is TASK and th.cctx.current is not None
+                  and th.cctx.current is not th and th.op.ready()):
+                cur = th.cctx.current
+                holder = cur
+                waiting = f"cpu{th.cpu}, which {cur.name} keeps (then {waiting})"
             w = WaitInfo(cpu=th.cpu, tid=th.tid, name=th.name, kind=th.kind,
                          waiting_for=waiting,
                          holder=None if holder is None else f"{holder.name} (tid {holder.tid}"
