@@ -159,3 +159,43 @@ def test_unmapped_interrupt_is_eoied_and_reported() -> None:
     _, _, events = boot_and(body)
     assert [(e.cpu, e["intid"]) for e in events if e.kind == "gic_unexpected_irq"] == [(0, 40)]
     assert [e["intid"] for e in events if e.kind == "cpuif_eoi"][-1:] == [40]
+
+
+def test_irq_paths_clean_under_the_checker() -> None:
+    """Boot, SPI, IPI, affinity, hotplug and free: no lockdep, lifetime or interrupt finding."""
+    from irqlab.check.run import run_once
+
+    def factory(strategy: sim.Strategy) -> sim.Engine:
+        m = Machine.virt(cpus=4, its=False)
+        eng = sim.Engine(machine=m, strategy=strategy)
+        k = Kernel(m, eng, maxcpus=2)
+
+        async def h(irq: int, dev: Any) -> int:
+            m.set_interrupt_level(37, False)
+            return IRQ_HANDLED
+
+        async def remote(x: int) -> int:
+            return x
+
+        async def main() -> None:
+            await k.boot()
+            irq = await irq_create_fwspec_mapping(IrqFwspec(0, 5, IRQ_TYPE_LEVEL_HIGH))
+            assert await request_irq(irq, h, 0, "u", "d") == 0
+            m.set_interrupt_level(37, True)
+            assert await k.gic.smp_call_function_single(1, remote, 7) == 7
+            assert await irq_set_affinity(irq, [1]) == 0
+            m.set_interrupt_level(37, True)
+            assert await k.cpuhp.cpu_up(2) == 0
+            assert await k.cpuhp.cpu_down(1) == 0
+            m.set_interrupt_level(37, True)
+            while m.gic.is_pending(37) or m.gic.is_active(37):
+                await sim.point()
+            assert await free_irq(irq, "d") == "u"
+            await irq_dispose_mapping(irq)
+
+        eng.spawn(0, main)
+        return eng
+
+    for seed in range(8):
+        out = run_once(factory, strategy=sim.Random(seed))
+        assert out.findings == [], (seed, [str(f) for f in out.findings])

@@ -369,9 +369,15 @@ class GicV3:
                                               self.starting_cpu, None)
         base = await irq_domain_alloc_irqs(self.domain, NR_IPI, arg=IrqFwspec(0))
         self.ipi_base = base
+        ev = self.events
         for i in range(NR_IPI):
             await request_percpu_irq(base + i, self._ipi_handler, "IPI",
                                      list(range(self.kernel.nr_cpu_ids)))
+            if ev.enabled:
+                # IPI descriptors live as long as the kernel: tell the lifetime checker
+                # (the event irqlab.check.lifetime.long_lived emits; kernel cannot import check)
+                ev.emit("check_long_lived", cpu=sim.smp_processor_id(),
+                        oid=self.kernel.engine.oid(self.kernel.irq.descs[base + i]))
 
     async def ipi_setup(self, cpu: int) -> None:
         """``ipi_setup``: enable the IPI SGIs on the calling CPU."""
