@@ -181,8 +181,16 @@ def run_built(built: Any, *, observe: bool = True, record: bool = False,
     world, eng = _engine_of(built)
     rec = eng.events.record() if record else None
     obs = _attach(eng, observe)
-    if on_engine is not None:
-        on_engine(eng)
+    try:
+        if on_engine is not None:
+            on_engine(eng)
+    except BaseException:
+        eng.close()  # never ran: close its coroutines
+        if obs is not None:
+            obs.detach()
+        if rec is not None:
+            rec.stop()
+        raise
     try:
         result = eng.run()
     finally:

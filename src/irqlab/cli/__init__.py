@@ -22,7 +22,8 @@ from irqlab.errors import InvalidArgument
 __all__ = ["COMMANDS", "DEFAULT_COMMAND", "build_parser", "main"]
 
 #: Command modules under ``irqlab.cli``, in help order.
-COMMANDS: tuple[str, ...] = ("demo", "info", "trace", "list", "run", "explore", "replay")
+COMMANDS: tuple[str, ...] = ("demo", "info", "trace", "check", "list", "run", "explore",
+                             "replay")
 #: What ``irqlab`` runs without a command.
 DEFAULT_COMMAND = "demo"
 
@@ -46,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``irqlab`` command line; returns the exit code."""
-    args_list = list(sys.argv[1:] if argv is None else argv)
+    # (not list(...): the ``irqlab.cli.list`` command module shadows the builtin here)
+    args_list = [*(sys.argv[1:] if argv is None else argv)]
     parser = build_parser()
     if not args_list or (args_list[0].startswith("-")
                          and args_list[0] not in ("-h", "--help", "--version")):

@@ -1,4 +1,8 @@
-"""``irqlab list``: the built-in scenarios, their seed threads, variants and expected verdicts."""
+"""``irqlab list``: the built-in scenarios, their seeds, variants and expected verdicts.
+
+(Importing this module binds ``irqlab.cli.list``, shadowing the builtin inside
+:mod:`irqlab.cli`'s own namespace: that module does not call ``list()``.)
+"""
 
 from __future__ import annotations
 

@@ -55,11 +55,22 @@ def run(args: argparse.Namespace) -> int:
     from irqlab.check.run import run_built
 
     t = target_from_args(args)
-    sim.decode_schedule(args.schedule)  # malformed: InvalidArgumentValue -> exit 2
+    shash, _shape, choices = sim.decode_schedule(args.schedule)  # malformed: exit 2
     then = _continuation(args.strategy, args.seed) if args.cont else None
+
+    def same_scenario(engine: Any) -> None:
+        if engine.scenario_hash != shash:
+            raise sim.ScheduleDivergence(f"schedule was recorded for scenario {shash}, "
+                                         f"this one is {engine.scenario_hash}")
+
     try:
-        st = sim.Replay(args.schedule, then=then)
-        out = run_built(t.build(st), observe=t.observe, record=True)
+        if args.cont:
+            # a prefix: the shape hash covers the whole recorded run, so check the
+            # scenario hash only and replay the choices, then continue
+            st: Any = sim.Replay(choices, then=then)
+        else:
+            st = sim.Replay(args.schedule)
+        out = run_built(t.build(st), observe=t.observe, record=True, on_engine=same_scenario)
     except sim.ScheduleDivergence as e:
         print(f"irqlab replay: error: the schedule does not match {t.name} --variant "
               f"{t.variant}: {e}", file=sys.stderr)

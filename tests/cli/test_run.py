@@ -1,0 +1,71 @@
+"""``irqlab run``, ``irqlab list`` and ``irqlab check``: verdicts, exit codes, JSON, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from irqlab.cli import main
+
+
+def test_list(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "vgic-lpi-xa  (seed 001)" in out
+    assert "counter  (benchmark)" in out
+    assert "racy             expect invariant:counter" in out
+    assert main(["list", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    names = [d["name"] for d in data]
+    assert "counter" in names and "vgic-lpi-refcount" in names
+
+
+def test_run_clean_and_finding(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "counter", "--variant", "locked"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == "counter --variant locked (seed 0): ok after 21 steps"
+    assert "verdict: CLEAN (as expected)" in out
+    assert main(["run", "counter", "-V", "racy", "--seed", "1"]) == 1
+    out = capsys.readouterr().out
+    assert "invariant:counter: counter is" in out
+    assert "verdict: FINDING (as expected)" in out
+    assert "replay: irqlab replay counter --variant racy v1." in out
+
+
+def test_run_json_is_deterministic(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "vgic-lpi-xa", "-V", "irq", "--json"]) == 1
+    a = capsys.readouterr().out
+    assert main(["run", "vgic-lpi-xa", "-V", "irq", "--json"]) == 1
+    b = capsys.readouterr().out
+    assert a == b
+    d = json.loads(a)
+    assert d["verdict"] == "finding" and d["expected"] is True
+    assert d["findings"][0]["kind"].startswith("lockdep:")
+
+
+@pytest.mark.parametrize("argv", [
+    ["run", "nope"], ["run", "counter", "-V", "nope"], ["run", "counter", "-p", "cpus"],
+    ["run", "counter", "-p", "cpus=x"], ["run", "counter", "-p", "nope=1"],
+    ["run", "counter", "--seed", "x"], ["check", "-S", "bfs"],
+])
+def test_bad_input_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.strip()
+    assert len(err.strip().splitlines()) <= 3
+
+
+def test_check_all(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "-q"]) == 0
+    out = capsys.readouterr().out
+    last = out.strip().splitlines()[-1]
+    assert last.startswith("5 variants, 5 as claimed, 0 not") or " 0 not," in last
+    assert "replay: irqlab replay vgic-lpi-refcount --variant dec-then-lock v1." in out
+
+
+def test_check_named_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "counter", "--json", "--budget", "200"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["variant"], r["verdict"], r["expected"]) for r in rows] == [
+        ("locked", "clean", True), ("racy", "finding", True), ("irq", "finding", True)]
