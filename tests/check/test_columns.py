@@ -163,3 +163,20 @@ def test_rows_and_bad_arguments() -> None:
     with pytest.raises(InvalidArgumentValue, match="max_width"):
         draw(rec, max_width=5)
     assert draw([], color=False) == "(no steps)"
+
+
+def test_color_falls_back_to_plain_without_rich(monkeypatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "rich", None)   # import rich -> ImportError
+    monkeypatch.setitem(sys.modules, "rich.console", None)
+    rec, uaf = _run()
+    assert draw(rec, highlight=uaf.step, max_width=90, color=True) == PICTURE
+
+
+def test_color_with_rich() -> None:
+    pytest.importorskip("rich")
+    rec, uaf = _run()
+    out = draw(rec, highlight=uaf.step, max_width=90, color=True)
+    assert "\x1b[" in out
+    assert "<-- KABOOOOM!" in out

@@ -328,10 +328,11 @@ def draw(source: Any, *, highlight: int | None = None, marker: str = "<-- KABOOO
     lines.append(("head", head.rstrip()))
     lines.append(("head", (" " * prefix + "".join(_fit("-" * len(titles[c]), width - 1)
                                                    .ljust(width) for c in order)).rstrip()))
-    for r in out_rows:
-        if r is None:
+    for row in out_rows:
+        if row is None:
             lines.append(("dull", " " * prefix + "..."))
             continue
+        r = row
         k = index[r.col]
         # one cell per line: a row may run on over the (empty) columns to its right
         room = max_width - prefix - k * width
@@ -356,8 +357,8 @@ def draw(source: Any, *, highlight: int | None = None, marker: str = "<-- KABOOO
 
 
 def _rich(lines: list[tuple[str, str]], width: int) -> str:
-    from rich.console import Console  # optional dependency
-    from rich.text import Text
+    from rich.console import Console  # type: ignore[import-not-found,unused-ignore]
+    from rich.text import Text  # type: ignore[import-not-found,unused-ignore]
 
     styles = {"title": "bold", "head": "bold cyan", "dull": "dim", "hit": "bold red",
               "irq": "magenta", "fn": "green", "row": ""}

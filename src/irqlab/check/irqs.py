@@ -64,7 +64,7 @@ class IrqObserver:
         #: active interrupts: key -> step of activation
         self.active: dict[tuple[int, int], int] = {}
         #: software interrupts: (cpu, intid) -> [raised, taken]
-        self.soft: dict[tuple[int, int], list[int]] = {}
+        self.soft: dict[tuple[int | None, int], list[int]] = {}
         #: CPUs that entered for the hardware line and have not acknowledged yet
         self._entry: dict[int, int] = {}
         #: affinity: intid -> (allowed, step); irq -> (allowed, step)

@@ -241,6 +241,8 @@ class Lockdep:
                 or any(o.cls is cls for o in held)):
             stack = self.engine.stack()
             self._flav.setdefault(flav, stack)
+        if stack is None:
+            stack = []
         h = _Held(cls, a["lid"], mode, prev_off, stack, ev.time)
         # recursion
         for o in held:
