@@ -199,3 +199,34 @@ def test_irq_paths_clean_under_the_checker() -> None:
     for seed in range(8):
         out = run_once(factory, strategy=sim.Random(seed))
         assert out.findings == [], (seed, [str(f) for f in out.findings])
+
+
+def test_edge_while_disabled_is_resent_on_enable() -> None:
+    from irqlab.kernel import disable_irq, enable_irq
+
+    seen: list[str] = []
+
+    async def body(k: Kernel, m: Machine) -> None:
+        irq = await irq_create_fwspec_mapping(IrqFwspec(0, 9, IRQ_TYPE_EDGE_RISING))
+
+        async def handler(virq: int, dev: Any) -> int:
+            seen.append("handled")
+            return IRQ_HANDLED
+
+        assert await request_irq(irq, handler, 0, "e", None) == 0
+        await disable_irq(irq)
+        m.set_interrupt_level(41, True)
+        m.set_interrupt_level(41, False)
+        while not k.irq.descs[irq].istate & 0x200:      # IRQS_PENDING: flow handler masked it
+            await sim.point()
+        seen.append("enable")
+        await enable_irq(irq)
+        while len(seen) < 2:
+            await sim.point()
+
+    _, _, events = boot_and(body)
+    assert seen == ["enable", "handled"]
+    assert [e["hw"] for e in events if e.kind == "irq_resend"] == [True]
+    writes = [e["reg"] for e in events if e.kind == "gicd_write" and e.get("n") == 1
+              and e["reg"] in ("GICD_ICENABLER", "GICD_ISENABLER", "GICD_ISPENDR")]
+    assert writes[-4:] == ["GICD_ISENABLER", "GICD_ICENABLER", "GICD_ISENABLER", "GICD_ISPENDR"]

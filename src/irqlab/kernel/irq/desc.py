@@ -104,8 +104,8 @@ class IrqData:
     flags live in the descriptor and are shared by every level (:attr:`state`).
     """
 
-    __slots__ = ("chip", "chip_data", "desc", "domain", "effective_affinity", "hwirq", "irq",
-                 "msi_desc", "parent_data")
+    __slots__ = ("chip", "chip_data", "desc", "domain", "hwirq", "irq", "msi_desc",
+                 "parent_data")
 
     def __init__(self, irq: int, desc: IrqDesc, domain: IrqDomain | None = None) -> None:
         self.irq = irq
@@ -116,8 +116,6 @@ class IrqData:
         self.parent_data: IrqData | None = None
         self.desc = desc
         self.msi_desc: Any = None
-        #: CPUs the chip actually targets (``irq_data_update_effective_affinity``).
-        self.effective_affinity: tuple[int, ...] = ()
 
     @property
     def common(self) -> IrqDesc:
@@ -128,6 +126,16 @@ class IrqData:
     def state(self) -> int:
         """The shared irqd_* flags."""
         return self.desc.state
+
+    @property
+    def effective_affinity(self) -> tuple[int, ...]:
+        """CPUs the interrupt is really routed to (shared by every level, like Linux's
+        ``irq_common_data.effective_affinity``; set by the chip that routes)."""
+        return self.desc.effective_affinity
+
+    @effective_affinity.setter
+    def effective_affinity(self, cpus: tuple[int, ...]) -> None:
+        self.desc.effective_affinity = tuple(cpus)
 
     def __repr__(self) -> str:
         dom = self.domain.name if self.domain is not None else "-"
@@ -152,9 +160,9 @@ class IrqDesc:
     internal flags, ``status`` the irq_settings flags.
     """
 
-    __slots__ = ("__weakref__", "action", "affinity", "core", "depth", "handle_irq",
-                 "handler_data", "irq", "irq_data", "istate", "kstat_irqs", "lock", "name",
-                 "percpu_dev_id", "percpu_enabled", "request_mutex", "state", "status",
+    __slots__ = ("__weakref__", "action", "affinity", "core", "depth", "effective_affinity",
+                 "handle_irq", "handler_data", "irq", "irq_data", "istate", "kstat_irqs", "lock",
+                 "name", "percpu_dev_id", "percpu_enabled", "request_mutex", "state", "status",
                  "tot_count", "wake_depth")
 
     def __init__(self, core: IrqCore, irq: int) -> None:
@@ -175,6 +183,7 @@ class IrqDesc:
         self.handler_data: Any = None
         self.name = ""
         self.affinity: tuple[int, ...] = tuple(range(core.nr_cpu_ids))
+        self.effective_affinity: tuple[int, ...] = ()
         self.state = IRQD_IRQ_DISABLED | IRQD_IRQ_MASKED
         self.istate = 0
         self.status = 0

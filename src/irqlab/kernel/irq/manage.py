@@ -24,11 +24,13 @@ from irqlab.kernel.irq.desc import (
     IRQ_NOAUTOEN,
     IRQ_NOREQUEST,
     IRQ_PER_CPU_DEVID,
+    IRQD_ACTIVATED,
     IRQD_AFFINITY_SET,
     IRQD_IRQ_DISABLED,
     IRQD_IRQ_INPROGRESS,
     IRQD_IRQ_MASKED,
     IRQD_IRQ_STARTED,
+    IRQD_LEVEL,
     IRQS_PENDING,
     IrqDesc,
     irq_core,
@@ -115,6 +117,8 @@ async def irq_startup(desc: IrqDesc, resend: bool = True) -> int:
     desc.depth = 0
     if desc.state & IRQD_IRQ_STARTED:
         await irq_enable(desc)
+        if resend:
+            await _check_irq_resend(desc)
         return 0
     ret = await irq_domain_activate_irq(d, False)
     if ret:
@@ -189,6 +193,10 @@ async def irq_shutdown(desc: IrqDesc) -> None:
 
 
 async def _check_irq_resend(desc: IrqDesc) -> None:
+    """``check_irq_resend``: replay an interrupt that came in while disabled (edge only)."""
+    if desc.state & IRQD_LEVEL:
+        desc.istate &= ~IRQS_PENDING   # a level interrupt re-asserts itself
+        return
     if desc.istate & IRQS_PENDING:
         d = desc.irq_data
         done = await d.chip.irq_retrigger(d)
@@ -374,9 +382,10 @@ async def irq_set_affinity(irq: int, cpus: Iterable[int] | int, force: bool = Fa
     if not force and not any(core.engine.cpu_online(c) for c in mask):
         return -EINVAL
     fl = await desc.lock.lock_irqsave()
-    if desc.state & IRQD_IRQ_STARTED or force:
+    if desc.state & IRQD_ACTIVATED or force:
         ret = await irq_do_set_affinity(desc, mask, force)
     else:
+        # irq_set_affinity_deactivated: store only; activation/startup routes it
         desc.affinity = mask
         ret = 0
     if ret == 0:
