@@ -68,7 +68,7 @@ class _Blocked(Exception):
 class _Node:
     """One step of the current path."""
 
-    __slots__ = ("backtrack", "done", "enabled", "fp", "frozen", "key", "pre", "sleep")
+    __slots__ = ("backtrack", "clock", "done", "enabled", "fp", "frozen", "key", "pre", "sleep")
 
     def __init__(self, enabled: tuple[int, ...], sleep: dict[Any, dict[Any, int]]) -> None:
         self.enabled = enabled
@@ -79,6 +79,7 @@ class _Node:
         self.fp: dict[Any, int] = {}
         self.pre = 0
         self.frozen = False
+        self.clock: dict[int, int] = {}
 
 
 def _okey(obj: Any) -> tuple[str, Any]:
@@ -219,6 +220,7 @@ class DfsExplorer:
         self.schedules = 0
         self.blocked = 0
         self.max_depth = 0
+        self._valid = 0  # nodes before this index are unchanged since their races were found
         from irqlab.sim._core import RCU_STATE
 
         self.rcu_key = _okey(RCU_STATE)
@@ -276,7 +278,8 @@ class DfsExplorer:
         built = self.target.build(st)
         out: Outcome | None
         try:
-            out = run_built(built, observe=self.target.observe, on_engine=st.on_engine)
+            out = run_built(built, observe=self.target.observe, on_engine=st.on_engine,
+                            fast=True)
             self.schedules += 1
         except _Blocked:
             out = None
@@ -289,6 +292,9 @@ class DfsExplorer:
 
     # -- race detection ---------------------------------------------------------------
     def _races(self) -> None:
+        # Steps before self._valid are those of the previous run (same prefix): their
+        # races were handled then and their clocks are kept; only the access tables
+        # are rebuilt from them.
         path = self.path
         keys = [n.key for n in path]
         last_w: dict[Any, int] = {}
@@ -297,7 +303,21 @@ class DfsExplorer:
         last_of: dict[int, int] = {}
         clocks: list[dict[int, int]] = []
         seen: set[tuple[int, int]] = set()
-        for j, node in enumerate(path):
+        start = min(self._valid, len(path))
+        for j in range(start):
+            node = path[j]
+            clocks.append(node.clock)
+            for k, v in node.fp.items():
+                if v > _R:
+                    last_w[k] = j
+                    reads[k] = []
+                    if v == _ACQ:
+                        last_acq[k] = j
+                else:
+                    reads.setdefault(k, []).append(j)
+            last_of[keys[j]] = j
+        for j in range(start, len(path)):
+            node = path[j]
             p = keys[j]
             fp = node.fp
             cands: set[int] = set()
@@ -327,6 +347,7 @@ class DfsExplorer:
                         clk[q] = t
             clk[p] = j
             clocks.append(clk)
+            node.clock = clk
             for e in sorted(racec):
                 q = keys[e]
                 if q == p or pclk.get(q, -1) >= e or (e, j) in seen:
@@ -417,6 +438,7 @@ class DfsExplorer:
                     node.key = q
                     node.pre = pre
                     node.fp = {}
+                    self._valid = i
                     return
             path.pop()
         self.finished = True

@@ -247,7 +247,7 @@ def _explore_serial(t: Target, strategy: str, budget: int | None, time: float | 
         r = 0
         while budget is None or r < budget:
             st = run_strategy(strategy, seed, r, depth, k)
-            out = run_built(t.build(st), observe=t.observe)
+            out = run_built(t.build(st), observe=t.observe, fast=True)
             r += 1
             if out.findings:
                 res.outcome = out

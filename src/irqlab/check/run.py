@@ -65,8 +65,15 @@ class Target:
         """A fresh world (or engine) for one run under ``strategy``."""
         if self.factory is not None:
             return self.factory(strategy)
-        sc = resolve_scenario(self.scenario)  # type: ignore[arg-type]
+        sc = self.__dict__.get("_sc")
+        if sc is None:
+            sc = self.__dict__["_sc"] = resolve_scenario(self.scenario)
         return sc.build(self.variant, strategy, **self.params)
+
+    def __getstate__(self) -> dict[str, Any]:
+        d = dict(self.__dict__)
+        d.pop("_sc", None)  # shards carry the name, not the scenario object
+        return d
 
     @property
     def expect(self) -> str | None:
@@ -171,14 +178,18 @@ def _outcome_findings(result: Any) -> list[Finding]:
 
 
 def run_built(built: Any, *, observe: bool = True, record: bool = False,
-              on_engine: Callable[[Any], None] | None = None) -> Outcome:
+              on_engine: Callable[[Any], None] | None = None, fast: bool = False) -> Outcome:
     """Run a freshly built world/engine once and collect its findings.
 
     ``on_engine(engine)`` is called before the run (exploration strategies
-    use it to switch on footprints).  Strategy exceptions (schedule divergence,
-    an exploration's abort) propagate.
+    use it to switch on footprints).  ``fast=True`` (explorations) drops the
+    per-step ``sim_step`` events, which no observer needs; reports replay the
+    schedule with them.  Strategy exceptions (schedule divergence, an
+    exploration's abort) propagate.
     """
     world, eng = _engine_of(built)
+    if fast and not record:
+        eng.trace_steps = False
     rec = eng.events.record() if record else None
     obs = _attach(eng, observe)
     try:
