@@ -1,0 +1,106 @@
+"""its-memreserve (seed 000): each memreserve design's exact verdict, cold and kexec'd."""
+
+from __future__ import annotations
+
+import pytest
+
+from irqlab import sim
+from irqlab.check.observe import attach
+from irqlab.errors import InvalidArgumentValue
+from irqlab.scenarios import get_scenario
+
+SC = get_scenario("its-memreserve")
+
+
+def _run(variant, strategy=None, **params):
+    w = SC.build(variant, strategy, **params)
+    obs = attach(w.engine)
+    r = w.engine.run()
+    return obs.findings(r) + w.check(r), r, w
+
+
+def test_registered() -> None:
+    assert SC.seed == "000"
+    assert [v.name for v in SC.variants] == ["merged", "one-flag", "v1"]
+    assert SC.variant("merged").expect is None
+    assert SC.variant("v1").expect == "invariant:memreserve-leak"
+    assert SC.variant("one-flag").expect == "invariant:reserve-null"
+    assert SC.params == {"kexec": 1, "sequence": "down1,up1,up2,up3"}
+
+
+@pytest.mark.parametrize("kexec", [0, 1, 2])
+def test_merged_clean(kexec) -> None:
+    found, r, w = _run("merged", kexec=kexec)
+    assert r.outcome == "ok"
+    assert found == []
+    assert w.kernel.online_cpus == (0, 1, 2, 3)
+    # every possible CPU booted: the callback removed itself (from the work item)
+    assert not any("memreserve" in name for _, name in w.kernel.cpuhp.states())
+
+
+def test_merged_reuses_and_frees_spares_after_kexec() -> None:
+    _, _, w = _run("merged")
+    text = w.summary(None)
+    assert "boot: CPU0 free spare" in text and "boot: CPU1 free spare" in text
+    assert "up2: CPU2 memreserve" in text and "up3: CPU3 memreserve" in text
+    # gen 0 reserved prop + 2 pending tables, gen 1 the pending tables of CPUs 2 and 3
+    assert len(w.kernel.memreserve) == 5
+
+
+def test_v1_leaks_spare_page_every_generation() -> None:
+    found, r, _ = _run("v1")
+    assert r.outcome == "ok"
+    assert [f.kind for f in found] == ["invariant:memreserve-leak"]
+    assert "CPU0 reserved" in found[0].message and "at boot" in found[0].message
+    found2, _, _ = _run("v1", kexec=2)
+    assert len(found2[0].data["leaked"]) == 2
+
+
+def test_v1_cold_boot_is_clean() -> None:
+    found, _, _ = _run("v1", kexec=0)
+    assert found == []
+
+
+def test_one_flag_kexec_reserves_null() -> None:
+    found, _, _ = _run("one-flag")
+    assert [f.kind for f in found] == ["invariant:reserve-null",
+                                       "invariant:reserve-or-free-once"]
+    assert found[0].message.startswith("CPU1 reserved a 64 KiB pending table at address 0 "
+                                       "(at up1;")
+    assert found[1].data == {"cpu": 1, "count": 2}
+
+
+def test_one_flag_cold_boot_frees_in_use_table() -> None:
+    found, _, _ = _run("one-flag", kexec=0)
+    assert [f.kind for f in found] == ["invariant:free-in-use-table",
+                                       "invariant:reserve-or-free-once"]
+    assert "the pending table CPU1's redistributor uses (at up1" in found[0].message
+
+
+def test_one_flag_needs_the_reonline() -> None:
+    found, _, _ = _run("one-flag", sequence="up2,up3")
+    assert found == []
+
+
+@pytest.mark.parametrize("variant", ["merged", "v1", "one-flag"])
+def test_verdict_stable_over_random_schedules(variant) -> None:
+    expect = SC.variant(variant).expect
+    for seed in range(8):
+        found, r, _ = _run(variant, sim.Random(seed))
+        assert r.outcome == "ok"
+        kinds = [f.kind for f in found]
+        assert (kinds[:1] == [expect]) if expect else kinds == []
+
+
+def test_bad_sequence() -> None:
+    with pytest.raises(InvalidArgumentValue, match=r"^sequence must be comma-separated"):
+        SC.build("merged", None, sequence="down0")
+    with pytest.raises(InvalidArgumentValue):
+        SC.build("merged", None, sequence="up7")
+
+
+def test_deterministic() -> None:
+    a, ra, _ = _run("one-flag", sim.Random(3))
+    b, rb, _ = _run("one-flag", sim.Random(3))
+    assert ra.schedule == rb.schedule
+    assert [f.as_dict() for f in a] == [f.as_dict() for f in b]
