@@ -111,6 +111,7 @@ def _run():
 def test_seed_004_picture() -> None:
     rec, uaf = _run()
     assert draw(rec, highlight=uaf.step, max_width=90, color=False) == PICTURE
+    assert draw(rec, finding=uaf, max_width=90, color=False) == PICTURE
 
 
 def test_deterministic() -> None:
@@ -180,3 +181,19 @@ def test_color_with_rich() -> None:
     out = draw(rec, highlight=uaf.step, max_width=90, color=True)
     assert "\x1b[" in out
     assert "<-- KABOOOOM!" in out
+
+
+def test_finding_marks_its_event_row() -> None:
+    from irqlab.scenarios import get_scenario
+
+    w = get_scenario("vgic-lpi-xa").build("irq", None)
+    obs = attach(w.engine)
+    rec = obs.add(ColumnRecorder(w.engine))
+    res = w.engine.run()
+    found = obs.findings(res)
+    inc = found[0]
+    assert inc.kind == "lockdep:inconsistent-lock-state"
+    text = draw(rec, finding=inc, max_width=120, color=False)
+    hit = [ln for ln in text.splitlines() if ln.startswith(">>")]
+    assert hit == [">> spin_unlock_irq(lpi_xa.xa_lock)  <-- lockdep:inconsistent-lock-state"]
+    assert text.splitlines()[0].split() == ["CPU0", "CPU1", "eventfd", "RCU"]

@@ -175,7 +175,8 @@ def test_safe_to_unsafe_order() -> None:
                     handler=_irq_user(safe, "plain"))
     assert _kinds(found) == ["lockdep:irq-lock-inversion"]
     f = found[0]
-    assert f.data == {"safe": "S", "unsafe": "U"}
+    assert (f.data["safe"], f.data["unsafe"]) == ("S", "U")
+    assert isinstance(f.data["seq"], int)
     assert "HARDIRQ-safe -> HARDIRQ-unsafe lock order detected" in f.details
 
 

@@ -44,7 +44,8 @@ def test_irq_variant_one_default_run() -> None:
 def test_plain_variant_one_default_run() -> None:
     found, _ = _findings("plain", None)
     assert [f.kind for f in found] == ["lockdep:irq-lock-inversion"]
-    assert found[0].data == {"safe": "vcpu0.ap_list_lock", "unsafe": "lpi_xa.xa_lock"}
+    assert (found[0].data["safe"], found[0].data["unsafe"]) == ("vcpu0.ap_list_lock",
+                                                              "lpi_xa.xa_lock")
 
 
 @pytest.mark.parametrize("variant", ["irq", "plain"])

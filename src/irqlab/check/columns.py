@@ -55,10 +55,13 @@ _GP = "RCU"
 class Row:
     """One drawn line: its step, column key, text, indentation and role."""
 
-    __slots__ = ("col", "depth", "role", "step", "text")
+    __slots__ = ("col", "depth", "role", "seq", "step", "text")
 
-    def __init__(self, step: int, col: Any, text: str, depth: int = 0, role: str = "op") -> None:
+    def __init__(self, step: int, col: Any, text: str, depth: int = 0, role: str = "op",
+                 seq: int = -1) -> None:
         self.step = step
+        #: the event the row was drawn from
+        self.seq = seq
         self.col = col
         self.text = text
         self.depth = depth
@@ -99,6 +102,10 @@ class ColumnRecorder:
         if st:
             self.stacks[ev.seq] = st
 
+    def contexts(self) -> dict[int, tuple[str, str]]:
+        """tid -> (name, kind) of every context of the engine (also those spawned before)."""
+        return {th.tid: (th.name, th.kind) for th in getattr(self.engine, "_threads", ())}
+
     def finish(self, result: Any) -> list[Any]:
         return []
 
@@ -107,12 +114,20 @@ def _fn_name(frame: str) -> str:
     return frame.split("@", 1)[0]
 
 
-def rows_from_events(events: Iterable[Event],
-                     stacks: dict[int, list[str]] | None = None) -> tuple[list[Row], list[Any],
-                                                                          dict[Any, str]]:
-    """Turn recorded events into rows; returns ``(rows, column keys, column titles)``."""
+def rows_from_events(events: Iterable[Event], stacks: dict[int, list[str]] | None = None,
+                     contexts: dict[int, tuple[str, str]] | None = None,
+                     ) -> tuple[list[Row], list[Any], dict[Any, str]]:
+    """Turn recorded events into rows; returns ``(rows, column keys, column titles)``.
+
+    ``contexts`` (tid -> (name, kind)) names the contexts spawned before the
+    recording started.
+    """
     names: dict[int, str] = {}
     actor_tids: list[int] = []
+    for tid, (nm, knd) in sorted((contexts or {}).items()):
+        names[tid] = nm
+        if knd == "actor":
+            actor_tids.append(tid)
     depth: dict[Any, int] = {}
     last_stack: dict[int, list[str]] = {}
     step_label: dict[int, str] = {}
@@ -150,9 +165,9 @@ def rows_from_events(events: Iterable[Event],
             cur_col = col
 
         def add(text: str, role: str = "call", dd: int = d, c: Any = col,
-                t: int = ev.time) -> None:
+                t: int = ev.time, q: int = ev.seq) -> None:
             cols.setdefault(c, None)
-            rows.append(Row(t, c, text, dd, role))
+            rows.append(Row(t, c, text, dd, role, q))
 
         if stacks is not None and ev.seq in stacks:
             # function entries: the frames this context gained since its last event
@@ -265,19 +280,23 @@ def _fit(text: str, width: int) -> str:
     return text[: max(0, width - 2)] + ".."
 
 
-def draw(source: Any, *, highlight: int | None = None, marker: str = "<-- KABOOOOM!",
+def draw(source: Any, *, highlight: int | None = None, marker: str | None = None,
          max_width: int = 100, compact: bool = True, color: bool | None = None,
-         title: str = "") -> str:
+         title: str = "", finding: Any = None) -> str:
     """Draw ``source`` (a :class:`ColumnRecorder` or a list of events) as CPU columns.
 
-    ``highlight``: the step to mark (``>>`` prefix, ``marker`` after the
-    text) -- pass ``finding.step``.  ``max_width`` bounds each line
+    ``finding``: the :class:`~irqlab.check.findings.Finding` to mark: the row
+    of the event it was made at (``data["seq"]``), else of its step; the
+    marker is ``<-- KABOOOOM!`` for a use-after-free or double free, else
+    ``<-- <kind>``.  ``highlight``: a step to mark instead (its operation's
+    row).  ``marker`` overrides the marker text.  ``max_width`` bounds each line
     (columns share it equally); ``compact`` collapses runs of dull rows;
     ``color`` forces rich colouring on or off (default: on when stdout is a
     terminal and rich is installed).
     """
+    contexts: dict[int, tuple[str, str]] | None = None
     if isinstance(source, ColumnRecorder):
-        events, stacks = source.events, source.stacks
+        events, stacks, contexts = source.events, source.stacks, source.contexts()
     elif isinstance(source, Iterable):
         events, stacks = list(source), None
     else:
@@ -285,13 +304,31 @@ def draw(source: Any, *, highlight: int | None = None, marker: str = "<-- KABOOO
     check_int("max_width", max_width, 20, 10_000)
     if highlight is not None:
         check_int("highlight", highlight, 0, 1 << 62)
+    seq = -1
+    if finding is not None:
+        kind = getattr(finding, "kind", None)
+        if not isinstance(kind, str):
+            raise InvalidArgumentType(f"finding must be a Finding, not {finding!r}")
+        if highlight is None:
+            highlight = finding.step
+        seq = finding.data.get("seq", -1)
+        if marker is None:
+            marker = ("<-- KABOOOOM!" if kind in ("use-after-free", "double-free")
+                      else f"<-- {kind}")
+    if marker is None:
+        marker = "<-- KABOOOOM!"
     if not isinstance(marker, str):
         raise InvalidArgumentType(f"marker must be a str, not {marker!r}")
-    rows, order, titles = rows_from_events(events, stacks)
+    rows, order, titles = rows_from_events(events, stacks, contexts)
     if not order:
         return title + ("\n" if title else "") + "(no steps)"
     hit = -1
-    if highlight is not None:
+    # the row of the finding's event, or the last row drawn before it in its step
+    by_seq = [i for i, r in enumerate(rows) if 0 <= r.seq <= seq and r.role != "dull"
+              and (highlight is None or r.step == highlight)]
+    if by_seq:
+        hit = by_seq[-1]
+    elif highlight is not None:
         cands = [i for i, r in enumerate(rows) if r.step == highlight]
         ops = [i for i in cands if rows[i].role == "op"]
         hit = ops[0] if ops else cands[-1] if cands else -1

@@ -16,9 +16,11 @@ stack of the context that is stepping (done only when something is first
 recorded: a new lock dependency, a new usage bit, an allocation, a free).
 
 An observer is any object with ``handlers`` (a dict from event kind -- or
-``"*"`` for every event -- to a callable taking the :class:`~irqlab.events.Event`)
-and ``finish(result) -> list[Finding]``; findings raised during the run are kept in its ``found``
-list and returned (in event order) before the end-of-run ones.
+``"*"`` for every event -- to a callable taking the :class:`~irqlab.events.Event`),
+``found`` (a list it appends findings to while the run goes on; the observers
+share one, so the run's findings come out in event order, each tagged with
+``data["seq"]``, the event it was made at) and ``finish(result) ->
+list[Finding]`` (the end-of-run findings).
 """
 
 from __future__ import annotations
@@ -66,6 +68,8 @@ class Observers:
         self._last_time = -1
         self._table: dict[str, list[Callable[[Event], None]]] = {}
         self._all: list[Callable[[Event], None]] = []
+        #: the findings raised during the run, in event order (shared by the observers)
+        self._found: list[Finding] = []
         for ob in self.observers:
             self._register(ob)
         self._attached = True
@@ -78,6 +82,9 @@ class Observers:
             self.extra)
 
     def _register(self, ob: Any) -> None:
+        if isinstance(getattr(ob, "found", None), list):
+            self._found.extend(ob.found)
+            ob.found = self._found
         for kind, fn in ob.handlers.items():
             self._table.setdefault(kind, []).append(fn)
         self._all = self._table.get("*", [])
@@ -98,14 +105,25 @@ class Observers:
             return
         fns = self._table.get(ev.kind)
         if fns is not None:
+            found = self._found
+            n = len(found)
             for fn in fns:
                 fn(ev)
+            if len(found) != n:
+                self._tag(n, ev)
+
+    def _tag(self, n: int, ev: Event) -> None:
+        # findings made at this event: remember which event (the drawing marks its row)
+        for f in self._found[n:]:
+            f.data.setdefault("seq", ev.seq)
 
     def _on_event(self, ev: Event) -> None:
         if self.invariants and ev.time != self._last_time:
             # the first event of a step: the state is the one after the previous step
             self._last_time = ev.time
             self._check_invariants(ev.time - 1)
+        found = self._found
+        n = len(found)
         fns = self._table.get(ev.kind)
         if fns is not None:
             for fn in fns:
@@ -113,6 +131,8 @@ class Observers:
         if self._all:
             for fn in self._all:
                 fn(ev)
+        if len(found) != n:
+            self._tag(n, ev)
 
     def _check_invariants(self, step: int) -> None:
         for inv in self.invariants:
@@ -142,9 +162,8 @@ class Observers:
         if self.invariants:
             self._check_invariants(getattr(result, "steps", 0))
         self.detach()
-        out: list[Finding] = []
+        out: list[Finding] = list(self._found)
         for ob in self.observers:
-            out.extend(ob.found)
             out.extend(ob.finish(result))
         out.extend(self._inv_found)
         out.extend(outcome_findings(result))

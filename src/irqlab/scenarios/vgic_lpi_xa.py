@@ -3,9 +3,10 @@
 CPU0 runs the guest's ITS: MAPTI (event 0 -> LPI 8192 on vcpu0), then,
 once the LPI was injected, DISCARD and ``vgic_flush_pending_lpis(vcpu0)``,
 whose put is the last one: it erases the LPI from ``lpi_xa`` with
-``ap_list_lock`` held and interrupts off.  CPU1 takes an interrupt whose
-handler is the irqfd path (``irqfd_wakeup``: hard-irq context, interrupts
-off), which injects the LPI: ``ap_list_lock`` is HARDIRQ-safe.
+``ap_list_lock`` held and interrupts off.  A device actor signals the
+eventfd; CPU1 takes the interrupt, whose handler is the irqfd path
+(``irqfd_wakeup``: hard-irq context, interrupts off), which injects the
+LPI: ``ap_list_lock`` is HARDIRQ-safe.
 
 * ``irq`` -- ``xa_erase_irq``: its ``spin_unlock_irq`` re-enables
   interrupts while ``ap_list_lock`` is still held (Marc's point).  lockdep
@@ -55,14 +56,14 @@ def _setup(world: World) -> None:
         await its_cmd_discard(dist, 0, 0)
         await vgic_flush_pending_lpis(dist, dist.vcpus[0])
 
-    async def device() -> None:
+    async def eventfd() -> None:
+        # a device actor: the eventfd is signalled, its wakeup interrupt lands on CPU1
         await mapped.wait_for_completion()
-        eng.raise_irq(1, 64)           # the eventfd fires on CPU1
-        await sim.point("eventfd signalled")
+        eng.raise_irq(1, 64)
 
     eng.set_irq_handler(irqfd_wakeup)
     eng.spawn(0, guest_its, name="vcpu0/its")
-    eng.spawn(1, device, name="irqfd")
+    eng.spawn_device("eventfd", eventfd)
     world.engine = eng
     world.state["dist"] = dist
     world.invariants.append(_lpi_freed)
