@@ -179,23 +179,32 @@ def explore(target: Any, variant: str | None = None, *, strategy: str = "random"
             budget: int | None = None, time: float | None = None, seed: int = 0,
             depth: int = 3, preemptions: int | None = None, reduction: bool = True,
             workers: int = 1, shrink: bool = True, progress: Progress | None = None,
-            params: dict[str, Any] | None = None, observe: bool = True) -> ExploreResult:
+            params: dict[str, Any] | None = None, observe: bool = True,
+            stop: str = "expected") -> ExploreResult:
     """Explore ``target`` (scenario name, Scenario, Target or factory) until a finding or
-    the budget; shrink the first finding.  Deterministic for a given schedule budget
+    the budget; shrink the finding.  Deterministic for a given schedule budget
     (``time`` may stop it earlier).  ``progress(schedules, seconds, findings)`` is
     called about every 0.2 s.  ``workers > 1`` uses :mod:`irqlab.check.parallel`.
+
+    ``stop="expected"`` (default): for a variant that claims a finding kind, go on
+    past runs that show only other kinds until one shows the claimed kind (if none
+    does, the first other finding is reported); ``stop="first"``: stop at the first
+    finding of any kind.
     """
     _check_args(strategy, budget, time, seed, depth, preemptions, workers)
+    if stop not in ("expected", "first"):
+        raise InvalidArgumentValue(f"stop must be 'expected' or 'first', not {stop!r}")
     t = make_target(target, variant, params, observe=observe)
+    want = t.expect if stop == "expected" else None
     if workers > 1:
         from irqlab.check.parallel import explore_parallel
 
         res = explore_parallel(t, strategy=strategy, budget=budget, time=time, seed=seed,
                                depth=depth, preemptions=preemptions, reduction=reduction,
-                               workers=workers, progress=progress)
+                               workers=workers, progress=progress, want=want)
     else:
         res = _explore_serial(t, strategy, budget, time, seed, depth, preemptions,
-                              reduction, progress)
+                              reduction, progress, want)
     if shrink and res.finding is not None and res.outcome is not None:
         from irqlab.check.shrink import shrink as do_shrink
 
@@ -205,9 +214,14 @@ def explore(target: Any, variant: str | None = None, *, strategy: str = "random"
     return res
 
 
+def wanted(findings: list[Finding], want: str | None) -> bool:
+    """Whether a run's findings end the exploration (any, or one of kind ``want``)."""
+    return bool(findings) and (want is None or any(f.kind == want for f in findings))
+
+
 def _explore_serial(t: Target, strategy: str, budget: int | None, time: float | None,
                     seed: int, depth: int, preemptions: int | None, reduction: bool,
-                    progress: Progress | None) -> ExploreResult:
+                    progress: Progress | None, want: str | None = None) -> ExploreResult:
     res = ExploreResult(target=t, strategy=strategy)
     if budget is None and time is None and strategy != "dfs":
         budget = DEFAULT_BUDGET
@@ -221,11 +235,13 @@ def _explore_serial(t: Target, strategy: str, budget: int | None, time: float | 
         ex = DfsExplorer(t, preemptions=preemptions, reduction=reduction)
         while not ex.finished:
             out = ex.next_run()
-            if out is not None and out.findings:
+            if out is not None and out.findings and (res.outcome is None
+                                                     or wanted(out.findings, want)):
                 res.outcome = out
                 res.finding = pick_finding(out.findings, expect)
                 res.first_at = ex.schedules
-                break
+                if wanted(out.findings, want):
+                    break
             if budget is not None and ex.schedules + ex.blocked >= budget:
                 break
             now = _time.monotonic()
@@ -235,7 +251,8 @@ def _explore_serial(t: Target, strategy: str, budget: int | None, time: float | 
                 last_progress = now
                 progress(ex.schedules, now - t0, 0)
         res.schedules, res.blocked = ex.schedules, ex.blocked
-        res.exhausted = ex.finished and res.finding is None
+        res.exhausted = ex.finished and (res.finding is None or not wanted(
+            res.outcome.findings if res.outcome is not None else [], want))
         bound = "unbounded" if preemptions is None else f"<= {preemptions} preemptions"
         res.info = (f"DFS ({'source-DPOR + sleep sets' if reduction else 'no reduction'}, "
                     f"{bound}): {ex.schedules} schedules, {ex.blocked} blocked"
@@ -249,11 +266,12 @@ def _explore_serial(t: Target, strategy: str, budget: int | None, time: float | 
             st = run_strategy(strategy, seed, r, depth, k)
             out = run_built(t.build(st), observe=t.observe, fast=True)
             r += 1
-            if out.findings:
+            if out.findings and (res.outcome is None or wanted(out.findings, want)):
                 res.outcome = out
                 res.finding = pick_finding(out.findings, expect)
                 res.first_at = r
-                break
+                if wanted(out.findings, want):
+                    break
             now = _time.monotonic()
             if deadline is not None and now >= deadline:
                 break

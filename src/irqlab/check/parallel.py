@@ -54,6 +54,7 @@ class Shard:
     reduction: bool = True
     prefix: tuple[int, ...] = ()
     time: float | None = None
+    want: str | None = None
 
     def target(self) -> Target:
         return Target(scenario=self.scenario, variant=self.variant, params=dict(self.params),
@@ -70,12 +71,18 @@ class ShardResult:
     exhausted: bool
     found_at: int | None
     choices: tuple[int, ...] | None
+    #: ``(found_at, choices)`` of the shard's first finding of another kind than wanted.
+    other: tuple[int, tuple[int, ...]] | None = None
 
 
 def run_shard(shard: Shard) -> ShardResult:
     """Run one shard to its end, its first finding, or its time budget."""
+    from irqlab.check.explore import run_strategy, wanted
+
     t = shard.target()
+    want = shard.want
     deadline = None if shard.time is None else _time.monotonic() + shard.time
+    other: tuple[int, tuple[int, ...]] | None = None  # first finding of another kind
     if shard.strategy == "dfs":
         from irqlab.check.dfs import DfsExplorer
 
@@ -84,12 +91,15 @@ def run_shard(shard: Shard) -> ShardResult:
         while not ex.finished:
             out = ex.next_run()
             if out is not None and out.findings:
-                return ShardResult(shard.index, ex.schedules, ex.blocked, False, ex.schedules,
-                                   tuple(out.result.choices))
+                if wanted(out.findings, want):
+                    return ShardResult(shard.index, ex.schedules, ex.blocked, False,
+                                       ex.schedules, tuple(out.result.choices))
+                if other is None:
+                    other = (ex.schedules, tuple(out.result.choices))
             if deadline is not None and _time.monotonic() >= deadline:
                 break
-        return ShardResult(shard.index, ex.schedules, ex.blocked, ex.finished, None, None)
-    from irqlab.check.explore import run_strategy
+        return ShardResult(shard.index, ex.schedules, ex.blocked, ex.finished, None, None,
+                           other)
 
     n = 0
     for r in range(shard.start, shard.stop):
@@ -97,10 +107,13 @@ def run_shard(shard: Shard) -> ShardResult:
         out = run_built(t.build(st), observe=t.observe, fast=True)
         n += 1
         if out.findings:
-            return ShardResult(shard.index, n, 0, False, r + 1, tuple(out.result.choices))
+            if wanted(out.findings, want):
+                return ShardResult(shard.index, n, 0, False, r + 1, tuple(out.result.choices))
+            if other is None:
+                other = (r + 1, tuple(out.result.choices))
         if deadline is not None and _time.monotonic() >= deadline:
             break
-    return ShardResult(shard.index, n, 0, n == shard.stop - shard.start, None, None)
+    return ShardResult(shard.index, n, 0, n == shard.stop - shard.start, None, None, other)
 
 
 class _Probe(Strategy):
@@ -138,7 +151,7 @@ def dfs_prefixes(target: Target, want: int, max_depth: int = 8) -> list[tuple[in
 
 def make_shards(target: Target, strategy: str, *, budget: int | None, time: float | None,
                 seed: int, depth: int, preemptions: int | None, reduction: bool,
-                workers: int, k: int = 1) -> list[Shard]:
+                workers: int, k: int = 1, want: str | None = None) -> list[Shard]:
     """The shards of an exploration, in merge order (random/PCT: the first ``budget`` runs)."""
     if target.scenario is None:
         raise InvalidArgumentValue(
@@ -146,7 +159,7 @@ def make_shards(target: Target, strategy: str, *, budget: int | None, time: floa
     base = {"scenario": target.scenario, "variant": target.variant or "",
             "params": tuple(sorted(target.params.items())), "observe": target.observe,
             "strategy": strategy, "seed": seed, "depth": depth, "k": k,
-            "preemptions": preemptions, "reduction": reduction, "time": time}
+            "preemptions": preemptions, "reduction": reduction, "time": time, "want": want}
     if strategy == "dfs":
         pres = dfs_prefixes(target, 4 * workers)
         return [Shard(index=i, prefix=p, **base) for i, p in enumerate(pres)]  # type: ignore
@@ -167,8 +180,8 @@ def make_shards(target: Target, strategy: str, *, budget: int | None, time: floa
 
 def explore_parallel(t: Target, *, strategy: str, budget: int | None, time: float | None,
                      seed: int, depth: int, preemptions: int | None, reduction: bool,
-                     workers: int, progress: Callable[[int, float, int], None] | None = None
-                     ) -> Any:
+                     workers: int, progress: Callable[[int, float, int], None] | None = None,
+                     want: str | None = None) -> Any:
     """:func:`irqlab.check.explore.explore` with ``workers`` processes (same result type)."""
     from irqlab import sim
     from irqlab.check.explore import DEFAULT_BUDGET, ExploreResult, calibrate, pick_finding
@@ -181,9 +194,11 @@ def explore_parallel(t: Target, *, strategy: str, budget: int | None, time: floa
     if strategy == "pct":
         n, k = calibrate(t)
     shards = make_shards(t, strategy, budget=budget, time=time, seed=seed, depth=depth,
-                         preemptions=preemptions, reduction=reduction, workers=workers, k=k)
+                         preemptions=preemptions, reduction=reduction, workers=workers, k=k,
+                         want=want)
     ctx = multiprocessing.get_context("spawn")
     found: ShardResult | None = None
+    other: tuple[int, tuple[int, ...]] | None = None
     done: dict[int, ShardResult] = {}
     nxt = 0
     all_exhausted = True
@@ -211,6 +226,9 @@ def explore_parallel(t: Target, *, strategy: str, budget: int | None, time: floa
             res.schedules += r.schedules
             res.blocked += r.blocked
             all_exhausted = all_exhausted and r.exhausted
+            if other is None and r.other is not None:
+                base = res.schedules - r.schedules if strategy == "dfs" else 0
+                other = (base + r.other[0], r.other[1])
             if r.found_at is not None:
                 found = r
                 res.first_at = (res.schedules - r.schedules + r.found_at
@@ -224,11 +242,14 @@ def explore_parallel(t: Target, *, strategy: str, budget: int | None, time: floa
             fill()
         pool.terminate()
     res.elapsed = _time.monotonic() - t0
-    if found is not None and found.choices is not None:
-        out = run_built(t.build(sim.Replay(list(found.choices))), observe=t.observe)
+    pick = ((res.first_at, found.choices) if found is not None and found.choices is not None
+            else other)
+    if pick is not None:
+        out = run_built(t.build(sim.Replay(list(pick[1]))), observe=t.observe)
         if out.findings:
             res.outcome = out
             res.finding = pick_finding(out.findings, t.expect)
+            res.first_at = pick[0]
     res.exhausted = strategy == "dfs" and found is None and all_exhausted
     label = {"dfs": "DFS shards", "random": "random", "pct": "PCT"}[strategy]
     res.info = f"{label}: {len(shards)} shards on {workers} workers, {res.schedules} schedules"
