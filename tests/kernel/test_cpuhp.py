@@ -160,3 +160,27 @@ def test_remove_state_runs_teardown_and_self_removal_is_reported() -> None:
     assert log == ["td:1@1:task:on", "td:0@0:task:on"]
     assert [e["state"] for e in events if e.kind == "cpuhp_remove_in_callback"] == [150]
     assert len(k.cpuhp.states()) == 1
+
+
+def test_remove_from_a_work_item_is_fine() -> None:
+    async def body(k: Kernel) -> None:
+        work_done = sim.Completion("w")
+
+        async def remove_it() -> None:
+            k.cpuhp.remove_state_nocalls(st)
+            work_done.complete()
+
+        work = sim.Work(remove_it)
+
+        async def online(cpu: int) -> int:
+            if cpu == 2:
+                sim.queue_work(0, work)      # like its_cpu_memreserve_lpi's removal
+            return 0
+
+        st = await k.cpuhp.setup_state(CPUHP_AP_ONLINE_DYN, "z", online, None)
+        assert await k.cpuhp.cpu_up(2) == 0
+        await work_done.wait_for_completion()
+
+    _k, events, _ = boot_and(body)
+    assert not [e for e in events if e.kind == "cpuhp_remove_in_callback"]
+    assert [e["state"] for e in events if e.kind == "cpuhp_remove_state"] == [150]

@@ -92,7 +92,8 @@ class CpuHotplug:
         #: ``cpus_booted_once_mask`` as a set (read via :attr:`cpus_booted_once`).
         self._booted_once: set[int] = set()
         self.lock = sim.Mutex("cpu_add_remove_lock", key="cpu_add_remove_lock")
-        self._in_callbacks = 0
+        #: The contexts running a hotplug callback now (innermost last).
+        self._cb_threads: list[Any] = []
 
     # -- state table -----------------------------------------------------------------------
     @property
@@ -175,7 +176,7 @@ class CpuHotplug:
         """
         check_int("state", state, CPUHP_OFFLINE + 1, CPUHP_ONLINE - 1)
         ev = self.events
-        if self._in_callbacks and ev.enabled:
+        if ev.enabled and self._cb_threads and _current() in self._cb_threads:
             ev.emit("cpuhp_remove_in_callback", cpu=_cpu(), state=state)
         st = self._states.pop(state, None)
         if ev.enabled:
@@ -200,11 +201,12 @@ class CpuHotplug:
         if ev.enabled:
             ev.emit("cpuhp_callback", cpu=_cpu(), target=cpu, state=st.state, name=st.name,
                     up=up, irqs_off=sim.irqs_disabled())
-        self._in_callbacks += 1
+        th = sim.current()
+        self._cb_threads.append(th)
         try:
             r = await cb(cpu)
         finally:
-            self._in_callbacks -= 1
+            self._cb_threads.remove(th)
         r = 0 if r is None else int(r)
         if r and ev.enabled:
             ev.emit("cpuhp_callback_failed", cpu=_cpu(), target=cpu, state=st.state,
@@ -356,5 +358,12 @@ class CpuHotplug:
 def _cpu() -> int | None:
     try:
         return sim.current().cpu
+    except sim.SimError:
+        return None
+
+
+def _current() -> Any:
+    try:
+        return sim.current()
     except sim.SimError:
         return None
