@@ -193,3 +193,22 @@ def test_virtual_clock_sleep() -> None:
     assert log[0][0] == "busy done" and log[1] == ("woke", 102)  # deadline 1 + 100, +1 step
     assert rec.of("sim_clock")[0]["now"] == 101
     assert res.steps < 20
+
+
+def test_threads_property_lists_every_context() -> None:
+    eng = sim.Engine(cpus=1)
+
+    async def handler(cpu: sim.CpuCtx) -> None:
+        pass
+
+    async def t() -> None:
+        eng.raise_irq(0)
+        await sim.point()
+
+    eng.set_irq_handler(handler)
+    eng.spawn(0, t, name="t")
+    rec = eng.events.record()
+    assert eng.run().ok
+    assert [(th.tid, th.name, th.kind) for th in eng.threads] == [(0, "t", "task"),
+                                                                 (1, "irq/0", "irq")]
+    assert rec.of("sim_irq_enter")[0]["name"] == "irq/0"

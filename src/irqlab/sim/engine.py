@@ -537,7 +537,7 @@ class Engine(EngineServices):
         self._threads.append(th)
         ev = self.events
         if ev.enabled:
-            ev.emit("sim_irq_enter", cpu=cc.index, tid=th.tid,
+            ev.emit("sim_irq_enter", cpu=cc.index, tid=th.tid, name=th.name,
                     intid=-1 if intid is None else intid, ipi=req is not None,
                     depth=len(cc.irq_stack))
         self._step_thread(th)
@@ -618,6 +618,11 @@ class Engine(EngineServices):
                     th.coro.close()
 
     # -- results -----------------------------------------------------------------------
+    @property
+    def threads(self) -> list[Thread]:
+        """Every context created so far (tasks, actors, irq and bring-up contexts), by tid."""
+        return list(self._threads)
+
     @property
     def steps(self) -> int:
         """Steps taken so far (the events' ``time`` is the step number during a run)."""
