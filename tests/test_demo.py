@@ -6,6 +6,8 @@ import importlib
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from irqlab import MachineConfig
 from irqlab.demo import LPI_BASE, run_demo
@@ -84,3 +86,16 @@ def test_bad_arguments() -> None:
         run_demo(FIXTURES / "qemu-virt-gicv3-its-4cpu.dtb", config=MachineConfig.virt())
     with pytest.raises(InvalidArgumentValue, match=r"^vectors must fit"):
         run_demo(config=MachineConfig.virt(its_event_bits=2), vectors=5)
+
+
+@settings(max_examples=25, deadline=None)
+@given(cpus=st.integers(1, 40), idbits=st.integers(14, 24), devbits=st.integers(4, 32),
+       evbits=st.integers(6, 32), pta=st.booleans(), vectors=st.integers(1, 64))
+def test_fuzz_configurations(cpus: int, idbits: int, devbits: int, evbits: int, pta: bool,
+                             vectors: int) -> None:
+    """Any ITS geometry the driver can program: every vector lands once, where it should."""
+    config = MachineConfig.virt(cpus=cpus, idbits=idbits, its_device_bits=devbits,
+                                its_event_bits=evbits, its_pta=pta)
+    r = run_demo(config=config, vectors=vectors, record=False)
+    assert r.problems == []
+    assert [v.cpu for v in r.routes] == [v % cpus for v in range(vectors)]
