@@ -151,3 +151,24 @@ def test_kexec_boot_copes_with_programmed_gic() -> None:
 
     _boot(k2, eng2, new)
     assert seen == [(-1, -1), (1, 0)]
+
+
+def test_gic_reserve_range_goes_to_the_table_with_the_generation() -> None:
+    from irqlab.kernel.drivers.irq_gic_v3 import gic_reserve_range
+
+    m = Machine.virt(cpus=1, its=False)
+    eng = sim.Engine(machine=m)
+    k = Kernel(m, eng)
+    rec = m.events.record()
+
+    async def res(k: Kernel) -> None:
+        assert await gic_reserve_range(k, 0x4100_0000, 0x10000) == 0
+
+    _boot(k, eng, res)
+    eng2 = sim.Engine(machine=m)
+    k2 = k.kexec(eng2)
+    _boot(k2, eng2, res)
+    assert k2.memreserve.entries() == [(0x4100_0000, 0x10000)] * 2
+    assert k2.memreserve.generations() == [0, 1]
+    assert [(e["generation"], e["label"]) for e in rec.of("mm_memreserve")] == [
+        (0, "gic_reserve_range"), (1, "gic_reserve_range")]

@@ -65,7 +65,9 @@ class Kernel:
         self.options = options
         self.memreserve = MemReserve() if memreserve is None else check_memreserve(memreserve)
         #: kexec generation: 0 for a cold boot, +1 per kexec.
-        self.generation = generation
+        self.generation = check_int("generation", generation, 0, 1 << 20)
+        self.memreserve.events = engine.events
+        self.memreserve.generation = self.generation
         #: ``nr_cpu_ids``: possible CPUs (every CPU of the machine).
         self.nr_cpu_ids = n
         self.irq = IrqCore(engine, nr_cpu_ids=n, options=options)

@@ -271,12 +271,23 @@ class MemReserve:
         self._entries: list[tuple[int, int]] = []
         #: The kexec generation of the kernel that made each entry.
         self._gen: list[int] = []
+        #: Set by the :class:`~irqlab.kernel.kernel.Kernel` that owns the table now.
+        self.events: EventStream | None = None
+        self.generation = 0
 
     async def reserve(self, addr: int, size: int, *, events: EventStream | None = None,
-                      generation: int = 0, label: str = "") -> int:
-        """Add ``[addr, addr + size)``; 0 (always succeeds). Sleeps (see class doc)."""
+                      generation: int | None = None, label: str = "") -> int:
+        """Add ``[addr, addr + size)``; 0 (always succeeds). Sleeps (see class doc).
+
+        Emits ``mm_memreserve`` (addr, size, generation, label) on the owning
+        kernel's stream (or ``events``).
+        """
         check_int("addr", addr, 0, (1 << 64) - 1)
         check_int("size", size, 1, 1 << 48)
+        if events is None:
+            events = self.events
+        if generation is None:
+            generation = self.generation
         await _MightSleep(self, label or "efi_mem_reserve_persistent")
         self._entries.append((addr, size))
         self._gen.append(generation)
@@ -288,6 +299,10 @@ class MemReserve:
     def entries(self) -> list[tuple[int, int]]:
         """Every reserved ``(addr, size)``, in order."""
         return list(self._entries)
+
+    def generations(self) -> list[int]:
+        """The kexec generation that made each entry (same order as :meth:`entries`)."""
+        return list(self._gen)
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -528,6 +528,4 @@ async def gic_reserve_range(kernel: Kernel, addr: int, size: int) -> int:
 
     A sleeping operation (PREEMPT_RT): reported when called with interrupts off.
     """
-    return await kernel.memreserve.reserve(addr, size, events=kernel.events,
-                                           generation=kernel.generation,
-                                           label="gic_reserve_range")
+    return await kernel.memreserve.reserve(addr, size, label="gic_reserve_range")
