@@ -35,6 +35,7 @@ default priority 0xA0, PMR 0xF0 (Linux's values).
 
 from __future__ import annotations
 
+import importlib
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -502,8 +503,9 @@ async def gic_of_init(kernel: Kernel) -> GicV3:
     await gic.ipi_setup(0)
     sim.local_irq_restore(flags)
     if gic.lpis and kernel.machine.its is not None:
+        its_mod: Any
         try:
-            from irqlab.kernel.drivers import irq_gic_v3_its as its_mod  # type: ignore[attr-defined]
+            its_mod = importlib.import_module("irqlab.kernel.drivers.irq_gic_v3_its")
         except ImportError:
             its_mod = None
         if its_mod is not None and hasattr(its_mod, "its_init"):
