@@ -230,3 +230,43 @@ def test_edge_while_disabled_is_resent_on_enable() -> None:
     writes = [e["reg"] for e in events if e.kind == "gicd_write" and e.get("n") == 1
               and e["reg"] in ("GICD_ICENABLER", "GICD_ISENABLER", "GICD_ISPENDR")]
     assert writes[-4:] == ["GICD_ISENABLER", "GICD_ICENABLER", "GICD_ISENABLER", "GICD_ISPENDR"]
+
+
+def test_its_hook_order(monkeypatch: Any) -> None:
+    """its_init, its_cpu_init(0) with irqs off, its_lpi_memreserve_init, then per-CPU STARTING."""
+    import sys
+    import types
+
+    calls: list[str] = []
+    fake = types.ModuleType("irqlab.kernel.drivers.irq_gic_v3_its")
+
+    async def its_init(kernel: Kernel) -> object:
+        calls.append(f"its_init online={kernel.online_cpus}")
+        return "its-driver"
+
+    async def its_cpu_init(kernel: Kernel, cpu: int) -> int:
+        calls.append(f"its_cpu_init:{cpu}@{sim.smp_processor_id()}:"
+                     f"{'off' if sim.irqs_disabled() else 'on'}:{sim.current().kind}")
+        return 0
+
+    async def its_lpi_memreserve_init(kernel: Kernel) -> None:
+        calls.append("its_lpi_memreserve_init")
+
+    fake.its_init = its_init  # type: ignore[attr-defined]
+    fake.its_cpu_init = its_cpu_init  # type: ignore[attr-defined]
+    fake.its_lpi_memreserve_init = its_lpi_memreserve_init  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "irqlab.kernel.drivers.irq_gic_v3_its", fake)
+    m = Machine.virt(cpus=3, its=True)
+    eng = sim.Engine(machine=m)
+    k = Kernel(m, eng, maxcpus=2)
+
+    async def main() -> None:
+        await k.boot()
+        await k.cpuhp.cpu_up(2)
+
+    eng.spawn(0, main)
+    assert eng.run().outcome == "ok"
+    assert calls == ["its_init online=(0,)", "its_cpu_init:0@0:off:task",
+                     "its_lpi_memreserve_init", "its_cpu_init:1@1:off:bringup",
+                     "its_cpu_init:2@2:off:bringup"]
+    assert k.its == "its-driver"
