@@ -131,12 +131,14 @@ class VmdIrq:
     ``vmd_msi_free``).  ``enabled``: on the list.
     """
 
-    __slots__ = ("__weakref__", "enabled", "irq", "virq")
+    __slots__ = ("__weakref__", "enabled", "irq", "nvme", "virq")
 
-    def __init__(self, irq: VmdIrqList, virq: int) -> None:
+    def __init__(self, irq: VmdIrqList, virq: int, nvme: bool = False) -> None:
         self.irq = irq
         self.virq = virq
         self.enabled = False
+        #: The child is an NVMe controller (the least-loaded policy's "fast" class).
+        self.nvme = nvme
 
     def __repr__(self) -> str:
         return f"<VmdIrq virq={self.virq} vector={self.irq.index}>"
@@ -205,6 +207,10 @@ class VmdDev:
     def histogram(self) -> list[int]:
         """Children assigned per vector (index order)."""
         return [irqs.count for irqs in self.irqs]
+
+    def entries(self) -> list[list[VmdIrq]]:
+        """The enabled children on each vector's list (index order)."""
+        return [list(irqs.irq_list) for irqs in self.irqs]
 
     def __repr__(self) -> str:
         return f"<VmdDev vectors={self.msix_count} policy={self.policy} sync={self.sync}>"
@@ -300,7 +306,7 @@ class VmdMsiDomainOps(IrqDomainOps):
         cls = _child_class(arg)
         for i in range(nr_irqs):
             irqs = await vmd_next_irq(vmd, virq + i, cls)
-            vmdirq = sim.alloc(VmdIrq(irqs, virq + i))
+            vmdirq = sim.alloc(VmdIrq(irqs, virq + i, cls == PCI_CLASS_STORAGE_EXPRESS))
             irq_domain_set_info(domain, virq + i, virq + i, vmd.chip, vmdirq, handle_simple_irq,
                                 vmd, "vmd")
             _emit(vmd, "vmd_msi_alloc", irq=virq + i, vector=irqs.index, nvme=bool(
@@ -491,23 +497,26 @@ class _VectorChip(IrqChip):
 class _VectorOps(IrqDomainOps):
     async def alloc(self, domain: IrqDomain, virq: int, nr_irqs: int, arg: Any) -> int:
         chip = domain.host_data
+        base = arg if type(arg) is int else 0
         for i in range(nr_irqs):
-            irq_domain_set_info(domain, virq + i, i, chip, None, handle_fasteoi_irq)
+            irq_domain_set_info(domain, virq + i, base + i, chip, None, handle_fasteoi_irq)
         return 0
 
 
-async def vmd_soft_vectors(core: IrqCore, n: int) -> tuple[IrqDomain, list[int]]:
+async def vmd_soft_vectors(core: IrqCore, n: int, *,
+                           name: str = "vmd-vectors") -> tuple[IrqDomain, list[int]]:
     """``n`` VMD vector IRQs from a stand-in root domain (hwirq = MSI-X index).
 
     For software-only worlds (scenarios, tests) where no ITS maps the VMD's
     MSI-X: deliver vector ``i`` with ``engine.raise_irq(cpu, i)`` and an irq
     entry that calls ``generic_handle_domain_irq(domain, cc.irq_intid)``.
-    May sleep.
+    More IRQs come from the same domain with ``irq_domain_alloc_irqs(domain,
+    nr, arg=first_hwirq)``.  May sleep.
     """
     from irqlab.kernel.irq.domain import irq_domain_alloc_irqs
 
     check_int("n", n, 1, 256)
-    dom = IrqDomain(core, "vmd-vectors", _VectorOps(), host_data=_VectorChip())
+    dom = IrqDomain(core, name, _VectorOps(), host_data=_VectorChip())
     base = await irq_domain_alloc_irqs(dom, n)
     if base < 0:
         raise sim.SimError(f"vmd_soft_vectors: no IRQ numbers left ({base})")

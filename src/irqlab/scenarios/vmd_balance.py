@@ -1,0 +1,177 @@
+"""Seed 004: how VMD spreads hotplugged children's interrupts over its own vectors.
+
+A VMD with ``vectors`` MSI-X vectors.  Two hotplug threads (pciehp on CPU0
+and CPU1) add children concurrently, each following its script (params
+``cpu0``, ``cpu1``): ``N`` an NVMe child, ``S`` a slow (non-NVMe, AHCI)
+child, ``x`` an unrelated device elsewhere that takes a Linux IRQ number.
+Each child allocates one IRQ from the VMD domain and requests it.  The
+schedule decides the enumeration order and so the IRQ numbers.  At the end
+the children are removed again (the VMD's counts must return to zero).
+
+* ``modulo`` -- the RFC's ``irqs[virq % msix_count]``: the vector depends on
+  the IRQ number, i.e. on init order and on whoever else allocated IRQs:
+  crowded and empty vectors (``invariant:vector-balance``).
+* ``least-loaded`` -- the final ``vmd_next_irq``: vector 0 for non-NVMe
+  children, each NVMe child to the least-loaded other vector (lowest index on
+  ties): the NVMe vectors stay within one child of each other, whatever the
+  order.
+
+The invariant: over the vectors NVMe children may use (all of them for
+``modulo``, 1.. for ``least-loaded``), the number of NVMe children per
+vector differs by at most one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from irqlab import sim
+from irqlab.check.findings import Finding
+from irqlab.kernel.drivers.vmd import (
+    PCI_CLASS_STORAGE_EXPRESS,
+    VmdChildInfo,
+    vmd_create,
+    vmd_destroy,
+    vmd_soft_vectors,
+)
+from irqlab.kernel.irq.chip import IRQ_HANDLED
+from irqlab.kernel.irq.desc import IrqCore
+from irqlab.kernel.irq.domain import irq_domain_alloc_irqs, irq_domain_free_irqs
+from irqlab.kernel.irq.manage import free_irq, request_irq
+from irqlab.scenarios._base import Scenario, Variant, World
+
+AHCI = 0x010601
+
+
+async def child_irq(irq: int, dev_id: Any) -> int:
+    return IRQ_HANDLED
+
+
+def _check_script(name: str, script: str) -> None:
+    from irqlab.errors import InvalidArgumentValue
+
+    if any(c not in "NSx" for c in script):
+        raise InvalidArgumentValue(f"{name} must be a string of N, S and x, not {script!r}")
+
+
+def _setup(world: World) -> None:
+    p = world.params
+    _check_script("cpu0", p["cpu0"])
+    _check_script("cpu1", p["cpu1"])
+    from irqlab.errors import check_int
+
+    check_int("vectors", p["vectors"], 2, 32)
+    eng = sim.Engine(cpus=2, strategy=world.state["strategy"],
+                     fingerprint=world.state["fingerprint"])
+    core = IrqCore(eng)
+    st = world.state
+    ready = sim.Completion("vmd probed")
+    done = sim.Completion("cpu1 hotplug done")
+    children: list[tuple[str, int]] = []   # (kind, irq) in allocation order
+    st["children"] = children
+
+    async def hotplug(script: str) -> None:
+        vmd, other = st["vmd"], st["other"]
+        for c in script:
+            if c == "x":
+                irq = await irq_domain_alloc_irqs(other, 1, arg=len(children) + 1)
+            else:
+                cls = PCI_CLASS_STORAGE_EXPRESS if c == "N" else AHCI
+                irq = await irq_domain_alloc_irqs(vmd.irq_domain, 1, arg=VmdChildInfo(cls))
+                await request_irq(irq, child_irq, 0, f"{c}{len(children)}", children)
+            children.append((c, irq))
+
+    async def pciehp0() -> None:
+        # vmd_probe: the VMD's vectors, its domain; an unrelated domain for "x"
+        st["vectors"], vecs = await vmd_soft_vectors(core, p["vectors"])
+        st["other"], other = await vmd_soft_vectors(core, 1, name="other-msi")
+        vmd = await vmd_create(core, vecs, policy=world.variant, sync="srcu",
+                               first_vec=0)
+        st["vmd"] = vmd
+        ready.complete_all()
+        await hotplug(p["cpu0"])
+        await done.wait_for_completion()
+        st["histogram"] = _nvme_histogram(vmd)
+        st["loads"] = vmd.histogram()
+        # everything goes again: children, then the VMD, then its vectors
+        for c, irq in reversed(children):
+            if c != "x":
+                await free_irq(irq, children)
+            await irq_domain_free_irqs(irq, 1, core=core)
+        st["loads_after"] = vmd.histogram()
+        await vmd_destroy(vmd)
+        await irq_domain_free_irqs(vecs[0], len(vecs), core=core)
+        await irq_domain_free_irqs(other[0], 1, core=core)
+
+    async def pciehp1() -> None:
+        await ready.wait_for_completion()
+        await hotplug(p["cpu1"])
+        done.complete_all()
+
+    eng.spawn(0, pciehp0, name="pciehp0")
+    eng.spawn(1, pciehp1, name="pciehp1")
+    world.engine = eng
+    world.invariants.append(_vector_balance)
+    world.describe = _describe
+
+
+def _eligible(vmd: Any) -> range:
+    """Vectors NVMe children may be given."""
+    if vmd.policy == "modulo":
+        return range(vmd.msix_count)
+    return range(vmd.first_vec + 1, vmd.msix_count)
+
+
+def _nvme_histogram(vmd: Any) -> list[int]:
+    return [sum(1 for e in entries if e.nvme) for entries in vmd.entries()]
+
+
+def _vector_balance(world: World, result: Any) -> Finding | list[Finding] | None:
+    """NVMe children per eligible vector differ by at most one; counts return to zero."""
+    if result.outcome != "ok":
+        return None
+    st = world.state
+    vmd = st["vmd"]
+    hist = st["histogram"]
+    elig = [hist[i] for i in _eligible(vmd)]
+    out = []
+    if max(elig) - min(elig) > 1:
+        order = "".join(c for c, _ in st["children"])
+        out.append(Finding(
+            "invariant:vector-balance",
+            f"NVMe children per VMD vector {hist}: vector {hist.index(max(elig))} has "
+            f"{max(elig)}, vector {hist.index(min(elig))} has {min(elig)} "
+            f"(enumeration order {order}, IRQs {[irq for _, irq in st['children']]})",
+            data={"histogram": hist, "order": order}))
+    if any(st["loads_after"]):
+        out.append(Finding("invariant:vmd-counts",
+                           f"VMD vector counts {st['loads_after']} after every child left",
+                           data={"counts": st["loads_after"]}))
+    return out or None
+
+
+def _describe(world: World, result: Any) -> str:
+    st = world.state
+    if "histogram" not in st:
+        return "run did not finish"
+    vmd = st["vmd"]
+    lines = [f"VMD {vmd.msix_count} vectors, policy {vmd.policy}; enumeration "
+             + " ".join(f"{c}:{irq}" for c, irq in st["children"])]
+    for i, (load, nvme) in enumerate(zip(st["loads"], st["histogram"], strict=True)):
+        lines.append(f"  vector {i}: {'#' * load:<8} {load} children ({nvme} NVMe)")
+    return "\n".join(lines)
+
+
+SCENARIO = Scenario(
+    name="vmd-balance",
+    seed="004",
+    title="VMD vector assignment of hotplugged children (modulo vs least-loaded)",
+    variants=(
+        Variant("modulo", "the RFC: irqs[virq % msix_count]",
+                expect="invariant:vector-balance"),
+        Variant("least-loaded", "vmd_next_irq: vector 0 for non-NVMe, NVMe to the "
+                                "least-loaded vector"),
+    ),
+    setup=_setup,
+    params={"vectors": 4, "cpu0": "NNxN", "cpu1": "SNxN"},
+)
