@@ -157,6 +157,9 @@ class Vmd:
         self.fn: PciFunction = machine.pci.add_function(PciFunctionConfig(
             bdf=bdf, vendor_id=VMD_VENDOR_ID, device_id=VMD_DEVICE_ID, class_code=VMD_CLASS,
             msi_vectors=0, msix_vectors=msix_vectors))
+        # IMPDEF: this model's VMD function exposes only BAR0 (its MSI-X table) in config
+        # space; the driver finds CFGBAR/MEMBAR through the function ("firmware tables").
+        self.fn.vmd = self  # type: ignore[attr-defined]
         self.bdf = bdf
         self.msix_vectors = msix_vectors
         self.cfgbar = cfgbar

@@ -47,7 +47,7 @@ from typing import Any
 
 from irqlab import sim
 from irqlab.errors import InvalidArgumentType, InvalidArgumentValue, check_int
-from irqlab.kernel.errno import EINVAL
+from irqlab.kernel.errno import EINVAL, ENODEV
 from irqlab.kernel.irq.chip import (
     IRQ_HANDLED,
     IrqChip,
@@ -69,21 +69,37 @@ from irqlab.kernel.irq.domain import (
     irq_domain_reset_irq_data,
     irq_domain_set_info,
 )
+from irqlab.kernel.msi import MSI_FLAG_PCI_MSIX, MsiParentOps
+from irqlab.kernel.pci import (
+    PCI_IRQ_MSIX,
+    PciBus,
+    PciDev,
+    PciDriver,
+    pci_alloc_irq_vectors,
+    pci_free_irq_vectors,
+    pci_irq_vector,
+)
 
 __all__ = [
     "PCI_CLASS_STORAGE_EXPRESS",
     "VMD_POLICIES",
     "VMD_SYNCS",
+    "VmdBus",
     "VmdChildInfo",
     "VmdDev",
     "VmdIrq",
     "VmdIrqList",
     "VmdMsiChip",
+    "VmdMsiParentOps",
+    "VmdPciDev",
     "vmd_create",
     "vmd_destroy",
     "vmd_flow_handler",
     "vmd_irq",
     "vmd_msi_address",
+    "vmd_pci_driver",
+    "vmd_probe",
+    "vmd_remove",
     "vmd_soft_vectors",
 ]
 
@@ -168,8 +184,8 @@ def _child_class(arg: Any) -> int:
 class VmdDev:
     """``struct vmd_dev``: the VMD's vectors, their lists, the child irq domain.
 
-    Build it with :func:`vmd_create` (software worlds) or the PCI probe
-    (:mod:`irqlab.kernel.drivers.vmd_pci` style glue); fields: ``core``
+    Build it with :func:`vmd_create` (software worlds) or :func:`vmd_probe`
+    (the PCI driver); fields: ``core``
     (the :class:`IrqCore`), ``irqs`` (one :class:`VmdIrqList` per vector),
     ``msix_count``, ``first_vec`` (the vector reserved for non-NVMe
     children), ``policy``, ``sync``, ``chained``, ``irq_domain``,
@@ -343,35 +359,11 @@ async def vmd_msi_free(vmd: VmdDev, vmdirq: VmdIrq) -> None:
         sim.kfree_rcu(vmdirq)
 
 
-class _VmdMsiParentOps:
-    """What the MSI core needs of an MSI parent (``vmd_msi_parent_ops``): MSI-X only."""
+class VmdMsiParentOps(MsiParentOps):
+    """``vmd_msi_parent_ops``: children get MSI-X only, nothing to prepare per device."""
 
+    supported_flags = MSI_FLAG_PCI_MSIX
     prefix = "VMD-"
-
-    def __init__(self) -> None:
-        from irqlab.kernel.msi import MSI_FLAG_PCI_MSIX
-
-        self.supported_flags = MSI_FLAG_PCI_MSIX
-
-    async def msi_prepare(self, parent: IrqDomain, dev: Any, nvec: int, info: Any) -> int:
-        return 0
-
-    async def msi_teardown(self, parent: IrqDomain, dev: Any, info: Any) -> None:
-        return None
-
-
-def _msi_parent_ops() -> Any:
-    """A ``MsiParentOps`` instance when the MSI core is there, else the duck-typed one."""
-    try:
-        from irqlab.kernel.msi import MsiParentOps
-    except ImportError:  # pragma: no cover - the MSI core is optional for software worlds
-        return _VmdMsiParentOps()
-
-    class VmdMsiParentOps(MsiParentOps):
-        supported_flags = _VmdMsiParentOps().supported_flags
-        prefix = "VMD-"
-
-    return VmdMsiParentOps()
 
 
 # -- the handlers ---------------------------------------------------------------------------
@@ -446,7 +438,7 @@ async def vmd_create(core: IrqCore, vectors: list[int], *, policy: str = "least-
                 return ret
     dom = IrqDomain(core, name, VmdMsiDomainOps(), host_data=vmd,
                     flags=IRQ_DOMAIN_FLAG_MSI_PARENT)
-    dom.msi_parent_ops = _msi_parent_ops()
+    dom.msi_parent_ops = VmdMsiParentOps()
     vmd.irq_domain = dom
     _emit(vmd, "vmd_create", vectors=len(vectors), policy=policy, sync=sync)
     return vmd
@@ -521,3 +513,108 @@ async def vmd_soft_vectors(core: IrqCore, n: int, *,
     if base < 0:
         raise sim.SimError(f"vmd_soft_vectors: no IRQ numbers left ({base})")
     return dom, list(range(base, base + n))
+
+
+# -- the PCI driver (a VMD function on the host bridge, children behind it) ----------------------
+
+VMD_ID_TABLE = [(0x8086, 0x201D)]
+
+
+class VmdPciDev(PciDev):
+    """A child function behind the VMD (``struct pci_dev`` in the VMD's PCI domain).
+
+    Configuration space goes through the VMD's CFGBAR (MMIO from the running
+    CPU); its MSI parent is the VMD's irq domain.
+    """
+
+    def __init__(self, bus: Any, fn: Any, vmd: VmdDev) -> None:
+        self.vmd = vmd
+        super().__init__(bus, fn)
+        self.name = (f"10000:{fn.bdf >> 8:02x}:{(fn.bdf >> 3) & 31:02x}.{fn.bdf & 7}")
+        self.msi_parent = vmd.irq_domain
+
+    def config_read(self, reg: int, size: int = 4) -> int:
+        cpu = self.kernel.machine.cpus[sim.smp_processor_id()]
+        return int(cpu.read(self.vmd.hw.config_address(self.bdf, reg), size))
+
+    def config_write(self, reg: int, value: int, size: int = 4) -> None:
+        cpu = self.kernel.machine.cpus[sim.smp_processor_id()]
+        cpu.write(self.vmd.hw.config_address(self.bdf, reg), value, size)
+
+
+class VmdBus(PciBus):
+    """The root bus of the VMD's PCI domain (``vmd->bus``): children, their drivers, hotplug."""
+
+    def __init__(self, kernel: Any, vmd: VmdDev) -> None:
+        # not PciBus.__init__: that one enumerates the host bridge
+        self.kernel = kernel
+        self.vmd = vmd
+        self.devices: dict[int, Any] = {}
+        self.drivers: list[Any] = []
+        self.events = kernel.events
+        for bdf, fn in vmd.hw.children.functions.items():
+            self.devices[bdf] = VmdPciDev(self, fn, vmd)
+
+    async def add_device(self, fn: Any) -> Any:
+        """Hotplug behind the VMD: enumerate ``fn`` (added with ``Vmd.hot_add``) and bind it."""
+        dev = VmdPciDev(self, fn, self.vmd)
+        self.devices[fn.bdf] = dev
+        for drv in self.drivers:
+            if drv.matches(dev):
+                await self._probe(drv, dev)
+                break
+        return dev
+
+
+async def vmd_probe(pdev: Any, *, policy: str = "least-loaded", sync: str = "srcu",
+                    chained: bool = True) -> int:
+    """``vmd_probe``: the VMD's MSI-X vectors, lists and handlers, its domain and child bus.
+
+    Returns 0 or -errno (-ENODEV: no VMD hardware behind ``pdev``).  May sleep.
+    """
+    hw = getattr(pdev.fn, "vmd", None)
+    if hw is None:
+        return -ENODEV
+    n = pdev.msix_vec_count()
+    if n < 1:
+        return -ENODEV
+    nvec = await pci_alloc_irq_vectors(pdev, 1, n, PCI_IRQ_MSIX)
+    if nvec < 0:
+        return int(nvec)
+    vectors = [pci_irq_vector(pdev, i) for i in range(nvec)]
+    vmd = await vmd_create(pdev.kernel.irq, vectors, policy=policy, sync=sync, chained=chained,
+                           name=f"VMD-MSI-{pdev.name}")
+    if isinstance(vmd, int):
+        await pci_free_irq_vectors(pdev)
+        return vmd
+    vmd.pdev, vmd.hw = pdev, hw
+    vmd.bus = VmdBus(pdev.kernel, vmd)
+    pdev.driver_data = vmd
+    return 0
+
+
+async def vmd_remove(pdev: Any) -> None:
+    """``vmd_remove``: remove the children, stop the handlers, free the VMD's vectors."""
+    vmd: VmdDev | None = pdev.driver_data
+    if vmd is None:
+        return
+    for bdf in sorted(vmd.bus.devices, reverse=True):
+        await vmd.bus.remove_device(vmd.bus.devices[bdf])
+    await vmd_destroy(vmd)
+    await pci_free_irq_vectors(pdev)
+    pdev.driver_data = None
+
+
+def vmd_pci_driver(*, policy: str = "least-loaded", sync: str = "srcu",
+                   chained: bool = True) -> Any:
+    """The ``vmd`` :class:`~irqlab.kernel.pci.PciDriver` (8086:201d) with these design knobs."""
+    if policy not in VMD_POLICIES:
+        raise InvalidArgumentValue(
+            f"policy must be one of {', '.join(VMD_POLICIES)}, not {policy!r}")
+    if sync not in VMD_SYNCS:
+        raise InvalidArgumentValue(f"sync must be one of {', '.join(VMD_SYNCS)}, not {sync!r}")
+
+    async def probe(pdev: Any) -> int:
+        return await vmd_probe(pdev, policy=policy, sync=sync, chained=chained)
+
+    return PciDriver("vmd", probe, vmd_remove, id_table=VMD_ID_TABLE)
