@@ -181,11 +181,13 @@ class PciDev:
         self.vendor = fn.config.vendor_id
         self.device = fn.config.device_id
         self.class_code = fn.config.class_code
-        self.msi_cap = 0
-        self.msix_cap = 0
         self.msi_enabled = False
         self.msix_enabled = False
-        self.msi_parent: Any = None
+        # pci_setup_device: capabilities found by config reads; MSI parent from msi-map
+        self.msi_cap = self.find_capability(PCI_CAP_ID_MSI)
+        self.msix_cap = self.find_capability(PCI_CAP_ID_MSIX)
+        its = self.kernel.its
+        self.msi_parent: Any = its.domain if its is not None else None
         self.msi: Any = None
         self.driver: PciDriver | None = None
         self.driver_data: Any = None
@@ -255,12 +257,12 @@ class PciDev:
     def _msix_ctrl(self, set_bits: int, clear_bits: int) -> None:
         reg = self.msix_cap + PCI_MSIX_FLAGS
         v = self.config_read(reg, 2)
-        self.config_write(reg, (v | set_bits) & ~clear_bits, 2)
+        self.config_write(reg, (v & ~clear_bits) | set_bits, 2)
 
     def _msi_ctrl(self, set_bits: int, clear_bits: int) -> None:
         reg = self.msi_cap + PCI_MSI_FLAGS
         v = self.config_read(reg, 2)
-        self.config_write(reg, (v | set_bits) & ~clear_bits, 2)
+        self.config_write(reg, (v & ~clear_bits) | set_bits, 2)
 
     # -- what the MSI chip does ------------------------------------------------------------
     def write_msi_msg(self, desc: MsiDesc, irq: int, msg: MsiMsg) -> None:
@@ -371,10 +373,6 @@ class PciBus:
             ev.emit(kind, cpu=sim.smp_processor_id(), **kw)
 
     async def _probe(self, drv: PciDriver, dev: PciDev) -> int:
-        dev.msi_cap = dev.find_capability(PCI_CAP_ID_MSI)
-        dev.msix_cap = dev.find_capability(PCI_CAP_ID_MSIX)
-        if dev.msi_parent is None and self.kernel.its is not None:
-            dev.msi_parent = self.kernel.its.domain
         dev.driver = drv
         ret = await drv.probe(dev)
         ret = 0 if ret is None else int(ret)
@@ -438,12 +436,14 @@ class PciBus:
         """``pci_stop_and_remove_bus_device``: unbind ``dev`` and forget it."""
         if dev.driver is not None:
             await self._unbind(dev.driver, dev)
+        await msi_device_data_release(dev)
         self.devices.pop(dev.bdf, None)
         dev.removed = True
 
 
 def pci_bus(kernel: Any) -> PciBus:
-    """The kernel's :class:`PciBus` (``k.pci``), enumerated on first use."""
+    """The kernel's :class:`PciBus` (``k.pci``), enumerated on first use (model code: the
+    enumeration reads configuration space from the running CPU)."""
     bus = getattr(kernel, "pci", None)
     if bus is None:
         bus = PciBus(kernel)

@@ -54,8 +54,6 @@ def test_flat_device_table_when_one_page_is_enough() -> None:
 
     async def body(k):
         dev = pci_bus(k).get(0x10)
-        dev.msi_parent = k.its.domain
-        dev.msix_cap = dev.find_capability(0x11)
         assert await pci_alloc_irq_vectors(dev, 4, 4, PCI_IRQ_MSIX) == 4
 
     res, _k = run(m, body, events=events)
@@ -70,8 +68,6 @@ def test_two_level_device_table_allocates_level2_on_demand() -> None:
 
     async def body(k):
         dev = pci_bus(k).get(0x10)
-        dev.msi_parent = k.its.domain
-        dev.msix_cap = dev.find_capability(0x11)
         assert await pci_alloc_irq_vectors(dev, 2, 2, PCI_IRQ_MSIX) == 2
 
     res, k = run(m, body)
@@ -156,8 +152,6 @@ def test_activate_affinity_mask_and_movi() -> None:
 
     async def body(k):
         dev = pci_bus(k).get(0x20)
-        dev.msi_parent = k.its.domain
-        dev.msi_cap = dev.find_capability(0x05)
         assert await pci_alloc_irq_vectors(dev, 4, 4, PCI_IRQ_MSI) == 4
         base = dev.msi.descs[0].irq
         its = k.its
@@ -253,8 +247,6 @@ def test_multi_msi_event_block(variant, bits) -> None:
 
     async def body(k):
         dev = pci_bus(k).get(0x8)
-        dev.msi_parent = k.its.domain
-        dev.msi_cap = dev.find_capability(0x05)
         assert await pci_alloc_irq_vectors(dev, 27, 27, PCI_IRQ_MSI) == 27
         its_dev = k.its.devices[0x8]
         out["map"] = its_dev.lpi_map
