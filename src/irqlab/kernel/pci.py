@@ -112,8 +112,9 @@ class PciMsiChip(IrqChip):
     sleeping, only MMIO.
     """
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, *, msix: bool = False) -> None:
         super().__init__(name)
+        self.msix = msix
 
     async def irq_mask(self, data: IrqData) -> None:
         dev: PciDev = data.chip_data
@@ -461,15 +462,18 @@ async def _setup_domain(dev: PciDev, msix: bool) -> int:
     data = msi_setup_device_data(dev)
     want = MSI_FLAG_PCI_MSIX | MSI_FLAG_PCI_MSIX_ALLOC_DYN if msix else MSI_FLAG_MULTI_PCI_MSI
     if data.domain is not None:
-        if data.domain.host_data.chip.name == ("PCI-MSIX" if msix else "PCI-MSI"):
+        if data.domain.host_data.chip.msix == msix:
             return 0
         if data.descs:
             return -EINVAL
         await msi_remove_device_irq_domain(dev)
     hwsize = dev.msix_vec_count() if msix else dev.msi_vec_count()
-    chip = PciMsiChip("PCI-MSIX" if msix else "PCI-MSI")
-    dom = await msi_create_device_irq_domain(dev, chip, want, hwsize,
-                                             name=f"{chip.name}-{dev.name}")
+    # Linux names the chip "<parent prefix><bus>-<device>": "ITS-PCI-MSIX-0000:00:02.0"
+    bus = "PCI-MSIX" if msix else "PCI-MSI"
+    pops = getattr(dev.msi_parent, "msi_parent_ops", None)
+    prefix = getattr(pops, "prefix", "")
+    chip = PciMsiChip(f"{prefix}{bus}-{dev.name}", msix=msix)
+    dom = await msi_create_device_irq_domain(dev, chip, want, hwsize, name=f"{bus}-{dev.name}")
     return dom if isinstance(dom, int) else 0
 
 
