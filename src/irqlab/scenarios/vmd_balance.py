@@ -85,8 +85,8 @@ def _setup(world: World) -> None:
         # vmd_probe: the VMD's vectors, its domain; an unrelated domain for "x"
         st["vectors"], vecs = await vmd_soft_vectors(core, p["vectors"])
         st["other"], other = await vmd_soft_vectors(core, 1, name="other-msi")
-        vmd = await vmd_create(core, vecs, policy=world.variant, sync="srcu",
-                               first_vec=0)
+        vmd = await vmd_create(core, vecs, policy=world.variant, sync="srcu")
+        assert not isinstance(vmd, int)
         st["vmd"] = vmd
         ready.complete_all()
         await hotplug(p["cpu0"])

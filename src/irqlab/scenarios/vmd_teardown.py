@@ -55,7 +55,7 @@ def _setup(world: World) -> None:
     st = world.state
 
     async def handle_arch_irq(cc: sim.CpuCtx) -> None:
-        await generic_handle_domain_irq(st["vectors"], cc.irq_intid)
+        await generic_handle_domain_irq(st["vectors"], cc.irq_intid or 0)
 
     async def driver_exit() -> None:
         # probe: the VMD with one vector, one NVMe child IRQ D requested on it
