@@ -216,11 +216,8 @@ def _describe(world: World, result: Any) -> str:
              f"booted once {list(k.cpuhp.cpus_booted_once)}"]
     for cpu, (pend, _prop) in sorted(tables_in_use(world.machine).items()):
         lines.append(f"  CPU{cpu}: GICR_PENDBASER table {pend:#x}")
-    for cpu, addr, _s, when in rec.reserves:
-        lines.append(f"  {when}: CPU{cpu} memreserve {addr:#x}")
-    for cpu, addr, _s, label, when in rec.frees:
-        if label == "its_free_pending_table":
-            lines.append(f"  {when}: CPU{cpu} free spare {addr:#x}")
+    for cpu, what in rec.actions:
+        lines.append(f"  CPU{cpu}: {what}")
     lines.append(f"  persistent table: {len(k.memreserve)} entries")
     return "\n".join(lines)
 
