@@ -271,3 +271,52 @@ def test_end_to_end_child_msis_through_the_vmd_and_the_its() -> None:
     assert devids == {0x18}
     # removal leaves no descriptor behind
     assert st["descs1"] == st["descs0"]
+
+
+@pytest.mark.parametrize("chained", [True, False])
+def test_vmd_unbind_removes_bound_children_and_hotplug_after_probe(chained: bool) -> None:
+    m, hw = _machine()
+    eng = sim.Engine(machine=m, fingerprint="vmd-unbind")
+    k = Kernel(m, eng)
+    st: dict[str, Any] = {"handled": [], "removed": []}
+
+    async def child_irq(irq: int, dev: Any) -> int:
+        st["handled"].append(dev.bdf)
+        return IRQ_HANDLED
+
+    async def child_probe(dev: Any) -> int:
+        n = await pci_alloc_irq_vectors(dev, 1, 1, PCI_IRQ_MSIX)
+        assert n == 1
+        return await request_irq(pci_irq_vector(dev, 0), child_irq, 0, dev.name, dev)
+
+    async def child_remove(dev: Any) -> None:
+        await free_irq(pci_irq_vector(dev, 0), dev)
+        await pci_free_irq_vectors(dev)
+        st["removed"].append(dev.bdf)
+
+    async def main() -> None:
+        await k.boot()
+        st["descs0"] = sorted(k.irq.descs)
+        bus = pci_bus(k)
+        vdrv = vmd_pci_driver(chained=chained, sync="rcu")
+        await bus.register_driver(vdrv)
+        vmd: VmdDev = bus.get(0x18).driver_data
+        await vmd.bus.register_driver(PciDriver("nvme", child_probe, child_remove))
+        # a drive hot-added behind the VMD after probe is enumerated and bound
+        fn = hw.hot_add(PciFunctionConfig(bdf=0x118, msi_vectors=0, msix_vectors=1))
+        dev = await vmd.bus.add_device(fn)
+        assert dev.name == "10000:01:03.0" and dev.driver is not None
+        st["hist"] = vmd.histogram()
+        fn.fire(0)
+        await sim.point("irq window")
+        # rmmod vmd with the children still bound: they are removed first
+        await bus.unregister_driver(vdrv)
+        st["descs1"] = sorted(k.irq.descs)
+
+    eng.spawn(0, main, name="init")
+    res = eng.run()
+    assert res.outcome == "ok", (res.error, res.traceback)
+    assert st["hist"] == [1, 1, 1, 1]  # the hot-added drive takes the empty vector 3
+    assert st["handled"] == [0x118]
+    assert st["removed"] == [0x118, 0x110, 0x108, 0x100]
+    assert st["descs1"] == st["descs0"]
