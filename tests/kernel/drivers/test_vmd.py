@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from irqlab import sim
 from irqlab.errors import InvalidArgumentType, InvalidArgumentValue
@@ -320,3 +322,50 @@ def test_vmd_unbind_removes_bound_children_and_hotplug_after_probe(chained: bool
     assert st["handled"] == [0x118]
     assert st["removed"] == [0x118, 0x110, 0x108, 0x100]
     assert st["descs1"] == st["descs0"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(["modulo", "least-loaded"]), st.integers(1, 5),
+       st.lists(st.tuples(st.booleans(), st.booleans(), st.integers(0, 7)), max_size=14))
+def test_fuzz_counts_follow_membership(policy: str, n: int,
+                                       ops: list[tuple[bool, bool, int]]) -> None:
+    """Random adds (NVMe or not, requested or not) and removals: counts == assigned children,
+    lists == requested children, least-loaded NVMe vectors stay within one when only adding."""
+    async def h(irq: int, dev_id: Any) -> int:
+        return IRQ_HANDLED
+
+    async def body(core: IrqCore, s: dict[str, Any]) -> None:
+        vmd = await _vmd(core, s, n, policy=policy)
+        live: list[tuple[int, bool]] = []
+        removed = False
+        for add, nvme, pick in ops:
+            if add or not live:
+                irq = await _child(vmd, PCI_CLASS_STORAGE_EXPRESS if nvme else AHCI)
+                req = pick % 2 == 0
+                if req:
+                    assert await request_irq(irq, h, 0, "c", s) == 0
+                live.append((irq, req))
+            else:
+                irq, req = live.pop(pick % len(live))
+                if req:
+                    await free_irq(irq, s)
+                await irq_domain_free_irqs(irq, 1, core=core)
+                removed = True
+            counts = [0] * n
+            for i, _ in live:
+                counts[core.descs[i].irq_data.chip_data.irq.index] += 1
+            assert vmd.histogram() == counts
+            on = sorted(e.virq for lst in vmd.entries() for e in lst)
+            assert on == sorted(i for i, r in live if r)
+            if policy == "least-loaded" and not removed and n > 1:
+                nv = [sum(1 for i, _ in live if core.descs[i].irq_data.chip_data.nvme
+                          and core.descs[i].irq_data.chip_data.irq.index == v)
+                      for v in range(1, n)]
+                assert max(nv) - min(nv) <= 1
+        for irq, req in live:
+            if req:
+                await free_irq(irq, s)
+            await irq_domain_free_irqs(irq, 1, core=core)
+        assert vmd.histogram() == [0] * n
+
+    _soft(body)
