@@ -34,7 +34,6 @@ def test_default_schedule_histograms() -> None:
     assert r.outcome == "ok" and found == []
     assert w.state["loads"] == [1, 2, 2, 1]
     assert w.state["histogram"] == [0, 2, 2, 1]
-    assert w.state["loads_after"] == [0, 0, 0, 0]
     text = w.summary(r)
     assert "vector 0: #        1 children (0 NVMe)" in text
     found, r, w = _run("modulo", None)
