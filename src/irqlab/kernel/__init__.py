@@ -29,6 +29,19 @@ from irqlab.kernel.mm import (
     MemReserve,
     PageAllocator,
 )
+from irqlab.kernel.msi import MSI_ANY_INDEX, MsiDesc, MsiMap, MsiParentOps
+from irqlab.kernel.pci import (
+    PCI_IRQ_MSI,
+    PCI_IRQ_MSIX,
+    PciDev,
+    PciDriver,
+    pci_alloc_irq_vectors,
+    pci_bus,
+    pci_free_irq_vectors,
+    pci_irq_vector,
+    pci_msix_alloc_irq_at,
+    pci_msix_free_irq,
+)
 
 __all__ = [
     "CPUHP_AP_IRQ_GIC_STARTING",
@@ -43,12 +56,26 @@ __all__ = [
     "GFP_ATOMIC",
     "GFP_KERNEL",
     "GFP_ZERO",
+    "MSI_ANY_INDEX",
+    "PCI_IRQ_MSI",
+    "PCI_IRQ_MSIX",
     "PAGE_SIZE",
     "CpuHotplug",
     "Kernel",
     "MemReserve",
+    "MsiDesc",
+    "MsiMap",
+    "MsiParentOps",
     "PageAllocator",
+    "PciDev",
+    "PciDriver",
     "errno",
+    "pci_alloc_irq_vectors",
+    "pci_bus",
+    "pci_free_irq_vectors",
+    "pci_irq_vector",
+    "pci_msix_alloc_irq_at",
+    "pci_msix_free_irq",
     "show_interrupts",
     *_irq_all,
 ]

@@ -153,7 +153,8 @@ def _check(world: World, result: Any) -> list[Finding]:
     k = world.kernel
     inherited: dict[int, tuple[int, int]] = world.state["inherited"]
     in_use = tables_in_use(machine)
-    tables = [(cpu, pend, LPI_PENDBASE_SZ, "pending") for cpu, (pend, _) in in_use.items()]
+    tables: list[tuple[int | None, int, int, str]] = [
+        (cpu, pend, LPI_PENDBASE_SZ, "pending") for cpu, (pend, _) in in_use.items()]
     props = sorted({prop for _, prop in in_use.values()})
     tables += [(None, prop, LPI_PROPBASE_SZ, "property") for prop in props]
     inherited_addrs = {t for pair in inherited.values() for t in pair}
