@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from irqlab import sim
 from irqlab.check.observe import attach
@@ -108,3 +110,25 @@ def test_deterministic() -> None:
     b, rb, _ = _run("one-flag", sim.Random(3))
     assert ra.schedule == rb.schedule
     assert [f.as_dict() for f in a] == [f.as_dict() for f in b]
+
+
+_ops = st.lists(st.tuples(st.sampled_from(["down", "up"]), st.integers(min_value=1, max_value=3)),
+                max_size=6).map(lambda ops: ",".join(f"{v}{c}" for v, c in ops))
+
+
+@settings(max_examples=25, deadline=None)
+@given(_ops, st.integers(min_value=0, max_value=2), st.integers(min_value=0, max_value=3))
+def test_merged_holds_for_every_hotplug_sequence(seq, kexec, seed) -> None:
+    w = SC.build("merged", sim.Random(seed), kexec=kexec, sequence=seq)
+    r = w.engine.run()
+    assert r.outcome == "ok"
+    assert w.check(r) == []
+
+
+@settings(max_examples=25, deadline=None)
+@given(_ops, st.integers(min_value=0, max_value=2))
+def test_v1_never_reserves_null_nor_frees_in_use(seq, kexec) -> None:
+    w = SC.build("v1", None, kexec=kexec, sequence=seq)
+    r = w.engine.run()
+    kinds = [f.kind for f in w.check(r)]
+    assert kinds == (["invariant:memreserve-leak"] if kexec else [])
