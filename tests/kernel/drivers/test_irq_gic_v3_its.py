@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from irqlab import sim
 from irqlab.arch import gicv3 as g
 from irqlab.arch import its as A
 from irqlab.errors import InvalidArgumentValue
@@ -21,7 +22,13 @@ from irqlab.kernel.drivers.its_lpi import (
 )
 from irqlab.kernel.irq.manage import irq_set_affinity, request_irq
 from irqlab.kernel.mm import MemReserve
-from irqlab.kernel.pci import PCI_IRQ_MSI, PCI_IRQ_MSIX, pci_alloc_irq_vectors, pci_bus
+from irqlab.kernel.pci import (
+    PCI_IRQ_MSI,
+    PCI_IRQ_MSIX,
+    pci_alloc_irq_vectors,
+    pci_bus,
+    pci_irq_vector,
+)
 
 from .._msi_util import kinds, machine, ok, run
 
@@ -256,3 +263,44 @@ def test_multi_msi_event_block(variant, bits) -> None:
     ok(res)
     assert out == {"map": bits, "nr": 32}
     assert len(m.its.mappings()) == 27
+
+
+def test_cpu_down_migrates_lpis_and_late_cpu_takes_them() -> None:
+    m = machine(PciFunctionConfig(bdf=0x10, msi_vectors=0, msix_vectors=2))
+    seen = {"cpus": []}
+
+    async def h(irq, dev):
+        seen["cpus"].append(sim.smp_processor_id())
+        return 1
+
+    async def wait(n):
+        for _ in range(5000):
+            if len(seen["cpus"]) >= n:
+                return
+            await sim.point("wait")
+        raise AssertionError(seen)
+
+    async def body(k):
+        dev = pci_bus(k).get(0x10)
+        assert await pci_alloc_irq_vectors(dev, 2, 2, PCI_IRQ_MSIX) == 2
+        irq = pci_irq_vector(dev, 0)
+        assert await request_irq(irq, h, 0, "q0", dev) == 0
+        assert await irq_set_affinity(irq, [1]) == 0
+        assert m.its.lookup(0x10, 0)[1] == 1
+        # CPU1 goes down: its LPIs move (MOVI) to an online CPU
+        assert await k.cpuhp.cpu_down(1) == 0
+        seen["after_down"] = m.its.lookup(0x10, 0)[1]
+        m.pci[0x10].fire(0)
+        await wait(1)
+        # CPU3 never booted (maxcpus=2): bring it up, route the vector to it
+        assert await k.cpuhp.cpu_up(3) == 0
+        seen["collections"] = m.its.collections()
+        assert await irq_set_affinity(irq, [3]) == 0
+        m.pci[0x10].fire(0)
+        await wait(2)
+
+    res, _ = run(m, body, maxcpus=2)
+    ok(res)
+    assert seen["after_down"] == 0
+    assert seen["collections"] == {0: 0, 1: 1, 3: 3}
+    assert seen["cpus"] == [0, 3]
