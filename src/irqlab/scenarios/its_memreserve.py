@@ -6,7 +6,8 @@ first (in ``setup``, deterministically): each boots and kexecs into the
 next, so the explored kernel finds CPU0 and CPU1's redistributors
 pre-programmed.  The explored kernel boots, then runs the hotplug
 ``sequence`` (``down1,up1``: take CPU1 down and up again; ``up2``: late
-onlining of a never-booted CPU).  The ITS driver's ONLINE memreserve
+onlining of a never-booted CPU; ``|`` separates concurrent hotplug threads,
+whose order the scheduler -- and so the explorer -- chooses).  The ITS driver's ONLINE memreserve
 callback is the variant (``options["its_memreserve"]``):
 
 * ``v1`` -- the posted two-flag patch.  Its callback is installed inside
@@ -46,12 +47,20 @@ _PEND_MASK = ((1 << 52) - 1) & ~0xFFFF
 _PROP_MASK = ((1 << 52) - 1) & ~0xFFF
 
 
-def parse_sequence(seq: str, ncpus: int) -> list[tuple[str, int]]:
-    """``"down1,up1,up2"`` -> ``[("down", 1), ("up", 1), ("up", 2)]`` (ValueError if bad)."""
+def parse_sequence(seq: str, ncpus: int) -> list[list[tuple[str, int]]]:
+    """``"down1,up1|up2"`` -> ``[[("down", 1), ("up", 1)], [("up", 2)]]``.
+
+    ``|`` separates concurrent hotplug threads (their order is the
+    scheduler's choice); raises :class:`InvalidArgumentValue` if malformed.
+    """
+    return [_parse_ops(part, seq, ncpus) for part in seq.split("|")]
+
+
+def _parse_ops(part: str, seq: str, ncpus: int) -> list[tuple[str, int]]:
     from irqlab.errors import InvalidArgumentValue
 
     ops = []
-    for item in filter(None, (s.strip() for s in seq.split(","))):
+    for item in filter(None, (s.strip() for s in part.split(","))):
         for verb in ("down", "up"):
             if item.startswith(verb) and item[len(verb):].isdigit():
                 cpu = int(item[len(verb):])
@@ -60,7 +69,8 @@ def parse_sequence(seq: str, ncpus: int) -> list[tuple[str, int]]:
                     break
         else:
             raise InvalidArgumentValue(
-                f"sequence must be comma-separated downN/upN with 0 < N < {ncpus}, not {seq!r}")
+                f"sequence must be comma-separated downN/upN with 0 < N < {ncpus} "
+                f"('|' between concurrent threads), not {seq!r}")
     return ops
 
 
@@ -88,7 +98,11 @@ class _Recorder:
 
     def __call__(self, ev: Any) -> None:
         k = ev.kind
-        if k == "mm_memreserve" and ev.get("label") == "its_pending_table":
+        if k == "kernel_booted":
+            self.step = "booted"
+        elif k in ("cpuhp_up", "cpuhp_down") and self.step != "boot":
+            self.step = f"{k[6:]}{ev.args['target']}"
+        elif k == "mm_memreserve" and ev.get("label") == "its_pending_table":
             self.reserves.append((ev.cpu, ev.args["addr"], ev.args["size"], self.step))
             self.actions.append((ev.cpu, f"reserve {ev.args['addr']:#x} at {self.step}"))
         elif k == "mm_free_pages":
@@ -127,15 +141,18 @@ def _setup(world: World) -> None:
     rec = _Recorder()
     inherited = tables_in_use(machine)
 
-    async def init() -> None:
-        await k.boot()
-        for verb, cpu in ops:
-            rec.step = f"{verb}{cpu}"
+    async def hotplug(group: list[tuple[str, int]]) -> None:
+        for verb, cpu in group:
             if verb == "up":
                 await k.cpuhp.cpu_up(cpu)
             else:
                 await k.cpuhp.cpu_down(cpu)
-        rec.step = "end"
+
+    async def init() -> None:
+        await k.boot()
+        for i, group in enumerate(ops[1:], 1):     # concurrent hotplug threads
+            eng.spawn(0, hotplug, group, name=f"hotplug{i}")
+        await hotplug(ops[0])
 
     machine.events.subscribe(rec)
     eng.spawn(0, init, name="init")
