@@ -189,11 +189,26 @@ def test_schedule_string_roundtrip_and_escapes() -> None:
     s = sim.encode_schedule("0123abcd", 0xDEADBEEF, choices)
     assert s == "v1.0123abcd.deadbeef.01vw20xwffxw1000x7"
     assert sim.decode_schedule(s) == ("0123abcd", 0xDEADBEEF, choices)
+    runs = [1] * 4 + [2] * 5 + [40] * 12 + [0]
+    s = sim.encode_schedule("0123abcd", 0, runs)
+    assert s == "v1.0123abcd.00000000.1111y5z2y12zw28x0"
+    assert sim.decode_schedule(s)[2] == runs
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.integers(0, 3), st.integers(0, 5000)), max_size=80))
+def test_schedule_roundtrip_fuzz(choices: list[int]) -> None:
+    s = sim.encode_schedule("00000000", 7, choices)
+    assert sim.decode_schedule(s) == ("00000000", 7, choices)
 
 
 @pytest.mark.parametrize("bad", ["", "v2.01234567.01234567.0", "v1.0123.01234567.0",
                                  "v1.01234567.01234567.0w", "v1.01234567.01234567.x",
-                                 "v1.01234567.01234567.wzx", "v1.01234567.01234567.0 1"])
+                                 "v1.01234567.01234567.wzx", "v1.01234567.01234567.0 1",
+                                 "v1.01234567.01234567.y", "v1.01234567.01234567.yz1",
+                                 "v1.01234567.01234567.y0z1", "v1.01234567.01234567.y3z",
+                                 "v1.01234567.01234567.y99999999z1",
+                                 "v1.01234567.01234567.z"])
 def test_malformed_schedule_strings(bad: str) -> None:
     with pytest.raises(InvalidArgumentValue, match="schedule"):
         sim.decode_schedule(bad)

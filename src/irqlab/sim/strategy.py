@@ -22,7 +22,8 @@ A strategy may also define ``after_step(choice, engine)`` (called after
 every step, also single-option ones) and ``begin(engine)`` / ``end(result)``.
 
 The schedule string is ``v1.<scenario hash>.<shape hash>.<choices>``: the
-choices one character each (``0-9a-v`` for 0..31, ``w<hex>x`` above), the
+choices one character each (``0-9a-v`` for 0..31, ``w<hex>x`` above; a run of
+five or more equal choices as ``y<count>z<choice>``), the
 shape hash a digest of each choice point's option count and chosen key, so a
 replay that takes the same indices through a different-shaped run is
 detected when the recorded prefix is consumed.
@@ -53,19 +54,41 @@ __all__ = [
 
 _DIGITS = "0123456789abcdefghijklmnopqrstuv"
 _VALUE = {c: i for i, c in enumerate(_DIGITS)}
-_RE = re.compile(r"v1\.([0-9a-f]{8})\.([0-9a-f]{8})\.([0-9a-vwx]*)")
+_RE = re.compile(r"v1\.([0-9a-f]{8})\.([0-9a-f]{8})\.([0-9a-z]*)")
 
 
 class ScheduleDivergence(IrqlabError):
     """A replayed schedule does not match the run (other scenario, or different choices)."""
 
 
+def _token(c: int) -> str:
+    return _DIGITS[c] if c < 32 else f"w{c:x}x"
+
+
 def encode_schedule(scenario_hash: str, shape: int, choices: Sequence[int]) -> str:
-    """The string form of a schedule (see the module docstring)."""
+    """The string form of a schedule (see the module docstring).
+
+    A run of 5 or more equal choices is written ``y<count>z<token>``.
+    """
     parts = []
-    for c in choices:
-        parts.append(_DIGITS[c] if c < 32 else f"w{c:x}x")
+    i = 0
+    n = len(choices)
+    while i < n:
+        c = choices[i]
+        j = i + 1
+        while j < n and choices[j] == c:
+            j += 1
+        tok = _token(c)
+        if j - i >= 5:
+            parts.append(f"y{j - i}z{tok}")
+        else:
+            parts.append(tok * (j - i))
+        i = j
     return f"v1.{scenario_hash}.{shape:08x}.{''.join(parts)}"
+
+
+def _bad(text: str, i: int, what: str) -> InvalidArgumentValue:
+    return InvalidArgumentValue(f"schedule has {what} at {i}, not {text!r}")
 
 
 def decode_schedule(text: str) -> tuple[str, int, list[int]]:
@@ -81,18 +104,34 @@ def decode_schedule(text: str) -> tuple[str, int, list[int]]:
     i = 0
     n = len(body)
     while i < n:
+        count = 1
+        if body[i] == "y":
+            j = body.find("z", i + 1)
+            digits = body[i + 1:j] if j > 0 else ""
+            if not digits.isdigit() or not digits.isascii() or int(digits) < 1:
+                raise _bad(text, i, "a bad repeat count")
+            if int(digits) > 1 << 24:
+                raise _bad(text, i, "a repeat count over 2**24")
+            count = int(digits)
+            i = j + 1
+            if i >= n:
+                raise _bad(text, i, "a repeat without a choice")
         ch = body[i]
         if ch == "w":
             j = body.find("x", i + 1)
             if j <= i + 1 or any(c not in "0123456789abcdef" for c in body[i + 1:j]):
-                raise InvalidArgumentValue(f"schedule has a bad escape at {i}, not {text!r}")
-            out.append(int(body[i + 1:j], 16))
+                raise _bad(text, i, "a bad escape")
+            v = int(body[i + 1:j], 16)
             i = j + 1
-        elif ch == "x":
-            raise InvalidArgumentValue(f"schedule has a stray 'x' at {i}, not {text!r}")
-        else:
-            out.append(_VALUE[ch])
+        elif ch in _VALUE:
+            v = _VALUE[ch]
             i += 1
+        else:
+            raise _bad(text, i, f"a stray {ch!r}")
+        if count == 1:
+            out.append(v)
+        else:
+            out.extend([v] * count)
     return m.group(1), int(m.group(2), 16), out
 
 
