@@ -103,6 +103,8 @@ def test_bad_sequence() -> None:
         SC.build("merged", None, sequence="down0")
     with pytest.raises(InvalidArgumentValue):
         SC.build("merged", None, sequence="up7")
+    with pytest.raises(InvalidArgumentValue, match=r"^kexec must be"):
+        SC.build("merged", None, kexec=-1)
 
 
 def test_deterministic() -> None:

@@ -6,7 +6,7 @@ import pytest
 
 from irqlab import sim
 from irqlab.check.observe import attach
-from irqlab.errors import InvalidArgumentType
+from irqlab.errors import InvalidArgumentType, InvalidArgumentValue
 from irqlab.scenarios import get_scenario
 
 SC = get_scenario("msi-reinsert")
@@ -79,3 +79,5 @@ def test_verdict_over_random_schedules(variant) -> None:
 def test_bad_param() -> None:
     with pytest.raises(InvalidArgumentType, match=r"^cycles must be int, not '3'$"):
         SC.build("bulk", None, cycles="3")
+    with pytest.raises(InvalidArgumentValue, match=r"^cycles must be"):
+        SC.build("bulk", None, cycles=0)

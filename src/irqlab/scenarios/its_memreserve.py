@@ -37,6 +37,7 @@ from typing import Any
 from irqlab import sim
 from irqlab.arch import gicv3 as g
 from irqlab.check.findings import Finding
+from irqlab.errors import check_int
 from irqlab.hw.machine import Machine
 from irqlab.kernel.drivers.its_lpi import LPI_PENDBASE_SZ, LPI_PROPBASE_SZ
 from irqlab.kernel.kernel import Kernel
@@ -122,6 +123,7 @@ def _overlaps(a: int, asz: int, b: int, bsz: int) -> bool:
 
 def _setup(world: World) -> None:
     p = world.params
+    check_int("kexec", p["kexec"], 0, 16)
     machine = Machine.virt(cpus=4, lpis_sticky=True)
     opts = {"its_memreserve": world.variant}
     ops = parse_sequence(p["sequence"], 4)
