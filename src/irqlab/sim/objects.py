@@ -33,19 +33,13 @@ class _Call(Op):
     __slots__ = ("fn",)
     kind = "access"
 
-    def __init__(self, obj: Any, label: str, fn: Callable[[Thread], Any],
-                 write: bool = True) -> None:
+    def __init__(self, obj: Any, label: str, fn: Callable[[Thread], Any]) -> None:
         self.obj = obj
         self.label = label
         self.fn = fn
 
     def perform(self, th: Thread) -> Any:
         return self.fn(th)
-
-
-class _CallR(_Call):
-    __slots__ = ()
-    write = False
 
 
 class _CallW(_Call):
