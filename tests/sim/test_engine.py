@@ -212,3 +212,27 @@ def test_threads_property_lists_every_context() -> None:
     assert [(th.tid, th.name, th.kind) for th in eng.threads] == [(0, "t", "task"),
                                                                  (1, "irq/0", "irq")]
     assert rec.of("sim_irq_enter")[0]["name"] == "irq/0"
+
+
+def test_more_argument_validation() -> None:
+    from irqlab import Machine
+
+    m = Machine.virt(cpus=2, its=False)
+    with pytest.raises(InvalidArgumentValue,
+                       match=r"^cpus must be None or 2 \(the machine's CPU count\), not 3$"):
+        sim.Engine(machine=m, cpus=3)
+    eng = sim.Engine(machine=m)
+    assert len(eng.cpus) == 2 and eng.events is m.events
+    with pytest.raises(InvalidArgumentType, match=r"^online must be a bool, not 1$"):
+        eng.set_cpu_online(0, 1)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentValue, match=r"^intid must be in"):
+        eng.raise_irq(0, -1)
+    with pytest.raises(InvalidArgumentType, match=r"^name must be a str, not 5$"):
+        eng.spawn_device(5, _inc)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentType, match=r"^fingerprint must be a str, not 1$"):
+        sim.Engine(cpus=1, fingerprint=1)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentValue, match=r"^max_steps must be in"):
+        sim.Engine(cpus=1, max_steps=0)
+    with pytest.raises(InvalidArgumentValue, match=r"^ticks must be in"):
+        eng.sleep(-1)
+    eng.close()
