@@ -30,8 +30,8 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_irqlab_without_arguments_runs_the_demo(capsys) -> None:
-    code, out, err = run(capsys)
+def test_demo_text_report(capsys) -> None:
+    code, out, err = run(capsys, "demo")
     assert code == 0 and err == ""
     assert out.startswith("irqlab demo: machine: qemu-virt-gicv3-its-4cpu.dtb: 4 CPUs, GICv3")
     lines = out.splitlines()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from irqlab.cli import COMMANDS, build_parser, main
+from irqlab.cli import COMMANDS, DEFAULT_COMMAND, build_parser, main
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "dtb"
 
@@ -87,7 +87,7 @@ def test_argparse_errors_exit_2(capsys) -> None:
 def test_help_and_version(capsys, monkeypatch) -> None:
     monkeypatch.setenv("COLUMNS", "200")
     code, out, _ = run(capsys, "--help")
-    assert code == 0 and "Without a command, runs 'demo'" in out
+    assert code == 0 and f"Without a command, runs '{DEFAULT_COMMAND}'" in out
     for name in COMMANDS:
         assert name in out
     code, out, _ = run(capsys, "--version")
@@ -110,3 +110,13 @@ def test_info_regions_builds_the_machine(capsys) -> None:
     assert "ram" in names and "pcie-ecam" in names
     assert len(names) == len(set(names))
     assert [r["base"] for r in regions] == sorted(r["base"] for r in regions)
+
+
+def test_missing_pylibfdt_is_a_usage_error(capsys, monkeypatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "libfdt", None)
+    code, out, err = run(capsys, "info", "--dtb", str(FIXTURES / "qemu-virt-gicv3-its-4cpu.dtb"))
+    assert (code, out) == (2, "")
+    assert err == ("irqlab info: error: reading device trees needs pylibfdt: "
+                   "pip install 'irqlab[dtb]'\n")
