@@ -203,3 +203,27 @@ def test_untracked_runs_handler_without_counting() -> None:
     log, core = _scenario(handle_untracked_irq)
     assert log == ["handler:1:cookie:masked=False"]
     assert core.descs[1].kstat_irqs == [0]
+
+
+def test_chained_handler_uninstall_masks_and_disables() -> None:
+    log: list[str] = []
+    eng = sim.Engine(cpus=1)
+    core = IrqCore(eng)
+    out: list[object] = []
+
+    async def demux(desc: Any) -> None:
+        log.append("demux")
+
+    async def body(core: IrqCore) -> None:
+        dom = IrqDomain(core, "p", LevelOps(log, LogChip("chip", log), base=5))
+        irq = await irq_domain_alloc_irqs(dom, 1)
+        await irq_set_chained_handler_and_data(irq, demux, "data")
+        await irq_set_chained_handler_and_data(irq, None, None)
+        desc = core.descs[irq]
+        out.extend([desc.depth, bool(desc.state & (1 << 16)), desc.handle_irq.__name__])
+
+    eng.spawn(0, body, core)
+    assert eng.run().outcome == "ok"
+    assert log[-5:] == ["p.activate:1", "chip.affinity:5:(0,)", "chip.unmask:5",
+                        "chip.mask:5", "chip.ack:5"]
+    assert out == [1, True, "handle_bad_irq"]

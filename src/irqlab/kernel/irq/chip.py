@@ -556,18 +556,28 @@ def irq_set_chip_and_handler(irq: int, chip: IrqChip, handler: Flow,
     irq_set_handler(irq, handler, name)
 
 
-async def irq_set_chained_handler_and_data(irq: int, handler: Flow, data: Any) -> None:
+async def irq_set_chained_handler_and_data(irq: int, handler: Flow | None, data: Any) -> None:
     """``irq_set_chained_handler_and_data``: install a chained flow handler and start the IRQ.
 
     The IRQ becomes unrequestable (``IRQ_NOREQUEST``), is activated and started
     at once (the parent is unmasked), like Linux's ``__irq_do_set_handler``
-    with ``is_chained``.  Takes ``desc.lock`` with irqsave; does not sleep.
+    with ``is_chained``.  ``handler=None`` uninstalls it: the IRQ is masked,
+    marked disabled (depth 1) and gets :func:`handle_bad_irq`.  Takes
+    ``desc.lock`` with irqsave; does not sleep.
     """
     from irqlab.kernel.irq.manage import irq_activate_and_startup
 
     desc = _desc(irq)
     flags = await desc.lock.lock_irqsave()
     desc.handler_data = data
+    if handler is None or handler is handle_bad_irq:
+        if desc.irq_data.chip is not no_irq_chip:
+            await _mask_ack_irq(desc)
+        desc.state |= IRQD_IRQ_DISABLED
+        desc.depth = 1
+        desc.handle_irq = handle_bad_irq
+        desc.lock.unlock_irqrestore(flags)
+        return
     desc.handle_irq = handler
     desc.status = (desc.status | IRQ_NOREQUEST | IRQ_NOPROBE | IRQ_NOTHREAD) & ~IRQ_NOAUTOEN
     desc.depth = 0
