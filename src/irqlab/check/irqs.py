@@ -28,7 +28,7 @@ affinity was set).  End-of-run checks run only for an ``ok`` outcome.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from irqlab.check.findings import Finding
 from irqlab.events import Event
@@ -56,6 +56,32 @@ def _name(k: tuple[int, int]) -> str:
 class IrqObserver:
     """Observer of interrupt delivery (see the module docstring)."""
 
+    #: event kind -> handler method name (:mod:`irqlab.check.observe` binds them)
+    HANDLERS: ClassVar[dict[str, str]] = {
+        "gicd_spi_pending": "_hw_pending",
+        "gicr_ppi_pending": "_hw_pending",
+        "gicr_sgi_pending": "_hw_pending",
+        "gicr_lpi_pending": "_lpi_pending",
+        "gicd_line": "_v2_line",
+        "gicr_lpi_clear": "_lpi_clear",
+        "cpuif_ack": "_ack",
+        "gicc_ack": "_ack",
+        "gic_active": "_gic_active",
+        "cpuif_deactivate": "_deactivate",
+        "gicc_dir": "_v2_dir",
+        "gicc_eoi": "_deactivate",
+        "gicd_deactivate_physical": "_deactivate",
+        "sim_irq_raise": "_soft_raise",
+        "sim_irq_enter": "_enter",
+        "irq_affinity": "_affinity",
+        "irq_handler": "_handler",
+    }
+
+    @property
+    def handlers(self) -> dict[str, Any]:
+        """Event kind -> bound handler (the observer protocol)."""
+        return {k: getattr(self, m) for k, m in self.HANDLERS.items()}
+
     def __init__(self, engine: Any) -> None:
         self.engine = engine
         self.found: list[Finding] = []
@@ -73,25 +99,6 @@ class IrqObserver:
         self._last_pending: dict[int, int] = {}
         self._irq_intid: dict[int, int] = {}
         self._reported: set[Any] = set()
-        self.handlers = {
-            "gicd_spi_pending": self._hw_pending,
-            "gicr_ppi_pending": self._hw_pending,
-            "gicr_sgi_pending": self._hw_pending,
-            "gicr_lpi_pending": self._lpi_pending,
-            "gicd_line": self._v2_line,
-            "gicr_lpi_clear": self._lpi_clear,
-            "cpuif_ack": self._ack,
-            "gicc_ack": self._ack,
-            "gic_active": self._gic_active,
-            "cpuif_deactivate": self._deactivate,
-            "gicc_dir": self._v2_dir,
-            "gicc_eoi": self._deactivate,
-            "gicd_deactivate_physical": self._deactivate,
-            "sim_irq_raise": self._soft_raise,
-            "sim_irq_enter": self._enter,
-            "irq_affinity": self._affinity,
-            "irq_handler": self._handler,
-        }
 
     # -- hardware ------------------------------------------------------------------------
     def _hw_pending(self, ev: Event) -> None:

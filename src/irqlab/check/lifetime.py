@@ -19,7 +19,7 @@ model code marked them as meant to outlive the run with
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from irqlab.check.findings import Finding
 from irqlab.events import Event
@@ -70,6 +70,22 @@ def _stack_lines(stack: str) -> str:
 class LifetimeObserver:
     """Observer of tracked-object lifetimes (see the module docstring)."""
 
+    #: event kind -> handler method name (:mod:`irqlab.check.observe` binds them)
+    HANDLERS: ClassVar[dict[str, str]] = {
+        "sim_alloc": "_alloc",
+        "sim_free": "_free",
+        "sim_free_rcu": "_free_rcu",
+        "sim_access": "_access",
+        "sim_rcu_read_lock": "_rcu_lock",
+        "sim_rcu_read_unlock": "_rcu_unlock",
+        "check_long_lived": "_keep",
+    }
+
+    @property
+    def handlers(self) -> dict[str, Any]:
+        """Event kind -> bound handler (the observer protocol)."""
+        return {k: getattr(self, m) for k, m in self.HANDLERS.items()}
+
     def __init__(self, engine: Any) -> None:
         self.engine = engine
         self.found: list[Finding] = []
@@ -77,15 +93,6 @@ class LifetimeObserver:
         # open RCU read sections: reader key (cpu, or ("actor", tid)) -> {oid: (tid, site)}
         self._nest: dict[Any, int] = {}
         self._read: dict[Any, dict[int, tuple[int, str]]] = {}
-        self.handlers = {
-            "sim_alloc": self._alloc,
-            "sim_free": self._free,
-            "sim_free_rcu": self._free_rcu,
-            "sim_access": self._access,
-            "sim_rcu_read_lock": self._rcu_lock,
-            "sim_rcu_read_unlock": self._rcu_unlock,
-            "check_long_lived": self._keep,
-        }
 
     def _stack(self) -> str:
         return ";".join(self.engine.stack())

@@ -31,7 +31,7 @@ lookup per acquisition.
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
+from typing import Any, ClassVar
 
 from irqlab.check.findings import Finding
 from irqlab.events import Event
@@ -108,6 +108,23 @@ class Lockdep:
     (so it must not be taken under a raw spinlock or with interrupts off).
     """
 
+    #: event kind -> handler method name (:mod:`irqlab.check.observe` binds them)
+    HANDLERS: ClassVar[dict[str, str]] = {
+        "sim_spawn": "_spawn",
+        "sim_lock_acquire": "_acquire",
+        "sim_lock_release": "_release",
+        "sim_irq_enable": "_irq_enable",
+        "sim_irq_disable": "_irq_disable",
+        "sim_irq_enter": "_irq_enter",
+        "sim_irq_exit": "_irq_exit",
+        "sim_atomic_sleep": "_atomic_sleep",
+    }
+
+    @property
+    def handlers(self) -> dict[str, Any]:
+        """Event kind -> bound handler (the observer protocol)."""
+        return {k: getattr(self, m) for k, m in self.HANDLERS.items()}
+
     def __init__(self, engine: Any, *, preempt_rt: bool = False) -> None:
         self.engine = engine
         self.preempt_rt = bool(preempt_rt)
@@ -126,16 +143,6 @@ class Lockdep:
         self._lock_disabled: dict[int | None, int] = {}
         self._flav: dict[tuple[Any, ...], list[str]] = {}
         self._reported: set[Any] = set()
-        self.handlers = {
-            "sim_spawn": self._spawn,
-            "sim_lock_acquire": self._acquire,
-            "sim_lock_release": self._release,
-            "sim_irq_enable": self._irq_enable,
-            "sim_irq_disable": self._irq_disable,
-            "sim_irq_enter": self._irq_enter,
-            "sim_irq_exit": self._irq_exit,
-            "sim_atomic_sleep": self._atomic_sleep,
-        }
 
     # -- context bookkeeping -----------------------------------------------------------
     def _spawn(self, ev: Event) -> None:
@@ -249,8 +256,9 @@ class Lockdep:
             if o.cls is cls and not h.trylock:
                 self._recursive(ev, tid, cpu, o, h)
                 break
-        # wait context
-        self._wait_context(ev, tid, cpu, held, h, bool(in_irq))
+        # wait context (only sleeping locks, and spinlock_t on PREEMPT_RT, can violate it)
+        if cls.type == "mutex" or self.preempt_rt:
+            self._wait_context(ev, tid, cpu, held, h, bool(in_irq))
         # dependencies: from the most recent non-trylock held lock, and trylocks above it
         for o in reversed(held):
             if o.cls is not cls:
@@ -258,9 +266,10 @@ class Lockdep:
             if not o.trylock:
                 break
         # usage
-        if in_irq:
+        usage = cls.usage
+        if in_irq and IN_HARDIRQ not in usage:
             self._mark(cls, IN_HARDIRQ, stack, ev, tid, cpu, h)
-        if on:
+        if on and HARDIRQ_ON not in usage:
             self._mark(cls, HARDIRQ_ON, stack, ev, tid, cpu, h)
         held.append(h)
 

@@ -66,12 +66,31 @@ class Observers:
         self._inv_found: list[Finding] = []
         self._inv_seen: set[str] = set()
         self._last_time = -1
-        self._table: dict[str, list[Callable[[Event], None]]] = {}
-        self._all: list[Callable[[Event], None]] = []
         #: the findings raised during the run, in event order (shared by the observers)
         self._found: list[Finding] = []
-        for ob in self.observers:
-            self._register(ob)
+        obs = self.observers
+        for ob in obs:
+            self._share_found(ob)
+        # kind -> ((bound handler, ...)); observers that declare HANDLERS by method
+        # name share one table per combination of classes (built once per process)
+        # kind -> [(observer index, method name)]: one template per combination of
+        # observer classes (built once per process); handlers are bound per kind on
+        # first use, so attaching costs little and unused kinds cost nothing
+        self._obs = obs
+        self._xh: dict[str, list[Callable[[Event], None]]] = {}
+        key = tuple(type(o) for o in obs)
+        tmpl = _TABLES.get(key)
+        if tmpl is None:
+            try:
+                tmpl = _TABLES[key] = _template(obs)
+            except _NoTemplate:
+                tmpl = {}
+                for ob in obs:
+                    for kind, fn in ob.handlers.items():
+                        self._xh.setdefault(kind, []).append(fn)
+        self._tmpl = tmpl
+        self._table: dict[str, list[Callable[[Event], None]]] = {}
+        self._all: list[Callable[[Event], None]] = self._bind("*")
         self._attached = True
         self._fn = engine.events.subscribe(self._dispatch)
 
@@ -81,13 +100,24 @@ class Observers:
         return [o for o in (self.lockdep, self.lifetimes, self.irqs) if o is not None] + list(
             self.extra)
 
-    def _register(self, ob: Any) -> None:
+    def _share_found(self, ob: Any) -> None:
         if isinstance(getattr(ob, "found", None), list):
             self._found.extend(ob.found)
             ob.found = self._found
+
+    def _bind(self, kind: str) -> list[Callable[[Event], None]]:
+        obs = self._obs
+        fns = [getattr(obs[i], name) for i, name in self._tmpl.get(kind, ())]
+        fns += self._xh.get(kind, ())
+        self._table[kind] = fns
+        return fns
+
+    def _register(self, ob: Any) -> None:
+        self._share_found(ob)
         for kind, fn in ob.handlers.items():
-            self._table.setdefault(kind, []).append(fn)
-        self._all = self._table.get("*", [])
+            self._xh.setdefault(kind, []).append(fn)
+        self._table.clear()
+        self._all = self._bind("*")
 
     def add(self, observer: Any) -> Any:
         """Attach one more observer (``handlers`` + ``finish``); returns it."""
@@ -104,7 +134,9 @@ class Observers:
             self._on_event(ev)
             return
         fns = self._table.get(ev.kind)
-        if fns is not None:
+        if fns is None:
+            fns = self._bind(ev.kind)
+        if fns:
             found = self._found
             n = len(found)
             for fn in fns:
@@ -125,9 +157,10 @@ class Observers:
         found = self._found
         n = len(found)
         fns = self._table.get(ev.kind)
-        if fns is not None:
-            for fn in fns:
-                fn(ev)
+        if fns is None:
+            fns = self._bind(ev.kind)
+        for fn in fns:
+            fn(ev)
         if self._all:
             for fn in self._all:
                 fn(ev)
@@ -172,6 +205,26 @@ class Observers:
             if not f.schedule:
                 f.schedule = sched
         return out
+
+
+_TABLES: dict[tuple[type, ...], dict[str, list[tuple[int, str]]]] = {}
+
+
+def _template(obs: list[Any]) -> dict[str, list[tuple[int, str]]]:
+    """kind -> [(observer index, method name)] for observers that declare ``HANDLERS``."""
+    out: dict[str, list[tuple[int, str]]] = {}
+    for i, ob in enumerate(obs):
+        names = getattr(type(ob), "HANDLERS", None)
+        if not isinstance(names, dict):
+            # an observer with instance handlers only: bind by name through a lookup
+            raise _NoTemplate
+        for kind, meth in names.items():
+            out.setdefault(kind, []).append((i, meth))
+    return out
+
+
+class _NoTemplate(Exception):
+    pass
 
 
 def _make(flag: bool | Any, cls: type, engine: Any, name: str) -> Any:
