@@ -56,11 +56,11 @@ def test_bad_input_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -
     assert len(err.strip().splitlines()) <= 3
 
 
-def test_check_all(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["check", "-q"]) == 0
+def test_check_seed_scenarios(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "-q", "vgic-lpi-xa", "vgic-lpi-refcount"]) == 0
     out = capsys.readouterr().out
     last = out.strip().splitlines()[-1]
-    assert last.startswith("5 variants, 5 as claimed, 0 not") or " 0 not," in last
+    assert last.startswith("5 variants, 5 as claimed, 0 not")
     assert "replay: irqlab replay vgic-lpi-refcount --variant dec-then-lock v1." in out
 
 

@@ -108,30 +108,37 @@ class Shrunk:
 
 
 def shrink(target: Target, choices: Sequence[int], finding: Finding, *,
-           max_runs: int = 2000) -> Shrunk | None:
+           max_runs: int = 2000, max_steps: int = 100_000) -> Shrunk | None:
     """Shrink the failing schedule ``choices`` of ``target`` that showed ``finding``.
 
     Returns ``None`` if replaying ``choices`` does not show the finding again
-    (a nondeterministic scenario).  ``max_runs`` bounds the work (runs are
-    the unit, not seconds, so the result does not depend on the machine).
+    (a nondeterministic scenario).  ``max_runs`` and ``max_steps`` (engine
+    steps summed over the runs) bound the work -- runs and steps, not seconds,
+    so the result does not depend on the machine.
     """
     if not isinstance(target, Target):
         raise InvalidArgumentType(f"target must be a Target, not {target!r}")
     if not isinstance(finding, Finding):
         raise InvalidArgumentType(f"finding must be a Finding, not {finding!r}")
     check_int("max_runs", max_runs, 1, 1 << 40)
+    check_int("max_steps", max_steps, 1, 1 << 62)
     want = signature(finding)
     runs = 0
+    work = 0
+
+    def spent() -> bool:
+        return runs >= max_runs or work >= max_steps
 
     def attempt(dec: Sequence[int | None], by_index: bool = False
                 ) -> tuple[tuple[int, int, int], Outcome, Finding, list[int]] | None:
-        nonlocal runs
+        nonlocal runs, work
         runs += 1
         st = _Guided(dec, by_index)
         try:
-            out = run_built(target.build(st), observe=target.observe)
+            out = run_built(target.build(st), observe=target.observe, fast=True)
         except Exception:  # a candidate the scenario cannot take: not a counterexample
             return None
+        work += out.result.steps
         for f in out.findings:
             if signature(f) == want:
                 cost = (st.preemptions, out.result.steps, len(out.result.choices))
@@ -147,7 +154,7 @@ def shrink(target: Target, choices: Sequence[int], finding: Finding, *,
 
     def better(dec: list[int | None]) -> bool:
         nonlocal best_cost, best_out, best_f, base
-        if runs >= max_runs:
+        if spent():
             return False
         r = attempt(dec)
         if r is None or r[0] >= best_cost:
@@ -156,14 +163,21 @@ def shrink(target: Target, choices: Sequence[int], finding: Finding, *,
         base = list(taken)
         return True
 
+    if best_cost[0] == 0:
+        # no preemption: the run is the canonical non-preempting one already
+        return Shrunk(outcome=best_out, finding=best_f, preemptions=0, steps=best_cost[1],
+                      runs=runs, before=before)
+
     # 0. iterative preemption bounding (CHESS): the fewest preemptions that fail the same way
     from irqlab.check.dfs import DfsExplorer
 
     for bound in range(best_cost[0]):
         ex = DfsExplorer(target, preemptions=bound)
-        while not ex.finished and runs < max_runs // 2:
+        while not ex.finished and 2 * runs < max_runs and 2 * work < max_steps:
             runs += 1
             out = ex.next_run()
+            if out is not None:
+                work += out.result.steps
             hit = None if out is None else next(
                 (f for f in out.findings if signature(f) == want), None)
             if hit is not None and out is not None:
@@ -176,18 +190,18 @@ def shrink(target: Target, choices: Sequence[int], finding: Finding, *,
             break
 
     improved = True
-    while improved and runs < max_runs:
+    while improved and not spent():
         improved = False
         # 1. shortest prefix (rest: no preemptions)
         for m in range(len(base)):
-            if runs >= max_runs:
+            if spent():
                 break
             if better(base[:m]):
                 improved = True
                 break
         # 2. drop single preemptions, from the end
         i = len(base) - 1
-        while i >= 0 and runs < max_runs:
+        while i >= 0 and not spent():
             if i < len(base) and base[i] is not None:
                 cand = list(base)
                 cand[i] = None
@@ -197,7 +211,7 @@ def shrink(target: Target, choices: Sequence[int], finding: Finding, *,
         # 3. delete chunks
         for size in (4, 2, 1):
             i = len(base) - size
-            while i >= 0 and runs < max_runs:
+            while i >= 0 and not spent():
                 cand = base[:i] + base[i + size:]
                 if better(cand):
                     improved = True
@@ -205,7 +219,7 @@ def shrink(target: Target, choices: Sequence[int], finding: Finding, *,
         # 4. other contexts at one choice point (smaller keys first)
         keys = sorted({k for k in base if k is not None})
         i = len(base) - 1
-        while i >= 0 and runs < max_runs:
+        while i >= 0 and not spent():
             v = base[i] if i < len(base) else None
             if v is not None:
                 for k in keys:

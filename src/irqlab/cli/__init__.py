@@ -25,7 +25,7 @@ __all__ = ["COMMANDS", "DEFAULT_COMMAND", "build_parser", "main"]
 COMMANDS: tuple[str, ...] = ("demo", "info", "trace", "check", "list", "run", "explore",
                              "replay")
 #: What ``irqlab`` runs without a command.
-DEFAULT_COMMAND = "demo"
+DEFAULT_COMMAND = "check"
 
 EXIT_OK = 0
 EXIT_FINDING = 1
