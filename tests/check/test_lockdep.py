@@ -354,3 +354,51 @@ def test_fuzz_deadlocks_are_predicted(progs, irq_lock, seed) -> None:
     assert "model-error" not in kinds
     if res.outcome == "deadlock":
         assert any(k.startswith("lockdep:") for k in kinds), [str(f) for f in found]
+
+
+def test_irq_context_starts_its_own_chain() -> None:
+    """A lock taken by an interrupt handler is not ordered after the interrupted task's."""
+    task_lock = sim.SpinLock("T")
+    irq_lock = sim.SpinLock("I")
+
+    async def handler(cpu):
+        fl = await irq_lock.lock_irqsave()
+        irq_lock.unlock_irqrestore(fl)
+
+    async def t():
+        sim.current().cctx.engine.raise_irq(0, 3)
+        await task_lock.lock()      # irqs on: the handler may run while T is held
+        await sim.point("holding T")
+        task_lock.unlock()
+
+    async def other():
+        fl = await irq_lock.lock_irqsave()
+        fl2 = await task_lock.lock_irqsave()   # I -> T: no cycle with the irq's I
+        task_lock.unlock_irqrestore(fl2)
+        irq_lock.unlock_irqrestore(fl)
+
+    found, _ = _run(lambda eng: [eng.spawn(0, t), eng.spawn(0, other)], cpus=1,
+                    handler=handler)
+    assert "lockdep:circular-locking" not in [f.kind for f in found]
+    # but T is HARDIRQ-unsafe and I (irq-safe) -> T exists: the inversion is real
+    assert [f.kind for f in found] == ["lockdep:irq-lock-inversion"]
+
+
+def test_bad_arguments_to_attach() -> None:
+    import pytest
+
+    from irqlab.errors import InvalidArgumentType
+
+    eng = sim.Engine(cpus=1)
+    with pytest.raises(InvalidArgumentType, match="engine must be"):
+        attach(object())
+    with pytest.raises(InvalidArgumentType, match="lockdep must be"):
+        attach(eng, lockdep=3)
+    with pytest.raises(InvalidArgumentType, match="invariants must be callables"):
+        attach(eng, invariants=[1])
+    obs = attach(eng)
+    with pytest.raises(InvalidArgumentType, match="observer must have"):
+        obs.add(object())
+    obs.detach()
+    obs.detach()
+    eng.close()
