@@ -1,0 +1,157 @@
+"""Benchmarks of the checker's exploration (``python benchmarks/bench_check.py [--quick]``).
+
+Prints:
+
+1. the counter benchmark (N CPUs x K locked increments): schedules explored by
+   DFS with source-DPOR + sleep sets against the number of lock-acquisition
+   orders (must be equal), schedules/s with all observers on and with none,
+   and the reduction factor against DFS without reduction;
+2. per seed scenario variant: schedules/s/core (random strategy, all
+   observers on) and, for the variants with a planted bug, the schedules and
+   seconds to the first finding per strategy, and the shrinking time;
+3. the speed-up of 2 worker processes over 1 on a long random exploration.
+
+Exit code 1 only if a correctness target fails (DPOR counts, a planted bug not
+found within its budget); performance goals are printed with "goal met" /
+"goal missed".
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+from irqlab.check.counter import expected_classes
+from irqlab.check.dfs import DfsExplorer
+from irqlab.check.explore import explore
+from irqlab.check.run import Target
+
+
+def dfs_count(target: Target, reduction: bool = True, limit: float = 120.0
+              ) -> tuple[int, int, float, bool]:
+    ex = DfsExplorer(target, reduction=reduction)
+    t0 = time.perf_counter()
+    while not ex.finished and time.perf_counter() - t0 < limit:
+        ex.next_run()
+    return ex.schedules, ex.blocked, time.perf_counter() - t0, ex.finished
+
+
+def counter_table(quick: bool) -> bool:
+    ok = True
+    print("counter benchmark: N CPUs x K spin_lock-protected increments (DFS, source-DPOR)")
+    print(f"  {'NxK':<5} {'orders':>7} {'explored':>9} {'blocked':>8} {'s/s obs':>9} "
+          f"{'s/s bare':>9} {'no-POR':>9} {'factor':>7}")
+    sizes = [(3, 2), (3, 3)] if quick else [(3, 2), (3, 3), (4, 2)]
+    best = 0.0
+    for n, k in sizes:
+        want = expected_classes(n, k)
+        s, b, dt, _ = dfs_count(Target("counter", "locked", {"cpus": n, "iters": k}))
+        s2, _, dt2, _ = dfs_count(Target("counter", "locked", {"cpus": n, "iters": k},
+                                         observe=False))
+        nored = factor = "-"
+        if n * k <= 6:
+            s3, _, _, fin = dfs_count(Target("counter", "locked", {"cpus": n, "iters": k},
+                                             observe=False), reduction=False)
+            nored = f"{s3}" + ("" if fin else "+")
+            factor = f"{s3 / s:.0f}x"
+        rate = s / dt
+        best = max(best, rate)
+        print(f"  {n}x{k:<3} {want:>7} {s:>9} {b:>8} {rate:>9.0f} {s2 / dt2:>9.0f} "
+              f"{nored:>9} {factor:>7}")
+        if s != want:
+            ok = False
+            print(f"  FAIL: {n}x{k} explored {s} schedules, expected {want}")
+    goal = 20_000
+    print(f"  goal >= {goal} schedules/s/core with observers: "
+          f"{'goal met' if best >= goal else 'goal missed'} (best {best:.0f})")
+    return ok
+
+
+BUGS = [("vgic-lpi-xa", "irq"), ("vgic-lpi-xa", "plain"),
+        ("vgic-lpi-refcount", "dec-then-lock"), ("vmd-teardown", "immediate-free"),
+        ("its-memreserve", "v1"), ("its-memreserve", "one-flag"), ("vmd-balance", "modulo")]
+CLEAN = [("vgic-lpi-xa", "irqsave"), ("vgic-lpi-refcount", "dec-and-lock"),
+         ("vmd-teardown", "rcu-desc"), ("vmd-teardown", "srcu"), ("its-memreserve", "merged")]
+
+
+def scenarios_table(quick: bool) -> bool:
+    from irqlab.scenarios import all_scenarios
+
+    names = {sc.name for sc in all_scenarios()}
+    ok = True
+    print()
+    print("seed scenarios: schedules/s/core (random, observers on)")
+    for name, variant in CLEAN + BUGS:
+        if name not in names:
+            continue
+        budget = 50 if quick else 300
+        r = explore(name, variant, strategy="random", budget=budget, time=10, shrink=False,
+                    stop="first")
+        print(f"  {name + '/' + variant:<34} {r.rate():>8.0f}/s  ({r.schedules} runs)")
+    print()
+    print("time to first finding (one core) and shrinking")
+    print(f"  {'scenario/variant':<34} {'random':>16} {'pct':>16} {'dfs':>16} {'shrink':>14}")
+    for name, variant in BUGS:
+        if name not in names:
+            continue
+        cells = []
+        shrink_cell = "-"
+        for strat in ("random", "pct", "dfs"):
+            t0 = time.perf_counter()
+            r = explore(name, variant, strategy=strat, budget=2000, time=30, shrink=False)
+            dt = time.perf_counter() - t0
+            if r.expected:
+                cells.append(f"{r.first_at} in {dt:.2f}s")
+                if dt > 10:
+                    ok = False
+                if strat == "dfs" and r.outcome is not None:
+                    from irqlab.check.shrink import shrink
+
+                    t1 = time.perf_counter()
+                    s = shrink(r.target, r.outcome.result.choices, r.finding)  # type: ignore
+                    if s is not None:
+                        dt1 = time.perf_counter() - t1
+                        shrink_cell = f"{s.preemptions}p/{s.steps}st {dt1:.2f}s"
+            else:
+                cells.append("not found")
+                if strat == "dfs":
+                    ok = False
+        print(f"  {name + '/' + variant:<34} {cells[0]:>16} {cells[1]:>16} {cells[2]:>16} "
+              f"{shrink_cell:>14}")
+    return ok
+
+
+def speedup(quick: bool) -> None:
+    print()
+    budget = 1500 if quick else 6000
+    t = Target("counter", "locked", {"cpus": 3, "iters": 3})
+    times: dict[int, float] = {}
+    for w in (1, 2):
+        t0 = time.perf_counter()
+        r = explore(t, strategy="random", budget=budget, workers=w, shrink=False)
+        times[w] = time.perf_counter() - t0
+        assert r.schedules == budget, r.schedules
+    sp = times[1] / times[2]
+    print(f"2 workers vs 1: random, counter 3x3, {budget} schedules: {times[1]:.2f}s vs "
+          f"{times[2]:.2f}s = {sp:.2f}x ({'goal met' if sp >= 1.8 else 'goal missed'}: >= 1.8x)")
+    t0 = time.perf_counter()
+    r = explore(t, strategy="dfs", workers=2)
+    dt = time.perf_counter() - t0
+    print(f"DFS with 2 workers, counter 3x3: {r.schedules} schedules in {dt:.2f}s "
+          f"(shards are not reduced against each other: 1680 in one process)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args: Any = sys.argv[1:] if argv is None else argv
+    quick = "--quick" in args
+    ok = counter_table(quick)
+    ok = scenarios_table(quick) and ok
+    speedup(quick)
+    print()
+    print("bench_check: " + ("all correctness targets met" if ok else "TARGETS MISSED"))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
