@@ -68,8 +68,17 @@ def draw(outcome: Outcome, finding: Finding | None = None) -> str:
     except ImportError:
         return step_list(events)
     source = outcome.recorder if outcome.recorder is not None else events
-    step = finding.step if finding is not None else None
-    return str(draw_columns(source, highlight=step))
+    if finding is not None:
+        # the finding as made in *this* run (event numbers differ between runs)
+        from irqlab.check.run import signature
+
+        want = signature(finding)
+        finding = next((f for f in outcome.findings if signature(f) == want), finding)
+    try:
+        return str(draw_columns(source, finding=finding))
+    except TypeError:  # an older draw() without finding=
+        step = finding.step if finding is not None else None
+        return str(draw_columns(source, highlight=step))
 
 
 def _indent(text: str, pad: str = "    ") -> str:
