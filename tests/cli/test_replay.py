@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from irqlab.cli import main
 
@@ -70,3 +72,41 @@ def test_malformed_schedule_exit_2(sched: str, capsys: pytest.CaptureFixture[str
 def test_continue_with_bad_strategy(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["replay", "counter", "v1.00000000.00000000.", "--continue", "-S", "x"]) == 2
     assert "strategy must be" in capsys.readouterr().err
+
+_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz.v"
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(alphabet=_ALPHABET, max_size=40))
+def test_fuzz_schedule_text_never_tracebacks(text: str) -> None:
+    import contextlib
+    import io
+
+    err, out = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+        code = main(["replay", "counter", "-V", "racy", "-p", "cpus=2", "-p", "iters=1",
+                     "-q", text if text.startswith("v") else "v1.1bd4b5ce.00000000." + text])
+    assert code in (0, 1, 2)
+    assert "Traceback" not in err.getvalue()
+    if code == 2:
+        assert len(err.getvalue().strip().splitlines()) == 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=40), max_size=30))
+def test_fuzz_choice_prefixes_continue(choices: list[int]) -> None:
+    import contextlib
+    import io
+
+    from irqlab.sim import encode_schedule
+    from irqlab.sim.engine import _hash8
+
+    sched = encode_schedule(_hash8("counter/racy/cpus=2,iters=1"), 0, choices)
+    err, out = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+        code = main(["replay", "counter", "-V", "racy", "-p", "cpus=2", "-p", "iters=1",
+                     "-q", sched, "--continue", "-S", "roundrobin"])
+        code2 = main(["replay", "counter", "-V", "racy", "-p", "cpus=2", "-p", "iters=1",
+                      "-q", sched])
+    assert code in (0, 1, 2) and code2 in (0, 1, 2)
+    assert "Traceback" not in err.getvalue()
