@@ -197,3 +197,28 @@ def test_finding_marks_its_event_row() -> None:
     hit = [ln for ln in text.splitlines() if ln.startswith(">>")]
     assert hit == [">> spin_unlock_irq(lpi_xa.xa_lock)  <-- lockdep:inconsistent-lock-state"]
     assert text.splitlines()[0].split() == ["CPU0", "CPU1", "eventfd", "RCU"]
+
+
+def test_long_prologue_collapses() -> None:
+    async def setup_step(i):
+        await sim.point(f"setup {i}")
+
+    async def boot():
+        for i in range(20):
+            await setup_step(i)
+        sim.current().cctx.engine.raise_irq(1, 5)
+        await sim.point("race")
+
+    async def handler(cpu):
+        await sim.point("in irq")
+
+    eng = sim.Engine(cpus=2)
+    eng.set_irq_handler(handler)
+    eng.spawn(0, boot)
+    rec = ColumnRecorder(eng).attach()
+    eng.run()
+    lines = draw(rec, color=False).splitlines()
+    assert lines[2:4] == ["   boot()", "   ..."]
+    assert "   setup 19" in lines and "   setup 3" not in lines
+    full = draw(rec, color=False, compact=False).splitlines()
+    assert "   setup 3" in full

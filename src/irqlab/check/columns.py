@@ -27,7 +27,9 @@ reads like the thread's.  ``highlight`` (a step, e.g. ``finding.step``)
 marks the faulting row with ``>>`` and ``marker``.
 
 Compact mode (default) collapses runs of uninteresting rows (unlabelled
-preemption points, wait steps) into one ``...`` row; ``max_width`` bounds
+preemption points, wait steps) into one ``...`` row, and a long prologue
+that one context runs alone (set-up) into its outermost function entries,
+``...`` and its last eight rows; ``max_width`` bounds
 every line.  Plain text; colour (rich) only when asked for or when stdout is
 a terminal and rich is installed.
 """
@@ -55,11 +57,13 @@ _GP = "RCU"
 class Row:
     """One drawn line: its step, column key, text, indentation and role."""
 
-    __slots__ = ("col", "depth", "role", "seq", "step", "text")
+    __slots__ = ("col", "depth", "level", "role", "seq", "step", "text")
 
     def __init__(self, step: int, col: Any, text: str, depth: int = 0, role: str = "op",
-                 seq: int = -1) -> None:
+                 seq: int = -1, level: int = -1) -> None:
         self.step = step
+        #: for a function entry: its depth in the model-code stack (0: outermost)
+        self.level = level
         #: the event the row was drawn from
         self.seq = seq
         self.col = col
@@ -112,6 +116,15 @@ class ColumnRecorder:
 
 def _fn_name(frame: str) -> str:
     return frame.split("@", 1)[0]
+
+
+def _same_call(name: str, text: str) -> bool:
+    return text == name or text.startswith((name + "(", name + " "))
+
+
+def _shown(name: str) -> bool:
+    """Python-private helpers (``_maybe``) are model plumbing, not kernel functions."""
+    return not name.startswith("_") or name.startswith("__")
 
 
 def rows_from_events(events: Iterable[Event], stacks: dict[int, list[str]] | None = None,
@@ -176,8 +189,11 @@ def rows_from_events(events: Iterable[Event], stacks: dict[int, list[str]] | Non
             p = 0
             while p < len(prev) and p < len(st) and _fn_name(prev[p]) == _fn_name(st[p]):
                 p += 1
-            for fr in st[p:]:
-                add(f"{_fn_name(fr)}()", "fn")
+            for lvl in range(p, len(st)):
+                nm = _fn_name(st[lvl])
+                if _shown(nm):
+                    add(f"{nm}()", "fn")
+                    rows[-1].level = lvl
             last_stack[tid] = st
         if kind == "sim_step":
             op = a["op"]
@@ -195,8 +211,9 @@ def rows_from_events(events: Iterable[Event], stacks: dict[int, list[str]] | Non
             elif op == "access":
                 add(label or "access", "op")
             else:
-                add(f"{op}({label})" if label else f"{op}()", "dull" if op.startswith("wait")
-                    else "op")
+                text = (label if label.startswith(op) else f"{op}({label})") if label else (
+                    f"{op}()")
+                add(text, "dull" if op.startswith("wait") else "op")
         elif kind == "sim_lock_acquire":
             mode = a["mode"]
             base = {"mutex": "mutex_lock", "raw_spin": "raw_spin_lock"}.get(a["type"],
@@ -266,7 +283,7 @@ def rows_from_events(events: Iterable[Event], stacks: dict[int, list[str]] | Non
     # "xa_load(8192)") says the same thing twice: keep the step
     rows = [r for i, r in enumerate(rows)
             if not (r.role == "fn" and i + 1 < len(rows) and rows[i + 1].col == r.col
-                    and rows[i + 1].text.startswith(r.text[:-1]))]
+                    and _same_call(r.text[:-2], rows[i + 1].text))]
     order = sorted(cols, key=lambda c: (0, c, 0) if isinstance(c, int) else
                    (2, 0, 0) if c == _GP else (1, c[1], 0))
     titles = {c: (f"CPU{c}" if isinstance(c, int) else "RCU" if c == _GP
@@ -333,11 +350,20 @@ def draw(source: Any, *, highlight: int | None = None, marker: str | None = None
         ops = [i for i in cands if rows[i].role == "op"]
         hit = ops[0] if ops else cands[-1] if cands else -1
     if compact:
+        # A long prologue run by one context alone (the set-up before the race) keeps
+        # its outermost function entries, a "...", and its last rows.
+        first_other = next((i for i, r in enumerate(rows) if r.col != rows[0].col), len(rows))
+        lead = 8
+        body: list[Row | None] = list(rows)
+        if first_other > 2 * lead and not 0 <= hit < first_other - lead:
+            body = [*(r for r in rows[:first_other - lead] if r.level == 0), None,
+                    *rows[first_other - lead:]]
         # runs of dull rows (unlabelled points, waits) vanish; long ones leave a "..."
         out_rows: list[Row | None] = []
         run = 0
-        for i, r in enumerate(rows):
-            if r.role == "dull" and i != hit:
+        hit_obj = rows[hit] if hit >= 0 else None
+        for r in body:
+            if r is not None and r.role == "dull" and r is not hit_obj:
                 run += 1
                 continue
             if run >= 3:
@@ -346,6 +372,8 @@ def draw(source: Any, *, highlight: int | None = None, marker: str | None = None
             out_rows.append(r)
         if run >= 3:
             out_rows.append(None)
+        out_rows = [r for i, r in enumerate(out_rows)
+                    if r is not None or i == 0 or out_rows[i - 1] is not None]
         if hit >= 0:
             hit_row: Row | None = rows[hit]
         else:
