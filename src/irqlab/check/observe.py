@@ -71,11 +71,10 @@ class Observers:
         obs = self.observers
         for ob in obs:
             self._share_found(ob)
-        # kind -> ((bound handler, ...)); observers that declare HANDLERS by method
-        # name share one table per combination of classes (built once per process)
-        # kind -> [(observer index, method name)]: one template per combination of
-        # observer classes (built once per process); handlers are bound per kind on
-        # first use, so attaching costs little and unused kinds cost nothing
+        # kind -> ((function, observer index), ...): one table per combination of
+        # observer classes that declare HANDLERS (built once per process), called as
+        # function(observer, event) -- attaching binds nothing.  Observers with
+        # instance handlers only (and extras added later) go to self._xh.
         self._obs = obs
         self._xh: dict[str, list[Callable[[Event], None]]] = {}
         key = tuple(type(o) for o in obs)
@@ -89,8 +88,7 @@ class Observers:
                     for kind, fn in ob.handlers.items():
                         self._xh.setdefault(kind, []).append(fn)
         self._tmpl = tmpl
-        self._table: dict[str, list[Callable[[Event], None]]] = {}
-        self._all: list[Callable[[Event], None]] = self._bind("*")
+        self._slow = bool(self.invariants or self._xh)
         self._attached = True
         self._fn = engine.events.subscribe(self._dispatch)
 
@@ -105,19 +103,11 @@ class Observers:
             self._found.extend(ob.found)
             ob.found = self._found
 
-    def _bind(self, kind: str) -> list[Callable[[Event], None]]:
-        obs = self._obs
-        fns = [getattr(obs[i], name) for i, name in self._tmpl.get(kind, ())]
-        fns += self._xh.get(kind, ())
-        self._table[kind] = fns
-        return fns
-
     def _register(self, ob: Any) -> None:
         self._share_found(ob)
         for kind, fn in ob.handlers.items():
             self._xh.setdefault(kind, []).append(fn)
-        self._table.clear()
-        self._all = self._bind("*")
+        self._slow = True
 
     def add(self, observer: Any) -> Any:
         """Attach one more observer (``handlers`` + ``finish``); returns it."""
@@ -129,18 +119,17 @@ class Observers:
         return observer
 
     def _dispatch(self, ev: Event) -> None:
-        # the common case (no invariants, no "*" observer): one lookup per event
-        if self.invariants or self._all:
+        # the common case (the built-in observers, no invariants): one lookup per event
+        if self._slow:
             self._on_event(ev)
             return
-        fns = self._table.get(ev.kind)
-        if fns is None:
-            fns = self._bind(ev.kind)
-        if fns:
+        ent = self._tmpl.get(ev.kind)
+        if ent:
             found = self._found
             n = len(found)
-            for fn in fns:
-                fn(ev)
+            obs = self._obs
+            for fn, i in ent:
+                fn(obs[i], ev)
             if len(found) != n:
                 self._tag(n, ev)
 
@@ -156,13 +145,14 @@ class Observers:
             self._check_invariants(ev.time - 1)
         found = self._found
         n = len(found)
-        fns = self._table.get(ev.kind)
-        if fns is None:
-            fns = self._bind(ev.kind)
-        for fn in fns:
-            fn(ev)
-        if self._all:
-            for fn in self._all:
+        obs = self._obs
+        for f, i in self._tmpl.get(ev.kind, ()):
+            f(obs[i], ev)
+        xh = self._xh
+        if xh:
+            for fn in xh.get(ev.kind, ()):
+                fn(ev)
+            for fn in xh.get("*", ()):
                 fn(ev)
         if len(found) != n:
             self._tag(n, ev)
@@ -207,20 +197,21 @@ class Observers:
         return out
 
 
-_TABLES: dict[tuple[type, ...], dict[str, list[tuple[int, str]]]] = {}
+_Entry = tuple[Callable[[Any, Event], None], int]
+#: A cache of static class data (which method of which observer handles a kind).
+_TABLES: dict[tuple[type, ...], dict[str, tuple[_Entry, ...]]] = {}
 
 
-def _template(obs: list[Any]) -> dict[str, list[tuple[int, str]]]:
-    """kind -> [(observer index, method name)] for observers that declare ``HANDLERS``."""
-    out: dict[str, list[tuple[int, str]]] = {}
+def _template(obs: list[Any]) -> dict[str, tuple[_Entry, ...]]:
+    """kind -> ((function, observer index), ...) for observers that declare ``HANDLERS``."""
+    out: dict[str, list[_Entry]] = {}
     for i, ob in enumerate(obs):
         names = getattr(type(ob), "HANDLERS", None)
         if not isinstance(names, dict):
-            # an observer with instance handlers only: bind by name through a lookup
             raise _NoTemplate
         for kind, meth in names.items():
-            out.setdefault(kind, []).append((i, meth))
-    return out
+            out.setdefault(kind, []).append((getattr(type(ob), meth), i))
+    return {k: tuple(v) for k, v in out.items()}
 
 
 class _NoTemplate(Exception):
