@@ -40,19 +40,18 @@ def test_shard_result_equals_serial_exploration() -> None:
     assert list(first.choices or ()) == list(serial.outcome.result.choices)
 
 
-def test_dfs_prefixes_split_the_tree() -> None:
-    t = Target("counter", "locked", {"cpus": 2, "iters": 2})
-    pres = dfs_prefixes(t, 4)
-    assert len(pres) >= 4 and pres == sorted(pres)
-    total = 0
-    for i, p in enumerate(pres):
-        r = run_shard(make_shards(t, "dfs", budget=None, time=None, seed=0, depth=3,
-                                  preemptions=None, reduction=True, workers=1)[i])
-        assert r.exhausted and r.found_at is None
-        total += r.schedules
-        assert p == make_shards(t, "dfs", budget=None, time=None, seed=0, depth=3,
-                                preemptions=None, reduction=True, workers=1)[i].prefix
-    assert total >= 6
+@pytest.mark.parametrize(("cpus", "iters", "want"), [(2, 2, 6), (3, 2, 90), (3, 3, 1680)])
+def test_dfs_shards_together_explore_one_schedule_per_class(cpus: int, iters: int,
+                                                            want: int) -> None:
+    t = Target("counter", "locked", {"cpus": cpus, "iters": iters}, observe=False)
+    for workers in (1, 2, 3):
+        sh = make_shards(t, "dfs", budget=None, time=None, seed=0, depth=3, preemptions=None,
+                         reduction=True, workers=workers)
+        assert len(sh) >= min(4 * workers, 3)
+        results = [run_shard(pickle.loads(pickle.dumps(s))) for s in sh]
+        assert all(r.exhausted and r.found_at is None for r in results)
+        assert sum(r.schedules for r in results) == want
+    assert [p for p, _ in dfs_prefixes(t, 4)] == [p for p, _ in dfs_prefixes(t, 4)]
 
 
 def test_two_workers_find_the_same_first_finding() -> None:
@@ -62,8 +61,11 @@ def test_two_workers_find_the_same_first_finding() -> None:
     assert two.first_at == one.first_at
     assert two.outcome.result.schedule == one.outcome.result.schedule
     d = explore("counter", "locked", strategy="dfs", workers=2,
-                params={"cpus": 2, "iters": 2})
-    assert d.verdict == "clean" and d.exhausted and d.schedules >= 6
+                params={"cpus": 3, "iters": 2})
+    assert d.verdict == "clean" and d.exhausted and d.schedules == 90
+    f = explore("counter", "racy", strategy="dfs", workers=2, shrink=False)
+    g = explore("counter", "racy", strategy="dfs", shrink=False)
+    assert f.finding is not None and f.finding.kind == g.finding.kind == "invariant:counter"
 
 
 def test_factories_cannot_be_sharded() -> None:

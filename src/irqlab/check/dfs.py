@@ -36,9 +36,12 @@ the bounded search from losing schedules that plain DPOR would reach by
 preempting elsewhere.  ``reduction=False`` explores every schedule (within
 the bound): the baseline for the reduction factor.
 
-Sharding for parallel workers: ``prefix`` fixes the first choices (indices at
-choice points with two or more options); those nodes never backtrack (the
-other shards cover their alternatives).
+Sharding for parallel workers: :func:`split_prefixes` enumerates the first
+``depth`` choice points with sleep sets only (every option that is not asleep),
+giving one ``(prefix, sleeps)`` per subtree; an explorer built with them fixes
+those choices (the nodes never backtrack: the other shards cover their
+alternatives) and starts from their sleep sets, so shards do not re-explore what
+an earlier shard covers through independent reorderings of the prefix.
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ from irqlab.check.run import Outcome, Target, run_built
 from irqlab.errors import InvalidArgumentType, IrqlabError, check_int
 from irqlab.sim import Strategy
 
-__all__ = ["DfsExplorer", "NondeterministicScenario"]
+__all__ = ["DfsExplorer", "NondeterministicScenario", "split_prefixes"]
 
 _HW = "hw"  # the key of "the hardware" in footprints
 # footprint values: read, write, lock acquisition (a write that is disabled while held)
@@ -63,6 +66,10 @@ class NondeterministicScenario(IrqlabError):
 
 class _Blocked(Exception):
     """Every enabled context is asleep (or only preemptions beyond the bound remain)."""
+
+
+class _Cut(Exception):
+    """Prefix enumeration: the run reached the split depth (the rest is a shard's work)."""
 
 
 class _Node:
@@ -143,6 +150,10 @@ class _DfsRun(Strategy):
         keys = tuple(c.key for c in choices)
         cp = self.cp
         self.cp = cp + 1
+        if ex.split_depth is not None and cp >= ex.split_depth:
+            raise _Cut
+        if cp == len(ex.cp_nodes):
+            ex.cp_nodes.append(i)
         if i < len(ex.path):
             node = ex.path[i]
             if node.enabled != keys or node.key not in keys:
@@ -157,8 +168,10 @@ class _DfsRun(Strategy):
                     f"shard prefix choice {cp} is {j}, but only {len(keys)} options exist")
             node = ex.new_node(i, keys, forced=keys[j])
             node.frozen = True
+            if cp < len(ex.prefix_sleeps):
+                node.sleep = dict(ex.prefix_sleeps[cp])
         else:
-            node = ex.new_node(i, keys)
+            node = ex.new_node(i, keys, full=ex.split_depth is not None)
         return keys.index(node.key)
 
     def after_step(self, c: Any, engine: Any) -> None:
@@ -204,7 +217,9 @@ class DfsExplorer:
     """
 
     def __init__(self, target: Target, *, preemptions: int | None = None,
-                 reduction: bool = True, prefix: Sequence[int] = ()) -> None:
+                 reduction: bool = True, prefix: Sequence[int] = (),
+                 prefix_sleeps: Sequence[dict[Any, dict[Any, int]]] = (),
+                 split_depth: int | None = None) -> None:
         if not isinstance(target, Target):
             raise InvalidArgumentType(f"target must be a Target, not {target!r}")
         if preemptions is not None:
@@ -215,6 +230,12 @@ class DfsExplorer:
         self.bound = preemptions
         self.reduction = reduction
         self.prefix = [check_int("prefix", p, 0, 1 << 20) for p in prefix]
+        self.prefix_sleeps = list(prefix_sleeps)
+        self.split_depth = split_depth
+        #: Node index of each choice point (two or more options) of the current path.
+        self.cp_nodes: list[int] = []
+        #: Prefix enumeration (``split_depth``): ``(choice indices, sleep sets)`` per run.
+        self.prefixes: list[tuple[tuple[int, ...], tuple[dict[Any, dict[Any, int]], ...]]] = []
         self.path: list[_Node] = []
         self.finished = False
         self.schedules = 0
@@ -226,8 +247,12 @@ class DfsExplorer:
         self.rcu_key = _okey(RCU_STATE)
 
     # -- building the path ------------------------------------------------------------
-    def new_node(self, i: int, keys: tuple[int, ...], forced: int | None = None) -> _Node:
-        """Append the node for step ``i`` with options ``keys``; pick its first choice."""
+    def new_node(self, i: int, keys: tuple[int, ...], forced: int | None = None,
+                 full: bool = False) -> _Node:
+        """Append the node for step ``i`` with options ``keys``; pick its first choice.
+
+        ``full``: every option is a backtrack point (prefix enumeration: sleep sets only).
+        """
         path = self.path
         prev = path[i - 1] if i else None
         if prev is None or not self.reduction:
@@ -259,7 +284,7 @@ class DfsExplorer:
         node.key = key
         node.pre = ppre + (1 if (pk in keys and key != pk) else 0)
         if forced is None:
-            if self.reduction:
+            if self.reduction and not full:
                 node.backtrack[key] = None
             else:
                 for k in keys:
@@ -284,11 +309,31 @@ class DfsExplorer:
         except _Blocked:
             out = None
             self.blocked += 1
+        except _Cut:
+            out = None
+        del self.cp_nodes[len([i for i in self.cp_nodes if i < len(self.path)]):]
+        if self.split_depth is not None:
+            if out is not None or len(self.cp_nodes) == self.split_depth:
+                self.prefixes.append(self._prefix_of_path())
+            # (a blocked run's prefix is covered by an earlier one)
         self.max_depth = max(self.max_depth, len(self.path))
-        if self.reduction:
+        if self.reduction and self.split_depth is None:
             self._races()
         self._backtrack()
         return out
+
+    def _prefix_of_path(self) -> tuple[tuple[int, ...], tuple[dict[Any, dict[Any, int]], ...]]:
+        idx: list[int] = []
+        sleeps: list[dict[Any, dict[Any, int]]] = []
+        for i in self.cp_nodes:
+            node = self.path[i]
+            idx.append(node.enabled.index(node.key))
+            sl = dict(node.sleep)
+            for k, f in node.done.items():
+                if k != node.key:
+                    sl[k] = f
+            sleeps.append(sl)
+        return tuple(idx), tuple(sleeps)
 
     # -- race detection ---------------------------------------------------------------
     def _races(self) -> None:
@@ -441,4 +486,21 @@ class DfsExplorer:
                     self._valid = i
                     return
             path.pop()
+            if self.cp_nodes and self.cp_nodes[-1] >= len(path):
+                self.cp_nodes.pop()
         self.finished = True
+
+
+def split_prefixes(target: Target, depth: int, *, preemptions: int | None = None
+                   ) -> list[tuple[tuple[int, ...], tuple[dict[Any, dict[Any, int]], ...]]]:
+    """The subtrees below the first ``depth`` choice points, in DFS order, with sleep sets.
+
+    Each item is ``(choice indices, sleep set per choice point)``: pass them as
+    ``DfsExplorer(target, prefix=..., prefix_sleeps=...)``.  Prefixes whose runs end
+    before ``depth`` choice points are shorter.
+    """
+    check_int("depth", depth, 0, 64)
+    ex = DfsExplorer(target, preemptions=preemptions, split_depth=depth)
+    while not ex.finished:
+        ex.next_run()
+    return ex.prefixes

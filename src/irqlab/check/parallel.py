@@ -3,9 +3,9 @@
 A :class:`Shard` is a plain picklable description of a piece of work -- the
 scenario, variant and parameters, the strategy and its settings, and either
 a range of run numbers (random, PCT: run ``r`` depends on ``(seed, r)`` only)
-or a DFS prefix (the choice indices at the first choice points: the shard
-explores that subtree with DPOR; the prefix nodes never backtrack, the other
-shards cover their alternatives).  :func:`run_shard` is all a worker does, so a
+or a DFS prefix (the choice indices at the first choice points and their sleep
+sets: the shard explores that subtree with DPOR; the prefix nodes never
+backtrack, the other shards cover their alternatives).  :func:`run_shard` is all a worker does, so a
 cluster engine could take the same shards over later.
 
 Merging is deterministic: shards are numbered, results are consumed in shard
@@ -15,9 +15,11 @@ single process exploring the shards in order.  Processes are started with the
 ``spawn`` method (no state inherited from the parent).  Only built-in
 scenarios can be sharded (a factory may not be picklable).
 
-DFS shards explore more schedules in total than one DPOR run would: the
-prefix nodes are enumerated without reduction, and sleep sets do not cross
-shards.  Random and PCT shards do exactly the work of one process.
+DFS shards: the top of the tree (the first choice points) is enumerated with
+sleep sets, and each shard starts from its prefix's sleep sets, so the shards
+together explore what one DPOR run explores (1,680 schedules for the 3x3
+counter on any number of shards), plus a few sleep-blocked runs.  Random and
+PCT shards do exactly the work of one process.
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ from typing import Any
 
 from irqlab.check.run import Target, run_built
 from irqlab.errors import InvalidArgumentValue
-from irqlab.sim import Strategy
 
 __all__ = ["Shard", "ShardResult", "dfs_prefixes", "explore_parallel", "make_shards", "run_shard"]
 
@@ -53,6 +54,7 @@ class Shard:
     preemptions: int | None = None
     reduction: bool = True
     prefix: tuple[int, ...] = ()
+    prefix_sleeps: tuple[dict[Any, dict[Any, int]], ...] = ()
     time: float | None = None
     want: str | None = None
 
@@ -87,7 +89,7 @@ def run_shard(shard: Shard) -> ShardResult:
         from irqlab.check.dfs import DfsExplorer
 
         ex = DfsExplorer(t, preemptions=shard.preemptions, reduction=shard.reduction,
-                         prefix=shard.prefix)
+                         prefix=shard.prefix, prefix_sleeps=shard.prefix_sleeps)
         while not ex.finished:
             out = ex.next_run()
             if out is not None and out.findings:
@@ -116,37 +118,26 @@ def run_shard(shard: Shard) -> ShardResult:
     return ShardResult(shard.index, n, 0, n == shard.stop - shard.start, None, None, other)
 
 
-class _Probe(Strategy):
-    """Replays a prefix of choice indices, then takes option 0; records option counts."""
+def dfs_prefixes(target: Target, want: int, max_depth: int = 8,
+                 preemptions: int | None = None
+                 ) -> list[tuple[tuple[int, ...], tuple[dict[Any, dict[Any, int]], ...]]]:
+    """Split the DPOR tree at the shallowest depth giving at least ``want`` subtrees.
 
-    def __init__(self, prefix: tuple[int, ...]) -> None:
-        self.prefix = prefix
-        self.counts: list[int] = []
+    Items are ``(choice indices, sleep sets)`` in DFS order
+    (:func:`irqlab.check.dfs.split_prefixes`): the top of the tree is enumerated with
+    sleep sets, so the shards together explore what one DPOR run explores.
+    """
+    from irqlab.check.dfs import split_prefixes
 
-    def choose(self, choices: list[Any], engine: Any) -> int:
-        i = len(self.counts)
-        self.counts.append(len(choices))
-        return self.prefix[i] if i < len(self.prefix) else 0
-
-
-def dfs_prefixes(target: Target, want: int, max_depth: int = 8) -> list[tuple[int, ...]]:
-    """Split the schedule tree at the shallowest depth giving at least ``want`` subtrees."""
-    level: list[tuple[int, ...]] = [()]
-    leaves: list[tuple[int, ...]] = []
-    for d in range(max_depth):
-        if len(level) + len(leaves) >= want:
+    best = split_prefixes(target, 0, preemptions=preemptions)
+    for d in range(1, max_depth + 1):
+        if len(best) >= want:
             break
-        nxt: list[tuple[int, ...]] = []
-        for pre in level:
-            p = _Probe(pre)
-            run_built(target.build(p), observe=False)
-            counts = p.counts
-            if len(counts) <= d:
-                leaves.append(pre)  # the run ends before this depth: a subtree of its own
-                continue
-            nxt.extend((*pre, i) for i in range(counts[d]))
-        level = nxt
-    return sorted(level + leaves)
+        nxt = split_prefixes(target, d, preemptions=preemptions)
+        if len(nxt) == len(best) and d > 1:
+            break  # the runs have no more choice points
+        best = nxt
+    return best
 
 
 def make_shards(target: Target, strategy: str, *, budget: int | None, time: float | None,
@@ -161,8 +152,9 @@ def make_shards(target: Target, strategy: str, *, budget: int | None, time: floa
             "strategy": strategy, "seed": seed, "depth": depth, "k": k,
             "preemptions": preemptions, "reduction": reduction, "time": time, "want": want}
     if strategy == "dfs":
-        pres = dfs_prefixes(target, 4 * workers)
-        return [Shard(index=i, prefix=p, **base) for i, p in enumerate(pres)]  # type: ignore
+        pres = dfs_prefixes(target, 4 * workers, preemptions=preemptions)
+        return [Shard(index=i, prefix=p, prefix_sleeps=sl, **base)  # type: ignore[arg-type]
+                for i, (p, sl) in enumerate(pres)]
     total = budget if budget is not None else 1 << 40
     size = max(1, min(500, (budget or 2000) // (4 * workers)))
     out = []
