@@ -22,6 +22,7 @@ choices give the same run.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import pkgutil
 from collections.abc import Callable
@@ -40,11 +41,18 @@ __all__ = [
 ]
 
 
-def _scenario_modules() -> list[str]:
-    """Public modules of this package (those defining ``SCENARIO`` are scenarios)."""
+@functools.cache
+def _all_scenarios() -> tuple[Scenario, ...]:
+    """Every scenario module of this package, imported once (the set is fixed at install)."""
     import irqlab.scenarios as pkg
 
-    return sorted(m.name for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_"))
+    found = []
+    for m in sorted(m.name for m in pkgutil.iter_modules(pkg.__path__)
+                    if not m.name.startswith("_")):
+        sc = getattr(importlib.import_module(f"irqlab.scenarios.{m}"), "SCENARIO", None)
+        if isinstance(sc, Scenario):
+            found.append(sc)
+    return tuple(sorted(found, key=lambda sc: (sc.seed, sc.name)))
 
 Invariant = Callable[["World", Any], "Finding | list[Finding] | None"]
 
@@ -169,9 +177,4 @@ def get_scenario(name: str) -> Scenario:
 
 def all_scenarios() -> list[Scenario]:
     """Every built-in scenario, ordered by seed then name."""
-    found = []
-    for m in _scenario_modules():
-        sc = getattr(importlib.import_module(f"irqlab.scenarios.{m}"), "SCENARIO", None)
-        if isinstance(sc, Scenario):
-            found.append(sc)
-    return sorted(found, key=lambda sc: (sc.seed, sc.name))
+    return list(_all_scenarios())
