@@ -107,6 +107,19 @@ def test_affinity_by_linux_irq() -> None:
     assert _kinds(ob) == ["affinity-violation"]
 
 
+def test_affinity_from_irq_set_affinity() -> None:
+    es, ob = _obs()
+    es.time = 1
+    es.emit("irq_set_affinity", cpu=0, irq=9, cpus="1", ret=-22, effective="")
+    es.time = 2
+    es.emit("irq_handler", cpu=0, irq=9, name="x", ret=1)
+    assert _kinds(ob) == []           # a failed irq_set_affinity changes nothing
+    es.emit("irq_set_affinity", cpu=0, irq=9, cpus="1", ret=0, effective="1")
+    es.time = 3
+    es.emit("irq_handler", cpu=0, irq=9, name="x", ret=1)
+    assert _kinds(ob) == ["affinity-violation"]
+
+
 def test_soft_irqs_engine() -> None:
     handled = []
 

@@ -14,7 +14,8 @@ It reads three layers of the one event stream:
   ``sim_irq_enter`` (``intid >= 0``, not an IPI) takes it; an entry for the
   hardware line (``intid == -1``) expects an acknowledge;
 * the kernel layer: ``irq_affinity`` (``irq``, ``intid`` (-1 if unknown),
-  ``cpus`` -- the allowed CPUs as a comma-separated list, e.g. ``"0,2"``)
+  ``cpus`` -- the allowed CPUs as a comma-separated list, e.g. ``"0,2"``),
+  ``irq_set_affinity`` (``irq``, ``cpus``, ``ret``: taken when ``ret`` is 0)
   and ``irq_handler`` (``cpu``, ``irq``) -- a handler ran for Linux irq
   ``irq``.
 
@@ -74,6 +75,7 @@ class IrqObserver:
         "sim_irq_raise": "_soft_raise",
         "sim_irq_enter": "_enter",
         "irq_affinity": "_affinity",
+        "irq_set_affinity": "_set_affinity",
         "irq_handler": "_handler",
     }
 
@@ -190,6 +192,11 @@ class IrqObserver:
                 self._irq_intid[irq] = intid
         if intid is not None and intid >= 0:
             self._aff_intid[intid] = (allowed, ev.time)
+
+    def _set_affinity(self, ev: Event) -> None:
+        # the kernel layer's irq_set_affinity trace event (irq, cpus, ret, effective)
+        if ev.args.get("ret", 0) == 0:
+            self._affinity(ev)
 
     def _handler(self, ev: Event) -> None:
         irq = ev.args.get("irq", -1)
