@@ -114,8 +114,15 @@ def test_affinity_from_irq_set_affinity() -> None:
     es.time = 2
     es.emit("irq_handler", cpu=0, irq=9, name="x", ret=1)
     assert _kinds(ob) == []           # a failed irq_set_affinity changes nothing
-    es.emit("irq_set_affinity", cpu=0, irq=9, cpus="1", ret=0, effective="1")
+    es.emit("sim_irq_enter", cpu=0, tid=4, intid=-1, ipi=False, depth=1)
+    es.emit("cpuif_ack", cpu=0, intid=9000, prio=0, group=1)
     es.time = 3
+    es.emit("irq_set_affinity", cpu=1, irq=9, cpus="1", ret=0, effective="1")
+    es.emit("irq_handler", cpu=0, irq=9, name="x", ret=1)
+    assert _kinds(ob) == []           # entered before the change: in flight
+    es.time = 4
+    es.emit("sim_irq_enter", cpu=0, tid=5, intid=-1, ipi=False, depth=1)
+    es.emit("cpuif_ack", cpu=0, intid=9000, prio=0, group=1)
     es.emit("irq_handler", cpu=0, irq=9, name="x", ret=1)
     assert _kinds(ob) == ["affinity-violation"]
 

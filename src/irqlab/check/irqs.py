@@ -95,6 +95,8 @@ class IrqObserver:
         self.soft: dict[tuple[int | None, int], list[int]] = {}
         #: CPUs that entered for the hardware line and have not acknowledged yet
         self._entry: dict[int, int] = {}
+        #: the step of each CPU's latest interrupt entry
+        self._entered: dict[int, int] = {}
         #: affinity: intid -> (allowed, step); irq -> (allowed, step)
         self._aff_intid: dict[int, tuple[frozenset[int], int]] = {}
         self._aff_irq: dict[int, tuple[frozenset[int], int]] = {}
@@ -166,6 +168,8 @@ class IrqObserver:
         intid = a["intid"]
         if a.get("ipi"):
             return
+        if cpu is not None:
+            self._entered[cpu] = ev.time
         if intid < 0:
             if cpu is not None:
                 self._entry[cpu] = ev.time
@@ -214,7 +218,8 @@ class IrqObserver:
             what = f"INTID {intid}"
         else:
             aff = self._aff_irq.get(irq)  # type: ignore[arg-type]
-            since = ev.time
+            # taken before the affinity changed (in flight): allowed
+            since = self._entered.get(cpu, ev.time)
             what = f"irq {irq}"
         if aff is None or cpu in aff[0] or since < aff[1]:
             return
