@@ -25,7 +25,8 @@ def _run(variant, strategy=None, **params):
 
 def test_registered() -> None:
     assert SC.seed == "000"
-    assert [v.name for v in SC.variants] == ["merged", "one-flag", "v1"]
+    assert [v.name for v in SC.variants] == ["merged", "one-flag", "v1", "starting"]
+    assert SC.variant("starting").expect == "sleep-in-atomic"
     assert SC.variant("merged").expect is None
     assert SC.variant("v1").expect == "invariant:memreserve-leak"
     assert SC.variant("one-flag").expect == "invariant:reserve-null"
@@ -88,7 +89,16 @@ def test_one_flag_needs_the_reonline() -> None:
     assert found == []
 
 
-@pytest.mark.parametrize("variant", ["merged", "v1", "one-flag"])
+@pytest.mark.parametrize("kexec,where", [(0, "gic_of_init@"), (1, "starting_cpu@")])
+def test_starting_sleeps_with_interrupts_off(kexec, where) -> None:
+    found, r, _ = _run("starting", kexec=kexec)
+    assert r.outcome == "ok"
+    assert [f.kind for f in found] == ["sleep-in-atomic"]
+    assert "its_cpu_memreserve_starting@its_lpi.py" in found[0].details
+    assert where in found[0].details
+
+
+@pytest.mark.parametrize("variant", ["merged", "v1", "one-flag", "starting"])
 def test_verdict_stable_over_random_schedules(variant) -> None:
     expect = SC.variant(variant).expect
     for seed in range(8):

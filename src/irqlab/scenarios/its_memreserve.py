@@ -19,6 +19,9 @@ callback is the variant (``options["its_memreserve"]``):
   (cold boot, ``kexec=0``: it frees the table CPU1's redistributor uses ->
   ``invariant:free-in-use-table``).
 * ``merged`` -- 5.17: clean.
+* ``starting`` -- before 5.17: free or reserve right in the STARTING path,
+  interrupts off; the reservation may sleep -> the checker's
+  ``sleep-in-atomic`` (the bug the thread set out to fix).
 
 Invariants (checked after the run, against the hardware's GICR_PENDBASER /
 PROPBASER read through the bus): nothing reserved at address 0
@@ -252,6 +255,8 @@ SCENARIO = Scenario(
                 expect="invariant:reserve-null"),
         Variant("v1", "two flags; callback installed inside its_init",
                 expect="invariant:memreserve-leak"),
+        Variant("starting", "before 5.17: reserve in the STARTING path, interrupts off",
+                expect="sleep-in-atomic"),
     ),
     setup=_setup,
     params={"kexec": 1, "sequence": "down1,up1,up2,up3"},

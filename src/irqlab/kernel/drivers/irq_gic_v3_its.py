@@ -51,6 +51,7 @@ from irqlab.kernel.drivers.its_lpi import (
     RdistCpu,
     allocate_lpi_tables,
     its_cpu_init_lpis,
+    its_cpu_memreserve_starting,
     its_lpi_memreserve_init,
     memreserve_variant,
     redist_disable_lpis,
@@ -636,6 +637,8 @@ async def its_cpu_init(kernel: Any, cpu: int) -> int:
     if ret:
         return ret
     its_cpu_init_lpis(its, cpu)
+    if its.memreserve == "starting":
+        await its_cpu_memreserve_starting(its, cpu)
     await its.cpu_init_collection(cpu)
     return 0
 

@@ -35,6 +35,11 @@ rather than with the ITS itself:
   non-NULL and the flag is set, free and leave; otherwise reserve and set
   the flag" -- no once-per-CPU guard: a re-onlined CPU frees the table its
   redistributor uses (cold boot) or reserves address 0 (kexec'd boot).
+
+  ``"starting"`` (before 5.17, the bug the thread fixes): no ONLINE callback;
+  :func:`its_cpu_memreserve_starting` frees or reserves right in the
+  STARTING path, with interrupts off -- the reservation may sleep (it
+  allocates on PREEMPT_RT): the checker's ``sleep-in-atomic``.
 """
 
 from __future__ import annotations
@@ -83,7 +88,7 @@ RD_LOCAL_MEMRESERVE_DONE = 1 << 2
 #: v1 only: the second per-CPU flag.
 RD_LOCAL_PENDTABLE_RESERVED = 1 << 3
 
-ITS_MEMRESERVE_VARIANTS = ("merged", "v1", "one-flag")
+ITS_MEMRESERVE_VARIANTS = ("merged", "v1", "one-flag", "starting")
 
 _CTLR_ENABLE_LPIS = a.GICR_CTLR.EnableLPIs.in_place
 _PROP_PA_MASK = ((1 << 52) - 1) & ~0xFFF
@@ -286,6 +291,20 @@ def its_cpu_init_lpis(its: ItsNode, cpu: int) -> None:
     _emit(its, "itsdrv_pending_table", target=cpu, addr=paddr, state=state)
 
 
+async def its_cpu_memreserve_starting(its: ItsNode, cpu: int) -> None:
+    """Pre-5.17 ``its_cpu_init_lpis`` tail: free the spare or reserve, in STARTING (irqs off)."""
+    rd = its.rdists[cpu]
+    if rd.flags & RD_LOCAL_MEMRESERVE_DONE:
+        return
+    rd.flags |= RD_LOCAL_MEMRESERVE_DONE
+    if rd.flags & RD_LOCAL_PENDTABLE_PREALLOCATED:
+        if rd.pend_page:
+            its_free_pending_table(its, rd.pend_page)
+            rd.pend_page = 0
+    else:
+        await _reserve(its, rd.pend_page, LPI_PENDBASE_SZ, "its_pending_table")
+
+
 # -- the ONLINE memreserve callback, three designs ---------------------------------------
 
 async def its_cpu_memreserve_lpi(its: ItsNode, cpu: int) -> int:
@@ -378,9 +397,10 @@ async def setup_memreserve_state(its: ItsNode) -> int:
 async def its_lpi_memreserve_init(kernel: Any) -> int:
     """``its_lpi_memreserve_init``: install the callback (after the boot CPU's ``its_cpu_init``).
 
-    The v1 design installed it earlier, inside ``its_init`` (nothing to do here then).
+    The v1 design installed it earlier, inside ``its_init``; the pre-5.17 code
+    had none (nothing to do here then).
     """
     its = kernel.its
-    if its is None or its.memreserve == "v1":
+    if its is None or its.memreserve in ("v1", "starting"):
         return 0
     return await setup_memreserve_state(its)
