@@ -124,8 +124,12 @@ def format_result(res: Any, *, draw: bool = True, timing: bool = False) -> str:
     for f in findings:
         lines.append(_indent(format_finding(f), "  "))
     if draw:
-        rec = record_run(t, res.schedule)
         lines.append("  counterexample:")
-        lines.append(_indent(globals()["draw"](rec, res.finding), "  "))
+        try:
+            rec = record_run(t, res.schedule)
+        except Exception as e:  # a scenario that does not replay deterministically
+            lines.append(f"    (the schedule did not replay: {type(e).__name__}: {e})")
+        else:
+            lines.append(_indent(globals()["draw"](rec, res.finding), "  "))
     lines.append(f"  replay: {res.replay_line}")
     return "\n".join(lines)
