@@ -355,6 +355,8 @@ class ItsNode:
         self.pta = False
         # GITS_BASER tables: type -> (pa, page size, pages, indirect, entry size)
         self.tables: dict[int, tuple[int, int, int, bool, int]] = {}
+        self._rdbase_cache: dict[int, int] = {}
+        self._sync_cache: dict[int, bytes] = {}
         self.chip = ItsChip(self)
         self.domain: IrqDomain | None = None
         self.parent_ops = ItsMsiParentOps(self)
@@ -487,11 +489,23 @@ class ItsNode:
 
     # -- commands --------------------------------------------------------------------------
     def _rdbase(self, cpu: int) -> int:
-        rd = self.rdists[cpu].rd_base
-        if self.pta:
-            return rd >> 16
-        typer = self.machine.cpus[cpu].read(rd + g.GICR_TYPER_OFF, 8)
-        return int(g.GICR_TYPER.Processor_Number.get(typer))
+        """The MAPC/SYNC RDbase of ``cpu``: PA >> 16 (PTA=1) or GICR_TYPER.Processor_Number."""
+        rdb = self._rdbase_cache.get(cpu)
+        if rdb is None:
+            rd = self.rdists[cpu].rd_base
+            if self.pta:
+                rdb = rd >> 16
+            else:
+                typer = self._hw().read(rd + g.GICR_TYPER_OFF, 8)
+                rdb = int(g.GICR_TYPER.Processor_Number.get(typer))
+            self._rdbase_cache[cpu] = rdb
+        return rdb
+
+    def _sync(self, cpu: int) -> bytes:
+        raw = self._sync_cache.get(cpu)
+        if raw is None:
+            raw = self._sync_cache[cpu] = A.encode_command("SYNC", RDbase=self._rdbase(cpu))
+        return raw
 
     async def send_command(self, name: str, *, sync: int | None = None, **fields: int) -> None:
         """``its_send_single_command``: queue ``name`` (+ SYNC to CPU ``sync``), wait for it.
@@ -501,7 +515,7 @@ class ItsNode:
         """
         raws = [A.encode_command(name, **fields)]
         if sync is not None:
-            raws.append(A.encode_command("SYNC", RDbase=self._rdbase(sync)))
+            raws.append(self._sync(sync))
         flags = await self.lock.lock_irqsave()
         try:
             for raw in raws:
