@@ -20,13 +20,15 @@ from irqlab.kernel.drivers.its_lpi import (
     RDIST_FLAGS_RD_TABLES_PREALLOCATED,
     LpiRanges,
 )
-from irqlab.kernel.irq.manage import irq_set_affinity, request_irq
+from irqlab.kernel.irq.desc import IRQD_ACTIVATED
+from irqlab.kernel.irq.manage import free_irq, irq_set_affinity, request_irq
 from irqlab.kernel.mm import MemReserve
 from irqlab.kernel.pci import (
     PCI_IRQ_MSI,
     PCI_IRQ_MSIX,
     pci_alloc_irq_vectors,
     pci_bus,
+    pci_free_irq_vectors,
     pci_irq_vector,
 )
 
@@ -304,3 +306,64 @@ def test_cpu_down_migrates_lpis_and_late_cpu_takes_them() -> None:
     assert seen["after_down"] == 0
     assert seen["collections"] == {0: 0, 1: 1, 3: 3}
     assert seen["cpus"] == [0, 3]
+
+
+def _its_consistent(k, m) -> None:
+    """Driver view == hardware view: every activated event is mapped where the driver says."""
+    want = set()
+    for devid, dev in k.its.devices.items():
+        for virq, desc in k.irq.descs.items():
+            d = desc.irq_data.parent_data
+            if d is None or d.chip_data is not dev or not desc.state & IRQD_ACTIVATED:
+                continue
+            event = d.hwirq - dev.lpi_base
+            want.add((devid, event, d.hwirq, dev.col_map[event]))
+            assert desc.irq_data.effective_affinity == (dev.col_map[event],), virq
+    got = {(dv, ev, intid, icid) for dv, ev, intid, icid in m.its.mappings()}
+    assert got == want
+    counts = [0] * len(k.its.lpi_count)
+    for *_x, cpu in want:
+        counts[cpu] += 1
+    assert counts == k.its.lpi_count
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["alloc", "request", "affinity", "free_irq", "free",
+                                           "down", "up"]),
+                          st.integers(min_value=0, max_value=7),
+                          st.integers(min_value=1, max_value=3)), max_size=12))
+def test_fuzz_driver_and_hardware_agree(ops) -> None:
+    m = machine(PciFunctionConfig(bdf=0x10, msi_vectors=8, msix_vectors=8))
+
+    async def h(irq, dev):
+        return 1
+
+    async def body(k):
+        dev = pci_bus(k).get(0x10)
+        requested = set()
+        for op, i, c in ops:
+            irq = pci_irq_vector(dev, i)
+            if op == "alloc":
+                await pci_alloc_irq_vectors(dev, 1, 8, PCI_IRQ_MSIX if c & 1 else PCI_IRQ_MSI)
+            elif op == "request" and irq > 0 and irq not in requested:
+                assert await request_irq(irq, h, 0, "f", dev) == 0
+                requested.add(irq)
+            elif op == "affinity" and irq > 0:
+                await irq_set_affinity(irq, [c])
+            elif op == "free_irq" and irq in requested:
+                await free_irq(irq, dev)
+                requested.discard(irq)
+            elif op == "free":
+                for r in sorted(requested):
+                    await free_irq(r, dev)
+                requested.clear()
+                await pci_free_irq_vectors(dev)
+            elif op == "down":
+                await k.cpuhp.cpu_down(c)
+            elif op == "up":
+                await k.cpuhp.cpu_up(c)
+            _its_consistent(k, m)
+            for r in requested:     # requested IRQs route to an online CPU
+                assert k.engine.cpu_online(k.irq.descs[r].irq_data.effective_affinity[0])
+
+    ok(run(m, body)[0])
