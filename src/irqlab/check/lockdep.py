@@ -241,11 +241,12 @@ class Lockdep:
         # first acquisition stands in (one capture per run for a repeated pattern).
         flav = (cls.key, in_irq, on, mode, held[-1].cls.key if held else None)
         stack = self._flav.get(flav) if attempt is None else attempt[1]
+        why = (self._wait_violation(cls.type, held, prev_off, bool(in_irq))
+               if cls.type == "mutex" or self.preempt_rt else None)
         if attempt is None and (stack is None or (in_irq and IN_HARDIRQ not in cls.usage)
                 or (on and HARDIRQ_ON not in cls.usage)
                 or (held and cls not in self.fwd.get(held[-1].cls, ()))
-                or cls.type == "mutex" or self.preempt_rt
-                or any(o.cls is cls for o in held)):
+                or why is not None or any(o.cls is cls for o in held)):
             stack = self.engine.stack()
             self._flav.setdefault(flav, stack)
         if stack is None:
@@ -257,8 +258,8 @@ class Lockdep:
                 self._recursive(ev, tid, cpu, o, h)
                 break
         # wait context (only sleeping locks, and spinlock_t on PREEMPT_RT, can violate it)
-        if cls.type == "mutex" or self.preempt_rt:
-            self._wait_context(ev, tid, cpu, held, h, bool(in_irq))
+        if why is not None:
+            self._wait_context(ev, tid, cpu, held, h, bool(in_irq), why)
         # dependencies: from the most recent non-trylock held lock, and trylocks above it
         for o in reversed(held):
             if o.cls is not cls:
@@ -539,22 +540,23 @@ class Lockdep:
             data={"lock": h.cls.name if h is not None else "", "in_irq": in_irq,
                   "held": [x.cls.name for x in holding], "tid": -1 if tid is None else tid}))
 
-    def _wait_context(self, ev: Event, tid: int, cpu: int | None, held: list[_Held],
-                      h: _Held, in_irq: bool) -> None:
-        t = h.cls.type
+    def _wait_violation(self, t: str, held: list[_Held], prev_off: bool,
+                        in_irq: bool) -> str | None:
+        """Why taking a lock of type ``t`` here is an invalid wait context (or None)."""
         if t == "mutex":
             bad = next((x for x in reversed(held) if x.cls.type != "mutex"), None)
-            why = ("in hard-irq context" if in_irq else
-                   f"under {bad.cls.name}" if bad is not None else
-                   "with interrupts disabled" if h.prev_off else None)
-        elif t == "spin" and self.preempt_rt:
+            return ("in hard-irq context" if in_irq else
+                    f"under {bad.cls.name}" if bad is not None else
+                    "with interrupts disabled" if prev_off else None)
+        if t == "spin" and self.preempt_rt:
             bad = next((x for x in reversed(held) if x.cls.type == "raw_spin"), None)
-            why = (f"under {bad.cls.name}" if bad is not None else
-                   "with interrupts disabled" if h.prev_off and not in_irq else None)
-        else:
-            return
-        if why is None:
-            return
+            return (f"under {bad.cls.name}" if bad is not None else
+                    "with interrupts disabled" if prev_off and not in_irq else None)
+        return None
+
+    def _wait_context(self, ev: Event, tid: int, cpu: int | None, held: list[_Held],
+                      h: _Held, in_irq: bool, why: str) -> None:
+        t = h.cls.type
         who = self._ctx_name(tid, cpu)
         ctxw = 2 if (in_irq or h.prev_off or any(x.cls.type == "raw_spin" for x in held)) else 3
         lines = ["=============================", "[ BUG: Invalid wait context ]",
