@@ -276,3 +276,25 @@ def test_fuzz_vector_lifecycle(ops, variant) -> None:
     assert out["end"][2] == []
     if variant != "per-vector":
         assert out["end"][:2] == out["init"]
+
+
+def test_enumeration_after_kexec_disables_msix_left_on() -> None:
+    m = machine(MSIX)
+
+    async def first(k):
+        assert await pci_alloc_irq_vectors(pci_bus(k).get(0x10), 8, 8, PCI_IRQ_MSIX) == 8
+
+    res, k0 = run(m, first)
+    ok(res)
+    assert m.pci[0x10].msix_enabled
+    out = {}
+
+    async def second(k):
+        dev = pci_bus(k).get(0x10)
+        out["enabled"] = m.pci[0x10].msix_enabled
+        out["n"] = await pci_alloc_irq_vectors(dev, 8, 8, PCI_IRQ_MSIX)
+        out["entry"] = m.pci[0x10].msix_entry(7)[:2]
+
+    res, _ = run(m, second, kernel=k0)
+    ok(res)
+    assert out == {"enabled": False, "n": 8, "entry": (m.its.translater, 7)}

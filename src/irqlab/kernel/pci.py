@@ -189,6 +189,12 @@ class PciDev:
         self.msix_cap = self.find_capability(PCI_CAP_ID_MSIX)
         its = self.kernel.its
         self.msi_parent: Any = its.domain if its is not None else None
+        # pci_msi_init / pci_msix_init: a previous kernel (kexec) may have left them enabled
+        if self.msi_cap and self.config_read(self.msi_cap + PCI_MSI_FLAGS, 2) & 1:
+            self._msi_ctrl(0, PCI_MSI_FLAGS_ENABLE)
+        if self.msix_cap and self.config_read(self.msix_cap + PCI_MSIX_FLAGS, 2) \
+                & PCI_MSIX_FLAGS_ENABLE:
+            self._msix_ctrl(0, PCI_MSIX_FLAGS_ENABLE)
         self.msi: Any = None
         self.driver: PciDriver | None = None
         self.driver_data: Any = None
