@@ -71,7 +71,8 @@ def test_request_free_order_and_shared() -> None:
                    "msi.mask:0", "msi.deactivate:1", "gic.deactivate:1"]
     kinds = [e.kind for e in rec if e.kind.startswith("irq_") and e.kind not in
              ("irq_desc_alloc", "irq_domain_create", "irq_domain_alloc")]
-    assert kinds == ["irq_domain_activate", "irq_domain_activate", "irq_startup", "irq_request",
+    assert kinds == ["irq_domain_activate", "irq_domain_activate", "irq_startup", "irq_affinity",
+                     "irq_request",
                      "irq_request", "irq_free_unlink", "irq_synchronize",
                      "irq_free_unlink", "irq_shutdown", "irq_synchronize",
                      "irq_domain_deactivate", "irq_domain_deactivate", "irq_free_unknown"]

@@ -96,6 +96,11 @@ async def irq_do_set_affinity(desc: IrqDesc, mask: tuple[int, ...], force: bool)
     if ret in (IRQ_SET_MASK_OK, 2):
         desc.affinity = mask
         ret = 0
+        ev = desc.core.events
+        if ev.enabled:
+            # the allowed CPUs changed (also on startup and hotplug migration): for observers
+            ev.emit("irq_affinity", cpu=sim.smp_processor_id(), irq=desc.irq, intid=-1,
+                    cpus=",".join(map(str, mask)))
     elif ret == IRQ_SET_MASK_OK_NOCOPY:
         ret = 0
     return ret
