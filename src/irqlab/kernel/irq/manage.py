@@ -305,7 +305,7 @@ async def free_irq(irq: int, dev_id: Any) -> str | None:
     fl = await desc.lock.lock_irqsave()
     found = None
     for a in desc.action:
-        if a.dev_id is dev_id:
+        if a.dev_id is dev_id or a.dev_id == dev_id:  # Linux: pointer equality
             found = a
             break
     if found is None:
