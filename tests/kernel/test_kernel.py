@@ -172,3 +172,17 @@ def test_gic_reserve_range_goes_to_the_table_with_the_generation() -> None:
     assert k2.memreserve.generations() == [0, 1]
     assert [(e["generation"], e["label"]) for e in rec.of("mm_memreserve")] == [
         (0, "gic_reserve_range"), (1, "gic_reserve_range")]
+
+
+def test_boot_runs_once() -> None:
+    m = Machine.virt(cpus=1, its=False)
+    eng = sim.Engine(machine=m)
+    k = Kernel(m, eng)
+
+    async def twice() -> None:
+        await k.boot()
+        await k.boot()
+
+    eng.spawn(0, twice)
+    res = eng.run()
+    assert res.outcome == "error" and "runs once per kernel" in str(res.error)

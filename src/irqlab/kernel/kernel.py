@@ -121,6 +121,8 @@ class Kernel:
         """Boot on CPU 0: mm, init_IRQ, smp_init, initcalls.  Task context on CPU 0."""
         if sim.smp_processor_id() != 0:
             raise sim.SimError("Kernel.boot() must run on CPU 0")
+        if self.mm is not None:
+            raise sim.SimError("Kernel.boot() runs once per kernel (kexec for a new one)")
         ev = self.events
         if ev.enabled:
             ev.emit("kernel_boot", cpu=0, generation=self.generation, maxcpus=self.maxcpus,
