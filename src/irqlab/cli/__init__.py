@@ -1,7 +1,8 @@
 """The ``irqlab`` command line: one module per command, each registering a subparser.
 
-``irqlab`` with no arguments runs :mod:`irqlab.cli.demo` (the main job until
-the scenarios exist).  Results go to stdout, diagnostics to stderr; exit
+``irqlab`` with no arguments runs :data:`DEFAULT_COMMAND` (``check``: every
+seed scenario's verdict; ``demo`` was the main job until the scenarios
+existed).  Results go to stdout, diagnostics to stderr; exit
 codes: 0 ok, 1 a finding (the run showed something wrong), 2 usage error.
 
 A command module defines ``NAME``, ``HELP`` and ``register(sub) -> parser``
