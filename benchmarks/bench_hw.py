@@ -139,7 +139,18 @@ def bytes_per_lpi(n_devices: int, events_per_device: int) -> tuple[float, float]
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="small counts (a smoke run)")
+    ap.add_argument("--profile", action="store_true",
+                    help="print the cProfile top entries of the LPI round trip and stop")
     args = ap.parse_args(argv)
+    if args.profile:
+        import cProfile
+        import pstats
+
+        loop, _check = round_trip_setup()
+        prof = cProfile.Profile()
+        prof.runcall(loop, 100_000)
+        pstats.Stats(prof).sort_stats("tottime").print_stats(15)
+        return 0
     # best of many short runs: robust against other processes sharing the core
     n = 5_000 if args.quick else 50_000
     repeat = 1 if args.quick else 9
