@@ -118,7 +118,7 @@ def run_shard(shard: Shard) -> ShardResult:
     return ShardResult(shard.index, n, 0, n == shard.stop - shard.start, None, None, other)
 
 
-def dfs_prefixes(target: Target, want: int, max_depth: int = 8,
+def dfs_prefixes(target: Target, want: int, max_depth: int = 12,
                  preemptions: int | None = None
                  ) -> list[tuple[tuple[int, ...], tuple[dict[Any, dict[Any, int]], ...]]]:
     """Split the DPOR tree at the shallowest depth giving at least ``want`` subtrees.
@@ -152,7 +152,7 @@ def make_shards(target: Target, strategy: str, *, budget: int | None, time: floa
             "strategy": strategy, "seed": seed, "depth": depth, "k": k,
             "preemptions": preemptions, "reduction": reduction, "time": time, "want": want}
     if strategy == "dfs":
-        pres = dfs_prefixes(target, 4 * workers, preemptions=preemptions)
+        pres = dfs_prefixes(target, 16 * workers, preemptions=preemptions)
         return [Shard(index=i, prefix=p, prefix_sleeps=sl, **base)  # type: ignore[arg-type]
                 for i, (p, sl) in enumerate(pres)]
     total = budget if budget is not None else 1 << 40
