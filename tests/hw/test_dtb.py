@@ -120,6 +120,7 @@ def test_gicv2_machine_from_dtb(name: str) -> None:
         assert {0x0800_0000, 0x0801_0000, 0x0802_0000} <= bases
         assert (0x0803_0000 in bases) == CASES[name].get("virtualization", False)
         assert m.config == MachineConfig.virt(**CASES[name])
+        assert regions(m) == regions(Machine.virt(**CASES[name]))
     else:
         with pytest.raises(InvalidArgumentValue, match=r"^gic=2 is not yet supported"):
             Machine.from_dtb(fixture(name))
