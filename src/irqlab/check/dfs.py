@@ -58,6 +58,11 @@ __all__ = ["DfsExplorer", "NondeterministicScenario", "split_prefixes"]
 _HW = "hw"  # the key of "the hardware" in footprints
 # footprint values: read, write, lock acquisition (a write that is disabled while held)
 _R, _W, _ACQ = 1, 2, 3
+# ops whose creation (in the step before they are performed) snapshots the readers
+_SNAPSHOT_OPS = frozenset({"synchronize_rcu", "synchronize_srcu"})
+# grace-period domains: a read section's entry and exit both touch the domain, and a
+# writer's snapshot must be reordered against the *entry* (like a lock acquisition)
+_GP_TYPES = frozenset({"_RcuState", "SrcuStruct"})
 
 
 class NondeterministicScenario(IrqlabError):
@@ -187,6 +192,10 @@ class _DfsRun(Strategy):
             v = _W if w else _R
             if fp.get(k, 0) < v:
                 fp[k] = v
+        nop = getattr(c, "op", None)
+        if nop is not None and nop.kind in _SNAPSHOT_OPS:
+            # synchronize_rcu()/synchronize_srcu() took its reader snapshot in this step
+            fp[_okey(nop.obj)] = _W
         cpu = c.cpu
         if cpu is not None:
             fp[("CpuCtx", cpu)] = _W
@@ -344,6 +353,7 @@ class DfsExplorer:
         keys = [n.key for n in path]
         last_w: dict[Any, int] = {}
         last_acq: dict[Any, int] = {}
+        gp_hist: dict[Any, list[int]] = {}
         reads: dict[Any, list[int]] = {}
         last_of: dict[int, int] = {}
         clocks: list[dict[int, int]] = []
@@ -360,6 +370,9 @@ class DfsExplorer:
                         last_acq[k] = j
                 else:
                     reads.setdefault(k, []).append(j)
+            for k in node.fp:
+                if k[0] in _GP_TYPES:
+                    gp_hist.setdefault(k, []).append(j)
             last_of[keys[j]] = j
         for j in range(start, len(path)):
             node = path[j]
@@ -383,6 +396,10 @@ class DfsExplorer:
                         la = last_acq.get(k)
                         if la is not None:
                             lockc.append(la)
+                if k[0] in _GP_TYPES:
+                    hist = gp_hist.setdefault(k, [])
+                    lockc.extend(e for e in hist if v > _R or path[e].fp[k] > _R)
+                    hist.append(j)
             prev = last_of.get(p)
             pclk = clocks[prev] if prev is not None else {}
             clk = dict(pclk)
