@@ -56,8 +56,9 @@ from irqlab.sim import Strategy
 __all__ = ["DfsExplorer", "NondeterministicScenario", "split_prefixes"]
 
 _HW = "hw"  # the key of "the hardware" in footprints
-# footprint values: read, write, lock acquisition (a write that is disabled while held)
-_R, _W, _ACQ = 1, 2, 3
+# footprint values: read, write (a lock's release is a plain write), lock acquisition (a
+# write that is disabled while the lock is held), trylock (a write that is never disabled)
+_R, _W, _ACQ, _TRY = 1, 2, 3, 4
 # ops whose creation (in the step before they are performed) snapshots the readers
 _SNAPSHOT_OPS = frozenset({"synchronize_rcu", "synchronize_srcu"})
 # grace-period domains: a read section's entry and exit both touch the domain, and a
@@ -123,12 +124,15 @@ def _indep(a: dict[Any, int], b: dict[Any, int]) -> bool:
     return True
 
 
-def _racy(a: int, b: int) -> bool:
+_LOCK_TYPES = frozenset({"SpinLock", "Mutex"})
+
+
+def _racy(key: Any, a: int, b: int) -> bool:
     """Whether two accesses of one object can be reordered (a release and an acquisition of
     one lock never can: the acquisition is disabled until the release)."""
     if a == _R and b == _R:
         return False
-    return a + b != _W + _ACQ
+    return a + b != _W + _ACQ or key[0] not in _LOCK_TYPES
 
 
 class _DfsRun(Strategy):
@@ -140,6 +144,7 @@ class _DfsRun(Strategy):
         self.hw = False
 
     def on_engine(self, engine: Any) -> None:
+        self.engine = engine
         if engine.footprint is None:
             engine.footprint = []
         if engine.machine is not None:
@@ -148,6 +153,30 @@ class _DfsRun(Strategy):
     def _on_event(self, ev: Any) -> None:
         if not ev.kind.startswith("sim_"):
             self.hw = True
+
+    def pending(self) -> list[tuple[int, dict[Any, int]]]:
+        """The next operations of the contexts left blocked when the run ended.
+
+        Races with them are found too (Flanagan-Godefroid check every context's next
+        transition, not only executed ones): two waiters of one completion, say,
+        where the run let one of them take it.
+        """
+        eng = getattr(self, "engine", None)
+        out: list[tuple[int, dict[Any, int]]] = []
+        if eng is None:
+            return out
+        for th in eng._threads:  # no public list of contexts yet (see the report)
+            if th.done:
+                continue
+            op = th.op
+            fp: dict[Any, int] = {}
+            if op.obj is not None:
+                fp[_okey(op.obj)] = (_ACQ if op.blocking else _TRY if op.kind == "trylock"
+                                     else _W if op.write else _R)
+            if th.cpu is not None:
+                fp[("CpuCtx", th.cpu)] = _W
+            out.append((th.key, fp))
+        return out
 
     def choose(self, choices: list[Any], engine: Any) -> int:
         ex = self.ex
@@ -186,7 +215,11 @@ class _DfsRun(Strategy):
         fp: dict[Any, int] = {}
         op = engine.last_op
         if op is not None and op.obj is not None:
-            fp[_okey(op.obj)] = _ACQ if op.kind == "acquire" else (_W if op.write else _R)
+            # a blocking op (lock acquisition, wait_for_completion, synchronize_*,
+            # flush_work, ...) is performed once it became ready: acquisition-like
+            k = op.kind
+            fp[_okey(op.obj)] = (_ACQ if op.blocking else _TRY if k == "trylock"
+                                 else _W if op.write else _R)
         for o, w in engine.footprint:
             k = _okey(o)
             v = _W if w else _R
@@ -309,6 +342,7 @@ class DfsExplorer:
         if self.finished:
             raise IrqlabError("the exploration is finished")
         st = _DfsRun(self)
+        self._pending: list[tuple[int, dict[Any, int]]] = []
         built = self.target.build(st)
         out: Outcome | None
         try:
@@ -320,6 +354,8 @@ class DfsExplorer:
             self.blocked += 1
         except _Cut:
             out = None
+        self._pending = st.pending() if self.split_depth is None else []
+        st.engine = None
         del self.cp_nodes[len([i for i in self.cp_nodes if i < len(self.path)]):]
         if self.split_depth is not None:
             if out is not None or len(self.cp_nodes) == self.split_depth:
@@ -346,96 +382,109 @@ class DfsExplorer:
 
     # -- race detection ---------------------------------------------------------------
     def _races(self) -> None:
-        # Steps before self._valid are those of the previous run (same prefix): their
-        # races were handled then and their clocks are kept; only the access tables
-        # are rebuilt from them.
+        # Happens-before: vector clocks over the dependence of executed steps (a step
+        # after the last write and the reads since of each object it touches).
+        # Races (Flanagan-Godefroid): for step j of context p, every earlier dependent
+        # step e of another context that does not happen before p's previous step and
+        # is not after the last one before that previous step -- i.e. e was the last
+        # dependent step before some state at which p's next step was j.  This also
+        # finds races hidden behind the same context's later steps (an acquisition
+        # behind its release, a read-section entry behind its exit, an irqsave
+        # section's start behind its end).  Steps before self._valid are the previous
+        # run's (same prefix): their races were handled then; only tables are rebuilt.
         path = self.path
         keys = [n.key for n in path]
         last_w: dict[Any, int] = {}
-        last_acq: dict[Any, int] = {}
-        gp_hist: dict[Any, list[int]] = {}
         reads: dict[Any, list[int]] = {}
+        hist: dict[Any, list[int]] = {}
         last_of: dict[int, int] = {}
         clocks: list[dict[int, int]] = []
-        seen: set[tuple[int, int]] = set()
         start = min(self._valid, len(path))
         for j in range(start):
             node = path[j]
             clocks.append(node.clock)
             for k, v in node.fp.items():
+                hist.setdefault(k, []).append(j)
                 if v > _R:
                     last_w[k] = j
                     reads[k] = []
-                    if v == _ACQ:
-                        last_acq[k] = j
                 else:
                     reads.setdefault(k, []).append(j)
-            for k in node.fp:
-                if k[0] in _GP_TYPES:
-                    gp_hist.setdefault(k, []).append(j)
             last_of[keys[j]] = j
-        for j in range(start, len(path)):
-            node = path[j]
-            p = keys[j]
-            fp = node.fp
+
+        def race_candidates(p: int, fp: dict[Any, int], prev: int,
+                            pclk: dict[int, int]) -> set[int]:
+            # Flanagan-Godefroid, for every state between p's previous step and j (p's
+            # next step is j there): the last step dependent with j, of another
+            # context, not happening before p's previous step.  That is every such
+            # step after p's previous step, and the last such step before it.
+            out: set[int] = set()
+            for k, v in fp.items():
+                h = hist.get(k)
+                if not h:
+                    continue
+                for idx in range(len(h) - 1, -1, -1):
+                    e = h[idx]
+                    q = keys[e]
+                    if q == p or pclk.get(q, -1) >= e or not _racy(k, path[e].fp[k], v):
+                        continue
+                    out.add(e)
+                    if e < prev:
+                        break
+            return out
+
+        def hb_inputs(fp: dict[Any, int]) -> set[int]:
             cands: set[int] = set()
-            racec: list[int] = []
-            lockc: list[int] = []
             for k, v in fp.items():
                 lw = last_w.get(k)
                 if lw is not None:
                     cands.add(lw)
-                    if _racy(path[lw].fp[k], v):
-                        racec.append(lw)
                 if v > _R:
                     rs = reads.get(k)
                     if rs:
                         cands.update(rs)
-                        racec.extend(rs)
-                    if v == _ACQ:
-                        la = last_acq.get(k)
-                        if la is not None:
-                            lockc.append(la)
-                if k[0] in _GP_TYPES:
-                    hist = gp_hist.setdefault(k, [])
-                    lockc.extend(e for e in hist if v > _R or path[e].fp[k] > _R)
-                    hist.append(j)
-            prev = last_of.get(p)
-            pclk = clocks[prev] if prev is not None else {}
-            clk = dict(pclk)
+            return cands
+
+        def join(prev: int | None, cands: set[int], p: int, j: int) -> dict[int, int]:
+            clk = dict(clocks[prev]) if prev is not None else {}
             for e in cands:
                 for q, t in clocks[e].items():
                     if clk.get(q, -1) < t:
                         clk[q] = t
             clk[p] = j
+            return clk
+
+        for j in range(start, len(path)):
+            node = path[j]
+            p = keys[j]
+            fp = node.fp
+            prev = last_of.get(p)
+            pclk = clocks[prev] if prev is not None else {}
+            clk = join(prev, hb_inputs(fp), p, j)
             clocks.append(clk)
             node.clock = clk
-            for e in sorted(racec):
-                q = keys[e]
-                if q == p or pclk.get(q, -1) >= e or (e, j) in seen:
-                    continue
-                if any(o != e and clocks[o].get(q, -1) >= e for o in cands):
-                    continue
-                seen.add((e, j))
-                self._reverse(e, j, keys, clocks)
-            for e in lockc:
-                # two acquisitions of one lock race unless ordered apart from the
-                # release between them (Flanagan-Godefroid: e does not happen before
-                # the previous step of j's context)
-                q = keys[e]
-                if q == p or pclk.get(q, -1) >= e or (e, j) in seen:
-                    continue
-                seen.add((e, j))
+            for e in sorted(race_candidates(p, fp, -1 if prev is None else prev, pclk)):
                 self._reverse(e, j, keys, clocks)
             for k, v in fp.items():
+                hist.setdefault(k, []).append(j)
                 if v > _R:
                     last_w[k] = j
                     reads[k] = []
-                    if v == _ACQ:
-                        last_acq[k] = j
                 else:
                     reads.setdefault(k, []).append(j)
             last_of[p] = j
+        # the blocked contexts' next operations, as if each ran next (not recorded)
+        n = len(path)
+        for p, fp in self._pending:
+            prev = last_of.get(p)
+            pclk = clocks[prev] if prev is not None else {}
+            clk = join(prev, hb_inputs(fp), p, n)
+            keys.append(p)
+            clocks.append(clk)
+            for e in sorted(race_candidates(p, fp, -1 if prev is None else prev, pclk)):
+                self._reverse(e, n, keys, clocks)
+            keys.pop()
+            clocks.pop()
 
     def _reverse(self, e: int, j: int, keys: list[int], clocks: list[dict[int, int]]) -> None:
         node = self.path[e]
