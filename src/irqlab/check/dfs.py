@@ -426,7 +426,12 @@ class DfsExplorer:
                 for idx in range(len(h) - 1, -1, -1):
                     e = h[idx]
                     q = keys[e]
-                    if q == p or pclk.get(q, -1) >= e or not _racy(k, path[e].fp[k], v):
+                    ve = path[e].fp[k]
+                    if q == p or pclk.get(q, -1) >= e:
+                        if e <= prev and ve > _R:
+                            break  # a write before p's previous step: all earlier ones too
+                        continue
+                    if not _racy(k, ve, v):
                         continue
                     out.add(e)
                     if e < prev:
@@ -488,8 +493,8 @@ class DfsExplorer:
 
     def _reverse(self, e: int, j: int, keys: list[int], clocks: list[dict[int, int]]) -> None:
         node = self.path[e]
-        if node.frozen:
-            return
+        if node.frozen or len(node.backtrack) >= len(node.enabled):
+            return  # nothing could be added there
         qe = keys[e]
         first: dict[int, int] = {}
         initials: list[int] = []
