@@ -222,3 +222,30 @@ def test_long_prologue_collapses() -> None:
     assert "   setup 19" in lines and "   setup 3" not in lines
     full = draw(rec, color=False, compact=False).splitlines()
     assert "   setup 3" in full
+
+
+def test_long_runs_keep_the_opening_and_the_window_before_the_marked_row() -> None:
+    eng = sim.Engine(cpus=2, strategy=sim.RoundRobin())
+    rec = ColumnRecorder(eng).attach()
+
+    async def reload_cycles():
+        for i in range(200):
+            await sim.point(f"cycle {i}")
+        obj = sim.alloc("IrqDesc")
+        sim.kfree(obj)
+        await sim.access(obj, "r", "use after free")
+        for i in range(50):
+            await sim.point(f"after {i}")
+
+    eng.spawn(0, reload_cycles)
+    eng.run()
+    step = next(e.time for e in rec.events if e.kind == "sim_access")
+    text = draw(rec, highlight=step, max_rows=40, color=False)
+    lines = text.splitlines()
+    assert len(lines) <= 2 + 40
+    assert "cycle 0" in text and "cycle 150" not in text
+    hit = next(i for i, line in enumerate(lines) if line.startswith(">>"))
+    assert "use after free" in lines[hit]
+    assert 0 < len(lines) - 1 - hit <= 40 // 8
+    full = draw(rec, highlight=step, max_rows=1000, color=False)
+    assert "cycle 150" in full and len(full.splitlines()) > 200

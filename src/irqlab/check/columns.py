@@ -297,9 +297,26 @@ def _fit(text: str, width: int) -> str:
     return text[: max(0, width - 2)] + ".."
 
 
+def _window(rows: list[Row | None], hit: Row | None, max_rows: int) -> list[Row | None]:
+    """At most ``max_rows`` rows: the first few, then those leading up to ``hit`` (or the end).
+
+    A long run -- a hundred driver reloads before the failing one -- keeps its
+    opening rows and the window that ends a few rows after the finding; what
+    lies between is one ``...`` row.
+    """
+    if len(rows) <= max_rows:
+        return rows
+    head = min(6, max_rows // 4)
+    end = len(rows)
+    if hit is not None and hit in rows:
+        end = min(len(rows), rows.index(hit) + 1 + max_rows // 8)
+    start = max(head, end - (max_rows - head - 1))
+    return [*rows[:head], None, *rows[start:end]] if start > head else rows[:end]
+
+
 def draw(source: Any, *, highlight: int | None = None, marker: str | None = None,
          max_width: int = 100, compact: bool = True, color: bool | None = None,
-         title: str = "", finding: Any = None) -> str:
+         title: str = "", finding: Any = None, max_rows: int = 80) -> str:
     """Draw ``source`` (a :class:`ColumnRecorder` or a list of events) as CPU columns.
 
     ``finding``: the :class:`~irqlab.check.findings.Finding` to mark: the row
@@ -307,7 +324,9 @@ def draw(source: Any, *, highlight: int | None = None, marker: str | None = None
     marker is ``<-- KABOOOOM!`` for a use-after-free or double free, else
     ``<-- <kind>``.  ``highlight``: a step to mark instead (its operation's
     row).  ``marker`` overrides the marker text.  ``max_width`` bounds each line
-    (columns share it equally); ``compact`` collapses runs of dull rows;
+    (columns share it equally); ``compact`` collapses runs of dull rows and
+    keeps at most ``max_rows`` rows: the opening ones and a window that ends
+    just after the marked row;
     ``color`` forces rich colouring on or off (default: on when stdout is a
     terminal and rich is installed).
     """
@@ -319,6 +338,7 @@ def draw(source: Any, *, highlight: int | None = None, marker: str | None = None
     else:
         raise InvalidArgumentType(f"source must be a ColumnRecorder or events, not {source!r}")
     check_int("max_width", max_width, 20, 10_000)
+    check_int("max_rows", max_rows, 8, 1 << 30)
     if highlight is not None:
         check_int("highlight", highlight, 0, 1 << 62)
     seq = -1
@@ -374,10 +394,8 @@ def draw(source: Any, *, highlight: int | None = None, marker: str | None = None
             out_rows.append(None)
         out_rows = [r for i, r in enumerate(out_rows)
                     if r is not None or i == 0 or out_rows[i - 1] is not None]
-        if hit >= 0:
-            hit_row: Row | None = rows[hit]
-        else:
-            hit_row = None
+        hit_row: Row | None = rows[hit] if hit >= 0 else None
+        out_rows = _window(out_rows, hit_row, max_rows)
     else:
         out_rows = [r if r.role != "dull" else Row(r.step, r.col, "(step)", r.depth)
                     for r in rows]
