@@ -7,6 +7,7 @@ import re
 import pytest
 
 from irqlab import ExternalAbort, Machine, UndefinedInstruction
+from irqlab.arch.gicv3 import ICC_SYSREG_NAMES
 from irqlab.errors import InvalidArgumentType, InvalidArgumentValue
 
 RAM = 0x4000_0000
@@ -88,3 +89,16 @@ def test_lines_are_bools_and_gic_exposes_blocks(m: Machine) -> None:
     names = m.cpus[0].sysreg_names
     assert "ICC_IAR1_EL1" in names and "ICC_SGI1R_EL1" in names
     assert all(n.endswith("_EL1") for n in names if n.startswith("ICC_"))
+
+
+@pytest.mark.parametrize("gic", [2, 3])
+def test_system_registers_of_an_absent_interface_are_undefined(gic: int) -> None:
+    cpu = Machine.virt(cpus=2, gic=gic).cpus[1]
+    icc = sorted(n for n in cpu.sysreg_names if n.startswith("ICC_"))
+    assert icc == sorted(ICC_SYSREG_NAMES)
+    absent = ["ICH_LR0_EL2", "ICV_IAR1_EL1"] + (["ICC_IAR1_EL1", "ICC_PMR_EL1"] if gic == 2 else [])
+    for name in absent:
+        with pytest.raises(UndefinedInstruction, match=f"^{name}: not readable"):
+            cpu.read_sysreg(name)
+        with pytest.raises(UndefinedInstruction, match=f"^{name}: not writable"):
+            cpu.write_sysreg(name, 0)

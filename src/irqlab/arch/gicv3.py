@@ -12,7 +12,8 @@ from irqlab.arch.fields import Field, Register
 
 __all__ = [
     "GICD_CTLR", "GICD_TYPER", "GICR_CTLR", "GICR_PENDBASER", "GICR_PROPBASER", "GICR_TYPER",
-    "GICR_WAKER", "ICC_CTLR_EL1", "ICC_SGIR", "INTID_SPURIOUS", "LPI_CFG", "LPI_INTID_BASE",
+    "GICR_WAKER", "ICC_CTLR_EL1", "ICC_SGIR", "ICC_SYSREG_NAMES", "INTID_SPURIOUS", "LPI_CFG",
+    "LPI_INTID_BASE",
     "ap_bit", "gprio_mask", "min_bpr", "prio_mask",
 ]
 
@@ -23,6 +24,16 @@ GIC_INTERNAL = 32
 INTID_SPECIAL = 1020
 INTID_SPURIOUS = 1023
 LPI_INTID_BASE = 8192
+
+#: Every ICC_*_EL1 system register of the CPU interface (IHI 0069 12.2), AP<g>R<n>
+#: for all four possible n (those beyond the implemented preemption bits are UNDEFINED).
+ICC_SYSREG_NAMES: tuple[str, ...] = (
+    "ICC_IAR0_EL1", "ICC_IAR1_EL1", "ICC_EOIR0_EL1", "ICC_EOIR1_EL1", "ICC_DIR_EL1",
+    "ICC_HPPIR0_EL1", "ICC_HPPIR1_EL1", "ICC_RPR_EL1", "ICC_PMR_EL1", "ICC_BPR0_EL1",
+    "ICC_BPR1_EL1", "ICC_CTLR_EL1", "ICC_IGRPEN0_EL1", "ICC_IGRPEN1_EL1", "ICC_SRE_EL1",
+    *(f"ICC_AP{g}R{n}_EL1" for g in (0, 1) for n in range(4)),
+    "ICC_SGI0R_EL1", "ICC_SGI1R_EL1", "ICC_ASGI1R_EL1",
+)
 
 # --- Distributor (IHI 0069 12.9) --------------------------------------------
 GICD_CTLR_OFF = 0x0000

@@ -18,12 +18,14 @@ from __future__ import annotations
 from typing import Any
 
 from irqlab.arch import gicv2 as a
+from irqlab.arch.gicv3 import ICC_SYSREG_NAMES
 from irqlab.arch.gicv3_virt import VIRT_SYSREG_NAMES
 from irqlab.errors import InvalidArgumentValue, check_int
 from irqlab.hw.gicv2.cpuif import CpuInterface, GiccFrame
 from irqlab.hw.gicv2.dist import Distributor
 from irqlab.hw.gicv2.v2m import V2MFrame
 from irqlab.hw.gicv2.virt import GichCpuInterface, GichFrame, GicvFrame
+from irqlab.hw.gicv3.vcpuif import register_undefined
 
 __all__ = ["GICv2"]
 
@@ -65,10 +67,8 @@ class GICv2:
             bus.map(c.gicv[0], c.gicv[1], GicvFrame("gicv", self.vcpuifs), "gicv")
             for cpu, vi in zip(machine.cpus, self.vcpuifs, strict=True):
                 cpu.vcpuif = vi
-        # GICv2 has no system-register interface: ICH_/ICV_ accesses are UNDEFINED.
-        for cpu in machine.cpus:
-            for name in VIRT_SYSREG_NAMES:
-                cpu.register_sysreg(name, None, None)
+        # GICv2 has no system-register interface: ICC_, ICH_ and ICV_ accesses are UNDEFINED.
+        register_undefined(machine, (*ICC_SYSREG_NAMES, *VIRT_SYSREG_NAMES))
 
     # -- public methods (same as GICv3's) ------------------------------------------------
     def _intid_cpu(self, intid: object, cpu: object, *, allow_sgi: bool) -> tuple[int, int]:

@@ -17,6 +17,7 @@ from irqlab.errors import InvalidArgumentType, InvalidArgumentValue, check_int
 from irqlab.hw.gicv3.cpuif import CpuInterface
 from irqlab.hw.gicv3.dist import Distributor, affinity_key
 from irqlab.hw.gicv3.redist import Redistributor
+from irqlab.hw.gicv3.vcpuif import attach_virtualization, register_undefined
 
 if TYPE_CHECKING:
     from irqlab.hw.gicv3._state import IrqBank
@@ -62,23 +63,9 @@ class GICv3:
             machine.cpus[i].cpuif = c
             c.register_sysregs(machine.cpus[i])
         if cfg.virtualization:
-            try:
-                from irqlab.hw.gicv3.vcpuif import (  # type: ignore[import-not-found]
-                    attach_virtualization,
-                )
-            except ImportError:
-                pass
-            else:
-                attach_virtualization(self)
+            attach_virtualization(self)
         else:
-            try:
-                from irqlab.hw.gicv3.vcpuif import (  # type: ignore[import-not-found]
-                    register_undefined,
-                )
-            except ImportError:
-                pass
-            else:
-                register_undefined(machine)
+            register_undefined(machine)
 
     def __repr__(self) -> str:
         return f"<GICv3 cpus={len(self.cpuifs)} spis={self.config.spis}>"

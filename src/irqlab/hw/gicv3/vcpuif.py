@@ -259,8 +259,8 @@ def attach_virtualization(gic: Any) -> list[IchCpuInterface]:
     return out
 
 
-def register_undefined(machine: Any) -> None:
-    """Make every ICH_/ICV_ register UNDEFINED on each CPU (no virtualization extensions)."""
+def register_undefined(machine: Any, names: tuple[str, ...] = VIRT_SYSREG_NAMES) -> None:
+    """Make ``names`` (default: every ICH_/ICV_ register) UNDEFINED on each CPU."""
     for cpu in machine.cpus:
-        for name in VIRT_SYSREG_NAMES:
+        for name in names:
             cpu.register_sysreg(name, None, None)
