@@ -220,35 +220,56 @@ class Lockdep:
         cpu = ev.cpu
         self._tid_cpu[tid] = cpu
         mode = a["mode"]
-        cls = self._class(a)
+        key = (a["class"], a["subclass"])
+        cls = self.classes.get(key)
+        if cls is None:
+            cls = self.classes[key] = LockClass(key, a["lock"], a["type"])
+        irqs_disabled = a["irqs_disabled"]
         # the interrupt state before the acquire (an irqsave/irq acquire disabled them)
         if attempt is not None:
             prev_off = attempt[0]
-        elif mode in ("irq", "irqsave"):
+        elif mode == "irq" or mode == "irqsave":
             # irqs were on before iff spin_lock_irq(save) itself disabled them (its
             # sim_irq_disable came when the acquire was issued, before spinning)
             prev_off = self._lock_disabled.pop(cpu, None) is None
         else:
-            prev_off = bool(a["irqs_disabled"])
-        self._irqs_on[cpu] = not a["irqs_disabled"]
+            prev_off = bool(irqs_disabled)
+        on = not irqs_disabled
+        self._irqs_on[cpu] = on
         held = self._held.get(tid)
         if held is None:
             held = self._held[tid] = []
         in_irq = a["in_irq"]
-        on = not a["irqs_disabled"]
+        usage = cls.usage
+        top = held[-1] if held else None
         # Stacks are captured only when this acquisition may record something new (or
         # the first time a class is taken in this way); otherwise the stack of that
         # first acquisition stands in (one capture per run for a repeated pattern).
-        flav = (cls.key, in_irq, on, mode, held[-1].cls.key if held else None)
-        stack = self._flav.get(flav) if attempt is None else attempt[1]
+        flav = (key, in_irq, on, mode, top.cls.key if top is not None else None)
         why = (self._wait_violation(cls.type, held, prev_off, bool(in_irq))
-               if cls.type == "mutex" or self.preempt_rt else None)
-        if attempt is None and (stack is None or (in_irq and IN_HARDIRQ not in cls.usage)
-                or (on and HARDIRQ_ON not in cls.usage)
-                or (held and cls not in self.fwd.get(held[-1].cls, ()))
-                or why is not None or any(o.cls is cls for o in held)):
-            stack = self.engine.stack()
-            self._flav.setdefault(flav, stack)
+               if self.preempt_rt or cls.type == "mutex" else None)
+        if attempt is None:
+            stack = self._flav.get(flav)
+            if stack is not None and why is None and not (in_irq and IN_HARDIRQ not in usage) \
+                    and not (on and HARDIRQ_ON not in usage) and (
+                        top is None or (not top.trylock and top.cls is not cls
+                                        and cls in self.fwd.get(top.cls, ()))):
+                # the common case: a known pattern, nothing new to record (the edge from
+                # the held lock exists, no usage bit, no recursion): just hold it
+                for o in held:
+                    if o.cls is cls:
+                        break
+                else:
+                    held.append(_Held(cls, a["lid"], mode, prev_off, stack, ev.time))
+                    return
+            if (stack is None or (in_irq and IN_HARDIRQ not in usage)
+                    or (on and HARDIRQ_ON not in usage)
+                    or (held and cls not in self.fwd.get(held[-1].cls, ()))
+                    or why is not None or any(o.cls is cls for o in held)):
+                stack = self.engine.stack()
+                self._flav.setdefault(flav, stack)
+        else:
+            stack = attempt[1]
         if stack is None:
             stack = []
         h = _Held(cls, a["lid"], mode, prev_off, stack, ev.time)
@@ -267,7 +288,6 @@ class Lockdep:
             if not o.trylock:
                 break
         # usage
-        usage = cls.usage
         if in_irq and IN_HARDIRQ not in usage:
             self._mark(cls, IN_HARDIRQ, stack, ev, tid, cpu, h)
         if on and HARDIRQ_ON not in usage:
