@@ -50,25 +50,36 @@ class Observers:
 
     def __init__(self, engine: Any, *, lockdep: bool | Any = True, lifetimes: bool | Any = True,
                  irqs: bool | Any = True, invariants: Sequence[StepInvariant] = ()) -> None:
-        from irqlab.check.irqs import IrqObserver
-        from irqlab.check.lifetime import LifetimeObserver
-        from irqlab.check.lockdep import Lockdep
+        global _BUILTIN
+        if _BUILTIN is None:
+            from irqlab.check.irqs import IrqObserver
+            from irqlab.check.lifetime import LifetimeObserver
+            from irqlab.check.lockdep import Lockdep
 
+            _BUILTIN = (Lockdep, LifetimeObserver, IrqObserver)
         self.engine = engine
-        self.lockdep: Any = _make(lockdep, Lockdep, engine, "lockdep")
-        self.lifetimes: Any = _make(lifetimes, LifetimeObserver, engine, "lifetimes")
-        self.irqs: Any = _make(irqs, IrqObserver, engine, "irqs")
+        if lockdep is True and lifetimes is True and irqs is True and not invariants:
+            # the exploration case (every built-in observer, nothing else): no checks
+            ld, lt, iq = _BUILTIN
+            self.lockdep: Any = ld(engine)
+            self.lifetimes: Any = lt(engine)
+            self.irqs: Any = iq(engine)
+            self.invariants: list[StepInvariant] = []
+        else:
+            self.lockdep = _make(lockdep, _BUILTIN[0], engine, "lockdep")
+            self.lifetimes = _make(lifetimes, _BUILTIN[1], engine, "lifetimes")
+            self.irqs = _make(irqs, _BUILTIN[2], engine, "irqs")
+            self.invariants = list(invariants)
+            for inv in self.invariants:
+                if not callable(inv):
+                    raise InvalidArgumentType(f"invariants must be callables, not {inv!r}")
         self.extra: list[Any] = []
-        self.invariants: list[StepInvariant] = list(invariants)
-        for inv in self.invariants:
-            if not callable(inv):
-                raise InvalidArgumentType(f"invariants must be callables, not {inv!r}")
         self._inv_found: list[Finding] = []
         self._inv_seen: set[str] = set()
         self._last_time = -1
         #: the findings raised during the run, in event order (shared by the observers)
         self._found: list[Finding] = []
-        obs = self.observers
+        obs = [o for o in (self.lockdep, self.lifetimes, self.irqs) if o is not None]
         for ob in obs:
             self._share_found(ob)
         # kind -> ((function, observer index), ...): one table per combination of
@@ -77,7 +88,7 @@ class Observers:
         # instance handlers only (and extras added later) go to self._xh.
         self._obs = obs
         self._xh: dict[str, list[Callable[[Event], None]]] = {}
-        key = tuple(type(o) for o in obs)
+        key = tuple([type(o) for o in obs])
         tmpl = _TABLES.get(key)
         if tmpl is None:
             try:
@@ -186,16 +197,24 @@ class Observers:
             self._check_invariants(getattr(result, "steps", 0))
         self.detach()
         out: list[Finding] = list(self._found)
-        for ob in self.observers:
+        for ob in self._obs:
+            out.extend(ob.finish(result))
+        for ob in self.extra:
             out.extend(ob.finish(result))
         out.extend(self._inv_found)
-        out.extend(outcome_findings(result))
-        sched = getattr(result, "schedule", "")
-        for f in out:
-            if not f.schedule:
-                f.schedule = sched
+        if getattr(result, "outcome", "ok") != "ok":
+            out.extend(outcome_findings(result))
+        if out:
+            sched = getattr(result, "schedule", "")
+            for f in out:
+                if not f.schedule:
+                    f.schedule = sched
         return out
 
+
+#: The built-in observer classes (Lockdep, LifetimeObserver, IrqObserver), imported on
+#: first use (they import this module's neighbours).
+_BUILTIN: tuple[type, type, type] | None = None
 
 _Entry = tuple[Callable[[Any, Event], None], int]
 #: A cache of static class data (which method of which observer handles a kind).
