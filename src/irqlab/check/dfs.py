@@ -181,8 +181,9 @@ class _DfsRun(Strategy):
 
     def choose(self, choices: list[Any], engine: Any) -> int:
         ex = self.ex
-        i = engine.steps
-        keys = tuple(c.key for c in choices)
+        t0 = engine._t0
+        i = engine._steps if t0 is None else engine.events.time - t0
+        keys = tuple([c.key for c in choices])
         cp = self.cp
         self.cp = cp + 1
         if ex.split_depth is not None and cp >= ex.split_depth:
@@ -412,15 +413,20 @@ class DfsExplorer:
         keys = [n.key for n in path]
         last_w: dict[Any, int] = {}
         reads: dict[Any, list[int]] = {}
-        hist: dict[Any, list[int]] = {}
+        hist: dict[Any, list[tuple[int, int, int]]] = {}
         last_of: dict[int, int] = {}
         clocks: list[dict[int, int]] = []
         start = min(self._valid, len(path))
         for j in range(start):
             node = path[j]
             clocks.append(node.clock)
+            q = keys[j]
             for k, v in node.fp.items():
-                hist.setdefault(k, []).append(j)
+                h = hist.get(k)
+                if h is None:
+                    hist[k] = [(j, v, q)]
+                else:
+                    h.append((j, v, q))
                 if v > _R:
                     last_w[k] = j
                     reads[k] = []
@@ -439,10 +445,7 @@ class DfsExplorer:
                 h = hist.get(k)
                 if not h:
                     continue
-                for idx in range(len(h) - 1, -1, -1):
-                    e = h[idx]
-                    q = keys[e]
-                    ve = path[e].fp[k]
+                for e, ve, q in reversed(h):
                     if q == p or pclk.get(q, -1) >= e:
                         if e <= prev and ve > _R:
                             break  # a write before p's previous step: all earlier ones too
@@ -487,7 +490,11 @@ class DfsExplorer:
             for e in sorted(race_candidates(p, fp, -1 if prev is None else prev, pclk)):
                 self._reverse(e, j, keys, clocks)
             for k, v in fp.items():
-                hist.setdefault(k, []).append(j)
+                h = hist.get(k)
+                if h is None:
+                    hist[k] = [(j, v, p)]
+                else:
+                    h.append((j, v, p))
                 if v > _R:
                     last_w[k] = j
                     reads[k] = []
