@@ -338,3 +338,16 @@ def test_dpor_reaches_every_outcome_with_locks_irqs_completions(prog: list[list[
     ex2 = DfsExplorer(Target(factory=program_world(prog, red), observe=False))
     exhaust(ex2)
     assert set(red) == set(full)
+
+
+def test_exploration_order_is_pinned() -> None:
+    # footprint keys are read when the step is made (an object's name may change during
+    # the run, e.g. an irq descriptor's): caching them per object changed this order
+    from irqlab.check.explore import explore
+
+    r = explore("vmd-teardown", "immediate-free", strategy="dfs", budget=100, shrink=False)
+    assert (r.verdict, r.first_at, r.schedules) == ("finding", 10, 10)
+    assert r.finding is not None
+    assert r.finding.schedule.endswith(".00y5z1y6z0")
+    r = explore("vgic-lpi-refcount", "dec-and-lock", strategy="dfs", shrink=False)
+    assert (r.verdict, r.schedules) == ("clean", 25)

@@ -142,7 +142,6 @@ class _DfsRun(Strategy):
         self.ex = ex
         self.cp = 0  # choice points (>= 2 options) seen so far
         self.hw = False
-        self._keys: dict[int, tuple[Any, tuple[str, Any]]] = {}
 
     def on_engine(self, engine: Any) -> None:
         self.engine = engine
@@ -210,42 +209,28 @@ class _DfsRun(Strategy):
             node = ex.new_node(i, keys, full=ex.split_depth is not None)
         return keys.index(node.key)
 
-    def _key(self, obj: Any) -> tuple[str, Any]:
-        # _okey(obj), memoized for this run (the cache keeps obj alive: ids stay unique)
-        e = self._keys.get(id(obj))
-        if e is None:
-            e = self._keys[id(obj)] = (obj, _okey(obj))
-        return e[1]
-
     def after_step(self, c: Any, engine: Any) -> None:
         ex = self.ex
         i = engine._steps - 1 if engine._t0 is None else engine.events.time - engine._t0 - 1
         path = ex.path
         fp: dict[Any, int] = {}
-        keys = self._keys
         op = engine.last_op
         if op is not None:
             o = op.obj
             if o is not None:
                 # a blocking op (lock acquisition, wait_for_completion, synchronize_*,
                 # flush_work, ...) is performed once it became ready: acquisition-like
-                e = keys.get(id(o))
-                if e is None:
-                    e = keys[id(o)] = (o, _okey(o))
-                fp[e[1]] = (_ACQ if op.blocking else _TRY if op.kind == "trylock"
-                            else _W if op.write else _R)
+                fp[_okey(o)] = (_ACQ if op.blocking else _TRY if op.kind == "trylock"
+                                else _W if op.write else _R)
         for o, w in engine.footprint:
-            e = keys.get(id(o))
-            if e is None:
-                e = keys[id(o)] = (o, _okey(o))
-            k = e[1]
+            k = _okey(o)
             v = _W if w else _R
             if fp.get(k, 0) < v:
                 fp[k] = v
         nop = getattr(c, "op", None)
         if nop is not None and nop.kind in _SNAPSHOT_OPS:
             # synchronize_rcu()/synchronize_srcu() took its reader snapshot in this step
-            fp[self._key(nop.obj)] = _W
+            fp[_okey(nop.obj)] = _W
         cpu = c.cpu
         if cpu is not None:
             fp[("CpuCtx", cpu)] = _W
