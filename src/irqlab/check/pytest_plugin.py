@@ -80,7 +80,7 @@ def explore_test(scenario: str | None = None, variant: str | None = None, *,
     parameters.  The test fails with the drawn counterexample and the replay
     line unless the verdict is ``expect`` (``None``: clean).
     """
-    opts = {"strategy": strategy, "budget": budget, "time": time, "seed": seed,
+    opts: dict[str, Any] = {"strategy": strategy, "budget": budget, "time": time, "seed": seed,
             "depth": depth, "preemptions": preemptions}
 
     def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
