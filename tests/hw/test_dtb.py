@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import re
 import sys
 from pathlib import Path
@@ -28,15 +27,6 @@ CASES = {
     "qemu-virt-gicv2-2cpu": dict(cpus=2, gic=2),
     "qemu-virt-gicv2-el2-4cpu": dict(cpus=4, gic=2, virtualization=True),
 }
-
-
-def _have(module: str, attr: str | None = None) -> bool:
-    """``module`` imports (and defines ``attr``): the model has landed."""
-    try:
-        mod = importlib.import_module(module)
-    except ImportError:
-        return False
-    return attr is None or hasattr(mod, attr)
 
 
 def fixture(name: str) -> Path:
@@ -99,8 +89,6 @@ def test_options_override_and_validate() -> None:
         config_from_dtb(fixture("qemu-virt-gicv3-its-4cpu"), idbits=40)
 
 
-@pytest.mark.skipif(not (_have("irqlab.hw.gicv3", "GICv3") and _have("irqlab.hw.pci")),
-                    reason="the GICv3 / PCI models have not landed")
 @pytest.mark.parametrize("name", [n for n in sorted(CASES) if CASES[n]["gic"] == 3])
 def test_gicv3_machine_from_dtb_matches_virt(name: str) -> None:
     m = Machine.from_dtb(fixture(name))
@@ -114,16 +102,12 @@ def test_gicv3_machine_from_dtb_matches_virt(name: str) -> None:
 
 @pytest.mark.parametrize("name", [n for n in sorted(CASES) if CASES[n]["gic"] == 2])
 def test_gicv2_machine_from_dtb(name: str) -> None:
-    if _have("irqlab.hw.gicv2", "GICv2"):
-        m = Machine.from_dtb(fixture(name))
-        bases = {r.base for r in m.bus.regions}
-        assert {0x0800_0000, 0x0801_0000, 0x0802_0000} <= bases
-        assert (0x0803_0000 in bases) == CASES[name].get("virtualization", False)
-        assert m.config == MachineConfig.virt(**CASES[name])
-        assert regions(m) == regions(Machine.virt(**CASES[name]))
-    else:
-        with pytest.raises(InvalidArgumentValue, match=r"^gic=2 is not yet supported"):
-            Machine.from_dtb(fixture(name))
+    m = Machine.from_dtb(fixture(name))
+    bases = {r.base for r in m.bus.regions}
+    assert {0x0800_0000, 0x0801_0000, 0x0802_0000} <= bases
+    assert (0x0803_0000 in bases) == CASES[name].get("virtualization", False)
+    assert m.config == MachineConfig.virt(**CASES[name])
+    assert regions(m) == regions(Machine.virt(**CASES[name]))
 
 
 # -- bad input -------------------------------------------------------------------
