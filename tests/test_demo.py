@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 import pytest
@@ -15,15 +14,6 @@ from irqlab.errors import InvalidArgumentType, InvalidArgumentValue
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "dtb"
 
-
-def _landed() -> bool:
-    try:
-        return hasattr(importlib.import_module("irqlab.hw.gicv3"), "GICv3")
-    except ImportError:
-        return False
-
-
-pytestmark = pytest.mark.skipif(not _landed(), reason="the GICv3 model has not landed")
 
 
 def test_default_routes_every_vector_to_its_collection_cpu() -> None:

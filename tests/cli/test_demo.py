@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
-
-import pytest
 
 from irqlab.cli import main
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "dtb"
 
 
-
-def _landed() -> bool:
-    try:
-        return hasattr(importlib.import_module("irqlab.hw.gicv3"), "GICv3")
-    except ImportError:
-        return False
-
-
-pytestmark = pytest.mark.skipif(not _landed(), reason="the GICv3 model has not landed")
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
