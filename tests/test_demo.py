@@ -15,7 +15,6 @@ from irqlab.errors import InvalidArgumentType, InvalidArgumentValue
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "dtb"
 
 
-
 def test_default_routes_every_vector_to_its_collection_cpu() -> None:
     r = run_demo()
     assert r.problems == []

@@ -10,8 +10,6 @@ from irqlab.cli import main
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "dtb"
 
 
-
-
 def run(capsys, *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()
