@@ -37,6 +37,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from irqlab.arch.pci import (
+    PCI_BASE_ADDRESS_0,
+    PCI_CAP_ID_MSIX,
+    PCI_CAPABILITY_LIST,
+    PCI_COMMAND,
+    PCI_COMMAND_MASTER,
+    PCI_COMMAND_MEMORY,
+    PCI_MSIX_FLAGS_ENABLE,
+    PCI_MSIX_FLAGS_MASKALL,
+    PCI_STATUS,
+)
 from irqlab.errors import InvalidArgumentValue, check_int
 from irqlab.events import Event
 from irqlab.hw.config import MachineConfig, PciFunctionConfig
@@ -64,10 +75,6 @@ GITS_TRANSLATER = 0x1_0040
 BASER_VALID, BASER_INDIRECT = 1 << 63, 1 << 62
 BASER_TYPE_DEVICE, BASER_TYPE_COLLECTION = 1, 4
 CMD_MOVALL, CMD_SYNC, CMD_MAPD, CMD_MAPC, CMD_MAPTI, CMD_INV = 0x0E, 0x05, 0x08, 0x09, 0x0A, 0x0C
-PCI_COMMAND, PCI_STATUS, PCI_CAP_PTR, PCI_BAR0 = 0x04, 0x06, 0x34, 0x10
-PCI_COMMAND_MEMORY, PCI_COMMAND_MASTER = 1 << 1, 1 << 2
-PCI_CAP_ID_MSIX = 0x11
-MSIX_ENABLE, MSIX_MASKALL = 1 << 15, 1 << 14
 
 
 @dataclass(frozen=True)
@@ -329,7 +336,7 @@ class MiniDriver:
             raise DemoFailure(f"no PCI function at {_bdf(bdf)}")
         cap = 0
         if cpu.read(self.cfg(bdf, PCI_STATUS), 2) & (1 << 4):
-            ptr = cpu.read(self.cfg(bdf, PCI_CAP_PTR), 1) & ~3
+            ptr = cpu.read(self.cfg(bdf, PCI_CAPABILITY_LIST), 1) & ~3
             for _ in range(48):
                 if not ptr:
                     break
@@ -345,7 +352,7 @@ class MiniDriver:
             raise DemoFailure(f"{_bdf(bdf)} has {size} MSI-X vectors, fewer than {vectors}")
         table_reg = cpu.read(self.cfg(bdf, cap + 4))
         bir, table_off = table_reg & 7, table_reg & ~7
-        bar_reg = self.cfg(bdf, PCI_BAR0 + 4 * bir)
+        bar_reg = self.cfg(bdf, PCI_BASE_ADDRESS_0 + 4 * bir)
         lo = cpu.read(bar_reg)
         bar = lo & ~0xF
         if (lo >> 1) & 3 == 2:  # 64-bit BAR
@@ -358,7 +365,7 @@ class MiniDriver:
         cmd = cpu.read(self.cfg(bdf, PCI_COMMAND), 2)
         cpu.write(self.cfg(bdf, PCI_COMMAND), cmd | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, 2)
         # Mask everything while the table is written, as the MSI-X core does.
-        cpu.write(self.cfg(bdf, cap + 2), mc | MSIX_MASKALL | MSIX_ENABLE, 2)
+        cpu.write(self.cfg(bdf, cap + 2), mc | PCI_MSIX_FLAGS_MASKALL | PCI_MSIX_FLAGS_ENABLE, 2)
         table = bar + table_off
         doorbell = self.its + GITS_TRANSLATER
         for v in range(vectors):
@@ -367,7 +374,7 @@ class MiniDriver:
             cpu.write(e + 4, doorbell >> 32)
             cpu.write(e + 8, v)  # data = EventID
             cpu.write(e + 12, 0)  # vector control: unmasked
-        cpu.write(self.cfg(bdf, cap + 2), (mc | MSIX_ENABLE) & ~MSIX_MASKALL, 2)
+        cpu.write(self.cfg(bdf, cap + 2), (mc | PCI_MSIX_FLAGS_ENABLE) & ~PCI_MSIX_FLAGS_MASKALL, 2)
         self.say(f"PCI {_bdf(bdf)} {ids & 0xFFFF:04x}:{ids >> 16:04x}: MSI-X capability at "
                  f"{cap:#x}, {size} vectors, table in BAR{bir} at {table:#x}; {vectors} "
                  f"entries -> GITS_TRANSLATER {doorbell:#x}, data = EventID; MSI-X enabled")

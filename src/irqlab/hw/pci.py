@@ -18,6 +18,23 @@ from __future__ import annotations
 import bisect
 from typing import TYPE_CHECKING, Any
 
+from irqlab.arch.pci import (
+    PCI_BASE_ADDRESS_0,
+    PCI_CAP_ID_MSI,
+    PCI_CAP_ID_MSIX,
+    PCI_COMMAND,
+    PCI_COMMAND_INTX_DISABLE,
+    PCI_COMMAND_MASTER,
+    PCI_COMMAND_MEMORY,
+    PCI_MSI_FLAGS_64BIT,
+    PCI_MSI_FLAGS_ENABLE,
+    PCI_MSI_FLAGS_MASKBIT,
+    PCI_MSIX_ENTRY_CTRL_MASKBIT,
+    PCI_MSIX_ENTRY_SIZE,
+    PCI_MSIX_FLAGS_ENABLE,
+    PCI_MSIX_FLAGS_MASKALL,
+    PCI_STATUS_CAP_LIST,
+)
 from irqlab.errors import (
     ExternalAbort,
     InvalidArgument,
@@ -34,27 +51,9 @@ if TYPE_CHECKING:
 
 __all__ = ["PciFunction", "PciHost"]
 
-# Type-0 header and capability offsets (PCI Local Bus 3.0 / PCIe 6.0 chapter 7).
-PCI_COMMAND = 0x04
-PCI_COMMAND_MEMORY = 1 << 1
-PCI_COMMAND_MASTER = 1 << 2
-PCI_COMMAND_INTX_DISABLE = 1 << 10
-PCI_STATUS_CAP_LIST = 1 << 4
-PCI_BAR0 = 0x10
-PCI_CAP_ID_MSI = 0x05
-PCI_CAP_ID_MSIX = 0x11
+# Where this model places its capabilities in config space (IMPDEF).
 MSI_CAP = 0x40
 MSIX_CAP_WITH_MSI = 0x60
-# MSI Message Control bits.
-MSI_FLAGS_ENABLE = 1 << 0
-MSI_FLAGS_64BIT = 1 << 7
-MSI_FLAGS_MASKBIT = 1 << 8
-# MSI-X Message Control bits.
-MSIX_FLAGS_MASKALL = 1 << 14
-MSIX_FLAGS_ENABLE = 1 << 15
-MSIX_ENTRY_SIZE = 16
-MSIX_ENTRY_CTRL_MASKBIT = 1
-
 
 def _align(x: int, a: int) -> int:
     return (x + a - 1) & ~(a - 1)
@@ -100,8 +99,8 @@ class PciFunction:
             cs[c] = PCI_CAP_ID_MSI
             cs[c + 1] = caps[1] if len(caps) > 1 else 0
             mmc = self.msi_vectors.bit_length() - 1
-            self._put(c + 2, (mmc << 1) | MSI_FLAGS_64BIT | MSI_FLAGS_MASKBIT, 2)
-            self._wmask[c + 2] = MSI_FLAGS_ENABLE | (0x7 << 4)
+            self._put(c + 2, (mmc << 1) | PCI_MSI_FLAGS_64BIT | PCI_MSI_FLAGS_MASKBIT, 2)
+            self._wmask[c + 2] = PCI_MSI_FLAGS_ENABLE | (0x7 << 4)
             self._set_wmask(c + 4, 0xFFFF_FFFC, 4)  # Message Address (DWORD aligned)
             self._set_wmask(c + 8, 0xFFFF_FFFF, 4)  # Message Upper Address
             self._set_wmask(c + 12, 0xFFFF, 2)  # Message Data
@@ -114,18 +113,18 @@ class PciFunction:
             n = self.msix_vectors
             cs[c] = PCI_CAP_ID_MSIX
             self._put(c + 2, n - 1, 2)
-            self._wmask[c + 3] = (MSIX_FLAGS_MASKALL | MSIX_FLAGS_ENABLE) >> 8
-            self.pba_offset = _align(n * MSIX_ENTRY_SIZE, 0x1000)
+            self._wmask[c + 3] = (PCI_MSIX_FLAGS_MASKALL | PCI_MSIX_FLAGS_ENABLE) >> 8
+            self.pba_offset = _align(n * PCI_MSIX_ENTRY_SIZE, 0x1000)
             self._put(c + 4, 0, 4)  # table at BAR0 + 0
             self._put(c + 8, self.pba_offset, 4)  # PBA, BIR 0
-            self._msix = bytearray(n * MSIX_ENTRY_SIZE)
+            self._msix = bytearray(n * PCI_MSIX_ENTRY_SIZE)
             for i in range(n):  # every vector starts masked
-                self._msix[i * MSIX_ENTRY_SIZE + 12] = MSIX_ENTRY_CTRL_MASKBIT
+                self._msix[i * PCI_MSIX_ENTRY_SIZE + 12] = PCI_MSIX_ENTRY_CTRL_MASKBIT
             # BAR0: 64-bit non-prefetchable memory BAR.
-            self._put(PCI_BAR0, (bar0 & 0xFFFF_FFF0) | 0b100, 4)
-            self._put(PCI_BAR0 + 4, bar0 >> 32, 4)
-            self._set_wmask(PCI_BAR0, ~(bar_size - 1) & 0xFFFF_FFF0, 4)
-            self._set_wmask(PCI_BAR0 + 4, 0xFFFF_FFFF, 4)
+            self._put(PCI_BASE_ADDRESS_0, (bar0 & 0xFFFF_FFF0) | 0b100, 4)
+            self._put(PCI_BASE_ADDRESS_0 + 4, bar0 >> 32, 4)
+            self._set_wmask(PCI_BASE_ADDRESS_0, ~(bar_size - 1) & 0xFFFF_FFF0, 4)
+            self._set_wmask(PCI_BASE_ADDRESS_0 + 4, 0xFFFF_FFFF, 4)
             cs[PCI_COMMAND] |= PCI_COMMAND_MEMORY  # IMPDEF: firmware enabled decoding
         self._msi_pending = 0
 
@@ -181,7 +180,8 @@ class PciFunction:
         """The address BAR0 currently holds (0 without MSI-X)."""
         if self.msix_cap is None:
             return 0
-        return (self._get(PCI_BAR0, 4) & ~0xF) | (self._get(PCI_BAR0 + 4, 4) << 32)
+        lo = self._get(PCI_BASE_ADDRESS_0, 4) & ~0xF
+        return lo | (self._get(PCI_BASE_ADDRESS_0 + 4, 4) << 32)
 
     @property
     def command(self) -> int:
@@ -202,7 +202,7 @@ class PciFunction:
 
     @property
     def msi_enabled(self) -> bool:
-        return bool(self._msi_ctrl() & MSI_FLAGS_ENABLE)
+        return bool(self._msi_ctrl() & PCI_MSI_FLAGS_ENABLE)
 
     def msi_message(self) -> tuple[int, int, int]:
         """(address, data, enabled vector count) as software programmed the MSI capability."""
@@ -231,18 +231,18 @@ class PciFunction:
 
     @property
     def msix_enabled(self) -> bool:
-        return bool(self._msix_ctrl() & MSIX_FLAGS_ENABLE)
+        return bool(self._msix_ctrl() & PCI_MSIX_FLAGS_ENABLE)
 
     def msix_entry(self, i: int) -> tuple[int, int, bool]:
         """(address, data, masked) of MSI-X table entry ``i``."""
         check_int("i", i, 0, max(self.msix_vectors - 1, 0))
         if not self.msix_vectors:
             raise InvalidArgumentValue(f"i must name an MSI-X vector, not {i!r}")
-        e = i * MSIX_ENTRY_SIZE
+        e = i * PCI_MSIX_ENTRY_SIZE
         t = self._msix
         addr = int.from_bytes(t[e:e + 8], "little")
         data = int.from_bytes(t[e + 8:e + 12], "little")
-        return addr, data, bool(t[e + 12] & MSIX_ENTRY_CTRL_MASKBIT)
+        return addr, data, bool(t[e + 12] & PCI_MSIX_ENTRY_CTRL_MASKBIT)
 
     @property
     def msix_pba(self) -> int:
@@ -250,10 +250,10 @@ class PciFunction:
         return self._pba
 
     def _flush_msix_pending(self) -> None:
-        if not self.msix_enabled or self._msix_ctrl() & MSIX_FLAGS_MASKALL:
+        if not self.msix_enabled or self._msix_ctrl() & PCI_MSIX_FLAGS_MASKALL:
             return
         for v in range(self.msix_vectors):
-            if self._pba >> v & 1 and not self._msix[v * MSIX_ENTRY_SIZE + 12] & 1:
+            if self._pba >> v & 1 and not self._msix[v * PCI_MSIX_ENTRY_SIZE + 12] & 1:
                 self._pba &= ~(1 << v)
                 self.fire(v)
 
@@ -277,8 +277,8 @@ class PciFunction:
         for i in range(size):
             o = off + i
             b = (value >> (8 * i)) & 0xFF
-            if o % MSIX_ENTRY_SIZE >= 12:
-                b &= MSIX_ENTRY_CTRL_MASKBIT if o % MSIX_ENTRY_SIZE == 12 else 0
+            if o % PCI_MSIX_ENTRY_SIZE >= 12:
+                b &= PCI_MSIX_ENTRY_CTRL_MASKBIT if o % PCI_MSIX_ENTRY_SIZE == 12 else 0
             t[o] = b
         if self._pba:
             self._flush_msix_pending()
@@ -298,8 +298,8 @@ class PciFunction:
             if vector >= self.msix_vectors:
                 self._dropped(vector, "vector exceeds the MSI-X table size")
                 return
-            e = vector * MSIX_ENTRY_SIZE
-            if self._msix_ctrl() & MSIX_FLAGS_MASKALL or self._msix[e + 12] & 1:
+            e = vector * PCI_MSIX_ENTRY_SIZE
+            if self._msix_ctrl() & PCI_MSIX_FLAGS_MASKALL or self._msix[e + 12] & 1:
                 self._pba |= 1 << vector
                 self._event("pci_msix_pending", vector=vector)
                 return
@@ -461,7 +461,7 @@ class PciHost:
                 f"cfg.msi_vectors must be 0 or a power of two up to 32, not {n!r}")
         bar0 = size = 0
         if cfg.msix_vectors:
-            pba = _align(cfg.msix_vectors * MSIX_ENTRY_SIZE, 0x1000)
+            pba = _align(cfg.msix_vectors * PCI_MSIX_ENTRY_SIZE, 0x1000)
             size = max(0x4000, 1 << (pba + 0x1000 - 1).bit_length())
             bar0 = _align(self._next_bar, size)
             if bar0 + size > self._mmio_base + self._mmio_size:
