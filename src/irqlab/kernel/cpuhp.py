@@ -228,6 +228,19 @@ class CpuHotplug:
 
         return await self._on_cpu_thread(cpu, body)
 
+    async def _startup_states(self, cpu: int, states: list[_State]) -> int:
+        """Run ``states``' startup callbacks for ``cpu`` in order; on an error, tear down
+        the ones that succeeded, in reverse, and return it (``cpuhp_invoke_callback_range``)."""
+        done: list[_State] = []
+        for st in states:
+            r = await self._invoke(cpu, st, True)
+            if r:
+                for d in reversed(done):
+                    await self._invoke(cpu, d, False)
+                return r
+            done.append(st)
+        return 0
+
     async def _on_cpu_thread(self, cpu: int, fn: Callable[[], Awaitable[Any]]) -> Any:
         """Run ``await fn()`` in a task on ``cpu`` (the hotplug thread ``cpuhp/<cpu>``); wait."""
         done = sim.Completion(f"cpuhp/{cpu}.done")
@@ -269,15 +282,7 @@ class CpuHotplug:
                       if s > CPUHP_AP_ONLINE_IDLE]
 
             async def ap_starting() -> int:
-                done: list[_State] = []
-                for st in starting:
-                    r = await self._invoke(cpu, st, True)
-                    if r:
-                        for d in reversed(done):
-                            await self._invoke(cpu, d, False)
-                        return r
-                    done.append(st)
-                return 0
+                return await self._startup_states(cpu, starting)
 
             r = await self.engine.run_on(cpu, ap_starting)
             if r:
@@ -286,15 +291,7 @@ class CpuHotplug:
             self._booted_once.add(cpu)
 
             async def ap_online() -> int:
-                done: list[_State] = []
-                for st in online:
-                    r = await self._invoke(cpu, st, True)
-                    if r:
-                        for d in reversed(done):
-                            await self._invoke(cpu, d, False)
-                        return r
-                    done.append(st)
-                return 0
+                return await self._startup_states(cpu, online)
 
             r = await self._on_cpu_thread(cpu, ap_online)
             if r:
