@@ -236,3 +236,25 @@ def test_more_argument_validation() -> None:
     with pytest.raises(InvalidArgumentValue, match=r"^ticks must be in"):
         eng.sleep(-1)
     eng.close()
+
+
+def test_enable_footprints_records_the_objects_a_step_touches_and_only_before_run() -> None:
+    lock = sim.SpinLock("fp")
+    seen: list[list[str]] = []
+
+    class Watch(sim.RoundRobin):
+        def after_step(self, choice, engine) -> None:
+            seen.append(sorted(getattr(o, "name", "?") for o, _ in engine.footprint))
+
+    async def body() -> None:
+        await lock.lock()
+        lock.unlock()
+
+    eng = sim.Engine(cpus=1, strategy=Watch())
+    assert eng.footprint is None
+    eng.enable_footprints()
+    eng.spawn(0, body)
+    eng.run()
+    assert ["fp"] in seen
+    with pytest.raises(sim.SimError, match=r"before run\(\)"):
+        eng.enable_footprints()

@@ -108,7 +108,7 @@ class ColumnRecorder:
 
     def contexts(self) -> dict[int, tuple[str, str]]:
         """tid -> (name, kind) of every context of the engine (also those spawned before)."""
-        return {th.tid: (th.name, th.kind) for th in getattr(self.engine, "_threads", ())}
+        return {th.tid: (th.name, th.kind) for th in self.engine.threads}
 
     def finish(self, result: Any) -> list[Any]:
         return []

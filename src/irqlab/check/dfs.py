@@ -145,8 +145,7 @@ class _DfsRun(Strategy):
 
     def on_engine(self, engine: Any) -> None:
         self.engine = engine
-        if engine.footprint is None:
-            engine.footprint = []
+        engine.enable_footprints()
         if engine.machine is not None:
             engine.events.subscribe(self._on_event)
 
@@ -165,7 +164,7 @@ class _DfsRun(Strategy):
         out: list[tuple[int, dict[Any, int]]] = []
         if eng is None:
             return out
-        for th in eng._threads:  # no public list of contexts yet (see the report)
+        for th in eng.threads:
             if th.done:
                 continue
             op = th.op

@@ -152,7 +152,7 @@ class Lockdep:
         n = self._names.get(tid)
         if n is None:
             # a context spawned before the observers were attached
-            for th in getattr(self.engine, "_threads", ()):
+            for th in self.engine.threads:
                 if th.tid == tid:
                     n = self._names[tid] = th.name
                     break
@@ -620,7 +620,7 @@ class Lockdep:
         if dl is not None:
             waits = {w.tid: list(w.stack) for w in dl.waits()}
         eng = self.engine
-        for th in list(getattr(eng, "_threads", ())):
+        for th in eng.threads:
             op = getattr(th, "op", None)
             if th.done or op is None or getattr(op, "kind", "") != "acquire":
                 continue

@@ -617,6 +617,16 @@ class Engine(EngineServices):
                 with contextlib.suppress(Exception):  # model code awaiting in a finally
                     th.coro.close()
 
+    def enable_footprints(self) -> None:
+        """Record per-step footprints (as ``footprints=True``) for an engine built elsewhere.
+
+        For explorers given a world a scenario built; call before :meth:`run`.
+        """
+        if self._ran:
+            raise SimError("enable_footprints() must be called before run()")
+        if self.footprint is None:
+            self.footprint = []
+
     # -- results -----------------------------------------------------------------------
     @property
     def threads(self) -> list[Thread]:
