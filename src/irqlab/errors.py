@@ -20,7 +20,6 @@ __all__ = [
     "IrqlabError",
     "UndefinedInstruction",
     "check_int",
-    "check_type",
 ]
 
 
@@ -78,16 +77,6 @@ class _AccessFault(Exception):
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(reason)
-
-
-def check_type(name: str, value: object, types: type | tuple[type, ...], what: str) -> None:
-    """Raise :class:`InvalidArgumentType` unless ``value`` is an instance of ``types``."""
-    if not isinstance(value, types) or (isinstance(value, bool) and bool not in _as_tuple(types)):
-        raise InvalidArgumentType(f"{name} must be {what}, not {value!r}")
-
-
-def _as_tuple(types: type | tuple[type, ...]) -> tuple[type, ...]:
-    return types if isinstance(types, tuple) else (types,)
 
 
 def check_int(name: str, value: object, lo: int, hi: int) -> int:
