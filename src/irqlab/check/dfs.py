@@ -81,7 +81,7 @@ class _Cut(Exception):
 class _Node:
     """One step of the current path."""
 
-    __slots__ = ("backtrack", "clock", "done", "enabled", "fp", "frozen", "key", "pre", "sleep")
+    __slots__ = ("backtrack", "done", "enabled", "fp", "frozen", "key", "pre", "sleep")
 
     def __init__(self, enabled: tuple[int, ...], sleep: dict[Any, dict[Any, int]]) -> None:
         self.enabled = enabled
@@ -92,7 +92,6 @@ class _Node:
         self.fp: dict[Any, int] = {}
         self.pre = 0
         self.frozen = False
-        self.clock: dict[int, int] = {}
 
 
 def _okey(obj: Any) -> tuple[str, Any]:
@@ -212,6 +211,13 @@ class _DfsRun(Strategy):
         ex = self.ex
         i = engine._steps - 1 if engine._t0 is None else engine.events.time - engine._t0 - 1
         path = ex.path
+        if i < ex._valid:
+            # the unchanged prefix of the previous run: its footprints are recorded already
+            if path[i].key != c.key:
+                raise NondeterministicScenario(
+                    f"replaying step {i}: context {c.key} ran, recorded {path[i].key}")
+            self.hw = False
+            return
         fp: dict[Any, int] = {}
         op = engine.last_op
         if op is not None:
@@ -285,6 +291,11 @@ class DfsExplorer:
         self.blocked = 0
         self.max_depth = 0
         self._valid = 0  # nodes before this index are unchanged since their races were found
+        # race tables of the steps before _valid (kept between runs, see _races)
+        self._hist: dict[Any, list[tuple[int, int, int]]] = {}
+        self._last_of: dict[int, int] = {}
+        self._clocks: list[dict[int, int]] = []
+        self._log: list[tuple[int, int | None, tuple[Any, ...]]] = []
         from irqlab.sim._core import RCU_STATE
 
         self.rcu_key = _okey(RCU_STATE)
@@ -392,31 +403,28 @@ class DfsExplorer:
         # finds races hidden behind the same context's later steps (an acquisition
         # behind its release, a read-section entry behind its exit, an irqsave
         # section's start behind its end).  Steps before self._valid are the previous
-        # run's (same prefix): their races were handled then; only tables are rebuilt.
+        # run's (same prefix): their races were handled then, and the tables (access
+        # history per object, last step per context, clocks) are kept from that run:
+        # only the entries of the steps that changed are undone.
         path = self.path
         keys = [n.key for n in path]
-        last_w: dict[Any, int] = {}
-        reads: dict[Any, list[int]] = {}
-        hist: dict[Any, list[tuple[int, int, int]]] = {}
-        last_of: dict[int, int] = {}
-        clocks: list[dict[int, int]] = []
+        hist = self._hist
+        last_of = self._last_of
+        clocks = self._clocks
+        log = self._log
         start = min(self._valid, len(path))
-        for j in range(start):
-            node = path[j]
-            clocks.append(node.clock)
-            q = keys[j]
-            for k, v in node.fp.items():
-                h = hist.get(k)
-                if h is None:
-                    hist[k] = [(j, v, q)]
-                else:
-                    h.append((j, v, q))
-                if v > _R:
-                    last_w[k] = j
-                    reads[k] = []
-                else:
-                    reads.setdefault(k, []).append(j)
-            last_of[keys[j]] = j
+        while len(log) > start:  # undo the previous run's steps from `start` on
+            q, prevq, fks = log.pop()
+            for k in fks:
+                h = hist[k]
+                h.pop()
+                if not h:
+                    del hist[k]
+            if prevq is None:
+                del last_of[q]
+            else:
+                last_of[q] = prevq
+        del clocks[start:]
 
         def race_candidates(p: int, fp: dict[Any, int], prev: int,
                             pclk: dict[int, int]) -> set[int]:
@@ -441,24 +449,21 @@ class DfsExplorer:
                         break
             return out
 
-        def hb_inputs(fp: dict[Any, int]) -> set[int]:
-            cands: set[int] = set()
-            for k, v in fp.items():
-                lw = last_w.get(k)
-                if lw is not None:
-                    cands.add(lw)
-                if v > _R:
-                    rs = reads.get(k)
-                    if rs:
-                        cands.update(rs)
-            return cands
-
-        def join(prev: int | None, cands: set[int], p: int, j: int) -> dict[int, int]:
+        def join(prev: int | None, fp: dict[Any, int], p: int, j: int) -> dict[int, int]:
+            # after p's previous step, the last write of each object the step touches and,
+            # for a write, the reads since
             clk = dict(clocks[prev]) if prev is not None else {}
-            for e in cands:
-                for q, t in clocks[e].items():
-                    if clk.get(q, -1) < t:
-                        clk[q] = t
+            for k, v in fp.items():
+                h = hist.get(k)
+                if not h:
+                    continue
+                for e, ve, _q in reversed(h):
+                    if ve > _R or v > _R:
+                        for q, t in clocks[e].items():
+                            if clk.get(q, -1) < t:
+                                clk[q] = t
+                    if ve > _R:
+                        break
             clk[p] = j
             return clk
 
@@ -468,9 +473,8 @@ class DfsExplorer:
             fp = node.fp
             prev = last_of.get(p)
             pclk = clocks[prev] if prev is not None else {}
-            clk = join(prev, hb_inputs(fp), p, j)
+            clk = join(prev, fp, p, j)
             clocks.append(clk)
-            node.clock = clk
             for e in sorted(race_candidates(p, fp, -1 if prev is None else prev, pclk)):
                 self._reverse(e, j, keys, clocks)
             for k, v in fp.items():
@@ -479,18 +483,14 @@ class DfsExplorer:
                     hist[k] = [(j, v, p)]
                 else:
                     h.append((j, v, p))
-                if v > _R:
-                    last_w[k] = j
-                    reads[k] = []
-                else:
-                    reads.setdefault(k, []).append(j)
+            log.append((p, prev, tuple(fp)))
             last_of[p] = j
         # the blocked contexts' next operations, as if each ran next (not recorded)
         n = len(path)
         for p, fp in self._pending:
             prev = last_of.get(p)
             pclk = clocks[prev] if prev is not None else {}
-            clk = join(prev, hb_inputs(fp), p, n)
+            clk = join(prev, fp, p, n)
             keys.append(p)
             clocks.append(clk)
             for e in sorted(race_candidates(p, fp, -1 if prev is None else prev, pclk)):
