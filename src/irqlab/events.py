@@ -88,7 +88,9 @@ class EventStream:
     """An ordered stream of :class:`Event`, delivered synchronously to subscribers."""
 
     def __init__(self) -> None:
-        self._subscribers: list[Subscriber] = []
+        # a tuple, replaced on (un)subscribe: emit() iterates it without copying, and a
+        # subscriber that unsubscribes during a delivery does not change that delivery
+        self._subscribers: tuple[Subscriber, ...] = ()
         #: True while at least one subscriber listens; producers test it first.
         self.enabled = False
         #: Logical clock stamped on events; the engine advances it per step.
@@ -101,14 +103,16 @@ class EventStream:
             from irqlab.errors import InvalidArgumentType
 
             raise InvalidArgumentType(f"fn must be callable, not {fn!r}")
-        self._subscribers.append(fn)
+        self._subscribers += (fn,)
         self.enabled = True
         return fn
 
     def unsubscribe(self, fn: Subscriber) -> None:
         """Stop delivering to ``fn``; unknown subscribers are ignored."""
-        if fn in self._subscribers:
-            self._subscribers.remove(fn)
+        subs = list(self._subscribers)
+        if fn in subs:
+            subs.remove(fn)
+            self._subscribers = tuple(subs)
         self.enabled = bool(self._subscribers)
 
     def emit(self, kind: str, cpu: int | None = None, **args: Any) -> Event | None:
@@ -117,7 +121,7 @@ class EventStream:
             return None
         ev = Event(self._seq, self.time, kind, cpu, args)
         self._seq += 1
-        for fn in tuple(self._subscribers):
+        for fn in self._subscribers:
             fn(ev)
         return ev
 

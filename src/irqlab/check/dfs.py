@@ -180,7 +180,6 @@ class _DfsRun(Strategy):
         ex = self.ex
         t0 = engine._t0
         i = engine._steps if t0 is None else engine.events.time - t0
-        keys = tuple([c.key for c in choices])
         cp = self.cp
         self.cp = cp + 1
         if ex.split_depth is not None and cp >= ex.split_depth:
@@ -188,12 +187,17 @@ class _DfsRun(Strategy):
         if cp == len(ex.cp_nodes):
             ex.cp_nodes.append(i)
         if i < len(ex.path):
+            # replaying the previous run's path: the option count and the chosen
+            # context must match (what a schedule string's shape hash checks)
             node = ex.path[i]
-            if node.enabled != keys or node.key not in keys:
+            en = node.enabled
+            j = en.index(node.key)
+            if len(choices) != len(en) or choices[j].key != node.key:
                 raise NondeterministicScenario(
-                    f"replaying step {i}: options {keys} differ from the recorded "
-                    f"{node.enabled} (the scenario is not deterministic)")
-            return keys.index(node.key)
+                    f"replaying step {i}: options {tuple([c.key for c in choices])} differ "
+                    f"from the recorded {en} (the scenario is not deterministic)")
+            return j
+        keys = tuple([c.key for c in choices])
         if cp < len(ex.prefix):
             j = ex.prefix[cp]
             if j >= len(keys):
