@@ -18,7 +18,7 @@ before building an event, so the fast path costs one attribute load.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 __all__ = ["Event", "EventStream", "Recorder"]
@@ -91,38 +91,84 @@ class EventStream:
         # a tuple, replaced on (un)subscribe: emit() iterates it without copying, and a
         # subscriber that unsubscribes during a delivery does not change that delivery
         self._subscribers: tuple[Subscriber, ...] = ()
+        #: per subscriber, the kinds it takes (None: every kind)
+        self._kinds: tuple[frozenset[str] | None, ...] = ()
+        #: the union of the kinds (None: some subscriber takes every kind)
+        self._wanted: frozenset[str] | None = None
+        self._filter = False
         #: True while at least one subscriber listens; producers test it first.
         self.enabled = False
         #: Logical clock stamped on events; the engine advances it per step.
         self.time = 0
         self._seq = 0
 
-    def subscribe(self, fn: Subscriber) -> Subscriber:
-        """Call ``fn(event)`` for every later event; returns ``fn`` for :meth:`unsubscribe`."""
+    def subscribe(self, fn: Subscriber, kinds: Iterable[str] | None = None) -> Subscriber:
+        """Call ``fn(event)`` for every later event; returns ``fn`` for :meth:`unsubscribe`.
+
+        ``kinds``: only events of these kinds are delivered to ``fn`` (default: every
+        event).  While every subscriber names its kinds, events of other kinds are not
+        built at all (:meth:`wants` tells producers so; ``seq`` still counts them, so
+        event numbers do not depend on who listens).
+        """
         if not callable(fn):
             from irqlab.errors import InvalidArgumentType
 
             raise InvalidArgumentType(f"fn must be callable, not {fn!r}")
+        ks: frozenset[str] | None = None
+        if kinds is not None:
+            if isinstance(kinds, str):
+                kinds = (kinds,)
+            ks = frozenset(kinds)
+            if not all(isinstance(k, str) for k in ks):
+                from irqlab.errors import InvalidArgumentType
+
+                raise InvalidArgumentType(
+                    f"kinds must be an iterable of event kinds (str), not {kinds!r}")
         self._subscribers += (fn,)
-        self.enabled = True
+        self._kinds += (ks,)
+        self._update()
         return fn
 
     def unsubscribe(self, fn: Subscriber) -> None:
         """Stop delivering to ``fn``; unknown subscribers are ignored."""
         subs = list(self._subscribers)
         if fn in subs:
-            subs.remove(fn)
-            self._subscribers = tuple(subs)
+            i = subs.index(fn)
+            self._subscribers = self._subscribers[:i] + self._subscribers[i + 1:]
+            self._kinds = self._kinds[:i] + self._kinds[i + 1:]
+        self._update()
+
+    def _update(self) -> None:
         self.enabled = bool(self._subscribers)
+        ks = self._kinds
+        self._wanted = (None if any(k is None for k in ks)
+                        else frozenset().union(*ks))  # type: ignore[arg-type]
+        # the common single-subscriber case delivers without per-subscriber checks
+        self._filter = any(k is not None for k in ks) and len(ks) > 1
+
+    def wants(self, kind: str) -> bool:
+        """Whether an event of ``kind`` would reach a subscriber now (producers on hot
+        paths test it before computing expensive fields)."""
+        w = self._wanted
+        return self.enabled and (w is None or kind in w)
 
     def emit(self, kind: str, cpu: int | None = None, **args: Any) -> Event | None:
-        """Build an event and deliver it; returns ``None`` when nobody listens."""
+        """Build an event and deliver it; returns ``None`` when nobody listens to ``kind``."""
         if not self.enabled:
             return None
-        ev = Event(self._seq, self.time, kind, cpu, args)
-        self._seq += 1
-        for fn in self._subscribers:
-            fn(ev)
+        seq = self._seq
+        self._seq = seq + 1
+        w = self._wanted
+        if w is not None and kind not in w:
+            return None
+        ev = Event(seq, self.time, kind, cpu, args)
+        if self._filter:
+            for fn, ks in zip(self._subscribers, self._kinds, strict=True):
+                if ks is None or kind in ks:
+                    fn(ev)
+        else:
+            for fn in self._subscribers:
+                fn(ev)
         return ev
 
     def record(self, maxlen: int | None = None) -> Recorder:

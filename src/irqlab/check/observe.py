@@ -101,7 +101,10 @@ class Observers:
         self._tmpl = tmpl
         self._slow = bool(self.invariants or self._xh)
         self._attached = True
-        self._fn = engine.events.subscribe(self._dispatch)
+        # the built-in observers name the kinds they handle: the engine then builds no
+        # event of other kinds (per-step invariants and extra observers see every event)
+        self._fn = engine.events.subscribe(self._dispatch,
+                                           kinds=None if self._slow else tuple(tmpl))
 
     @property
     def observers(self) -> list[Any]:
@@ -118,6 +121,11 @@ class Observers:
         self._share_found(ob)
         for kind, fn in ob.handlers.items():
             self._xh.setdefault(kind, []).append(fn)
+        if not self._slow and self._attached:
+            # from now on every event is wanted
+            ev = self.engine.events
+            ev.unsubscribe(self._fn)
+            self._fn = ev.subscribe(self._dispatch)
         self._slow = True
 
     def add(self, observer: Any) -> Any:

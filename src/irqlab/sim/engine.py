@@ -472,7 +472,7 @@ class Engine(EngineServices):
             fp.clear()
             self.last_op = op
         ev = self.events
-        if ev.enabled and self.trace_steps:
+        if ev.enabled and self.trace_steps and ev.wants("sim_step"):
             o = op.obj
             ev.emit("sim_step", cpu=th.cpu, tid=th.tid, op=op.kind,
                     obj=-1 if o is None else self.oid(o), label=op.label)
@@ -494,7 +494,7 @@ class Engine(EngineServices):
                 if why is not None:
                     ev.emit("sim_atomic_sleep", cpu=th.cpu, tid=th.tid, op=nop.describe(),
                             reason=why, stack=";".join(context_stack(th)))
-            if nop.kind == "acquire" and not nop.ready():
+            if nop.kind == "acquire" and not nop.ready() and ev.wants("sim_lock_contended"):
                 holder = nop.waits_for()
                 lk = nop.obj
                 ev.emit("sim_lock_contended", cpu=th.cpu, tid=th.tid, lock=lk.name,

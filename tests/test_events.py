@@ -1,0 +1,61 @@
+"""The event stream: delivery, kind filters, numbering."""
+
+from __future__ import annotations
+
+import pytest
+
+from irqlab.errors import InvalidArgumentType
+from irqlab.events import EventStream
+
+
+def test_kinds_filter_delivers_only_named_kinds_and_keeps_numbering() -> None:
+    es = EventStream()
+    got: list[tuple[int, str]] = []
+    es.subscribe(lambda e: got.append((e.seq, e.kind)), kinds=("b",))
+    assert es.wants("b") and not es.wants("a")
+    assert es.emit("a", x=1) is None          # not built: nobody wants it
+    ev = es.emit("b", x=2)
+    assert ev is not None and ev.seq == 1     # seq counts every emit
+    assert got == [(1, "b")]
+
+
+def test_a_subscriber_without_kinds_sees_everything_others_stay_filtered() -> None:
+    es = EventStream()
+    some: list[str] = []
+    every: list[str] = []
+    es.subscribe(lambda e: some.append(e.kind), kinds="b")
+    fn = es.subscribe(lambda e: every.append(e.kind))
+    assert es.wants("a")
+    es.emit("a")
+    es.emit("b")
+    assert some == ["b"] and every == ["a", "b"]
+    es.unsubscribe(fn)
+    assert not es.wants("a") and es.wants("b")
+    es.emit("a")
+    assert every == ["a", "b"] and some == ["b"]
+
+
+def test_unsubscribe_during_delivery_does_not_change_that_delivery() -> None:
+    es = EventStream()
+    seen: list[str] = []
+
+    def first(e: object) -> None:
+        seen.append("first")
+        es.unsubscribe(second)
+
+    def second(e: object) -> None:
+        seen.append("second")
+
+    es.subscribe(first)
+    es.subscribe(second)
+    es.emit("a")
+    es.emit("a")
+    assert seen == ["first", "second", "first"]
+    assert es.wants("a")  # first is still subscribed
+
+
+def test_bad_kinds_name_the_argument() -> None:
+    with pytest.raises(InvalidArgumentType, match="kinds must be"):
+        EventStream().subscribe(lambda e: None, kinds=[1])  # type: ignore[list-item]
+    with pytest.raises(InvalidArgumentType, match="fn must be callable"):
+        EventStream().subscribe(None)  # type: ignore[arg-type]
