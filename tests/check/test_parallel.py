@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import itertools
+import multiprocessing
 import pickle
 
 import pytest
 
 from irqlab import sim
+from irqlab.check import parallel
 from irqlab.check.explore import explore
-from irqlab.check.parallel import dfs_prefixes, make_shards, run_shard
+from irqlab.check.parallel import (
+    DFS_SHARDS,
+    IN_PROCESS_BELOW,
+    Shard,
+    dfs_prefixes,
+    explore_parallel,
+    make_shards,
+    run_shard,
+    start_method,
+)
 from irqlab.check.run import Target
 from irqlab.errors import InvalidArgument
 
@@ -30,6 +41,11 @@ def test_random_shards_cover_the_budget_disjointly() -> None:
     assert [s.index for s in sh] == list(range(len(sh)))
     assert pickle.loads(pickle.dumps(sh[0])) == sh[0]
     assert shards("random")[1] == sh
+    # cut from the budget alone: about 32 shards of 16 to 256 runs, whatever the workers
+    assert shards("random", workers=7)[1] == sh
+    assert [s.stop - s.start for s in sh] == [16] * 6 + [4]
+    _, big = shards("random", budget=20_000)
+    assert len(big) == 79 and big[0].stop == 256 and big[-1].stop == 20_000
 
 
 def test_shard_result_equals_serial_exploration() -> None:
@@ -44,28 +60,130 @@ def test_shard_result_equals_serial_exploration() -> None:
 def test_dfs_shards_together_explore_one_schedule_per_class(cpus: int, iters: int,
                                                             want: int) -> None:
     t = Target("counter", "locked", {"cpus": cpus, "iters": iters}, observe=False)
-    for workers in (1, 2, 3):
-        sh = make_shards(t, "dfs", budget=None, time=None, seed=0, depth=3, preemptions=None,
-                         reduction=True, workers=workers)
-        assert len(sh) >= min(4 * workers, 3)
-        results = [run_shard(pickle.loads(pickle.dumps(s))) for s in sh]
-        assert all(r.exhausted and r.found_at is None for r in results)
-        assert sum(r.schedules for r in results) == want
+    kw = {"budget": None, "time": None, "seed": 0, "depth": 3, "preemptions": None,
+          "reduction": True}
+    sh = make_shards(t, "dfs", workers=2, **kw)  # type: ignore[arg-type]
+    # the split depends on the tree, not on the number of workers (up to 8)
+    for workers in (1, 3, 8):
+        assert make_shards(t, "dfs", workers=workers, **kw) == sh  # type: ignore[arg-type]
+    assert len(sh) >= (DFS_SHARDS if want > DFS_SHARDS else 3)
+    results = [run_shard(pickle.loads(pickle.dumps(s))) for s in sh]
+    assert all(r.exhausted and r.found_at is None for r in results)
+    assert sum(r.schedules for r in results) == want
     assert [p for p, _ in dfs_prefixes(t, 4)] == [p for p, _ in dfs_prefixes(t, 4)]
+
+
+def test_more_than_eight_workers_split_deeper() -> None:
+    t = Target("counter", "locked", {"cpus": 3, "iters": 3}, observe=False)
+    kw = {"budget": None, "time": None, "seed": 0, "depth": 3, "preemptions": None,
+          "reduction": True}
+    assert len(make_shards(t, "dfs", workers=16, **kw)) >= 128  # type: ignore[arg-type]
+
+
+def test_dfs_on_two_and_three_workers_is_exactly_dpor() -> None:
+    t = Target("counter", "locked", {"cpus": 3, "iters": 3})
+    two = explore(t, strategy="dfs", workers=2)
+    three = explore(t, strategy="dfs", workers=3)
+    for r in (two, three):
+        assert r.verdict == "clean" and r.exhausted
+        assert r.schedules == 1680
+    assert two.blocked == three.blocked == 44  # the sleep-blocked runs of the 95 shards
+    assert "95 shards on 2 workers" in two.info and "1680 schedules, 44 blocked" in two.info
+
+
+def test_dfs_finding_does_not_depend_on_the_number_of_workers() -> None:
+    runs = [explore("counter", "racy", strategy="dfs", workers=w, shrink=False,
+                    params={"cpus": 3, "iters": 3}) for w in (2, 3)]
+    assert runs[0].first_at == runs[1].first_at is not None
+    assert runs[0].schedules == runs[1].schedules == runs[0].first_at
+    assert runs[0].outcome.result.schedule == runs[1].outcome.result.schedule
+    assert runs[0].finding.kind == runs[1].finding.kind == "invariant:counter"
 
 
 def test_two_workers_find_the_same_first_finding() -> None:
     one = explore("counter", "racy", strategy="random", seed=5, budget=200, shrink=False)
-    two = explore("counter", "racy", strategy="random", seed=5, budget=200, shrink=False,
-                  workers=2)
-    assert two.first_at == one.first_at
-    assert two.outcome.result.schedule == one.outcome.result.schedule
+    for w in (2, 3):
+        more = explore("counter", "racy", strategy="random", seed=5, budget=200,
+                       shrink=False, workers=w)
+        assert more.first_at == one.first_at
+        assert more.schedules == one.schedules
+        assert more.outcome.result.schedule == one.outcome.result.schedule
     d = explore("counter", "locked", strategy="dfs", workers=2,
                 params={"cpus": 3, "iters": 2})
     assert d.verdict == "clean" and d.exhausted and d.schedules == 90
     f = explore("counter", "racy", strategy="dfs", workers=2, shrink=False)
     g = explore("counter", "racy", strategy="dfs", shrink=False)
     assert f.finding is not None and f.finding.kind == g.finding.kind == "invariant:counter"
+
+
+def test_clean_random_exploration_counts_the_whole_budget() -> None:
+    for w in (1, 2):
+        r = explore("counter", "locked", strategy="random", budget=1000, workers=w,
+                    params={"cpus": 3, "iters": 2})
+        assert r.verdict == "clean" and r.schedules == 1000
+    pct = explore("counter", "racy", strategy="pct", seed=1, budget=300, workers=2,
+                  shrink=False)
+    serial = explore("counter", "racy", strategy="pct", seed=1, budget=300, shrink=False)
+    assert (pct.first_at, pct.outcome.result.schedule) == (
+        serial.first_at, serial.outcome.result.schedule)
+    assert "P >= 1/(n*k^(d-1))" in pct.info
+
+
+def test_small_budgets_run_in_this_process() -> None:
+    r = explore("counter", "locked", strategy="random", budget=IN_PROCESS_BELOW - 1,
+                workers=2)
+    assert r.schedules == IN_PROCESS_BELOW - 1
+    assert "this process alone" in r.info
+    r = explore("counter", "locked", strategy="random", budget=IN_PROCESS_BELOW, workers=2)
+    assert "1 fork children" in r.info or "1 spawn children" in r.info
+
+
+def test_time_budget_stops_the_workers() -> None:
+    r = explore("counter", "locked", strategy="random", time=0.3, workers=2,
+                params={"cpus": 3, "iters": 2})
+    assert r.verdict == "clean" and r.schedules > 0 and r.elapsed < 5
+    d = explore("counter", "locked", strategy="dfs", time=0.2, workers=2,
+                params={"cpus": 3, "iters": 4})
+    assert not d.exhausted and 0 < d.schedules < 34_650
+
+
+def test_progress_is_reported_in_merge_order() -> None:
+    seen: list[tuple[int, int]] = []
+    explore("counter", "locked", strategy="random", budget=2000, workers=2,
+            progress=lambda n, s, f: seen.append((n, f)))
+    counts = [n for n, _ in seen]
+    assert counts == sorted(counts) and seen[-1] == (2000, 0)
+
+
+def test_spawned_children_give_the_same_result() -> None:
+    t = Target("counter", "racy", {"cpus": 3, "iters": 2})
+    kw = {"strategy": "random", "budget": 300, "time": None, "seed": 5, "depth": 3,
+          "preemptions": None, "reduction": True, "workers": 2}
+    a = explore_parallel(t, start="spawn", **kw)  # type: ignore[arg-type]
+    b = explore_parallel(t, **kw)  # type: ignore[arg-type]
+    assert "1 spawn children" in a.info
+    assert (a.first_at, a.outcome.result.schedule) == (b.first_at, b.outcome.result.schedule)
+
+
+def test_start_method_is_fork_only_where_it_is_safe() -> None:
+    assert start_method() in ("fork", "spawn")
+    if start_method() == "fork":
+        assert "fork" in multiprocessing.get_all_start_methods()
+
+
+def test_worker_sends_back_results_and_failures() -> None:
+    _, sh = shards("random", budget=40)
+    ctx = multiprocessing.get_context("spawn")
+    mine, theirs = ctx.Pipe()
+    bad = Shard(**{**sh[0].__dict__, "index": 99, "strategy": "dfs", "prefix": (7, 7)})
+    for s in ((sh[0], None), (bad, None), None):
+        mine.send(s)
+    parallel._worker_main(theirs)  # in this process: returns at None
+    ok = mine.recv()
+    assert ok == run_shard(sh[0])
+    fail = mine.recv()
+    assert isinstance(fail, parallel._Failure) and fail.index == 99
+    assert "NondeterministicScenario" in fail.text
 
 
 def test_factories_cannot_be_sharded() -> None:
