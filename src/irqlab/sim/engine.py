@@ -88,6 +88,8 @@ class Engine(EngineServices):
     _ran = False
     result: RunResult | None = None
     last_op: Op | None = None
+    #: The stepping context's stack, while an event whose producer captured it is delivered.
+    _stack_now: list[str] | None = None
 
     def __init__(self, *, machine: Any = None, cpus: int | None = None,
                  strategy: Strategy | None = None, max_steps: int = 100_000,
@@ -263,6 +265,9 @@ class Engine(EngineServices):
         Meant for observers: call it from an event subscriber to get the
         stack at the moment of the event (``func@file.py:line`` strings).
         """
+        st = self._stack_now
+        if st is not None:
+            return list(st)  # captured for the event being delivered (same frames)
         th = RT.th
         if th is None:
             return []

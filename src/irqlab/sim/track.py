@@ -64,10 +64,19 @@ class _Rec:
         self.free_site = ""
 
 
-def _site_here() -> str:
+def _stack_here() -> list[str]:
     th = RT.th
-    st = context_stack(th) if th is not None else []
-    return st[-1] if st else "?"
+    return context_stack(th) if th is not None else []
+
+
+def _emit_at(eng: Any, stack: list[str] | None, kind: str, **args: Any) -> None:
+    # while the event is delivered, engine.stack() returns the stack captured for its
+    # site instead of walking the frames a second time (it would find the same frames)
+    eng._stack_now = stack
+    try:
+        eng.events.emit(kind, **args)
+    finally:
+        eng._stack_now = None
 
 
 def _rec(eng: Any, obj: Any) -> _Rec | None:
@@ -88,15 +97,17 @@ def alloc(obj_or_kind: Any, *, site: str | None = None) -> Any:
         raise InvalidArgumentType(f"site must be a str or None, not {site!r}")
     oid = eng.oid(obj)
     ev = eng.events
-    s = site if site is not None else (_site_here() if ev.enabled else "")
+    st = _stack_here() if ev.enabled else None
+    s = site if site is not None else ("" if st is None else st[-1] if st else "?")
     eng._tracked[id(obj)] = _Rec(oid, kind, s)
     touch(obj)
     if ev.enabled:
-        ev.emit("sim_alloc", cpu=th.cpu, tid=th.tid, oid=oid, obj_kind=kind, site=s)
+        _emit_at(eng, st, "sim_alloc", cpu=th.cpu, tid=th.tid, oid=oid, obj_kind=kind, site=s)
     return obj
 
 
-def _free(eng: Any, th: Thread, obj: Any, deferred: bool, site: str) -> None:
+def _free(eng: Any, th: Thread, obj: Any, deferred: bool, site: str,
+          stack: list[str] | None = None) -> None:
     rec = _rec(eng, obj)
     touch(obj)
     ev = eng.events
@@ -112,22 +123,31 @@ def _free(eng: Any, th: Thread, obj: Any, deferred: bool, site: str) -> None:
     if not double:
         rec.free_site = site
     if ev.enabled:
-        ev.emit("sim_free", cpu=th.cpu, tid=th.tid, oid=rec.oid, obj_kind=rec.kind,
-                site=rec.site, free_site=site, state=prev, deferred=deferred, double=double)
+        _emit_at(eng, stack, "sim_free", cpu=th.cpu, tid=th.tid, oid=rec.oid,
+                 obj_kind=rec.kind, site=rec.site, free_site=site, state=prev,
+                 deferred=deferred, double=double)
 
 
 def kfree(obj: Any) -> None:
     """Free a tracked object now (plain call).  A second free is reported as ``double=1``."""
     eng = _eng()
     th = cur_thread()
-    _free(eng, th, obj, False, _site_here() if eng.events.enabled else "")
+    if eng.events.enabled:
+        st = _stack_here()
+        _free(eng, th, obj, False, st[-1] if st else "?", st)
+    else:
+        _free(eng, th, obj, False, "")
 
 
 def kfree_rcu(obj: Any) -> None:
     """Free ``obj`` after a grace period (``kfree_rcu``); plain call."""
     eng = _eng()
     th = cur_thread()
-    site = _site_here() if eng.events.enabled else ""
+    if eng.events.enabled:
+        st = _stack_here()
+        site = st[-1] if st else "?"
+    else:
+        site = ""
     rec = _rec(eng, obj)
     if rec is not None and rec.state == LIVE:
         rec.state = RCU_PENDING
