@@ -42,10 +42,12 @@ def test_external_abort_on_undecoded_address(m: Machine) -> None:
 
 
 def test_external_abort_names_the_device() -> None:
-    m = Machine.virt(cpus=1, its=False)
-    with pytest.raises(ExternalAbort, match=re.escape("gicv3-dist: GICD offset 0x0 does not "
-                                                      "support a 2-byte access")):
+    m = Machine.virt(cpus=1, its=False, gic_bad_access="abort")
+    with pytest.raises(ExternalAbort, match=re.escape("gicv3-dist: GICD_CTLR (offset 0x0): "
+                                                      "2-byte read not supported")):
         m.cpus[0].read(0x0800_0000, 2)
+    with pytest.raises(ExternalAbort, match=re.escape("gicv3-dist: GICD: misaligned 4-byte")):
+        Machine.virt(cpus=1, its=False).cpus[0].read(0x0800_0002, 4)
 
 
 @pytest.mark.parametrize(("call", "exc", "msg"), [

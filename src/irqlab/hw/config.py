@@ -69,11 +69,24 @@ class MachineConfig:
     #: Implemented priority bits of the CPU interface (ICC_CTLR_EL1.PRIbits + 1);
     #: QEMU's Cortex-A57 model implements 5.  Preemption bits equal priority bits.
     priority_bits: int = 5
+    #: Implemented priority bits of the priorities the GIC stores (GICD_IPRIORITYR,
+    #: GICR_IPRIORITYR, LPI configuration bytes); IHI 0069 lets the Distributor implement
+    #: more than the CPU interface (at least 4: bits [7:4]).  QEMU keeps all 8.  On a
+    #: GICv2 this is the one priority width of the whole GIC (GICD and GICC, IHI 0048B
+    #: 3.3); QEMU's GICv2 implements 8 there too.
+    distributor_priority_bits: int = 8
     #: GICR_CTLR.EnableLPIs cannot be cleared once set (GIC-500/600 behaviour;
     #: QEMU allows clearing).  When sticky, PROPBASER/PENDBASER stay locked.
     lpis_sticky: bool = False
     #: GICR_TYPER.DirectLPI: GICR_SETLPIR/CLRLPIR/INVLPIR/INVALLR/SYNCR implemented.
     direct_lpi: bool = False
+    #: An access of a size a GIC or ITS register does not support (e.g. 16-bit, or
+    #: 8-bit to a word-only register): ``"raz_wi"`` reads 0 and ignores the write with
+    #: a ``<block>_bad_access`` event (the default, as QEMU: IHI 0069 makes reserved
+    #: accesses RAZ/WI); ``"abort"`` raises ExternalAbort, for users who want to catch
+    #: their own bugs.  Misaligned accesses always abort (QEMU's memory core rejects
+    #: them; Device memory requires alignment).
+    gic_bad_access: Literal["raz_wi", "abort"] = "raz_wi"
     # --- IMPLEMENTATION DEFINED choices of the ITS -------------------------
     #: GITS_TYPER.Devbits + 1, .ID_bits + 1 and CIDbits + 1.
     its_device_bits: int = 16
@@ -106,6 +119,16 @@ class MachineConfig:
         check_int("idbits", self.idbits, 10 if self.gic_version == 2 else 14, 24)
         check_int("list_registers", self.list_registers, 1, 16)
         check_int("priority_bits", self.priority_bits, 4, 8)
+        check_int("distributor_priority_bits", self.distributor_priority_bits, 4, 8)
+        if self.gic_version == 2 and self.priority_bits not in (5, self.distributor_priority_bits):
+            # GICv2 has one priority width (IHI 0048B 3.3): distributor_priority_bits.
+            raise InvalidArgumentValue(
+                "priority_bits is the GICv3 CPU interface's; with gic=2 set "
+                f"distributor_priority_bits (the GIC's one priority width), not "
+                f"priority_bits={self.priority_bits!r}")
+        if self.gic_bad_access not in ("raz_wi", "abort"):
+            raise InvalidArgumentValue(
+                f"gic_bad_access must be 'raz_wi' or 'abort', not {self.gic_bad_access!r}")
         check_int("its_device_bits", self.its_device_bits, 1, 32)
         check_int("its_event_bits", self.its_event_bits, 1, 32)
         check_int("its_icid_bits", self.its_icid_bits, 1, 16)

@@ -78,10 +78,64 @@ def test_pmr_masks(m: Machine) -> None:
     assert c.read_sysreg("ICC_IAR1_EL1") == 20
 
 
-def test_priority_bits_mask_ipriorityr(m: Machine) -> None:
+def test_stored_priorities_keep_8_bits_cpu_interface_5(m: Machine) -> None:
+    """GICR_IPRIORITYR keeps 8 bits (as QEMU); ICC_PMR_EL1 and PRIbits stay at 5 bits."""
     c = m.cpus[0]
     c.write(sgi_base(m, 0) + 0x400 + 20, 0xFF, 1)
-    assert c.read(sgi_base(m, 0) + 0x400 + 20, 1) == 0xF8
+    assert c.read(sgi_base(m, 0) + 0x400 + 20, 1) == 0xFF
+    c.write_sysreg("ICC_PMR_EL1", 0xFF)
+    assert c.read_sysreg("ICC_PMR_EL1") == 0xF8
+    assert (c.read_sysreg("ICC_CTLR_EL1") >> 8) & 7 == 4
+
+
+def test_hppi_uses_every_stored_bit(m: Machine) -> None:
+    """0x41 and 0x42 differ only below PRIbits: the lower value still wins (as QEMU)."""
+    ppi(m, 0, 21, 0x42)
+    ppi(m, 0, 22, 0x41)
+    m.set_interrupt_level(21, True, cpu=0)
+    m.set_interrupt_level(22, True, cpu=0)
+    c = m.cpus[0]
+    assert c.read_sysreg("ICC_HPPIR1_EL1") == 22
+    assert c.read_sysreg("ICC_IAR1_EL1") == 22
+    # the group priority is 0x40 (5 preemption bits): 0x42 cannot preempt it
+    assert c.read_sysreg("ICC_RPR_EL1") == 0x40
+    assert c.read_sysreg("ICC_AP1R0_EL1") == 1 << (0x40 >> 3)
+    assert not c.irq_line
+    assert c.read_sysreg("ICC_IAR1_EL1") == 1023
+    c.write_sysreg("ICC_EOIR1_EL1", 22)
+    assert c.irq_line
+    assert c.read_sysreg("ICC_IAR1_EL1") == 21
+
+
+def test_pmr_masks_stored_priority_with_low_bits(m: Machine) -> None:
+    """Priority 0x79 vs PMR 0x78 (5 bits): not below the mask, so not signalled."""
+    ppi(m, 0, 21, 0x79)
+    m.set_interrupt_level(21, True, cpu=0)
+    c = m.cpus[0]
+    c.write_sysreg("ICC_PMR_EL1", 0x78)
+    assert not c.irq_line
+    assert c.read_sysreg("ICC_HPPIR1_EL1") == 21
+    c.write_sysreg("ICC_PMR_EL1", 0x80)
+    assert c.irq_line
+
+
+def test_lpi_priority_keeps_bits_7_2() -> None:
+    """An LPI's priority is configuration byte [7:2] (bits [1:0] of the priority read 0)."""
+    m = Machine.virt(cpus=1, its=False, direct_lpi=True)
+    boot(m)
+    c = m.cpus[0]
+    rd = m.config.redistributor_base(0)
+    m.ram_write(0x4010_0000, bytes([0x4F, 0x4B]))  # LPI 8192: prio 0x4C; 8193: 0x48
+    c.write(rd + 0x70, 0x4010_0000 | 15, 8)
+    c.write(rd + 0x78, 0x4020_0000 | (1 << 62), 8)
+    c.write(rd, 1)
+    rec = m.events.record()
+    c.write(rd + 0x40, 8193, 8)  # GICR_SETLPIR
+    c.write(rd + 0x40, 8192, 8)
+    rec.stop()
+    assert [e["prio"] for e in rec.of("gicr_lpi_pending")] == [0x48, 0x4C]
+    assert c.read_sysreg("ICC_IAR1_EL1") == 8193  # 0x48 < 0x4C (same group priority)
+    assert c.read_sysreg("ICC_RPR_EL1") == 0x48
 
 
 def test_running_priority_and_ap_registers(m: Machine) -> None:

@@ -82,9 +82,18 @@ def test_spi_registers_roundtrip(m: Machine) -> None:
     assert c.read(GICD + 0x384) == 0x800
     c.write(GICD + 0x384, 0x800)
     assert c.read(GICD + 0x304) == 0
-    c.write(GICD + 0x400 + 40, 0x12345678)  # four priorities, masked to 5 bits
+    c.write(GICD + 0x400 + 40, 0x12345678)  # four priorities, all 8 bits kept (as QEMU)
+    assert c.read(GICD + 0x400 + 40) == 0x12345678
+    assert c.read(GICD + 0x400 + 41, 1) == 0x56
+    c.write(GICD + 0x400 + 41, 0xFF, 1)
+    assert c.read(GICD + 0x400 + 40) == 0x1234FF78
+
+
+def test_distributor_priority_bits_config() -> None:
+    m = Machine.virt(cpus=1, its=False, distributor_priority_bits=5)
+    c = m.cpus[0]
+    c.write(GICD + 0x400 + 40, 0x12345678)  # masked to the 5 implemented bits
     assert c.read(GICD + 0x400 + 40) == 0x10305078
-    assert c.read(GICD + 0x400 + 41, 1) == 0x50
     c.write(GICD + 0x400 + 41, 0xFF, 1)
     assert c.read(GICD + 0x400 + 40) == 0x1030F878
 
@@ -120,16 +129,62 @@ def test_unimplemented_offset_raz_wi_with_event(m: Machine) -> None:
     assert [e["write"] for e in rec.of("gicd_unimplemented")] == [False, True, True]
 
 
-@pytest.mark.parametrize(("off", "size"), [
-    (0x0, 2), (0x0, 8), (0x0, 1), (0x104, 1), (0x2, 4), (0x401, 2), (0x6108, 2), (0x6104, 8),
-])
-def test_access_size_aborts(m: Machine, off: int, size: int) -> None:
-    with pytest.raises(ExternalAbort) as ei:
+BAD_SIZES = [
+    (0x0, 2, "GICD_CTLR"), (0x0, 8, "GICD_CTLR"), (0x0, 1, "GICD_CTLR"),
+    (0x104, 1, "GICD_ISENABLER1"), (0x6108, 2, "GICD_IROUTER33"),
+    (0xC08, 1, "GICD_ICFGR2"), (0x400, 8, "GICD_IPRIORITYR0"), (0xF000, 2, "reserved"),
+]
+
+
+@pytest.mark.parametrize(("off", "size", "reg"), BAD_SIZES)
+def test_bad_access_size_is_raz_wi_with_event(m: Machine, off: int, size: int,
+                                              reg: str) -> None:
+    """Default, as QEMU: an unsupported size reads 0, writes are ignored, an event says so."""
+    c = m.cpus[0]
+    c.write(GICD, 0x3)
+    c.write(GICD + 0x104, 0x100)  # ISENABLER1: SPI 40
+    c.write(GICD + 0x6000 + 8 * 33, 0x1)
+    rec = m.events.record()
+    assert c.read(GICD + off, size) == 0
+    c.write(GICD + off, (1 << (8 * size)) - 1, size)
+    rec.stop()
+    evs = rec.of("gicd_bad_access")
+    assert [(e["reg"], e["offset"], e["size"], e["write"]) for e in evs] == \
+        [(reg, off, size, False), (reg, off, size, True)]
+    assert evs[0].cpu == 0
+    assert c.read(GICD) & 0x3 == 0x3  # nothing written
+    assert c.read(GICD + 0x104) == 0x100
+    assert c.read(GICD + 0x6000 + 8 * 33, 8) == 0x1
+
+
+@pytest.mark.parametrize(("off", "size", "reg"), BAD_SIZES)
+def test_bad_access_size_aborts_when_configured(off: int, size: int, reg: str) -> None:
+    m = Machine.virt(cpus=1, its=False, gic_bad_access="abort")
+    with pytest.raises(ExternalAbort, match=reg) as ei:
         m.cpus[0].read(GICD + off, size)
     assert ei.value.address == GICD + off
     assert ei.value.size == size
     with pytest.raises(ExternalAbort):
         m.cpus[0].write(GICD + off, 0, size)
+
+
+@pytest.mark.parametrize(("off", "size"), [(0x2, 4), (0x401, 2), (0x6104, 8)])
+def test_misaligned_access_aborts(m: Machine, off: int, size: int) -> None:
+    with pytest.raises(ExternalAbort, match="misaligned") as ei:
+        m.cpus[0].read(GICD + off, size)
+    assert ei.value.address == GICD + off
+    with pytest.raises(ExternalAbort):
+        m.cpus[0].write(GICD + off, 0, size)
+
+
+def test_setspi_16bit(m: Machine) -> None:
+    """GICD_SETSPI_NSR / CLRSPI_NSR take 16-bit writes (IHI 0069 12.9)."""
+    c = m.cpus[0]
+    c.write(GICD + 0x40, SPI, 2)
+    assert m.gic.is_pending(SPI)
+    c.write(GICD + 0x48, SPI, 2)
+    assert not m.gic.is_pending(SPI)
+    assert c.read(GICD + 0x40, 2) == 0
 
 
 def test_irouter_routing(m: Machine) -> None:

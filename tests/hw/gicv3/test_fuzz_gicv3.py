@@ -132,7 +132,7 @@ def reference(m: Machine, k: int) -> tuple[tuple[int, int, int] | None, bool]:
             for i in r.lpi_pending:
                 cfg = r.lpi_cfg[i]
                 if cfg & 1:
-                    cands.append((cfg & 0xF8, i, 1))
+                    cands.append((cfg & 0xFC, i, 1))  # 8-bit stored priority, [1:0] RES0
     if not cands:
         return None, False
     best = min(cands)

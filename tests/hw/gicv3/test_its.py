@@ -109,12 +109,43 @@ def test_halves_of_64bit_registers(m):
     assert m.bus.read(base + 0x8, 4, 0) == d.read64("GITS_TYPER") & 0xFFFF_FFFF
 
 
-@pytest.mark.parametrize(("off", "size"), [(0x0, 1), (0x0, 2), (0x80, 2), (0x81, 4),
-                                           (0x84, 8), (0x0, 8), (0xFFE8, 8)])
-def test_bad_access_sizes_abort(m, off, size):
-    with pytest.raises(ExternalAbort):
+ITS_BAD_SIZES = [(0x0, 1, "GITS_CTLR"), (0x0, 2, "GITS_CTLR"), (0x80, 2, "GITS_CBASER"),
+                 (0x0, 8, "GITS_CTLR"), (0xFFE8, 8, "GITS_PIDR2"), (0x8, 1, "GITS_TYPER"),
+                 (0x1_0040, 1, "GITS_TRANSLATER"), (0x1_0040, 8, "GITS_TRANSLATER")]
+
+
+@pytest.mark.parametrize(("off", "size", "reg"), ITS_BAD_SIZES)
+def test_bad_access_sizes_raz_wi_with_event(m, off, size, reg):
+    """Default, as QEMU: RAZ/WI and an its_bad_access event naming the register."""
+    d = ItsDriver(m)
+    ctlr = m.bus.read(m.its.base, 4, 0)
+    rec = m.events.record()
+    assert m.bus.read(m.its.base + off, size, 0) == 0
+    m.bus.write(m.its.base + off, 0, size, 0)
+    m.device_write(7, m.its.base + off, 0, size)
+    rec.stop()
+    evs = rec.of("its_bad_access")
+    assert [(e["reg"], e["offset"], e["size"], e["write"]) for e in evs] == \
+        [(reg, off, size, False), (reg, off, size, True), (reg, off, size, True)]
+    assert m.bus.read(m.its.base, 4, 0) == ctlr  # GITS_CTLR unchanged (still enabled)
+    assert d.its.enabled
+    assert not rec.of("its_translate", "its_translation_fault")
+
+
+@pytest.mark.parametrize(("off", "size", "reg"), ITS_BAD_SIZES)
+def test_bad_access_sizes_abort_when_configured(off, size, reg):
+    m = fake_machine(cpus=1, gic_bad_access="abort")
+    with pytest.raises(ExternalAbort, match=reg):
         m.bus.read(m.its.base + off, size, 0)
-    with pytest.raises(ExternalAbort):
+    with pytest.raises(ExternalAbort, match=reg):
+        m.bus.write(m.its.base + off, 0, size, 0)
+
+
+@pytest.mark.parametrize(("off", "size"), [(0x81, 4), (0x84, 8), (0x1_0042, 4)])
+def test_misaligned_accesses_abort(m, off, size):
+    with pytest.raises(ExternalAbort, match="misaligned"):
+        m.bus.read(m.its.base + off, size, 0)
+    with pytest.raises(ExternalAbort, match="misaligned"):
         m.bus.write(m.its.base + off, 0, size, 0)
 
 
@@ -126,10 +157,6 @@ def test_reserved_offsets_raz_wi(m):
 
 def test_translater_address_and_access_sizes(m):
     assert m.its.translater == 0x0809_0040
-    with pytest.raises(ExternalAbort):
-        m.device_write(1, m.its.translater, 1, 1)
-    with pytest.raises(ExternalAbort):
-        m.device_write(1, m.its.translater, 1, 8)
     assert m.bus.read(m.its.translater, 4, 0) == 0  # write-only: RAZ
 
 

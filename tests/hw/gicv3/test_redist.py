@@ -109,15 +109,57 @@ def test_sgi_frame_registers(m: Machine) -> None:
     assert rec.of("gicr_unimplemented")[0]["offset"] == 0x1_0800
 
 
-@pytest.mark.parametrize(("off", "size"), [
-    (0x0, 2), (0x0, 8), (0x0, 1), (0x14, 8), (0x70, 2), (0x1_0100, 1), (0x1_0100, 8),
-    (0x1_0402, 2), (0x3, 4),
-])
-def test_access_size_aborts(m: Machine, off: int, size: int) -> None:
-    with pytest.raises(ExternalAbort):
+BAD_SIZES = [
+    (0x0, 2, "GICR_CTLR"), (0x0, 8, "GICR_CTLR"), (0x0, 1, "GICR_CTLR"), (0x10, 8, "GICR_STATUSR"),
+    (0x70, 2, "GICR_PROPBASER"), (0x1_0100, 1, "GICR_ISENABLER0"),
+    (0x1_0100, 8, "GICR_ISENABLER0"), (0x1_0402, 2, "GICR_IPRIORITYR0+0x2"),
+    (0x1_0C04, 1, "GICR_ICFGR1"),
+]
+
+
+@pytest.mark.parametrize(("off", "size", "reg"), BAD_SIZES)
+def test_bad_access_size_is_raz_wi_with_event(m: Machine, off: int, size: int,
+                                              reg: str) -> None:
+    """Default, as QEMU: RAZ/WI and a gicr_bad_access event naming the register."""
+    c = m.cpus[0]
+    c.write(rd(m, 0) + 0x1_0100, 0x10)  # ISENABLER0: SGI 4
+    c.write(rd(m, 0) + 0x70, PROP | 15, 8)
+    rec = m.events.record()
+    assert c.read(rd(m, 0) + off, size) == 0
+    c.write(rd(m, 0) + off, (1 << (8 * size)) - 1, size)
+    rec.stop()
+    evs = rec.of("gicr_bad_access")
+    assert [(e["reg"], e["offset"], e["size"], e["write"], e["redist"]) for e in evs] == \
+        [(reg, off, size, False, 0), (reg, off, size, True, 0)]
+    assert c.read(rd(m, 0) + 0x1_0100) == 0x10
+    assert c.read(rd(m, 0) + 0x70, 8) == PROP | 15
+    assert c.read(rd(m, 0) + 0x14) == 0  # still awake
+    assert not m.gic.redists[0].lpis_enabled
+
+
+@pytest.mark.parametrize(("off", "size", "reg"), BAD_SIZES)
+def test_bad_access_size_aborts_when_configured(off: int, size: int, reg: str) -> None:
+    m = Machine.virt(cpus=1, its=False, gic_bad_access="abort")
+    with pytest.raises(ExternalAbort, match=reg.replace("+", r"\+")):
         m.cpus[0].read(rd(m, 0) + off, size)
     with pytest.raises(ExternalAbort):
         m.cpus[0].write(rd(m, 0) + off, 0, size)
+
+
+@pytest.mark.parametrize(("off", "size"), [(0x3, 4), (0x74, 8), (0x1_0402, 4)])
+def test_misaligned_access_aborts(m: Machine, off: int, size: int) -> None:
+    with pytest.raises(ExternalAbort, match="misaligned"):
+        m.cpus[0].read(rd(m, 0) + off, size)
+    with pytest.raises(ExternalAbort, match="misaligned"):
+        m.cpus[0].write(rd(m, 0) + off, 0, size)
+
+
+def test_ipriorityr_keeps_8_bits(m: Machine) -> None:
+    c = m.cpus[0]
+    c.write(rd(m, 0) + 0x1_0400 + 20, 0xFF, 1)
+    assert c.read(rd(m, 0) + 0x1_0400 + 20, 1) == 0xFF
+    c.write(rd(m, 0) + 0x1_0404, 0x0102_0304)
+    assert c.read(rd(m, 0) + 0x1_0404) == 0x0102_0304
 
 
 def test_baser_32bit_halves(m: Machine) -> None:

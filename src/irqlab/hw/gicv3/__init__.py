@@ -33,7 +33,10 @@ class GICv3:
         self.machine = machine
         self.config = cfg = machine.config
         self.events = machine.events
-        self.prio_mask = A.prio_mask(cfg.priority_bits)
+        #: Implemented bits of stored priorities (GICD/GICR_IPRIORITYR, LPI configuration):
+        #: ``distributor_priority_bits`` (8, as QEMU), independent of the CPU interface's
+        #: ICC_CTLR_EL1.PRIbits (IHI 0069 lets the Distributor implement more bits).
+        self.prio_mask = A.prio_mask(cfg.distributor_priority_bits)
         #: CPU interfaces whose lines must be recomputed (ordered set, see :meth:`flush`).
         self.dirty: dict[int, None] = {}
         #: Affinity (Aff3.Aff2.Aff1.Aff0 packed) -> processor number.

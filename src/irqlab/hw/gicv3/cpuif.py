@@ -59,7 +59,9 @@ class CpuInterface:
         self._dbank = gic.dist.bank
         self._events = gic.events
         #: Candidates (SGIs, PPIs, SPIs forwarded here) of Group 0 and Group 1.
-        sh = 8 - cfg.priority_bits
+        # Queue levels are the stored priorities (distributor_priority_bits wide), not the
+        # CPU interface's: the HPPI is chosen on every stored bit, as QEMU does.
+        sh = 8 - cfg.distributor_priority_bits
         self.queues = [PrioQueue(sh), PrioQueue(sh)]
         self.prebits = min(cfg.priority_bits, 7)
         self._shift = 8 - self.prebits

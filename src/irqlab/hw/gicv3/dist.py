@@ -5,12 +5,14 @@ on (ARE RAO/WI), as QEMU's ``virt`` without EL3.  The banked SGI/PPI registers
 of INTIDs 0..31 live in each redistributor's SGI_base frame; their GICD copies
 are RAZ/WI.
 
-Access sizes: 32-bit aligned everywhere; also 8-bit for GICD_IPRIORITYR,
-GICD_ITARGETSR (RAZ/WI with ARE), GICD_CPENDSGIR/SPENDSGIR (RAZ/WI with ARE);
-64-bit (and 32-bit halves) for GICD_IROUTER<n>.  Any other size or a
-misaligned access raises ``_AccessFault`` (an external abort on the bus).
-Reserved offsets read as zero and ignore writes, with a ``gicd_unimplemented``
-event.  Called with no lock held; never yields (hardware is synchronous).
+Access sizes (IHI 0069 12.1.x): 32-bit aligned everywhere; also 8-bit for
+GICD_IPRIORITYR, GICD_ITARGETSR (RAZ/WI with ARE), GICD_CPENDSGIR/SPENDSGIR
+(RAZ/WI with ARE); 16-bit for GICD_SETSPI_NSR/CLRSPI_NSR/SETSPI_SR/CLRSPI_SR;
+64-bit (and 32-bit halves) for GICD_IROUTER<n>.  Any other size is RAZ/WI with
+a ``gicd_bad_access`` event (as QEMU), or an abort with
+``MachineConfig.gic_bad_access == "abort"``; a misaligned access always
+aborts.  Reserved offsets read as zero and ignore writes, with a
+``gicd_unimplemented`` event.  Called with no lock held; never yields.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from irqlab.arch import gicv3 as A
-from irqlab.errors import _AccessFault
+from irqlab.arch import regmap
+from irqlab.hw._access import BadAccess, misaligned
 from irqlab.hw.gicv3._state import IrqBank
 
 if TYPE_CHECKING:
@@ -58,6 +61,7 @@ class Distributor:
         self.grp_enable: list[bool] = [False, False]
         #: SPIs using 1-of-N routing (IRM == 1); ordered, iterated sorted.
         self.one_of_n: dict[int, None] = {}
+        self._bad = BadAccess(cfg, gic.events, "gicd", regmap.GICD_V3)
         lpis = cfg.its or cfg.direct_lpi
         self.typer = A.GICD_TYPER.encode(
             ITLinesNumber=self.end // 32 - 1, CPUNumber=min(cfg.cpus, 8) - 1,
@@ -163,18 +167,25 @@ class Distributor:
         self.gic.flush()
 
     # -- MMIO -----------------------------------------------------------------
-    def _check(self, off: int, size: int) -> None:
-        if size == 2 or off & (size - 1):
-            raise _AccessFault(f"GICD offset {off:#x} does not support a {size}-byte access")
+    @staticmethod
+    def _size_ok(off: int, size: int) -> bool:
+        """Whether the register at ``off`` supports a ``size``-byte access; aborts if misaligned."""
+        if off & (size - 1):
+            raise misaligned("GICD", off, size)
+        if size == 4:
+            return True
         if size == 1:
-            if not (A.GICD_IPRIORITYR_OFF <= off < A.GICD_ICFGR_OFF
-                    or A.GICD_CPENDSGIR_OFF <= off < A.GICD_SPENDSGIR_OFF + 0x10):
-                raise _AccessFault(f"GICD offset {off:#x} is not byte-accessible")
-        elif size == 8 and not A.GICD_IROUTER_OFF <= off < A.GICD_IROUTER_OFF + 8 * 1020:
-            raise _AccessFault(f"GICD offset {off:#x} is not a 64-bit register")
+            return (A.GICD_IPRIORITYR_OFF <= off < A.GICD_ICFGR_OFF
+                    or A.GICD_CPENDSGIR_OFF <= off < A.GICD_SPENDSGIR_OFF + 0x10)
+        if size == 8:
+            return A.GICD_IROUTER_OFF <= off < A.GICD_IROUTER_OFF + 8 * 1020
+        # 16-bit: only the message-based SPI registers (IHI 0069 12.9.x).
+        return off in (A.GICD_SETSPI_NSR_OFF, A.GICD_CLRSPI_NSR_OFF, A.GICD_SETSPI_SR_OFF,
+                       A.GICD_CLRSPI_SR_OFF)
 
     def mmio_read(self, off: int, size: int, cpu: int | None) -> int:
-        self._check(off, size)
+        if not self._size_ok(off, size):
+            return self._bad(off, size, False, cpu, f"{size}-byte read not supported")
         b = self.bank
         if A.GICD_IGROUPR_OFF <= off < A.GICD_IPRIORITYR_OFF:
             base = ((off & 0x7F) >> 2) * 32
@@ -212,7 +223,9 @@ class Distributor:
 
     def mmio_write(self, off: int, value: int, size: int, cpu: int | None,
                    device_id: int | None) -> None:
-        self._check(off, size)
+        if not self._size_ok(off, size):
+            self._bad(off, size, True, cpu, f"{size}-byte write not supported")
+            return
         b = self.bank
         gic = self.gic
         ev = gic.events

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from irqlab.arch import regmap
 from irqlab.arch.its import (
     CTE,
     DTE,
@@ -46,7 +47,7 @@ from irqlab.arch.its import (
     encode_dte,
     encode_ite,
 )
-from irqlab.errors import _AccessFault
+from irqlab.hw._access import BadAccess, misaligned
 from irqlab.hw.gicv3.its_commands import CommandQueueMixin
 from irqlab.hw.gicv3.its_tables import Collection, Device, Ite, Table, scan_entries
 
@@ -87,8 +88,11 @@ class _TranslationFrame:
 
     def mmio_read(self, offset: int, size: int, cpu: int | None) -> int:
         """Reads of the translation frame: RAZ (GITS_TRANSLATER is write-only)."""
-        if size not in (2, 4) or offset & (size - 1):
-            raise _AccessFault(f"GITS translation frame: {size}-byte access not supported")
+        if offset & (size - 1):
+            raise misaligned("GITS translation frame", offset, size)
+        if size not in (2, 4):
+            return self.its._bad(offset + ITS_CONTROL_FRAME_SIZE, size, False, cpu,
+                                 f"{size}-byte read not supported")
         return 0
 
     def mmio_write(self, offset: int, value: int, size: int, cpu: int | None,
@@ -101,7 +105,8 @@ class _TranslationFrame:
             its._translater_slow(offset, value, size, cpu, device_id)
             return
         if size != 4 and size != 2:
-            raise _AccessFault(f"GITS_TRANSLATER: {size}-byte write not supported")
+            its._translater_slow(offset, value, size, cpu, device_id)
+            return
         dev = its._devices.get(device_id)
         if dev is not None:
             ite = dev.ites.get(value)
@@ -158,6 +163,7 @@ class ITS(CommandQueueMixin):
         self._colls: dict[int, Collection] = {}
         self._rd_by_base: dict[int, Any] | None = None
         self._translation = _TranslationFrame(self)
+        self._bad = BadAccess(cfg, self._events, "its", regmap.GITS)
         self._bus.map(base, ITS_CONTROL_FRAME_SIZE, self, "gits")
         self._bus.map(base + ITS_CONTROL_FRAME_SIZE, ITS_CONTROL_FRAME_SIZE,
                       self._translation, "gits-translater")
@@ -198,9 +204,12 @@ class ITS(CommandQueueMixin):
     # -- control frame MMIO -------------------------------------------------------
     def mmio_read(self, offset: int, size: int, cpu: int | None) -> int:
         """A read of the control frame (GITS_CTLR ...).  32-bit registers take 4-byte
-        accesses; 64-bit ones 8-byte or either 4-byte half; other sizes and misaligned
-        accesses abort (IMPDEF choice, see docs/its.md).  Reserved offsets are RAZ."""
+        accesses; 64-bit ones 8-byte or either 4-byte half; other sizes are RAZ/WI with an
+        ``its_bad_access`` event (as QEMU; or abort with ``gic_bad_access="abort"``);
+        misaligned accesses abort.  Reserved offsets are RAZ."""
         reg64 = self._reg64_base(offset, size)
+        if reg64 == -1:
+            return self._bad(offset, size, False, cpu, f"{size}-byte read not supported")
         if reg64 is not None:
             value = self._read64(reg64)
             return value if size == 8 else (value >> (8 * (offset - reg64))) & _U32
@@ -215,6 +224,9 @@ class ITS(CommandQueueMixin):
         """A write to the control frame; same access rules as :meth:`mmio_read`.
         Read-only and reserved registers are WI."""
         reg64 = self._reg64_base(offset, size)
+        if reg64 == -1:
+            self._bad(offset, size, True, cpu, f"{size}-byte write not supported")
+            return
         if reg64 is not None:
             if size == 4:
                 shift = 8 * (offset - reg64)
@@ -225,18 +237,20 @@ class ITS(CommandQueueMixin):
             self._write_ctlr(value)
 
     def _reg64_base(self, offset: int, size: int) -> int | None:
-        if size not in (4, 8) or offset & (size - 1):
-            raise _AccessFault(f"GITS control frame: {size}-byte access at {offset:#x} "
-                               "not supported")
+        """The 64-bit register an access addresses, None for a 32-bit/reserved one, -1 for
+        a size the register does not take; aborts if misaligned."""
+        if offset & (size - 1):
+            raise misaligned("GITS control frame", offset, size)
+        if size not in (4, 8):
+            return -1
         base = offset & ~7
         if base in (0x8, 0x80, 0x88, 0x90) or _BASER0 <= base < _BASER0 + 0x40:
             return base
         if size == 8:
-            # IMPDEF choice: a 64-bit access to a 32-bit register or a reserved
-            # location aborts only for the 32-bit registers; reserved space is RAZ/WI.
+            # IMPDEF choice: a 64-bit access to a 32-bit register is a bad access;
+            # to reserved space it is plain RAZ/WI.
             if base == 0x0 or base in _ID_REGS or base + 4 in _ID_REGS:
-                raise _AccessFault(f"GITS control frame: 8-byte access to a 32-bit "
-                                   f"register at {offset:#x}")
+                return -1
         return None
 
     def _read64(self, reg: int) -> int:
@@ -314,8 +328,12 @@ class ITS(CommandQueueMixin):
     # -- translation: slow path and faults ------------------------------------------
     def _translater_slow(self, offset: int, value: int, size: int, cpu: int | None,
                          device_id: int | None) -> None:
-        if size not in (2, 4) or offset & (size - 1):
-            raise _AccessFault(f"GITS translation frame: {size}-byte write not supported")
+        if offset & (size - 1):
+            raise misaligned("GITS translation frame", offset, size)
+        if size not in (2, 4):
+            self._bad(offset + ITS_CONTROL_FRAME_SIZE, size, True, cpu,
+                      f"{size}-byte write not supported", devid=device_id)
+            return
         if offset != _TRANSLATER_OFF:
             return  # reserved: WI
         ev = self._events

@@ -16,8 +16,10 @@ cleared and by :meth:`Redistributor.sync_pending_table`.
 
 Access sizes: 32-bit aligned everywhere; 64-bit (and 32-bit halves) for
 GICR_TYPER, PROPBASER, PENDBASER, SETLPIR, CLRLPIR, INVLPIR, INVALLR; 8-bit for
-GICR_IPRIORITYR<n>.  Anything else raises ``_AccessFault``.  Reserved offsets
-are RAZ/WI with a ``gicr_unimplemented`` event.  Never yields.
+GICR_IPRIORITYR<n>.  Other sizes are RAZ/WI with a ``gicr_bad_access`` event
+(as QEMU; ``MachineConfig.gic_bad_access == "abort"`` aborts instead); a
+misaligned access aborts.  Reserved offsets are RAZ/WI with a
+``gicr_unimplemented`` event.  Never yields.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from heapq import heappop, heappush
 from typing import TYPE_CHECKING
 
 from irqlab.arch import gicv3 as A
-from irqlab.errors import _AccessFault
+from irqlab.arch import regmap
+from irqlab.hw._access import BadAccess, misaligned
 from irqlab.hw.gicv3._state import NO_KEY, IrqBank, PrioQueue
 
 if TYPE_CHECKING:
@@ -79,13 +82,15 @@ class Redistributor:
         self.lpi_pending: set[int] = set()
         self.lpi_cfg: dict[int, int] = {}
         #: Pending enabled LPIs by priority (lazy: validated on peek).
-        self.lpi_queue = PrioQueue(8 - cfg.priority_bits)
+        self.lpi_queue = PrioQueue(8 - cfg.distributor_priority_bits)
         aff3, aff2, aff1, aff0 = gic.machine.cpus[index].affinity
         self.typer = A.GICR_TYPER.encode(
             PLPIS=1, DirectLPI=int(cfg.direct_lpi), Last=int(last), Processor_Number=index,
             CommonLPIAff=0, Affinity_Value=(aff3 << 24) | (aff2 << 16) | (aff1 << 8) | aff0)
         self._events = gic.events
         self._memory = gic.machine.memory
+        self._bad_rd = BadAccess(cfg, gic.events, "gicr", regmap.GICR_RD)
+        self._bad_sgi = BadAccess(cfg, gic.events, "gicr", regmap.GICR_SGI)
 
     def __repr__(self) -> str:
         return f"<Redistributor {self.processor_number} rd_base={self.rd_base:#x}>"
@@ -308,6 +313,9 @@ class Redistributor:
         if off >= A.GICR_SGI_BASE:
             return self._sgi_read(off - A.GICR_SGI_BASE, size, cpu)
         base = self._check_rd(off, size)
+        if base < 0:
+            return self._bad_rd(off, size, False, cpu, f"{size}-byte read not supported",
+                                redist=self.processor_number)
         v = self._rd_read(base, cpu)
         if size == 4 and off != base:
             return v >> 32
@@ -319,6 +327,10 @@ class Redistributor:
             self._sgi_write(off - A.GICR_SGI_BASE, value, size, cpu)
             return
         base = self._check_rd(off, size)
+        if base < 0:
+            self._bad_rd(off, size, True, cpu, f"{size}-byte write not supported",
+                         redist=self.processor_number)
+            return
         if size == 4 and base in _64BIT:
             old = self._rd_read(base, cpu) if base in (A.GICR_PROPBASER_OFF,
                                                        A.GICR_PENDBASER_OFF) else 0
@@ -331,12 +343,16 @@ class Redistributor:
                 return  # upper half of an INTID register: no action
         self._rd_write(base, value, cpu)
 
-    def _check_rd(self, off: int, size: int) -> int:
-        if size == 2 or size == 1 or off & (size - 1):
-            raise _AccessFault(f"GICR offset {off:#x} does not support a {size}-byte access")
+    @staticmethod
+    def _check_rd(off: int, size: int) -> int:
+        """The register offset an RD_base access addresses; -1 for an unsupported size."""
+        if off & (size - 1):
+            raise misaligned("GICR", off, size)
+        if size == 2 or size == 1:
+            return -1
         base = off & ~7
         if size == 8 and off not in _64BIT:
-            raise _AccessFault(f"GICR offset {off:#x} is not a 64-bit register")
+            return -1
         return base if base in _64BIT else off
 
     def _rd_read(self, off: int, cpu: int | None) -> int:
@@ -412,15 +428,19 @@ class Redistributor:
             self._unimplemented(off, True, cpu)
 
     # -- SGI_base frame -----------------------------------------------------
-    def _check_sgi(self, off: int, size: int) -> None:
-        if size == 2 or size == 8 or off & (size - 1):
-            raise _AccessFault(
-                f"GICR SGI_base offset {off:#x} does not support a {size}-byte access")
-        if size == 1 and not A.GICR_IPRIORITYR_OFF <= off < A.GICR_IPRIORITYR_OFF + 32:
-            raise _AccessFault(f"GICR SGI_base offset {off:#x} is not byte-accessible")
+    @staticmethod
+    def _sgi_size_ok(off: int, size: int) -> bool:
+        if off & (size - 1):
+            raise misaligned("GICR SGI_base", off, size)
+        if size == 4:
+            return True
+        return size == 1 and A.GICR_IPRIORITYR_OFF <= off < A.GICR_IPRIORITYR_OFF + 32
 
     def _sgi_read(self, off: int, size: int, cpu: int | None) -> int:
-        self._check_sgi(off, size)
+        if not self._sgi_size_ok(off, size):
+            return self._bad_sgi(off + A.GICR_SGI_BASE, size, False, cpu,
+                                 f"{size}-byte read not supported", name_offset=off,
+                                 redist=self.processor_number)
         b = self.bank
         r = _SGI_BITREGS.get(off)
         if r is not None:
@@ -437,7 +457,11 @@ class Redistributor:
         return 0
 
     def _sgi_write(self, off: int, value: int, size: int, cpu: int | None) -> None:
-        self._check_sgi(off, size)
+        if not self._sgi_size_ok(off, size):
+            self._bad_sgi(off + A.GICR_SGI_BASE, size, True, cpu,
+                          f"{size}-byte write not supported", name_offset=off,
+                          redist=self.processor_number)
+            return
         b = self.bank
         ev = self._events
         r = _SGI_BITREGS.get(off)
