@@ -324,24 +324,44 @@ def suspended_stack(th: Thread) -> list[str]:
     return out
 
 
+#: (code, line) pairs of a frame chain, innermost first -> the model frames it shows: a
+#: pure cache of _chain_to's formatting (model code calls from few distinct places)
+_CHAINS: dict[tuple[Any, ...], list[str]] = {}
+
+
 def _chain_to(root: Any) -> list[str]:
     """From the frame that is running back out to ``root`` (``None``: to the engine),
     outermost first, the model frames up to the first call into irqlab code."""
-    chain: list[Any] = []
+    key: list[Any] = []
     f: Any = sys._getframe(2)
     while f is not None:
-        chain.append(f)
+        key.append(f.f_code)
+        key.append(f.f_lineno)
         if f is root or (root is None and f.f_code.co_name in ("_fire_gp", "_loop")):
             break
         f = f.f_back
-    out: list[str] = []
-    for fr in reversed(chain):
-        if not _is_model(fr):
-            if out:
-                break
-            continue
-        out.append(_frame_str(fr))
-    return out
+    k = tuple(key)
+    out = _CHAINS.get(k)
+    if out is None:
+        out = []
+        for i in range(len(key) - 2, -1, -2):
+            co = key[i]
+            m = _MODEL_CODE.get(co)
+            if m is None:
+                m = _MODEL_CODE[co] = not co.co_filename.startswith(_SIM_DIR)
+            if not m:
+                if out:
+                    break
+                continue
+            fk = (co, key[i + 1])
+            fs = _FRAME_STR.get(fk)
+            if fs is None:
+                fs = _FRAME_STR[fk] = (f"{co.co_name}@{os.path.basename(co.co_filename)}:"
+                                       f"{fk[1]}")
+            out.append(fs)
+        if len(_CHAINS) < 65536:
+            _CHAINS[k] = out
+    return list(out)
 
 
 def context_stack(th: Thread) -> list[str]:
