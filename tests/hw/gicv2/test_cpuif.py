@@ -48,9 +48,32 @@ def test_reset_and_ids() -> None:
     m = machine()
     c = m.cpus[0]
     assert c.read(GICC + C_IIDR) == 0x0202_143B
+    # 8 priority bits (QEMU's arm_gic): 7 preemption bits, minimum BPR 0, ABPR 1
     assert (c.read(GICC + C_CTLR), c.read(GICC + C_PMR), c.read(GICC + C_BPR),
-            c.read(GICC + C_ABPR), c.read(GICC + C_RPR)) == (0, 0, 2, 3, 0xFF)
+            c.read(GICC + C_ABPR), c.read(GICC + C_RPR)) == (0, 0, 0, 1, 0xFF)
     assert ack(c) == 1023 and not c.irq_line and not c.fiq_line
+    c5 = machine(distributor_priority_bits=5).cpus[0]  # GIC-400: 32 levels
+    assert (c5.read(GICC + C_BPR), c5.read(GICC + C_ABPR)) == (2, 3)
+
+
+def test_eight_priority_bits_by_default() -> None:
+    """As QEMU's GICv2: 8-bit priorities, PMR, and 128 preemption levels (APR0..3)."""
+    m = machine()
+    c = m.cpus[0]
+    enable_all(m)
+    c.write(GICC + C_PMR, 0xFF)
+    assert c.read(GICC + C_PMR) == 0xFF
+    setup_spi(m, 40, prio=0x43)
+    setup_spi(m, 41, prio=0x42)
+    m.set_interrupt_level(40, True)
+    assert c.read(GICD + IPRIORITYR + 40, size=1) == 0x43
+    assert ack(c) == 40
+    assert c.read(GICC + C_RPR) == 0x42  # group priority [7:1]
+    assert c.read(GICC + C_APR + 4) == 1 << (0x21 - 32)  # bit 0x21 of APR0..3
+    m.set_interrupt_level(41, True)
+    assert not c.irq_line  # 0x42 is not higher than the running group priority 0x42
+    eoi(c, 40)
+    assert c.irq_line and ack(c) == 41
 
 
 def test_spi_round_trip() -> None:
@@ -64,7 +87,8 @@ def test_spi_round_trip() -> None:
     assert c.read(GICC + C_HPPIR) == 40
     assert ack(c) == 40
     assert not c.irq_line and m.gic.is_active(40) and not m.gic.is_pending(40)
-    assert c.read(GICC + C_RPR) == 0xA0 and c.read(GICC + C_APR) == 1 << (0xA0 >> 3)
+    # 7 preemption bits: group priority 0xA0 is APR bit 0x50 (APR2 bit 16), as QEMU
+    assert c.read(GICC + C_RPR) == 0xA0 and c.read(GICC + C_APR + 8) == 1 << 16
     eoi(c, 40)
     assert not m.gic.is_active(40) and c.read(GICC + C_RPR) == 0xFF
     assert rec.kinds() == ["gicd_line", "gicc_lines", "gicc_lines", "gicc_ack", "gicc_eoi"]
@@ -135,7 +159,7 @@ def test_sgi_to_self() -> None:
 
 
 def test_pmr_masks() -> None:
-    m = machine()
+    m = machine(distributor_priority_bits=5)  # GIC-400
     c = m.cpus[0]
     enable_all(m, pmr=0xA0)
     setup_spi(m, 40, prio=0xA0)
@@ -149,7 +173,7 @@ def test_pmr_masks() -> None:
 
 
 def test_preemption_by_group_priority_and_bpr() -> None:
-    m = machine()
+    m = machine(distributor_priority_bits=5)  # GIC-400
     c = m.cpus[0]
     enable_all(m)
     setup_spi(m, 40, prio=0x80)
@@ -203,7 +227,7 @@ def test_eoi_without_active_priority_ignored() -> None:
 
 
 def test_group1_ackctl_and_aliases() -> None:
-    m = machine()
+    m = machine(distributor_priority_bits=5)  # GIC-400
     c = m.cpus[0]
     enable_all(m)
     setup_spi(m, 40, group=1)
@@ -288,7 +312,7 @@ def test_ppi_banked_lines() -> None:
 
 
 def test_apr_write_changes_running_priority() -> None:
-    m = machine()
+    m = machine(distributor_priority_bits=5)  # GIC-400
     c = m.cpus[0]
     c.write(GICC + C_APR, 1 << 4)
     assert c.read(GICC + C_RPR) == 0x20
@@ -314,11 +338,24 @@ def test_abpr_with_cbpr() -> None:
 def test_gicc_access_rules() -> None:
     m = machine()
     c = m.cpus[0]
-    with pytest.raises(ExternalAbort, match="aligned 32-bit"):
-        c.read(GICC + C_IAR, size=1)
+    enable_all(m)
+    setup_spi(m, 40)
+    m.set_interrupt_level(40, True)
+    rec = m.events.record()
+    assert c.read(GICC + C_IAR, size=1) == 0  # bad size: RAZ, nothing acknowledged
+    c.write(GICC + C_PMR, 0, size=2)  # WI
+    rec.stop()
+    assert [(e["reg"], e["offset"], e["size"], e["write"]) for e in rec.of("gicc_bad_access")] \
+        == [("GICC_IAR", 0xC, 1, False), ("GICC_PMR", 0x4, 2, True)]
+    assert m.gic.is_pending(40) and c.read(GICC + C_PMR) == 0xFF
+    with pytest.raises(ExternalAbort, match="misaligned"):
+        c.read(GICC + C_IAR + 2, size=4)
     with pytest.raises(ExternalAbort, match="no bank"):
         m.device_write(1, GICC + C_EOIR, 1)
     assert c.read(GICC + 0x1FFC) == 0
+    ma = machine(gic_bad_access="abort")
+    with pytest.raises(ExternalAbort, match="GICC_IAR"):
+        ma.cpus[0].read(GICC + C_IAR, size=1)
 
 
 def test_public_api_validation() -> None:

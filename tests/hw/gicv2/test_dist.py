@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from irqlab.errors import ExternalAbort
+from irqlab.errors import ExternalAbort, InvalidArgumentValue
 
 from .helpers import (
     CPENDSGIR,
@@ -64,7 +64,7 @@ def test_spi_enable_shared() -> None:
 
 
 def test_priority_bytes_masked_and_banked() -> None:
-    m = machine()
+    m = machine(distributor_priority_bits=5)  # GIC-400
     c0, c1 = m.cpus
     c0.write(GICD + IPRIORITYR + 27, 0xFF, size=1)
     assert c0.read(GICD + IPRIORITYR + 27, size=1) == 0xF8  # 5 implemented bits
@@ -73,10 +73,18 @@ def test_priority_bytes_masked_and_banked() -> None:
     assert c0.read(GICD + IPRIORITYR + 40) == 0x10305078
 
 
-def test_priority_bits_config() -> None:
-    m = machine(priority_bits=8)
+def test_priority_bits_default_8_as_qemu() -> None:
+    m = machine()
     m.cpus[0].write(GICD + IPRIORITYR + 33, 0xFF, size=1)
     assert m.cpus[0].read(GICD + IPRIORITYR + 33, size=1) == 0xFF
+    m.cpus[0].write(GICD + IPRIORITYR + 40, 0x12345678)
+    assert m.cpus[0].read(GICD + IPRIORITYR + 40) == 0x12345678
+    assert machine(priority_bits=8).config.distributor_priority_bits == 8
+
+
+def test_priority_bits_is_not_the_gicv2_width() -> None:
+    with pytest.raises(InvalidArgumentValue, match="distributor_priority_bits"):
+        machine(priority_bits=6)
 
 
 def test_itargetsr_private_reads_own_mask() -> None:
@@ -191,19 +199,41 @@ def test_spendsgir_cpendsgir_per_source() -> None:
     assert not m.gic.is_pending(5, cpu=0)
 
 
-def test_access_sizes_abort() -> None:
+BAD_SIZES = [(CTLR, 2, "GICD_CTLR"), (ISENABLER, 1, "GICD_ISENABLER0"), (CTLR, 8, "GICD_CTLR"),
+             (IPRIORITYR, 2, "GICD_IPRIORITYR0"), (SGIR, 1, "GICD_SGIR")]
+
+
+@pytest.mark.parametrize(("off", "size", "reg"), BAD_SIZES)
+def test_bad_access_sizes_raz_wi_with_event(off: int, size: int, reg: str) -> None:
     m = machine()
     c = m.cpus[0]
-    with pytest.raises(ExternalAbort, match="does not support 2-byte"):
-        c.read(GICD + CTLR, size=2)
-    with pytest.raises(ExternalAbort, match="does not support 1-byte"):
-        c.write(GICD + ISENABLER, 1, size=1)
+    c.write(GICD + CTLR, 3)
+    c.write(GICD + IPRIORITYR, 0x1020_3040)
+    rec = m.events.record()
+    assert c.read(GICD + off, size=size) == 0
+    c.write(GICD + off, (1 << (8 * size)) - 1, size=size)
+    rec.stop()
+    assert [(e["reg"], e["offset"], e["size"], e["write"]) for e in rec.of("gicd_bad_access")] \
+        == [(reg, off, size, False), (reg, off, size, True)]
+    assert c.read(GICD + CTLR) == 3 and c.read(GICD + IPRIORITYR) == 0x1020_3040
+    assert not rec.of("gicd_sgi")
+
+
+@pytest.mark.parametrize(("off", "size", "reg"), BAD_SIZES)
+def test_bad_access_sizes_abort_when_configured(off: int, size: int, reg: str) -> None:
+    c = machine(gic_bad_access="abort").cpus[0]
+    with pytest.raises(ExternalAbort, match=reg):
+        c.read(GICD + off, size=size)
+    with pytest.raises(ExternalAbort, match=reg):
+        c.write(GICD + off, 0, size=size)
+
+
+def test_misaligned_access_aborts() -> None:
+    c = machine().cpus[0]
     with pytest.raises(ExternalAbort, match="misaligned"):
         c.read(GICD + IPRIORITYR + 1, size=4)
-    with pytest.raises(ExternalAbort):
-        c.read(GICD + CTLR, size=8)
-    with pytest.raises(ExternalAbort):
-        c.write(GICD + IPRIORITYR, 0, size=2)
+    with pytest.raises(ExternalAbort, match="misaligned"):
+        c.write(GICD + IPRIORITYR + 2, 0, size=4)
 
 
 def test_reserved_raz_wi_and_sgir_reads_zero() -> None:

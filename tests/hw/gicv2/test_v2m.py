@@ -54,14 +54,22 @@ def test_range_clipped_to_implemented_spis() -> None:
 
 
 def test_access_sizes() -> None:
+    """As QEMU's arm-gicv2m: 32-bit reads, 16/32-bit writes; other sizes RAZ/WI + event."""
     m = machine()
-    with pytest.raises(ExternalAbort):
-        m.cpus[0].read(V2M + 0x008, size=2)
-    with pytest.raises(ExternalAbort):
-        m.device_write(0, V2M + 0x040, 80, size=1)
-    with pytest.raises(ExternalAbort):
-        m.device_write(0, V2M + 0x044, 80, size=2)
+    rec = m.events.record()
+    assert m.cpus[0].read(V2M + 0x008, size=2) == 0
+    m.device_write(0, V2M + 0x040, 80, size=1)
+    m.device_write(0, V2M + 0x040, 81, size=2)  # a 16-bit MSI write works
+    m.device_write(0, V2M + 0x044, 80, size=2)  # reserved: WI
     m.cpus[0].write(V2M + 0x100, 1)  # reserved: WI
+    rec.stop()
+    assert [(e["reg"], e["offset"], e["size"], e["write"]) for e in rec.of("v2m_bad_access")] \
+        == [("MSI_TYPER", 0x8, 2, False), ("MSI_SETSPI_NS", 0x40, 1, True)]
+    assert not m.gic.is_pending(80) and m.gic.is_pending(81)
+    with pytest.raises(ExternalAbort, match="misaligned"):
+        m.device_write(0, V2M + 0x042, 80, size=4)
+    with pytest.raises(ExternalAbort, match="MSI_SETSPI_NS"):
+        machine(gic_bad_access="abort").device_write(0, V2M + 0x040, 80, size=1)
 
 
 def test_no_v2m_frame() -> None:

@@ -18,9 +18,11 @@ from __future__ import annotations
 from typing import Any
 
 from irqlab.arch import gicv2 as a
+from irqlab.arch import regmap
 from irqlab.arch.gicv3 import ICC_SYSREG_NAMES
 from irqlab.arch.gicv3_virt import VIRT_SYSREG_NAMES
 from irqlab.errors import InvalidArgumentValue, check_int
+from irqlab.hw._access import BadAccess
 from irqlab.hw.gicv2.cpuif import CpuInterface, GiccFrame
 from irqlab.hw.gicv2.dist import Distributor
 from irqlab.hw.gicv2.v2m import V2MFrame
@@ -40,14 +42,18 @@ class GICv2:
         ev = machine.events
         self.ncpus = c.cpus
         self.intid_limit = c.intid_limit
-        self.dist = Distributor(ncpus=c.cpus, intid_limit=c.intid_limit,
-                                pribits=c.priority_bits, events=ev)
-        self.cpuifs = [CpuInterface(self.dist, i, pribits=c.priority_bits, events=ev)
+        # GICv2 has one priority width for the Distributor and the CPU interfaces (IHI 0048B
+        # 3.3): distributor_priority_bits, 8 by default as QEMU's arm_gic.
+        pribits = c.distributor_priority_bits
+        self.dist = Distributor(ncpus=c.cpus, intid_limit=c.intid_limit, pribits=pribits,
+                                events=ev, bad=BadAccess(c, ev, "gicd", regmap.GICD_V2))
+        self.cpuifs = [CpuInterface(self.dist, i, pribits=pribits, events=ev)
                        for i in range(c.cpus)]
         self.dist.cpuifs = self.cpuifs
         bus = machine.bus
         bus.map(c.gicd[0], c.gicd[1], self.dist, "gicd")
-        bus.map(c.gicc[0], c.gicc[1], GiccFrame(self.cpuifs, c.gicc[1]), "gicc")
+        bus.map(c.gicc[0], c.gicc[1], GiccFrame(self.cpuifs, c.gicc[1],
+                                                     BadAccess(c, ev, "gicc", regmap.GICC)), "gicc")
         for cpu, ci in zip(machine.cpus, self.cpuifs, strict=True):
             cpu.cpuif = ci
         self.v2m: V2MFrame | None = None
@@ -55,7 +61,8 @@ class GICv2:
             # IMPDEF choice (QEMU virt): the frame owns SPIs 48..111, clipped to the SPIs there are.
             base = 32 + v2m_base_spi
             number = max(0, min(v2m_spis, c.intid_limit - base))
-            self.v2m = V2MFrame(self, base_intid=base, number=number, events=ev)
+            self.v2m = V2MFrame(self, base_intid=base, number=number, events=ev,
+                                bad=BadAccess(c, ev, "v2m", regmap.V2M))
             bus.map(c.v2m[0], c.v2m[1], self.v2m, "v2m")
         self.vcpuifs: list[GichCpuInterface] = []
         if c.virtualization:
@@ -63,8 +70,10 @@ class GICv2:
                                              maint_intid=16 + c.maintenance_ppi,
                                              phys_limit=c.intid_limit)
                             for i in range(c.cpus)]
-            bus.map(c.gich[0], c.gich[1], GichFrame("gich", self.vcpuifs), "gich")
-            bus.map(c.gicv[0], c.gicv[1], GicvFrame("gicv", self.vcpuifs), "gicv")
+            bus.map(c.gich[0], c.gich[1], GichFrame(
+                "gich", self.vcpuifs, BadAccess(c, ev, "gich", regmap.GICH)), "gich")
+            bus.map(c.gicv[0], c.gicv[1], GicvFrame(
+                "gicv", self.vcpuifs, BadAccess(c, ev, "gicv", regmap.GICC)), "gicv")
             for cpu, vi in zip(machine.cpus, self.vcpuifs, strict=True):
                 cpu.vcpuif = vi
         # GICv2 has no system-register interface: ICC_, ICH_ and ICV_ accesses are UNDEFINED.

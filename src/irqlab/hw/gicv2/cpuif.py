@@ -17,7 +17,9 @@ IMPDEF choices: the APR format is bit n = group priority n << (8 - preemption
 bits), preemption bits = min(priority bits, 7); an EOI with no active
 priority is ignored; a DIR write while EOImodeS=0 is ignored (as QEMU); an
 AEOIR of a group 0 interrupt is ignored; the bypass bits are stored and
-have no effect.  Accesses must be 32-bit and aligned (else external abort).
+have no effect.  Accesses are 32-bit: other sizes are RAZ/WI with a
+``gicc_bad_access`` event (or abort, ``MachineConfig.gic_bad_access``);
+misaligned accesses and accesses by a non-CPU bus master abort.
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ from typing import TYPE_CHECKING, Any
 
 from irqlab.arch import gicv2 as a
 from irqlab.errors import _AccessFault
+from irqlab.hw._access import misaligned
 
 if TYPE_CHECKING:
+    from irqlab.hw._access import BadAccess
     from irqlab.hw.gicv2.dist import Distributor
 
 __all__ = ["CpuInterface"]
@@ -300,20 +304,28 @@ class CpuInterface:
 class GiccFrame:
     """The GICC MMIO frame: banked by the accessing CPU."""
 
-    def __init__(self, cpuifs: list[CpuInterface], size: int) -> None:
+    def __init__(self, cpuifs: list[CpuInterface], size: int, bad: BadAccess) -> None:
         self.cpuifs = cpuifs
         self.size = size
+        self._bad = bad
 
-    def _check(self, offset: int, size: int, cpu: int | None) -> CpuInterface:
-        if size != 4 or offset & 3:
-            raise _AccessFault(f"GICC+{offset:#x} supports aligned 32-bit accesses only")
+    @staticmethod
+    def _check(offset: int, size: int, cpu: int | None) -> None:
+        if offset & (size - 1):
+            raise misaligned("GICC", offset, size)
         if cpu is None:
             raise _AccessFault("GICC is banked per CPU; a non-CPU bus master has no bank")
-        return self.cpuifs[cpu]
 
     def mmio_read(self, offset: int, size: int, cpu: int | None) -> int:
-        return self._check(offset, size, cpu).mmio_read(offset)
+        self._check(offset, size, cpu)
+        if size != 4:
+            return self._bad(offset, size, False, cpu, f"{size}-byte read not supported")
+        return self.cpuifs[cpu].mmio_read(offset)  # type: ignore[index]
 
     def mmio_write(self, offset: int, value: int, size: int, cpu: int | None,
                    device_id: int | None) -> None:
-        self._check(offset, size, cpu).mmio_write(offset, value)
+        self._check(offset, size, cpu)
+        if size != 4:
+            self._bad(offset, size, True, cpu, f"{size}-byte write not supported")
+            return
+        self.cpuifs[cpu].mmio_write(offset, value)  # type: ignore[index]

@@ -20,8 +20,10 @@ IMPDEF choices (documented in docs/gicv2.md): no Security Extensions
 SGIs are always enabled (GICD_ISENABLER0[15:0] RAO/WI, as GIC-400 and QEMU);
 PPI configuration (ICFGR1) is writable, SGIs' is RO edge; word accesses
 everywhere, byte accesses to IPRIORITYR, ITARGETSR, CPENDSGIR and SPENDSGIR;
-any other size or a misaligned access is an external abort; reserved
-offsets are RAZ/WI; an access by a non-CPU bus master uses CPU 0's bank.
+any other size is RAZ/WI with a ``gicd_bad_access`` event (or an abort with
+``MachineConfig.gic_bad_access == "abort"``), a misaligned access aborts;
+reserved offsets are RAZ/WI; an access by a non-CPU bus master uses CPU 0's
+bank.
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ from heapq import heappush
 from typing import TYPE_CHECKING, Any
 
 from irqlab.arch import gicv2 as a
-from irqlab.errors import _AccessFault
+from irqlab.hw._access import misaligned
 
 if TYPE_CHECKING:
+    from irqlab.hw._access import BadAccess
     from irqlab.hw.gicv2.cpuif import CpuInterface
 
 __all__ = ["Distributor"]
@@ -44,8 +47,10 @@ _BYTE_OK = ((a.GICD_IPRIORITYR_OFF, a.GICD_ITARGETSR_OFF + 0x400),
 class Distributor:
     """Interrupt state of a GICv2 and its GICD register frame."""
 
-    def __init__(self, *, ncpus: int, intid_limit: int, pribits: int, events: Any) -> None:
+    def __init__(self, *, ncpus: int, intid_limit: int, pribits: int, events: Any,
+                 bad: BadAccess) -> None:
         self.ncpus = ncpus
+        self._bad = bad
         self.limit = intid_limit
         self._events = events
         self.prio_mask = (0xFF << (8 - pribits)) & 0xFF
@@ -172,19 +177,21 @@ class Distributor:
             self.kick(c, sgi)
 
     # -- MMIO -----------------------------------------------------------------------------
-    def _check(self, offset: int, size: int) -> None:
+    @staticmethod
+    def _size_ok(offset: int, size: int) -> bool:
         if offset & (size - 1):
-            raise _AccessFault(f"misaligned {size}-byte access at GICD+{offset:#x}")
+            raise misaligned("GICD", offset, size)
         if size == 4:
-            return
+            return True
         if size == 1:
             for lo, hi in _BYTE_OK:
                 if lo <= offset < hi:
-                    return
-        raise _AccessFault(f"GICD+{offset:#x} does not support {size}-byte accesses")
+                    return True
+        return False
 
     def mmio_read(self, offset: int, size: int, cpu: int | None) -> int:
-        self._check(offset, size)
+        if not self._size_ok(offset, size):
+            return self._bad(offset, size, False, cpu, f"{size}-byte read not supported")
         c = 0 if cpu is None else cpu
         if size == 1:
             return self._read_byte(c, offset)
@@ -195,7 +202,9 @@ class Distributor:
 
     def mmio_write(self, offset: int, value: int, size: int, cpu: int | None,
                    device_id: int | None) -> None:
-        self._check(offset, size)
+        if not self._size_ok(offset, size):
+            self._bad(offset, size, True, cpu, f"{size}-byte write not supported")
+            return
         c = 0 if cpu is None else cpu
         if size == 1:
             self._write_byte(c, offset, value)

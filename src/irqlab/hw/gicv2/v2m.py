@@ -7,9 +7,10 @@ SPIs edge-triggered).  MSI_TYPER tells software the range: BaseSPI holds the
 first INTID, Number the count (QEMU ``virt``: INTIDs 80..143).
 
 IMPDEF choices (as QEMU's ``arm-gicv2m``): an INTID outside the range is
-ignored (event ``v2m_setspi`` with ``result=out_of_range``); MSI_SETSPI_NS
-accepts 16- and 32-bit writes, every other register aligned 32-bit accesses
-only (others abort); reserved offsets are RAZ/WI; MSI_IIDR reads 0.
+ignored (event ``v2m_setspi`` with ``result=out_of_range``); reads are 32-bit,
+writes 16- or 32-bit; other sizes are RAZ/WI with a ``v2m_bad_access`` event
+(or abort, ``MachineConfig.gic_bad_access``); misaligned accesses abort;
+reserved offsets are RAZ/WI; MSI_IIDR reads 0.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from irqlab.arch import gicv2 as a
-from irqlab.errors import _AccessFault
+from irqlab.hw._access import BadAccess, misaligned
 
 __all__ = ["V2MFrame"]
 
@@ -25,15 +26,19 @@ __all__ = ["V2MFrame"]
 class V2MFrame:
     """One GICv2m frame owning SPIs ``[base_intid, base_intid + number)``."""
 
-    def __init__(self, gic: Any, *, base_intid: int, number: int, events: Any) -> None:
+    def __init__(self, gic: Any, *, base_intid: int, number: int, events: Any,
+                 bad: BadAccess) -> None:
         self.gic = gic
+        self._bad = bad
         self.base_intid = base_intid
         self.number = number
         self._events = events
 
     def mmio_read(self, offset: int, size: int, cpu: int | None) -> int:
-        if size != 4 or offset & 3:
-            raise _AccessFault(f"v2m+{offset:#x} supports aligned 32-bit reads only")
+        if offset & (size - 1):
+            raise misaligned("v2m", offset, size)
+        if size != 4:
+            return self._bad(offset, size, False, cpu, f"{size}-byte read not supported")
         if offset == a.MSI_TYPER_OFF:
             return a.MSI_TYPER.encode(BaseSPI=self.base_intid, Number=self.number)
         if offset == a.MSI_IIDR_OFF:
@@ -42,11 +47,15 @@ class V2MFrame:
 
     def mmio_write(self, offset: int, value: int, size: int, cpu: int | None,
                    device_id: int | None) -> None:
-        if offset == a.MSI_SETSPI_NS_OFF and size in (2, 4):
-            self.setspi(value & 0x3FF, device_id)
+        if offset & (size - 1):
+            raise misaligned("v2m", offset, size)
+        if size not in (2, 4):
+            self._bad(offset, size, True, cpu, f"{size}-byte write not supported",
+                      devid=-1 if device_id is None else device_id)
             return
-        if size != 4 or offset & 3:
-            raise _AccessFault(f"v2m+{offset:#x} does not support {size}-byte writes")
+        if offset == a.MSI_SETSPI_NS_OFF:
+            self.setspi(value & 0x3FF, device_id)
+        # other registers: read-only or reserved, WI
 
     def setspi(self, intid: int, device_id: int | None = None) -> None:
         """A message to MSI_SETSPI_NS carrying ``intid``."""

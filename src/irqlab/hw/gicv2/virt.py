@@ -18,8 +18,10 @@ PREbits = 4, the GICv2 LR priority width); GICV_IAR acknowledges group 0 and,
 with AckCtl, group 1 (else 1022), GICV_AIAR group 1 only; GICV_EOIR EOIs
 either group, GICV_AEOIR group 1 only; for a virtual SGI with HW=0 the EOI
 must carry the LR's CPUID to match it; only the common (banked) GICH frame
-is modelled, not the per-CPU GICH aliases; accesses are aligned 32-bit
-(others abort), a non-CPU bus master aborts; reserved offsets are RAZ/WI.
+is modelled, not the per-CPU GICH aliases; accesses are 32-bit (other sizes
+RAZ/WI with a ``gich_bad_access`` / ``gicv_bad_access`` event, or abort with
+``MachineConfig.gic_bad_access == "abort"``), misaligned accesses and a
+non-CPU bus master abort; reserved offsets are RAZ/WI.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any
 from irqlab.arch import gicv2 as a
 from irqlab.arch.gicv3_virt import LR_STATE_NAMES
 from irqlab.errors import _AccessFault
+from irqlab.hw._access import BadAccess, misaligned
 from irqlab.hw.vgic_lr import VgicCpuInterface
 
 __all__ = ["GichCpuInterface", "GichFrame", "GicvFrame"]
@@ -238,35 +241,51 @@ class GichCpuInterface(VgicCpuInterface):
 
 
 class _BankedFrame:
-    def __init__(self, name: str, ifaces: list[GichCpuInterface]) -> None:
+    def __init__(self, name: str, ifaces: list[GichCpuInterface], bad: BadAccess) -> None:
         self.name = name
         self.ifaces = ifaces
+        self._bad = bad
 
-    def _iface(self, offset: int, size: int, cpu: int | None) -> GichCpuInterface:
-        if size != 4 or offset & 3:
-            raise _AccessFault(f"{self.name}+{offset:#x} supports aligned 32-bit accesses only")
+    def _iface(self, offset: int, size: int, cpu: int | None) -> GichCpuInterface | None:
+        """The accessing CPU's interface; None (after the bad-access event) for a bad size."""
+        if offset & (size - 1):
+            raise misaligned(self.name.upper(), offset, size)
         if cpu is None:
             raise _AccessFault(f"{self.name} is banked per CPU; a non-CPU bus master has no bank")
-        return self.ifaces[cpu]
+        return self.ifaces[cpu] if size == 4 else None
+
+    def _bad_size(self, offset: int, size: int, write: bool, cpu: int | None) -> int:
+        return self._bad(offset, size, write, cpu,
+                         f"{size}-byte {'write' if write else 'read'} not supported")
 
 
 class GichFrame(_BankedFrame):
     """The GICH MMIO frame (the hypervisor's view), banked by the accessing CPU."""
 
     def mmio_read(self, offset: int, size: int, cpu: int | None) -> int:
-        return self._iface(offset, size, cpu).gich_read(offset)
+        i = self._iface(offset, size, cpu)
+        return self._bad_size(offset, size, False, cpu) if i is None else i.gich_read(offset)
 
     def mmio_write(self, offset: int, value: int, size: int, cpu: int | None,
                    device_id: int | None) -> None:
-        self._iface(offset, size, cpu).gich_write(offset, value)
+        i = self._iface(offset, size, cpu)
+        if i is None:
+            self._bad_size(offset, size, True, cpu)
+        else:
+            i.gich_write(offset, value)
 
 
 class GicvFrame(_BankedFrame):
     """The GICV MMIO frame (the guest's GICC), banked by the accessing CPU."""
 
     def mmio_read(self, offset: int, size: int, cpu: int | None) -> int:
-        return self._iface(offset, size, cpu).gicv_read(offset)
+        i = self._iface(offset, size, cpu)
+        return self._bad_size(offset, size, False, cpu) if i is None else i.gicv_read(offset)
 
     def mmio_write(self, offset: int, value: int, size: int, cpu: int | None,
                    device_id: int | None) -> None:
-        self._iface(offset, size, cpu).gicv_write(offset, value)
+        i = self._iface(offset, size, cpu)
+        if i is None:
+            self._bad_size(offset, size, True, cpu)
+        else:
+            i.gicv_write(offset, value)
