@@ -84,6 +84,22 @@ GICD_SETSPI = Register("GICD_SETSPI_NSR", Field("INTID", 0, 13))
 GIC_IIDR_VALUE = 0x0000_043B
 #: GICD_PIDR2 / GICR_PIDR2: ArchRev [7:4] = 3 (GICv3), JEP106 bits as QEMU.
 GIC_PIDR2_VALUE = 0x3B
+#: The CoreSight ID block (PIDR4-7, PIDR0-3, CIDR0-3) at the top of GICD, GICR RD_base and
+#: GITS: IMPDEF, as QEMU's GICv3 (Arm, GIC-500-like); PIDR0 is the part number per frame.
+GIC_IDREGS_OFF = 0xFFD0
+GICD_PIDR0_VALUE = 0x92
+GICR_PIDR0_VALUE = 0x93
+GITS_PIDR0_VALUE = 0x94
+_IDREGS = (0x44, 0x00, 0x00, 0x00, -1, 0xB4, GIC_PIDR2_VALUE, 0x00, 0x0D, 0xF0, 0x05, 0xB1)
+#: Names of the ID registers, in offset order from GIC_IDREGS_OFF.
+GIC_IDREG_NAMES = ("PIDR4", "PIDR5", "PIDR6", "PIDR7", "PIDR0", "PIDR1", "PIDR2", "PIDR3",
+                   "CIDR0", "CIDR1", "CIDR2", "CIDR3")
+
+
+def id_register(offset: int, pidr0: int) -> int:
+    """Value of the ID register at frame offset ``offset`` (0xFFD0..0xFFFC, word aligned)."""
+    v = _IDREGS[(offset - GIC_IDREGS_OFF) >> 2]
+    return pidr0 if v < 0 else v
 
 # --- Redistributor (IHI 0069 12.11) -----------------------------------------
 GICR_SGI_BASE = 0x1_0000

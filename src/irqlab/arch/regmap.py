@@ -58,7 +58,8 @@ GICD_V3 = RegMap((
     (v3.GICD_IGRPMODR_OFF, 32, 4, "GICD_IGRPMODR"), (v3.GICD_NSACR_OFF, 64, 4, "GICD_NSACR"),
     (v3.GICD_SGIR_OFF, 1, 4, "GICD_SGIR"), (v3.GICD_CPENDSGIR_OFF, 4, 4, "GICD_CPENDSGIR"),
     (v3.GICD_SPENDSGIR_OFF, 4, 4, "GICD_SPENDSGIR"),
-    (v3.GICD_IROUTER_OFF, 1020, 8, "GICD_IROUTER"), (v3.GICD_PIDR2_OFF, 1, 4, "GICD_PIDR2"),
+    (v3.GICD_IROUTER_OFF, 1020, 8, "GICD_IROUTER"),
+    *((v3.GIC_IDREGS_OFF + 4 * i, 1, 4, f"GICD_{n}") for i, n in enumerate(v3.GIC_IDREG_NAMES)),
 ))
 
 GICR_RD = RegMap((
@@ -68,7 +69,7 @@ GICR_RD = RegMap((
     (v3.GICR_CLRLPIR_OFF, 1, 8, "GICR_CLRLPIR"), (v3.GICR_PROPBASER_OFF, 1, 8, "GICR_PROPBASER"),
     (v3.GICR_PENDBASER_OFF, 1, 8, "GICR_PENDBASER"), (v3.GICR_INVLPIR_OFF, 1, 8, "GICR_INVLPIR"),
     (v3.GICR_INVALLR_OFF, 1, 8, "GICR_INVALLR"), (v3.GICR_SYNCR_OFF, 1, 4, "GICR_SYNCR"),
-    (v3.GICR_PIDR2_OFF, 1, 4, "GICR_PIDR2"),
+    *((v3.GIC_IDREGS_OFF + 4 * i, 1, 4, f"GICR_{n}") for i, n in enumerate(v3.GIC_IDREG_NAMES)),
 ))
 
 #: SGI_base frame; offsets relative to SGI_base.
@@ -88,9 +89,8 @@ GICR_SGI = RegMap((
 GITS = RegMap((
     (0x0000, 1, 4, "GITS_CTLR"), (0x0004, 1, 4, "GITS_IIDR"), (0x0008, 1, 8, "GITS_TYPER"),
     (0x0080, 1, 8, "GITS_CBASER"), (0x0088, 1, 8, "GITS_CWRITER"), (0x0090, 1, 8, "GITS_CREADR"),
-    (0x0100, 8, 8, "GITS_BASER"), (0xFFD0, 1, 4, "GITS_PIDR4"), (0xFFE0, 1, 4, "GITS_PIDR0"),
-    (0xFFE4, 1, 4, "GITS_PIDR1"), (0xFFE8, 1, 4, "GITS_PIDR2"), (0xFFEC, 1, 4, "GITS_PIDR3"),
-    (0xFFF0, 4, 4, "GITS_CIDR"), (0x1_0040, 1, 4, "GITS_TRANSLATER"),
+    (0x0100, 8, 8, "GITS_BASER"), (0x1_0040, 1, 4, "GITS_TRANSLATER"),
+    *((v3.GIC_IDREGS_OFF + 4 * i, 1, 4, f"GITS_{n}") for i, n in enumerate(v3.GIC_IDREG_NAMES)),
 ))
 
 GICD_V2 = RegMap((

@@ -55,7 +55,7 @@ def test_typer_iidr_pidr2() -> None:
     m = Machine.virt(cpus=4)
     v = m.cpus[0].read(GICD + 4)
     assert v & 0x1F == 8  # (256 + 32) / 32 - 1
-    assert (v >> 5) & 7 == 3
+    assert (v >> 5) & 7 == 0  # CPUNumber: ARE is RAO (IHI 0069: 000), as QEMU
     assert (v >> 19) & 0x1F == 15
     assert (v >> 16) & 1 == 1  # MBIS
     assert (v >> 17) & 1 == 1  # LPIS (ITS)
@@ -295,3 +295,16 @@ def test_public_api_argument_checks(m: Machine) -> None:
         m.gic.is_pending("x")
     with pytest.raises(InvalidArgumentValue, match="cpu must be in"):
         m.set_interrupt_level(20, True, cpu=9)
+
+
+def test_coresight_id_registers_as_qemu() -> None:
+    """GICD/GICR/GITS 0xFFD0..0xFFFC: PIDR4-7, PIDR0-3, CIDR0-3; PIDR0 0x92/0x93/0x94; RO."""
+    m = Machine.virt(cpus=1)
+    c = m.cpus[0]
+    rd = m.config.redistributor_base(0)
+    want = [0x44, 0, 0, 0, None, 0xB4, 0x3B, 0, 0x0D, 0xF0, 0x05, 0xB1]
+    for base, pidr0 in ((GICD, 0x92), (rd, 0x93), (m.config.its_base, 0x94)):
+        got = [c.read(base + 0xFFD0 + 4 * i) for i in range(12)]
+        assert got == [pidr0 if w is None else w for w in want]
+        c.write(base + 0xFFE8, 0)  # read-only
+        assert c.read(base + 0xFFE8) == 0x3B

@@ -380,7 +380,9 @@ class CpuInterface:
         c = self.gic.config
         return A.ICC_CTLR_EL1.encode(
             CBPR=int(self.cbpr), EOImode=int(self.eoimode), PMHE=int(self.pmhe),
-            PRIbits=c.priority_bits - 1, IDbits=0 if c.idbits <= 16 else 1, SEIS=0, A3V=1,
+            # IDbits = 1 (24-bit INTIDs) whatever GICD_TYPER.IDbits, as QEMU: the CPU
+            # interface handles 24-bit INTIDs (EOIR/DIR take INTID[23:0]).
+            PRIbits=c.priority_bits - 1, IDbits=1, SEIS=0, A3V=1,
             RSS=1)
 
     def _write_pmr(self, v: int) -> None:

@@ -64,7 +64,9 @@ class Distributor:
         self._bad = BadAccess(cfg, gic.events, "gicd", regmap.GICD_V3)
         lpis = cfg.its or cfg.direct_lpi
         self.typer = A.GICD_TYPER.encode(
-            ITLinesNumber=self.end // 32 - 1, CPUNumber=min(cfg.cpus, 8) - 1,
+            # CPUNumber is 0: ARE is RAO/WI, and IHI 0069 makes the field 000 when ARE == 0
+            # is not supported (QEMU reports 0 too).
+            ITLinesNumber=self.end // 32 - 1, CPUNumber=0,
             SecurityExtn=0, MBIS=1, LPIS=int(lpis), IDbits=cfg.idbits - 1, A3V=1, No1N=0,
             RSS=1)
 
@@ -211,8 +213,8 @@ class Distributor:
             return A.GIC_IIDR_VALUE
         if off in (A.GICD_TYPER2_OFF, A.GICD_STATUSR_OFF):
             return 0
-        if off == A.GICD_PIDR2_OFF:
-            return A.GIC_PIDR2_VALUE
+        if off >= A.GIC_IDREGS_OFF:
+            return A.id_register(off, A.GICD_PIDR0_VALUE)
         if A.GICD_ITARGETSR_OFF <= off < A.GICD_ICFGR_OFF \
                 or A.GICD_IGRPMODR_OFF <= off < A.GICD_SGIR_OFF \
                 or off in (A.GICD_SETSPI_NSR_OFF, A.GICD_CLRSPI_NSR_OFF,
@@ -293,8 +295,8 @@ class Distributor:
         if off in (A.GICD_SETSPI_NSR_OFF, A.GICD_CLRSPI_NSR_OFF):
             self._setspi(value, off == A.GICD_CLRSPI_NSR_OFF, device_id)
             return
-        if off in (A.GICD_TYPER_OFF, A.GICD_IIDR_OFF, A.GICD_TYPER2_OFF, A.GICD_PIDR2_OFF,
-                   A.GICD_STATUSR_OFF) \
+        if off in (A.GICD_TYPER_OFF, A.GICD_IIDR_OFF, A.GICD_TYPER2_OFF, A.GICD_STATUSR_OFF) \
+                or off >= A.GIC_IDREGS_OFF \
                 or A.GICD_ITARGETSR_OFF <= off < A.GICD_ICFGR_OFF \
                 or A.GICD_IGRPMODR_OFF <= off < A.GICD_SGIR_OFF:
             return  # read-only / WI with ARE / DS == 1

@@ -369,8 +369,8 @@ class Redistributor:
             return self.propbaser
         if off == A.GICR_PENDBASER_OFF:
             return self.pendbaser
-        if off == A.GICR_PIDR2_OFF:
-            return A.GIC_PIDR2_VALUE
+        if off >= A.GIC_IDREGS_OFF:
+            return A.id_register(off, A.GICR_PIDR0_VALUE)
         if off in (A.GICR_STATUSR_OFF, A.GICR_SYNCR_OFF, A.GICR_SETLPIR_OFF,
                    A.GICR_CLRLPIR_OFF, A.GICR_INVLPIR_OFF, A.GICR_INVALLR_OFF):
             return 0  # SYNCR.Busy is always 0: invalidations complete at once
@@ -421,9 +421,9 @@ class Redistributor:
         elif off == A.GICR_INVALLR_OFF:
             if self.lpis_enabled:
                 self.lpi_invalidate_all()
-        elif off in (A.GICR_TYPER_OFF, A.GICR_IIDR_OFF, A.GICR_PIDR2_OFF, A.GICR_SYNCR_OFF,
-                     A.GICR_STATUSR_OFF):
-            return
+        elif off in (A.GICR_TYPER_OFF, A.GICR_IIDR_OFF, A.GICR_SYNCR_OFF, A.GICR_STATUSR_OFF) \
+                or off >= A.GIC_IDREGS_OFF:
+            return  # read-only
         else:
             self._unimplemented(off, True, cpu)
 
