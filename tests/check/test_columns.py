@@ -249,3 +249,18 @@ def test_long_runs_keep_the_opening_and_the_window_before_the_marked_row() -> No
     assert 0 < len(lines) - 1 - hit <= 40 // 8
     full = draw(rec, highlight=step, max_rows=1000, color=False)
     assert "cycle 150" in full and len(full.splitlines()) > 200
+
+
+def test_data_choice_row() -> None:
+    eng = sim.Engine(cpus=1, strategy=sim.Replay([2, 0]))
+
+    async def pick():
+        await sim.choose(3, "vector")
+        await sim.choose(2)
+
+    eng.spawn(0, pick)
+    rec = ColumnRecorder(eng).attach()
+    eng.run()
+    text = draw(rec, color=False)
+    assert "choose(vector) -> 2" in text
+    assert "choose(2) -> 0" in text

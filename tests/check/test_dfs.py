@@ -260,6 +260,7 @@ _OP2 = st.one_of(
     st.tuples(st.just("irq"),),
     st.tuples(st.just("wait"),),
     st.tuples(st.just("complete"),),
+    st.tuples(st.just("choose"), st.integers(0, 1)),
 )
 _PROGRAM2 = st.lists(st.lists(_OP2, min_size=1, max_size=3), min_size=2, max_size=3)
 
@@ -307,6 +308,10 @@ def program_world(prog: list[list[tuple]], finals: list[tuple]):  # type: ignore
                 elif op[0] == "complete":
                     comp.complete()
                     await sim.point("completed")
+                elif op[0] == "choose":  # a data choice decides what is written
+                    v = await sim.choose(2, "c")
+                    seen[me].append(v)
+                    await vars_[op[1]].set(20 + v)
                 else:
                     eng.raise_irq(0, 1)
                     await sim.point("raised")
@@ -351,3 +356,32 @@ def test_exploration_order_is_pinned() -> None:
     assert r.finding.schedule.endswith(".00y5z1y6z0")
     r = explore("vgic-lpi-refcount", "dec-and-lock", strategy="dfs", shrink=False)
     assert (r.verdict, r.schedules) == ("clean", 25)
+
+
+def test_data_choices_are_explored_for_every_value_also_in_shards() -> None:
+    from irqlab.check.dfs import split_prefixes
+
+    prog = [[("choose", 0), ("r", 1)], [("w", 1, 3), ("choose", 1), ("r", 0)]]
+    full: list[tuple] = []
+    ex = DfsExplorer(Target(factory=program_world(prog, full), observe=False),
+                     reduction=False)
+    exhaust(ex)
+    red: list[tuple] = []
+    ex2 = DfsExplorer(Target(factory=program_world(prog, red), observe=False))
+    exhaust(ex2)
+    assert set(red) == set(full)
+    # both data choices take both values in some run
+    assert {s[0][0] for _o, _v, s in red} == {0, 1}
+    assert {s[1][0] for _o, _v, s in red} == {0, 1}
+    assert ex2.schedules < ex.schedules
+    # shards: the prefix enumeration stops at a data choice; the shards explore its values
+    t = Target(factory=program_world(prog, []), observe=False)
+    sharded: list[tuple] = []
+    total = 0
+    for prefix, sleeps in split_prefixes(t, 3):
+        ex3 = DfsExplorer(Target(factory=program_world(prog, sharded), observe=False),
+                          prefix=prefix, prefix_sleeps=sleeps)
+        exhaust(ex3)
+        total += ex3.schedules
+    assert set(sharded) == set(full)
+    assert total == ex2.schedules

@@ -56,3 +56,23 @@ def test_arguments() -> None:
         PCT(0, depth=0)
     with pytest.raises(InvalidArgument):
         PCT(0, steps=0)
+
+
+def test_data_choices_are_uniform_and_not_contexts() -> None:
+    from irqlab import sim
+    from irqlab.check.pct import PCT
+
+    strat = PCT(seed=3, depth=2)
+    got = set()
+    for _ in range(30):
+        eng = sim.Engine(cpus=1, strategy=strat)
+        out: list[int] = []
+
+        async def pick(out: list[int] = out) -> None:
+            out.append(await sim.choose(3))
+
+        eng.spawn(0, pick)
+        eng.run()
+        got.add(out[0])
+    assert got == {0, 1, 2}
+    assert strat.n <= 1   # the one task at most: data values are not PCT contexts

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from irqlab import sim
-from irqlab.errors import InvalidArgumentValue
+from irqlab.errors import InvalidArgumentType, InvalidArgumentValue
 
 
 def test_alloc_free_access_events_with_sites() -> None:
@@ -162,3 +162,80 @@ def test_engine_method_aliases() -> None:
     assert eng.run().ok
     assert log == ["job", "cb"]
     assert sorted(e["obj_kind"] for e in rec.of("sim_free")) == ["desc", "other"]
+
+
+# -- data choice points (sim.choose) ------------------------------------------------------
+
+def _chooser(strategy: sim.Strategy, got: list[int]) -> sim.Engine:
+    eng = sim.Engine(cpus=2, strategy=strategy, fingerprint="chooser")
+
+    async def pick() -> None:
+        got.append(await sim.choose(4, "which"))
+        got.append(await sim.choose(1))          # one value: no choice point
+
+    async def other() -> None:
+        await sim.point("p")
+
+    eng.spawn(0, pick)
+    eng.spawn(1, other)
+    return eng
+
+
+def test_choose_is_recorded_in_the_schedule_and_replays() -> None:
+    values = set()
+    for seed in range(40):
+        got: list[int] = []
+        eng = _chooser(sim.Random(seed), got)
+        rec = eng.events.record()
+        res = eng.run()
+        assert 0 <= got[0] < 4 and got[1] == 0
+        values.add(got[0])
+        ev = [e for e in rec if e.kind == "sim_choose"]
+        assert [(e["n"], e["value"], e["label"]) for e in ev] == [(4, got[0], "which"),
+                                                                   (1, 0, "")]
+        again: list[int] = []
+        assert _chooser(sim.Replay(res.schedule), again).run().schedule == res.schedule
+        assert again == got
+    assert values == {0, 1, 2, 3}   # random draws every value
+
+
+def test_choose_replay_detects_a_value_out_of_range() -> None:
+    def one(strategy: sim.Strategy) -> sim.Engine:
+        eng = sim.Engine(cpus=1, strategy=strategy)
+
+        async def pick() -> None:
+            await sim.choose(3)
+
+        eng.spawn(0, pick)
+        return eng
+
+    assert one(sim.Replay([2])).run().choices == (2,)
+    with pytest.raises(sim.ScheduleDivergence, match="recorded option 9"):
+        one(sim.Replay([9])).run()
+
+
+def test_round_robin_takes_the_first_value() -> None:
+    got: list[int] = []
+    _chooser(sim.RoundRobin(), got).run()
+    assert got == [0, 0]
+
+
+def test_strategy_sees_data_options() -> None:
+    seen: list[list[tuple[str, int, int | None]]] = []
+
+    class Last(sim.Strategy):
+        def choose(self, choices: list, engine: sim.Engine) -> int:  # type: ignore[type-arg]
+            seen.append([(c.kind, getattr(c, "value", -1), c.cpu) for c in choices])
+            return len(choices) - 1
+
+    got: list[int] = []
+    _chooser(Last(), got).run()
+    assert got[0] == 3
+    assert [("data", v, 0) for v in range(4)] in seen
+
+
+def test_choose_arguments() -> None:
+    with pytest.raises(InvalidArgumentValue, match="n must be"):
+        sim.choose(0)
+    with pytest.raises(InvalidArgumentType, match="label must be"):
+        sim.choose(2, label=3)  # type: ignore[arg-type]

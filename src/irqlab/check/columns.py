@@ -47,7 +47,7 @@ __all__ = ["ColumnRecorder", "Row", "draw", "rows_from_events"]
 
 # op kinds whose sim_step is drawn only if no other event of the step describes it
 _DESCRIBED_BY = {"sim_lock_acquire", "sim_lock_tryfail", "sim_access", "sim_refcount",
-                 "sim_refcount_warn"}
+                 "sim_refcount_warn", "sim_choose"}
 _QUIET_OPS = {"worker_idle", "start"}
 # events emitted outside the stepping context's code (no stack to take)
 _STACKLESS = {"sim_spawn", "sim_exit", "sim_irq_exit", "sim_irq_enter", "sim_error"}
@@ -223,6 +223,8 @@ def rows_from_events(events: Iterable[Event], stacks: dict[int, list[str]] | Non
             else:
                 add(f"{base}{'_' + mode if mode else ''}({a['lock']})", "op")
             lock_mode[a["lid"]] = mode
+        elif kind == "sim_choose":
+            add(f"choose({a['label'] or a['n']}) -> {a['value']}", "op")
         elif kind == "sim_lock_tryfail":
             add(f"trylock({a['lock']}) failed", "op")
         elif kind == "sim_lock_release":

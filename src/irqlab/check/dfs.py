@@ -81,7 +81,8 @@ class _Cut(Exception):
 class _Node:
     """One step of the current path."""
 
-    __slots__ = ("backtrack", "done", "enabled", "fp", "frozen", "key", "pre", "sleep")
+    __slots__ = ("backtrack", "dfp", "dn", "done", "dv", "enabled", "fp", "frozen", "key",
+                 "pre", "sleep")
 
     def __init__(self, enabled: tuple[int, ...], sleep: dict[Any, dict[Any, int]]) -> None:
         self.enabled = enabled
@@ -92,6 +93,11 @@ class _Node:
         self.fp: dict[Any, int] = {}
         self.pre = 0
         self.frozen = False
+        # a data choice made by the step (sim.choose): option count (0: none), the value
+        # taken, and the union of the footprints of the values explored before it
+        self.dn = 0
+        self.dv = 0
+        self.dfp: dict[Any, int] | None = None
 
 
 def _okey(obj: Any) -> tuple[str, Any]:
@@ -180,6 +186,8 @@ class _DfsRun(Strategy):
         ex = self.ex
         t0 = engine._t0
         i = engine._steps if t0 is None else engine.events.time - t0
+        if choices[0].kind == "data":
+            return self._data(i - 1, choices)
         cp = self.cp
         self.cp = cp + 1
         if ex.split_depth is not None and cp >= ex.split_depth:
@@ -210,6 +218,27 @@ class _DfsRun(Strategy):
         else:
             node = ex.new_node(i, keys, full=ex.split_depth is not None)
         return keys.index(node.key)
+
+    def _data(self, i: int, choices: list[Any]) -> int:
+        # a data choice during step i: every value is explored (no reduction between
+        # values: they are different steps of one context, not reorderings)
+        ex = self.ex
+        if ex.split_depth is not None:
+            ex._data_cut = True  # prefix enumeration ends here: the shard explores the values
+            raise _Cut
+        path = ex.path
+        n = len(choices)
+        if i == len(path):  # a single-option step: its node is made here, not after it
+            node = ex.new_node(i, (choices[0].owner.key,))
+        else:
+            node = path[i]
+        if node.dn == 0:
+            node.dn = n
+            node.dv = 0
+        elif node.dn != n:
+            raise NondeterministicScenario(
+                f"replaying step {i}: a data choice of {n} values, recorded {node.dn}")
+        return node.dv
 
     def after_step(self, c: Any, engine: Any) -> None:
         ex = self.ex
@@ -295,6 +324,7 @@ class DfsExplorer:
         self.blocked = 0
         self.max_depth = 0
         self._valid = 0  # nodes before this index are unchanged since their races were found
+        self._data_cut = False  # prefix enumeration: the run stopped at a data choice
         # race tables of the steps before _valid (kept between runs, see _races)
         self._hist: dict[Any, list[tuple[int, int, int]]] = {}
         self._last_of: dict[int, int] = {}
@@ -374,8 +404,9 @@ class DfsExplorer:
         st.engine = None
         del self.cp_nodes[len([i for i in self.cp_nodes if i < len(self.path)]):]
         if self.split_depth is not None:
-            if out is not None or len(self.cp_nodes) == self.split_depth:
+            if out is not None or len(self.cp_nodes) == self.split_depth or self._data_cut:
                 self.prefixes.append(self._prefix_of_path())
+            self._data_cut = False
             # (a blocked run's prefix is covered by an earlier one)
         self.max_depth = max(self.max_depth, len(self.path))
         if self.reduction and self.split_depth is None:
@@ -420,9 +451,9 @@ class DfsExplorer:
         while len(log) > start:  # undo the previous run's steps from `start` on
             q, prevq, fks = log.pop()
             for k in fks:
-                h = hist[k]
-                h.pop()
-                if not h:
+                hk = hist[k]
+                hk.pop()
+                if not hk:
                     del hist[k]
             if prevq is None:
                 del last_of[q]
@@ -552,7 +583,23 @@ class DfsExplorer:
         while path:
             i = len(path) - 1
             node = path[i]
-            node.done[node.key] = node.fp
+            fp = node.fp
+            if node.dn:
+                if node.dfp:
+                    fp = dict(node.dfp)
+                    for k, v in node.fp.items():
+                        if fp.get(k, 0) < v:
+                            fp[k] = v
+                if node.dv + 1 < node.dn:  # (also at a shard's frozen prefix node)
+                    # the next value of the step's data choice (same context, same state)
+                    node.dfp = fp
+                    node.dv += 1
+                    node.fp = {}
+                    self._valid = i
+                    return
+                node.dn = node.dv = 0
+                node.dfp = None
+            node.done[node.key] = fp
             if not node.frozen:
                 pk = path[i - 1].key if i else None
                 ppre = path[i - 1].pre if i else 0

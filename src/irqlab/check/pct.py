@@ -80,6 +80,9 @@ class PCT(Strategy):
         return p
 
     def choose(self, choices: list[Any], engine: Any) -> int:
+        if choices[0].kind == "data":
+            # PCT orders contexts; a data value is drawn uniformly (from the same generator)
+            return int(self.rng.random() * len(choices))
         best = 0
         bp = -1.0
         prio = self._prio

@@ -28,7 +28,7 @@ running (one run at a time per process); outside a run they raise
 :class:`SimError`.
 """
 
-from irqlab.sim._core import CpuCtx, Op, SimError, Thread
+from irqlab.sim._core import CpuCtx, DataChoice, Op, SimError, Thread
 from irqlab.sim.engine import Engine
 from irqlab.sim.explore import explore
 from irqlab.sim.objects import Atomic, Completion, PerCpu, Refcount
@@ -73,6 +73,7 @@ from irqlab.sim.track import (
     Work,
     access,
     alloc,
+    choose,
     flush_work,
     is_freed,
     kfree,
@@ -86,6 +87,7 @@ __all__ = [
     "Atomic",
     "Completion",
     "CpuCtx",
+    "DataChoice",
     "Deadlock",
     "Engine",
     "Mutex",
@@ -108,6 +110,7 @@ __all__ = [
     "access",
     "alloc",
     "call_rcu",
+    "choose",
     "current",
     "decode_schedule",
     "encode_schedule",

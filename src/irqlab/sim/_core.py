@@ -192,6 +192,52 @@ class GpChoice:
 GP_CHOICE = GpChoice()
 
 
+class DataChoice:
+    """One value of a data choice point (``await sim.choose(n)``): option ``value``.
+
+    Offered to ``strategy.choose`` in a list of its own (one per value, in
+    order), made while the context ``owner`` steps; ``kind`` is ``"data"``.
+    """
+
+    __slots__ = ("cpu", "key", "owner", "value")
+    kind = "data"
+    op = None
+
+    def __init__(self, owner: Thread, value: int) -> None:
+        self.owner = owner
+        self.cpu = owner.cpu
+        self.value = value
+        self.key = -200_000 - value
+
+    def __repr__(self) -> str:
+        return f"<DataChoice {self.value} of {self.owner.name}>"
+
+
+class ChooseOp(Op):
+    """``await sim.choose(n, label)``: a scheduling point whose result the strategy picks."""
+
+    __slots__ = ("n", "value")
+    kind = "choose"
+
+    def __init__(self, n: int, label: str = "") -> None:
+        self.obj = None
+        self.label = label
+        self.n = n
+        self.value = 0
+
+    def perform(self, th: Thread) -> int:
+        eng = RT.eng
+        if eng is not None:
+            ev = eng.events
+            if ev.enabled:
+                ev.emit("sim_choose", cpu=th.cpu, tid=th.tid, n=self.n, value=self.value,
+                        label=self.label)
+        return self.value
+
+    def describe(self) -> str:
+        return f"choose({self.label or self.n})"
+
+
 class Thread:
     """One coroutine context: a task, a hard-irq handler, a device actor or a bring-up call.
 

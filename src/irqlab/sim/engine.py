@@ -34,7 +34,9 @@ from irqlab.sim._core import (
     RT,
     START,
     TASK,
+    ChooseOp,
     CpuCtx,
+    DataChoice,
     IrqChoice,
     Op,
     SimError,
@@ -417,6 +419,8 @@ class Engine(EngineServices):
             ev.time = t0 + steps
             # -- the step -------------------------------------------------------------
             if type(c) is Thread:
+                if type(c.op) is ChooseOp:
+                    self._choose_data(c, c.op, rnd)
                 if slow or ev.enabled:
                     step_thread(c)
                     if self._error is not None:
@@ -460,6 +464,24 @@ class Engine(EngineServices):
             if not th.done and not (th.daemon and type(th.op) is th.idle_op):
                 return "deadlock"
         return "ok"
+
+    def _choose_data(self, th: Thread, op: ChooseOp, rnd: Any) -> None:
+        # a data choice point: the strategy picks the value the context's await returns
+        n = op.n
+        if n == 1:
+            op.value = 0
+            return
+        if rnd is not None:
+            i = int(rnd() * n)
+        else:
+            opts = [DataChoice(th, v) for v in range(n)]
+            i = self.strategy.choose(opts, self)
+            if type(i) is not int or not 0 <= i < n:
+                raise InvalidArgumentValue(
+                    f"strategy.choose() must return an index in [0, {n}), not {i!r}")
+        op.value = i
+        self._sched.append(i)
+        self._shape_keys.append((n << 16) | ((-200_000 - i) & 0xFFFF))
 
     def _bad_await(self, th: Thread, value: Any) -> None:
         self._fail(th, SimError(f"model code awaited {value!r}, which is not an engine "

@@ -18,6 +18,11 @@ period"), of objects with these attributes:
   two choices are independent when their ops touch different objects or
   both only read.
 
+A *data choice point* (``v = await sim.choose(n)``) also goes through
+``choose``: the list then holds ``n`` :class:`~irqlab.sim._core.DataChoice`
+objects (``kind == "data"``, ``value`` 0..n-1, ``owner`` the context, ``cpu``
+its CPU, negative ``key``), and the index picked is the value.
+
 A strategy may also define ``after_step(choice, engine)`` (called after
 every step, also single-option ones) and ``begin(engine)`` / ``end(result)``.
 
@@ -159,6 +164,8 @@ class RoundRobin(Strategy):
         self._last = -1
 
     def choose(self, choices: list[Any], engine: Engine) -> int:
+        if choices[0].kind == "data":
+            return 0  # data choices: the first value, without moving the rotation
         best = -1
         first = -1
         bk = fk = 1 << 62

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from irqlab.errors import InvalidArgumentType, InvalidArgumentValue
+from irqlab.errors import InvalidArgumentType, InvalidArgumentValue, check_int
 from irqlab.sim._core import (
     RT,
+    ChooseOp,
     Op,
     SimError,
     Thread,
@@ -30,7 +31,7 @@ from irqlab.sim._core import (
     touch,
 )
 
-__all__ = ["Tracked", "Work", "access", "alloc", "flush_work", "kfree", "kfree_rcu",
+__all__ = ["Tracked", "Work", "access", "alloc", "choose", "flush_work", "kfree", "kfree_rcu",
            "note_access", "point", "queue_work"]
 
 LIVE, FREED, RCU_PENDING = "live", "freed", "rcu"
@@ -224,6 +225,20 @@ def note_access(obj: Any, write: bool = True) -> None:
 def point(label: str = "") -> Op:
     """``await point(label)``: a plain preemption point."""
     return Op(None, label) if label else _POINT
+
+
+def choose(n: int, label: str = "") -> ChooseOp:
+    """``v = await choose(n, label)``: a data choice point; ``v`` is in ``range(n)``.
+
+    Controlled nondeterminism (Coyote's ``RandomInteger``, Shuttle's random
+    values): the strategy picks ``v`` and the schedule records it, so random
+    runs draw it, DFS explores every value, and a replay returns the same one.
+    Also a scheduling point, like :func:`point`.  ``n == 1`` is no choice (0).
+    """
+    check_int("n", n, 1, 1 << 16)
+    if not isinstance(label, str):
+        raise InvalidArgumentType(f"label must be a str, not {label!r}")
+    return ChooseOp(n, label)
 
 
 # -- work items ---------------------------------------------------------------------------
