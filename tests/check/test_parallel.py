@@ -73,6 +73,26 @@ def test_dfs_shards_together_explore_one_schedule_per_class(cpus: int, iters: in
     assert [p for p, _ in dfs_prefixes(t, 4)] == [p for p, _ in dfs_prefixes(t, 4)]
 
 
+def test_split_is_made_without_observers_and_bounded() -> None:
+    t = Target("counter", "locked", {"cpus": 3, "iters": 3})
+    bare = Target("counter", "locked", {"cpus": 3, "iters": 3}, observe=False)
+    from irqlab.check.dfs import split_prefixes
+
+    assert dfs_prefixes(t, 64) == dfs_prefixes(bare, 64) == split_prefixes(t, 8)
+    # deepening stops once the depths tried made max_runs partial runs (3+6+10+12 >= 30)
+    assert len(dfs_prefixes(t, 10**6, max_runs=30)) == 12
+    assert len(dfs_prefixes(t, 10**6, max_depth=3)) == 10
+
+
+def test_dfs_budget_counts_whole_shards() -> None:
+    runs = [explore("counter", "locked", strategy="dfs", budget=300, workers=w,
+                    params={"cpus": 3, "iters": 3}) for w in (2, 3)]
+    assert runs[0].schedules == runs[1].schedules
+    assert runs[0].blocked == runs[1].blocked
+    assert 300 <= runs[0].schedules + runs[0].blocked < 1680
+    assert not runs[0].exhausted and runs[0].verdict == "clean"
+
+
 def test_more_than_eight_workers_split_deeper() -> None:
     t = Target("counter", "locked", {"cpus": 3, "iters": 3}, observe=False)
     kw = {"budget": None, "time": None, "seed": 0, "depth": 3, "preemptions": None,
