@@ -2,8 +2,8 @@
 
 Random sequences of GICD/GICR MMIO accesses (any size, any offset), ICC_*
 system-register accesses, device line changes, message-based SPIs and LPI
-operations.  After every step: no exception but ExternalAbort (bad size or
-alignment); each CPU's IRQ/FIQ lines and ICC_HPPIR equal a slow reference
+operations.  After every step: no exception but ExternalAbort (misaligned
+access; a bad size is RAZ/WI); each CPU's IRQ/FIQ lines and ICC_HPPIR equal a slow reference
 computed by brute force over every interrupt (no heaps, no caches of the HPPI);
 an INTID returned by ICC_IAR was the reference's signalled HPPI and is
 afterwards active (SGI/PPI/SPI) or no longer pending (LPI).
@@ -180,7 +180,7 @@ def run(m: Machine, op: tuple) -> None:
             _, c, r, off, size = op
             m.cpus[c].read(m.config.redistributor_base(r) + off, size)
     except ExternalAbort as e:
-        assert e.size == 2 or e.size in (1, 8) or e.address % e.size, e
+        assert e.address % e.size, e  # only misaligned accesses abort; bad sizes are RAZ/WI
         return
     if kind == "gicr_baser":
         base = m.config.redistributor_base(op[1])
