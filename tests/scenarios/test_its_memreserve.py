@@ -162,3 +162,30 @@ def test_concurrent_hotplug_threads_order_chosen_by_scheduler() -> None:
         ("invariant:reserve-null", "invariant:reserve-or-free-once"),
         ("invariant:free-in-use-table", "invariant:reserve-null",
          "invariant:reserve-or-free-once")}
+
+
+# -- hotplug sequences chosen by the explorer (sequence="?N": data choice points) ----------
+
+@pytest.mark.parametrize("kexec", [1, 0])
+def test_merged_clean_for_every_chosen_sequence_of_three_operations(kexec) -> None:
+    from irqlab.check.explore import explore
+
+    r = explore("its-memreserve", "merged", strategy="dfs", shrink=False,
+                params={"sequence": "?3", "kexec": kexec})
+    assert r.finding is None and r.exhausted
+    assert r.schedules == 53   # every sequence of 3 operations x the interleavings DPOR keeps
+
+
+def test_explorer_chooses_the_sequence_that_breaks_one_flag() -> None:
+    from irqlab.check.explore import explore
+
+    r = explore("its-memreserve", "one-flag", strategy="dfs", shrink=False,
+                params={"sequence": "?2", "kexec": 0}, stop="first")
+    assert r.finding is not None and r.finding.kind == "invariant:free-in-use-table"
+    assert "sequence '?2 = " in r.finding.message
+
+
+def test_chosen_sequence_bad_counts() -> None:
+    for bad in ("?0", "?9", "?x", "?"):
+        with pytest.raises(InvalidArgumentValue, match=r"^sequence must be '\?N'"):
+            SC.build("merged", None, sequence=bad)

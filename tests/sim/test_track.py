@@ -239,3 +239,24 @@ def test_choose_arguments() -> None:
         sim.choose(0)
     with pytest.raises(InvalidArgumentType, match="label must be"):
         sim.choose(2, label=3)  # type: ignore[arg-type]
+
+
+def test_work_queued_on_a_cpu_that_goes_offline_still_runs() -> None:
+    # Linux unbinds an offline CPU's per-CPU workers: the pending work runs anyway
+    eng = sim.Engine(cpus=2, strategy=sim.RoundRobin())
+    ran: list[int] = []
+
+    async def work_fn() -> None:
+        ran.append(1)
+
+    work = sim.Work(work_fn, name="cleanup")
+
+    async def hotplug() -> None:
+        sim.queue_work(1, work)
+        eng.set_cpu_online(1, False)      # before the kworker ever ran
+        await sim.point("offline")
+        await sim.flush_work(work)
+
+    eng.spawn(0, hotplug)
+    res = eng.run()
+    assert res.outcome == "ok" and ran == [1]

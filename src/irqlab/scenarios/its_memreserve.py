@@ -51,12 +51,20 @@ _PEND_MASK = ((1 << 52) - 1) & ~0xFFFF
 _PROP_MASK = ((1 << 52) - 1) & ~0xFFF
 
 
-def parse_sequence(seq: str, ncpus: int) -> list[list[tuple[str, int]]]:
-    """``"down1,up1|up2"`` -> ``[[("down", 1), ("up", 1)], [("up", 2)]]``.
+def parse_sequence(seq: str, ncpus: int) -> list[list[tuple[str, int]]] | int:
+    """``"down1,up1|up2"`` -> ``[[("down", 1), ("up", 1)], [("up", 2)]]``; ``"?N"`` -> N.
 
     ``|`` separates concurrent hotplug threads (their order is the
-    scheduler's choice); raises :class:`InvalidArgumentValue` if malformed.
+    scheduler's choice); ``?N`` asks for N operations chosen by the strategy
+    (data choice points).  Raises :class:`InvalidArgumentValue` if malformed.
     """
+    if seq.startswith("?"):
+        from irqlab.errors import InvalidArgumentValue
+
+        if not seq[1:].isdigit() or not seq[1:].isascii() or not 1 <= int(seq[1:]) <= 8:
+            raise InvalidArgumentValue(
+                f"sequence must be '?N' with 1 <= N <= 8 (N chosen operations), not {seq!r}")
+        return int(seq[1:])
     return [_parse_ops(part, seq, ncpus) for part in seq.split("|")]
 
 
@@ -153,8 +161,21 @@ def _setup(world: World) -> None:
             else:
                 await k.cpuhp.cpu_down(cpu)
 
+    async def chosen(n: int) -> None:
+        # n operations, each picked by the strategy among those possible now: take an
+        # online secondary CPU down, or bring an offline one (re-)online
+        for _ in range(n):
+            can = [("down", c) for c in range(1, 4) if eng.cpu_online(c)] + [
+                ("up", c) for c in range(1, 4) if not eng.cpu_online(c)]
+            verb, cpu = can[await sim.choose(len(can), "hotplug op")]
+            world.state["chosen"].append(f"{verb}{cpu}")
+            await hotplug([(verb, cpu)])
+
     async def init() -> None:
         await k.boot()
+        if isinstance(ops, int):
+            await chosen(ops)
+            return
         for i, group in enumerate(ops[1:], 1):     # concurrent hotplug threads
             eng.spawn(0, hotplug, group, name=f"hotplug{i}")
         await hotplug(ops[0])
@@ -162,7 +183,7 @@ def _setup(world: World) -> None:
     machine.events.subscribe(rec)
     eng.spawn(0, init, name="init")
     world.engine, world.machine, world.kernel = eng, machine, k
-    world.state.update(recorder=rec, inherited=inherited, ops=ops)
+    world.state.update(recorder=rec, inherited=inherited, ops=ops, chosen=[])
     world.invariants.append(_check)
     world.describe = _describe
 
@@ -181,6 +202,8 @@ def _check(world: World, result: Any) -> list[Finding]:
     tables += [(None, prop, LPI_PROPBASE_SZ, "property") for prop in props]
     inherited_addrs = {t for pair in inherited.values() for t in pair}
     seq = world.params["sequence"]
+    if world.state["chosen"]:
+        seq = f"{seq} = {','.join(world.state['chosen'])}"
     where = f"kexec={world.params['kexec']}, maxcpus=2, sequence {seq!r}"
     out: list[Finding] = []
 
@@ -237,6 +260,8 @@ def _describe(world: World, result: Any) -> str:
     k = world.kernel
     lines = [f"generation {k.generation}, online CPUs {list(k.online_cpus)}, "
              f"booted once {list(k.cpuhp.cpus_booted_once)}"]
+    if world.state["chosen"]:
+        lines.append(f"  hotplug operations chosen: {','.join(world.state['chosen'])}")
     for cpu, (pend, _prop) in sorted(tables_in_use(world.machine).items()):
         lines.append(f"  CPU{cpu}: GICR_PENDBASER table {pend:#x}")
     for cpu, what in rec.actions:

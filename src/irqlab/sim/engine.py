@@ -378,12 +378,19 @@ class Engine(EngineServices):
                                 app(t)
                 else:
                     # offline: no task is switched in and no interrupt is taken, but the
-                    # task that took the CPU down may finish what it was doing
+                    # task that took the CPU down may finish what it was doing, and the
+                    # CPU's kworker runs its pending work unbound (Linux's workqueue
+                    # unbinds an offline CPU's workers: queued work still runs)
                     th = cc.current
                     if th is not None:
                         op = th.op
                         if not op.blocking or op.ready():
                             app(th)
+                    w = cc.worker
+                    if w is not None and w is not th:
+                        op = w.op
+                        if not op.blocking or op.ready():
+                            app(w)
                     continue
                 if (cc.soft or (hw_lines and cc.hw.irq_line)) and cc.irqs_on:
                     app(cc.irq_choice)
@@ -428,7 +435,7 @@ class Engine(EngineServices):
                 else:
                     # inlined _step_thread() for the common case (nobody listens)
                     cc = c.cctx
-                    if c.kind is TASK and cc.current is not c:
+                    if c.kind is TASK and cc.current is not c and cc.online:
                         cc.current = c
                     rt.th = c
                     try:
@@ -489,8 +496,8 @@ class Engine(EngineServices):
 
     def _step_thread(self, th: Thread) -> None:
         cc = th.cctx
-        if th.kind is TASK and cc.current is not th:
-            cc.current = th
+        if th.kind is TASK and cc.current is not th and cc.online:
+            cc.current = th   # (an offline CPU's unbound kworker does not take it over)
         RT.th = th
         op = th.op
         fp = self.footprint
