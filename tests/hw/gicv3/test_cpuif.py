@@ -430,3 +430,32 @@ def test_line_and_ack_events(m: Machine) -> None:
     assert rec.of("cpuif_eoi")[0]["drop"] == 0x80
     assert rec.of("cpuif_deactivate")[0]["via"] == "eoi"
     assert str(ack) == "[0] cpu0 cpuif_ack intid=0x14 prio=0x80 group=0x1"
+
+
+@pytest.mark.parametrize("intid", [32 + 256, 1019, 1024, 8191])
+def test_eoi_of_unimplemented_intid_is_ignored_without_drop(m: Machine, intid: int) -> None:
+    """As QEMU's icc_eoir_write: no priority drop for an INTID that does not exist."""
+    ppi(m, 0, 20, 0xA0)
+    m.set_interrupt_level(20, True, cpu=0)
+    c = m.cpus[0]
+    assert c.read_sysreg("ICC_IAR1_EL1") == 20
+    rec = m.events.record()
+    c.write_sysreg("ICC_EOIR1_EL1", intid)
+    rec.stop()
+    assert [(e["intid"], e["reason"]) for e in rec.of("cpuif_eoi_ignored")] == \
+        [(intid, "INTID not implemented")]
+    assert c.read_sysreg("ICC_RPR_EL1") == 0xA0
+    c.write_sysreg("ICC_EOIR1_EL1", 20)
+    assert c.read_sysreg("ICC_RPR_EL1") == 0xFF
+
+
+def test_eoi_of_lpi_drops_priority_when_lpis_exist() -> None:
+    m = Machine.virt(cpus=1)  # ITS: GICD_TYPER.LPIS = 1
+    boot(m)
+    ppi(m, 0, 20, 0xA0)
+    m.set_interrupt_level(20, True, cpu=0)
+    c = m.cpus[0]
+    assert c.read_sysreg("ICC_IAR1_EL1") == 20
+    c.write_sysreg("ICC_EOIR1_EL1", 8192)  # drops the priority; nothing to deactivate
+    assert c.read_sysreg("ICC_RPR_EL1") == 0xFF
+    assert m.gic.is_active(20, cpu=0)

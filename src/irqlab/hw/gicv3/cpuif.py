@@ -238,7 +238,10 @@ class CpuInterface:
         priority belongs to the other group, or nothing is active, the write is
         ignored (as QEMU; the spec makes it UNPREDICTABLE).  The deactivation
         applies to the INTID written even if it is not the one whose priority
-        dropped (software error; UNPREDICTABLE, modelled as QEMU does).
+        dropped (software error; UNPREDICTABLE, modelled as QEMU does).  An
+        INTID that cannot exist (an SPI beyond GICD_TYPER.ITLinesNumber, or
+        1024..8191) is ignored whole, without a priority drop (UNPREDICTABLE;
+        IMPDEF choice, as QEMU's icc_eoir_write; LPI INTIDs always drop).
         """
         intid = value & 0xFF_FFFF
         ev = self._events
@@ -246,6 +249,11 @@ class CpuInterface:
             if ev.enabled:
                 ev.emit("cpuif_eoi_ignored", cpu=self.index, intid=intid, group=g,
                         reason="special INTID")
+            return
+        if self._dbank.end <= intid < _LPI_BASE:
+            if ev.enabled:
+                ev.emit("cpuif_eoi_ignored", cpu=self.index, intid=intid, group=g,
+                        reason="INTID not implemented")
             return
         ap0, ap1 = self.ap
         lo0 = ap0 & -ap0
