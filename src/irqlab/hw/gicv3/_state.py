@@ -20,42 +20,46 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from irqlab.hw.gicv3 import GICv3
 
-__all__ = ["NO_KEY", "IrqBank", "PrioQueue"]
+__all__ = ["LEVEL_SHIFT", "NO_KEY", "IrqBank", "PrioQueue"]
 
 #: Candidate keys pack (priority, INTID) as ``priority << 32 | INTID``: int compares are cheap.
 NO_KEY = (0x100 << 32) | 1023
 
 
+#: Bucket of a priority: its top 5 bits (``p >> LEVEL_SHIFT``), so that the bitmap of
+#: non-empty buckets stays a one-digit Python int whatever distributor_priority_bits is.
+LEVEL_SHIFT = 3
+
+
 class PrioQueue:
     """Pending candidates bucketed by priority, with lazy deletion.
 
-    One min-heap of INTIDs per priority level (lowest INTID first: the IMPDEF
-    tie-break) and a bitmap ``bm`` of the levels that may hold entries, so the
-    best candidate is found from the lowest set bit, and a push or pop costs
-    O(log n) in the number of entries *of that priority* only.  ``inq[i]``
-    is the priority of an entry for ``i`` known to be in the queue, so a
-    state change that re-pushes an interrupt already queued with the same
-    priority adds nothing.  The owner validates the top entry against the
-    real interrupt state when it peeks and pops stale entries.
+    32 buckets by the top 5 bits of the priority, each a min-heap of keys
+    ``priority << 32 | INTID`` (so the full stored priority orders a bucket,
+    then the lowest INTID: the IMPDEF tie-break), and a bitmap ``bm`` of the
+    buckets that may hold entries: the best candidate is the top of the
+    lowest set bit's heap, and a push or pop costs O(log n) in the entries
+    *of that bucket* only.  ``inq[i]`` is the priority of an entry for ``i``
+    known to be in the queue, so a state change that re-pushes an interrupt
+    already queued with the same priority adds nothing.  The owner validates
+    the top entry against the real interrupt state when it peeks and pops
+    stale entries.
     """
 
-    __slots__ = ("bm", "inq", "levels", "shift")
+    __slots__ = ("bm", "inq", "levels")
 
-    def __init__(self, shift: int) -> None:
-        #: Priorities are multiples of ``1 << shift`` (the unimplemented low bits are 0);
-        #: level ``p >> shift`` keeps the bitmap a small int.
-        self.shift = shift
+    def __init__(self) -> None:
         self.levels: dict[int, list[int]] = {}
         self.bm = 0
         self.inq: dict[int, int] = {}
 
     def push(self, p: int, i: int) -> None:
         if self.inq.get(i) != p:
-            lv = p >> self.shift
+            lv = p >> LEVEL_SHIFT
             lst = self.levels.get(lv)
             if lst is None:
                 lst = self.levels[lv] = []
-            heappush(lst, i)
+            heappush(lst, (p << 32) | i)
             self.bm |= 1 << lv
             self.inq[i] = p
 

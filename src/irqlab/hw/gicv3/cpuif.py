@@ -59,10 +59,9 @@ class CpuInterface:
         self._dbank = gic.dist.bank
         self._events = gic.events
         #: Candidates (SGIs, PPIs, SPIs forwarded here) of Group 0 and Group 1.
-        # Queue levels are the stored priorities (distributor_priority_bits wide), not the
+        # Queue keys hold the stored priorities (distributor_priority_bits wide), not the
         # CPU interface's: the HPPI is chosen on every stored bit, as QEMU does.
-        sh = 8 - cfg.distributor_priority_bits
-        self.queues = [PrioQueue(sh), PrioQueue(sh)]
+        self.queues = [PrioQueue(), PrioQueue()]
         self.prebits = min(cfg.priority_bits, 7)
         self._shift = 8 - self.prebits
         self._pmask = A.prio_mask(cfg.priority_bits)
@@ -103,18 +102,17 @@ class CpuInterface:
         rb = self._rbank
         db = self._dbank
         me = self.index
-        sh = q.shift
         while bm:
             low = bm & -bm
-            lv = low.bit_length() - 1
-            p = lv << sh
-            lst = levels[lv]
+            lst = levels[low.bit_length() - 1]
             while lst:
-                i = lst[0]
+                k = lst[0]
+                i = k & 0xFFFF_FFFF
+                p = k >> 32
                 b = rb if i < 32 else db
                 if b.target[i] == me and b.group[i] == g and b.prio[i] == p and b.enabled[i] \
                         and not b.active[i] and (b.latch[i] or (b.level[i] and not b.edge[i])):
-                    return (p << 32) | i
+                    return k
                 heappop(lst)
                 if inq.get(i) == p:
                     del inq[i]

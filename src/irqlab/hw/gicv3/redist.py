@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from irqlab.arch import gicv3 as A
 from irqlab.arch import regmap
 from irqlab.hw._access import BadAccess, misaligned
-from irqlab.hw.gicv3._state import NO_KEY, IrqBank, PrioQueue
+from irqlab.hw.gicv3._state import LEVEL_SHIFT, NO_KEY, IrqBank, PrioQueue
 
 if TYPE_CHECKING:
     from irqlab.hw.gicv3 import GICv3
@@ -82,7 +82,7 @@ class Redistributor:
         self.lpi_pending: set[int] = set()
         self.lpi_cfg: dict[int, int] = {}
         #: Pending enabled LPIs by priority (lazy: validated on peek).
-        self.lpi_queue = PrioQueue(8 - cfg.distributor_priority_bits)
+        self.lpi_queue = PrioQueue()
         aff3, aff2, aff1, aff0 = gic.machine.cpus[index].affinity
         self.typer = A.GICR_TYPER.encode(
             PLPIS=1, DirectLPI=int(cfg.direct_lpi), Last=int(last), Processor_Number=index,
@@ -122,17 +122,17 @@ class Redistributor:
                     enabled=bool(cfg & 1), prio=cfg & self._pmask)
         if cfg & 1:
             p = cfg & self._pmask
+            key = (p << 32) | intid
             q = self.lpi_queue
             if q.inq.get(intid) != p:
-                lv = p >> q.shift
+                lv = p >> LEVEL_SHIFT
                 lst = q.levels.get(lv)
                 if lst is None:
                     lst = q.levels[lv] = []
-                heappush(lst, intid)
+                heappush(lst, key)
                 q.bm |= 1 << lv
                 q.inq[intid] = p
             c = self.cpuif
-            key = (p << 32) | intid
             if key < c.hppi_key and c._en1:
                 c.set_hppi(key, 1)  # it beats every other candidate: no need to peek
 
@@ -227,18 +227,17 @@ class Redistributor:
         pend = self.lpi_pending
         cfgs = self.lpi_cfg
         pmask = self._pmask
-        sh = q.shift
         while bm:
             low = bm & -bm
-            lv = low.bit_length() - 1
-            p = lv << sh
-            lst = levels[lv]
+            lst = levels[low.bit_length() - 1]
             while lst:
-                i = lst[0]
+                k = lst[0]
+                i = k & 0xFFFF_FFFF
+                p = k >> 32
                 if i in pend:
                     cfg = cfgs.get(i, 0)
                     if cfg & 1 and cfg & pmask == p:
-                        return (p << 32) | i
+                        return k
                 heappop(lst)
                 if inq.get(i) == p:
                     del inq[i]
