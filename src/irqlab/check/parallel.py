@@ -21,7 +21,7 @@ order whatever order the processes finish in, and the exploration stops at
 the first shard (by number) that found something -- the same finding as one
 process exploring the shards in order.  Shards are cut from the target and
 the budget only, never from the number of workers (DFS: up to
-:data:`DFS_SHARDS_PER_8_WORKERS` workers), so 2, 3 or 8 workers report the
+:data:`DFS_SPLIT_WORKERS` workers), so 2, 3 or 8 workers report the
 same counts, finding and schedule string; timing only decides which process
 runs which shard.  Only built-in scenarios can be sharded (a factory may not
 be picklable).
@@ -38,9 +38,10 @@ sleep sets (:func:`irqlab.check.dfs.split_prefixes`), and each shard starts
 from its prefix's sleep sets, so the shards together explore what one DPOR
 run explores (1,680 schedules for the 3x3 counter on any number of shards),
 plus a few sleep-blocked runs.  The split is as deep as needed for at least
-:data:`DFS_SHARDS` subtrees (their sizes are very unequal: the dynamic
-hand-out evens them out).  Random and PCT shards do exactly the work of one
-process.
+:data:`DFS_SHARDS` subtrees; their sizes are very unequal, but DFS order puts
+the large ones first (later siblings start with larger sleep sets), so the
+dynamic hand-out evens them out.  Random and PCT shards do exactly the work
+of one process.
 """
 
 from __future__ import annotations
@@ -59,14 +60,14 @@ from typing import Any
 from irqlab.check.run import Target, run_built
 from irqlab.errors import InvalidArgumentValue, IrqlabError
 
-__all__ = ["DFS_SHARDS", "IN_PROCESS_BELOW", "Shard", "ShardResult", "dfs_prefixes",
-           "explore_parallel", "make_shards", "run_shard", "start_method"]
+__all__ = ["DFS_SHARDS", "DFS_SPLIT_WORKERS", "IN_PROCESS_BELOW", "Shard", "ShardResult",
+           "dfs_prefixes", "explore_parallel", "make_shards", "run_shard", "start_method"]
 
 #: A DFS exploration is split into at least this many subtrees (the shallowest split depth
-#: that gives as many).  Independent of the number of workers up to
-#: :data:`DFS_SHARDS_PER_8_WORKERS`; more workers split deeper (8 shards per worker).
+#: that gives as many), whatever the number of workers up to :data:`DFS_SPLIT_WORKERS`;
+#: more workers split deeper (8 subtrees per worker).
 DFS_SHARDS = 64
-DFS_SHARDS_PER_8_WORKERS = 8
+DFS_SPLIT_WORKERS = 8
 #: Random/PCT explorations with a schedule budget below this run in the calling process
 #: alone (same result): a child process would not earn its start-up back.
 IN_PROCESS_BELOW = 64
@@ -268,7 +269,7 @@ def make_shards(target: Target, strategy: str, *, budget: int | None, time: floa
     Random/PCT: the first ``budget`` runs in shards of :func:`_random_size` runs
     (without a budget: the first 4,096 shards; :func:`explore_parallel` makes more
     as needed).  DFS: one shard per subtree of :func:`dfs_prefixes`.  ``workers``
-    matters only for DFS beyond :data:`DFS_SHARDS_PER_8_WORKERS` workers.
+    matters only for DFS beyond :data:`DFS_SPLIT_WORKERS` workers.
     """
     base = _base(target, strategy, time=time, seed=seed, depth=depth,
                  preemptions=preemptions, reduction=reduction, k=k, want=want)
@@ -285,7 +286,7 @@ def make_shards(target: Target, strategy: str, *, budget: int | None, time: floa
 
 
 def _dfs_want(workers: int) -> int:
-    return max(DFS_SHARDS, 8 * workers if workers > DFS_SHARDS_PER_8_WORKERS else 0)
+    return max(DFS_SHARDS, 8 * workers) if workers > DFS_SPLIT_WORKERS else DFS_SHARDS
 
 
 def _random_shard(base: dict[str, Any], i: int, size: int, budget: int | None) -> Shard:
