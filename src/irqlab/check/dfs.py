@@ -100,14 +100,21 @@ class _Node:
         self.dfp: dict[Any, int] | None = None
 
 
-def _okey(obj: Any) -> tuple[str, Any]:
-    """A footprint key for ``obj`` that is stable across runs: its type and name.
+def _okey(obj: Any, stable: dict[int, Any] | None = None) -> tuple[str, Any]:
+    """A footprint key for ``obj`` that is stable across runs.
 
     Objects are rebuilt for every run, so Python ids cannot be compared between
-    the runs that sleep sets relate.  Objects of one type that share a name (or
-    have none) share a key: coarser than identity, hence conservative (more
+    the runs that sleep sets relate.  A tracked object (``sim.alloc``) is keyed
+    by its stable identity (``stable``: the allocating context's stable id and
+    its allocation count, the same in every run that reorders independent steps);
+    any other object by its type and name.  Objects of one type that share a name
+    (or have none) share a key: coarser than identity, hence conservative (more
     dependence, never less).
     """
+    if stable:
+        s = stable.get(id(obj))
+        if s is not None:
+            return "obj", s
     t = type(obj).__name__
     if t == "CpuCtx":
         return t, obj.index
@@ -175,8 +182,9 @@ class _DfsRun(Strategy):
             op = th.op
             fp: dict[Any, int] = {}
             if op.obj is not None:
-                fp[_okey(op.obj)] = (_ACQ if op.blocking else _TRY if op.kind == "trylock"
-                                     else _W if op.write else _R)
+                fp[_okey(op.obj, eng._stable)] = (
+                    _ACQ if op.blocking else _TRY if op.kind == "trylock"
+                    else _W if op.write else _R)
             if th.cpu is not None:
                 fp[("CpuCtx", th.cpu)] = _W
             out.append((th.key, fp))
@@ -252,23 +260,24 @@ class _DfsRun(Strategy):
             self.hw = False
             return
         fp: dict[Any, int] = {}
+        stable = engine._stable
         op = engine.last_op
         if op is not None:
             o = op.obj
             if o is not None:
                 # a blocking op (lock acquisition, wait_for_completion, synchronize_*,
                 # flush_work, ...) is performed once it became ready: acquisition-like
-                fp[_okey(o)] = (_ACQ if op.blocking else _TRY if op.kind == "trylock"
-                                else _W if op.write else _R)
+                fp[_okey(o, stable)] = (_ACQ if op.blocking else _TRY
+                                        if op.kind == "trylock" else _W if op.write else _R)
         for o, w in engine.footprint:
-            k = _okey(o)
+            k = _okey(o, stable)
             v = _W if w else _R
             if fp.get(k, 0) < v:
                 fp[k] = v
         nop = getattr(c, "op", None)
         if nop is not None and nop.kind in _SNAPSHOT_OPS:
             # synchronize_rcu()/synchronize_srcu() took its reader snapshot in this step
-            fp[_okey(nop.obj)] = _W
+            fp[_okey(nop.obj, stable)] = _W
         cpu = c.cpu
         if cpu is not None:
             fp[("CpuCtx", cpu)] = _W

@@ -127,6 +127,8 @@ class CpuCtx:
     rcu_gen = 0
     worker: Thread | None = None
     irq_choice: IrqChoice | None = None
+    #: interrupts taken so far (the stable identity of the next hard-irq context)
+    nirq = 0
 
     def __init__(self, engine: Engine, index: int | None, hw: Any = None) -> None:
         self.engine = engine
@@ -247,7 +249,7 @@ class Thread:
     """
 
     __slots__ = ("cctx", "coro", "cpu", "daemon", "done", "held", "idle_op", "key", "kind",
-                 "name", "nspin", "op", "req", "saved_irqs", "tid")
+                 "nallocs", "name", "nkids", "nspin", "op", "req", "saved_irqs", "sid", "tid")
 
     def __init__(self, tid: int, name: str, kind: str, cctx: CpuCtx,
                  coro: Coroutine[Any, Any, Any], *, daemon: bool = False) -> None:
@@ -266,6 +268,11 @@ class Thread:
         self.saved_irqs = True
         self.idle_op: type | None = None
         self.req: Any = None
+        #: A stable identity: (parent's sid, n-th context it created); the same for the
+        #: same context in every run that reorders only independent steps (tids are not).
+        self.sid: Any = None
+        self.nkids = 0
+        self.nallocs = 0
 
     def atomic_reason(self) -> str | None:
         """Why this context may not sleep now (``None`` if it may)."""

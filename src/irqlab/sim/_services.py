@@ -142,6 +142,7 @@ class EngineServices:
                 ev.emit("sim_ipi", cpu=cc.index, src=th.cpu)
             return await _WaitCall(req, "smp_call_function_single")
         bt = Thread(self._new_tid(), f"bringup/{cc.index}", BRINGUP, cc, _coro("fn", fn, args))
+        bt.sid = self._child_sid()  # type: ignore[attr-defined]
         bt.req = req
         bt.saved_irqs = cc.irqs_on
         cc.irqs_on = False

@@ -85,6 +85,7 @@ class Engine(EngineServices):
     #: Virtual clock: ``steps + _skew``; sleepers' deadlines are in ``_timers``.
     _skew = 0
     _steps = 0
+    _nroot = 0
     _t0: int | None = None
     _error: tuple[Thread, BaseException, str] | None = None
     _ran = False
@@ -139,6 +140,9 @@ class Engine(EngineServices):
         self._cbs: deque[tuple[tuple[tuple[CpuCtx, int], ...], Callable[[Any], Any], Any]] = (
             deque())
         self._tracked: dict[int, Any] = {}
+        #: id(obj) -> (allocating context's sid, n-th allocation of it): tracked objects'
+        #: identity across runs (recorded with footprints, for partial-order reduction)
+        self._stable: dict[int, tuple[Any, int]] = {}
         self._sched: list[int] = []
         self._shape_keys: list[int] = []
         self._timers: list[int] = []
@@ -150,9 +154,22 @@ class Engine(EngineServices):
         if th is None:
             th = self._gp_thread_ = Thread(-1, "rcu_callbacks", ACTOR, CpuCtx(self, None),
                                            _NoCoro())  # type: ignore[arg-type]
+            th.sid = ("rcu",)
         return th
 
     # -- building the scenario -------------------------------------------------
+    def _child_sid(self) -> tuple[Any, int]:
+        # contexts spawned while building are numbered in order; during a run, a context
+        # is the n-th child of the context that spawned it
+        parent = RT.th if RT.eng is self else None
+        if parent is None:
+            n = self._nroot
+            self._nroot = n + 1
+            return ("root", n)
+        n = parent.nkids
+        parent.nkids = n + 1
+        return (parent.sid, n)
+
     def _new_tid(self) -> int:
         t = self._tid
         self._tid = t + 1
@@ -180,6 +197,7 @@ class Engine(EngineServices):
         tid = self._tid
         self._tid = tid + 1
         th = Thread(tid, name or fn.__name__, TASK, cc, c, daemon=daemon)
+        th.sid = self._child_sid()
         cc._tasks.append(th)
         self._threads.append(th)
         ev = self.events
@@ -201,6 +219,7 @@ class Engine(EngineServices):
         self._rcu_ctxs.append(cc)
         tid = self._new_tid()
         th = Thread(tid, name, ACTOR, cc, _coro("fn", fn, args))
+        th.sid = self._child_sid()
         self._actors.append(th)
         self._threads.append(th)
         ev = self.events
@@ -560,6 +579,8 @@ class Engine(EngineServices):
             coro = self._handler(cc)  # type: ignore[misc]
             name = "irq"
         th = Thread(self._new_tid(), f"{name}/{cc.index}", IRQ, cc, coro)
+        th.sid = (("irq", cc.index), cc.nirq)   # a CPU's interrupts are totally ordered
+        cc.nirq += 1
         th.req = req
         th.saved_irqs = cc.irqs_on
         cc.irqs_on = False

@@ -97,6 +97,10 @@ def alloc(obj_or_kind: Any, *, site: str | None = None) -> Any:
     if site is not None and not isinstance(site, str):
         raise InvalidArgumentType(f"site must be a str or None, not {site!r}")
     oid = eng.oid(obj)
+    if eng.footprint is not None:
+        n = th.nallocs
+        th.nallocs = n + 1
+        eng._stable[id(obj)] = (th.sid, n)
     ev = eng.events
     st = _stack_here() if ev.enabled else None
     s = site if site is not None else ("" if st is None else st[-1] if st else "?")
