@@ -52,6 +52,7 @@ def test_typer_and_ids() -> None:
     assert t & 1 == 1  # PLPIS
     assert (t >> 3) & 1 == 0  # DirectLPI off by default
     assert (t >> 8) & 0xFFFF == 17
+    assert (t >> 24) & 3 == 1  # CommonLPIAff = 0b01, as QEMU and KVM
     assert t >> 32 == 0x0101  # Aff1 = 1, Aff0 = 1
     assert (t >> 4) & 1 == 0
     assert (c.read(rd(m, 19) + 8) >> 4) & 1 == 1  # Last

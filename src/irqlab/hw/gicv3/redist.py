@@ -86,7 +86,9 @@ class Redistributor:
         aff3, aff2, aff1, aff0 = gic.machine.cpus[index].affinity
         self.typer = A.GICR_TYPER.encode(
             PLPIS=1, DirectLPI=int(cfg.direct_lpi), Last=int(last), Processor_Number=index,
-            CommonLPIAff=0, Affinity_Value=(aff3 << 24) | (aff2 << 16) | (aff1 << 8) | aff0)
+            # IMPDEF choice, as QEMU and KVM: CommonLPIAff = 0b01 (redistributors with the
+            # same Aff3 share the LPI configuration table; every CPU of virt has Aff3 0).
+            CommonLPIAff=1, Affinity_Value=(aff3 << 24) | (aff2 << 16) | (aff1 << 8) | aff0)
         self._events = gic.events
         self._memory = gic.machine.memory
         self._bad_rd = BadAccess(cfg, gic.events, "gicr", regmap.GICR_RD)
