@@ -59,11 +59,6 @@ _HW = "hw"  # the key of "the hardware" in footprints
 # footprint values: read, write (a lock's release is a plain write), lock acquisition (a
 # write that is disabled while the lock is held), trylock (a write that is never disabled)
 _R, _W, _ACQ, _TRY = 1, 2, 3, 4
-# ops whose creation (in the step before they are performed) snapshots the readers
-_SNAPSHOT_OPS = frozenset({"synchronize_rcu", "synchronize_srcu"})
-# grace-period domains: a read section's entry and exit both touch the domain, and a
-# writer's snapshot must be reordered against the *entry* (like a lock acquisition)
-_GP_TYPES = frozenset({"_RcuState", "SrcuStruct"})
 
 
 class NondeterministicScenario(IrqlabError):
@@ -274,10 +269,6 @@ class _DfsRun(Strategy):
             v = _W if w else _R
             if fp.get(k, 0) < v:
                 fp[k] = v
-        nop = getattr(c, "op", None)
-        if nop is not None and nop.kind in _SNAPSHOT_OPS:
-            # synchronize_rcu()/synchronize_srcu() took its reader snapshot in this step
-            fp[_okey(nop.obj, stable)] = _W
         cpu = c.cpu
         if cpu is not None:
             fp[("CpuCtx", cpu)] = _W

@@ -93,6 +93,7 @@ class Completion:
     def reinit(self) -> None:
         """``reinit_completion``."""
         self.done = 0
+        touch(self)
 
     def completion_done(self) -> bool:
         return self.done > 0

@@ -105,6 +105,7 @@ def synchronize_rcu() -> _SyncRcu:
     th = cur_thread()
     eng = _eng()
     snap = eng._rcu_snapshot()
+    touch(RCU_STATE)  # the readers' snapshot is taken now: a write of the RCU state
     ev = eng.events
     if ev.enabled:
         ev.emit("sim_rcu_sync_start", cpu=th.cpu, tid=th.tid, readers=len(snap))
@@ -201,6 +202,7 @@ def synchronize_srcu(s: SrcuStruct) -> _SyncSrcu:
     if not isinstance(s, SrcuStruct):
         raise InvalidArgumentType(f"s must be a SrcuStruct, not {s!r}")
     th = cur_thread()
+    touch(s)  # the readers' snapshot (the generation to wait for) is taken now
     ev = _eng().events
     if ev.enabled:
         ev.emit("sim_srcu_sync_start", cpu=th.cpu, tid=th.tid, srcu=s.name,
