@@ -60,9 +60,10 @@ SGIR_FILTER_LIST = 0
 SGIR_FILTER_ALL_BUT_SELF = 1
 SGIR_FILTER_SELF = 2
 
-#: IMPDEF choice: the identification values of an ARM GIC-400 (r0p1).
-GICD_IIDR_VALUE = 0x0200_143B
-GICC_IIDR_VALUE = 0x0202_143B
+#: IMPDEF choice, as QEMU's arm_gic: Arm implementer (0x43B), ProductID 0, and in
+#: GICC_IIDR (also GICV_IIDR) ArchVersion 2.  (A GIC-400 reports 0x0200143B / 0x0202143B.)
+GICD_IIDR_VALUE = 0x0000_043B
+GICC_IIDR_VALUE = 0x0002_043B
 #: PIDR4..7, PIDR0..3, CIDR0..3 as QEMU's GICv2 reports them (PIDR2.ArchRev = 2).
 GICD_ID_VALUES = (0x04, 0x00, 0x00, 0x00, 0x90, 0xB4, 0x2B, 0x00, 0x0D, 0xF0, 0x05, 0xB1)
 
@@ -145,5 +146,5 @@ MSI_TYPER = Register("MSI_TYPER", Field("Number", 0, 10), Field("BaseSPI", 16, 1
 #: QEMU ``virt``: the v2m frame owns SPIs 48..111 (INTIDs 80..143), 64 of them.
 V2M_BASE_SPI = 48
 V2M_NUM_SPIS = 64
-#: IMPDEF choice: MSI_IIDR reads as QEMU's (0, no product identification).
-MSI_IIDR_VALUE = 0
+#: IMPDEF choice: MSI_IIDR reads as QEMU's arm-gicv2m: ProductID 0x51 ('Q') in [31:20].
+MSI_IIDR_VALUE = 0x51 << 20

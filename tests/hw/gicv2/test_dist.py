@@ -31,7 +31,7 @@ def test_id_registers() -> None:
     m = machine(cpus=4)
     c = m.cpus[0]
     assert c.read(GICD + TYPER) == (256 + 32) // 32 - 1 | 3 << 5  # SecurityExtn=0
-    assert c.read(GICD + IIDR) == 0x0200_143B
+    assert c.read(GICD + IIDR) == 0x0000_043B
     assert (c.read(GICD + 0xFE8) >> 4) & 0xF == 2  # PIDR2.ArchRev
     assert c.read(GICD + 0xFF0) == 0x0D
 

@@ -51,10 +51,10 @@ def test_fixture_dtbs_build_gicv2_machines(name: str, cpus: int, virt: bool) -> 
     assert m.config.maintenance_ppi == 9
     c = m.cpus[cpus - 1]
     assert (c.read(GICD + 0x004) >> 5) & 7 == cpus - 1
-    assert c.read(GICC + 0xFC) == 0x0202_143B
+    assert c.read(GICC + 0xFC) == 0x0002_043B
     assert c.read(0x0802_0008) == 80 << 16 | 64
     if virt:
         assert c.read(GICH + H_VTR) & 0x3F == m.config.list_registers - 1
-        assert c.read(GICV + 0xFC) == 0x0202_143B
+        assert c.read(GICV + 0xFC) == 0x0002_043B
     else:
         assert "gich" not in [r.name for r in m.bus.regions]

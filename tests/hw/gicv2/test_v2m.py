@@ -13,7 +13,7 @@ def test_typer_and_iidr() -> None:
     m = machine()
     c = m.cpus[0]
     assert c.read(V2M + 0x008) == 80 << 16 | 64  # QEMU virt: SPIs 48..111
-    assert c.read(V2M + 0xFCC) == 0
+    assert c.read(V2M + 0xFCC) == 0x0510_0000  # QEMU: ProductID 'Q'
     assert c.read(V2M + 0x040) == 0  # write-only
 
 

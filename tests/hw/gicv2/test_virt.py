@@ -73,7 +73,7 @@ def test_reset_reads(m: Machine) -> None:
     assert c.read(GICH + H_VMCR) == GICH_VMCR.encode(VMBP=2, VMABP=3)
     assert c.read(GICH + H_ELRSR0) == 0xF and c.read(GICH + H_ELRSR1) == 0
     assert c.read(GICH + H_EISR0) == 0 == c.read(GICH + H_EISR1) == c.read(GICH + H_MISR)
-    assert c.read(GICV + C_IIDR) == 0x0202_143B
+    assert c.read(GICV + C_IIDR) == 0x0002_043B
     assert c.read(GICV + C_IAR) == 1023 and c.read(GICV + C_RPR) == 0xFF
 
 

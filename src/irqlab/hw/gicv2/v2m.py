@@ -10,7 +10,7 @@ IMPDEF choices (as QEMU's ``arm-gicv2m``): an INTID outside the range is
 ignored (event ``v2m_setspi`` with ``result=out_of_range``); reads are 32-bit,
 writes 16- or 32-bit; other sizes are RAZ/WI with a ``v2m_bad_access`` event
 (or abort, ``MachineConfig.gic_bad_access``); misaligned accesses abort;
-reserved offsets are RAZ/WI; MSI_IIDR reads 0.
+reserved offsets are RAZ/WI; MSI_IIDR reads ProductID 0x51 ('Q') as QEMU's.
 """
 
 from __future__ import annotations
