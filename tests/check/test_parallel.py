@@ -41,11 +41,13 @@ def test_random_shards_cover_the_budget_disjointly() -> None:
     assert [s.index for s in sh] == list(range(len(sh)))
     assert pickle.loads(pickle.dumps(sh[0])) == sh[0]
     assert shards("random")[1] == sh
-    # cut from the budget alone: about 32 shards of 16 to 256 runs, whatever the workers
+    # cut from the budget alone: about 64 shards of 16 to 128 runs, whatever the workers
     assert shards("random", workers=7)[1] == sh
     assert [s.stop - s.start for s in sh] == [16] * 6 + [4]
     _, big = shards("random", budget=20_000)
-    assert len(big) == 79 and big[0].stop == 256 and big[-1].stop == 20_000
+    assert len(big) == 157 and big[0].stop == 128 and big[-1].stop == 20_000
+    _, mid = shards("random", budget=3_000)
+    assert len(mid) == 66 and mid[0].stop == 46
 
 
 def test_shard_result_equals_serial_exploration() -> None:

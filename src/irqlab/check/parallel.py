@@ -71,8 +71,9 @@ DFS_SPLIT_WORKERS = 8
 #: Random/PCT explorations with a schedule budget below this run in the calling process
 #: alone (same result): a child process would not earn its start-up back.
 IN_PROCESS_BELOW = 64
-#: Largest random/PCT shard (runs); a budget is cut into about 32 shards of 16 to 256 runs.
-RANDOM_SHARD_MAX = 256
+#: Largest random/PCT shard (runs); a budget is cut into about 64 shards of 16 to 128 runs
+#: (the last shard one process runs while the other is idle costs at most 128 runs).
+RANDOM_SHARD_MAX = 128
 _RANDOM_SHARD_MIN = 16
 #: With a time budget, the DFS split stops deepening after this fraction of it.
 SPLIT_TIME = 0.1
@@ -255,10 +256,10 @@ def _base(target: Target, strategy: str, *, time: float | None, seed: int, depth
 
 
 def _random_size(budget: int | None) -> int:
-    """Runs per random/PCT shard: about 32 shards for a budget (a function of it alone)."""
+    """Runs per random/PCT shard: about 64 shards for a budget (a function of it alone)."""
     if budget is None:
-        return RANDOM_SHARD_MAX // 2
-    return max(_RANDOM_SHARD_MIN, min(RANDOM_SHARD_MAX, budget // 32))
+        return RANDOM_SHARD_MAX
+    return max(_RANDOM_SHARD_MIN, min(RANDOM_SHARD_MAX, budget // 64))
 
 
 def make_shards(target: Target, strategy: str, *, budget: int | None, time: float | None,
