@@ -83,6 +83,9 @@ class Event:
 
 Subscriber = Callable[[Event], None]
 
+#: kind sets already validated by subscribe() (a cache of a pure check)
+_CHECKED: set[frozenset[str]] = set()
+
 
 class EventStream:
     """An ordered stream of :class:`Event`, delivered synchronously to subscribers."""
@@ -116,14 +119,19 @@ class EventStream:
             raise InvalidArgumentType(f"fn must be callable, not {fn!r}")
         ks: frozenset[str] | None = None
         if kinds is not None:
-            if isinstance(kinds, str):
-                kinds = (kinds,)
-            ks = frozenset(kinds)
-            if not all(isinstance(k, str) for k in ks):
-                from irqlab.errors import InvalidArgumentType
+            if type(kinds) is frozenset and kinds in _CHECKED:
+                ks = kinds  # (observers subscribe with the same set for every run)
+            else:
+                if isinstance(kinds, str):
+                    kinds = (kinds,)
+                ks = frozenset(kinds)
+                if not all(isinstance(k, str) for k in ks):
+                    from irqlab.errors import InvalidArgumentType
 
-                raise InvalidArgumentType(
-                    f"kinds must be an iterable of event kinds (str), not {kinds!r}")
+                    raise InvalidArgumentType(
+                        f"kinds must be an iterable of event kinds (str), not {kinds!r}")
+                if len(_CHECKED) < 256:
+                    _CHECKED.add(ks)
         self._subscribers += (fn,)
         self._kinds += (ks,)
         self._update()
@@ -139,12 +147,16 @@ class EventStream:
         self._update()
 
     def _update(self) -> None:
-        self.enabled = bool(self._subscribers)
         ks = self._kinds
-        self._wanted = (None if any(k is None for k in ks)
+        self.enabled = bool(ks)
+        if len(ks) == 1:
+            # the common single-subscriber case delivers without per-subscriber checks
+            self._wanted = ks[0]
+            self._filter = False
+            return
+        self._wanted = (None if None in ks
                         else frozenset().union(*ks))  # type: ignore[arg-type]
-        # the common single-subscriber case delivers without per-subscriber checks
-        self._filter = any(k is not None for k in ks) and len(ks) > 1
+        self._filter = len(ks) > 1 and any(k is not None for k in ks)
 
     def wants(self, kind: str) -> bool:
         """Whether an event of ``kind`` would reach a subscriber now (producers on hot

@@ -103,8 +103,11 @@ class Observers:
         self._attached = True
         # the built-in observers name the kinds they handle: the engine then builds no
         # event of other kinds (per-step invariants and extra observers see every event)
+        kinds = _KINDS.get(key) if tmpl else None
+        if kinds is None and tmpl:
+            kinds = _KINDS[key] = frozenset(tmpl)
         self._fn = engine.events.subscribe(self._dispatch,
-                                           kinds=None if self._slow else tuple(tmpl))
+                                           kinds=None if self._slow else kinds)
 
     @property
     def observers(self) -> list[Any]:
@@ -227,6 +230,8 @@ _BUILTIN: tuple[type, type, type] | None = None
 _Entry = tuple[Callable[[Any, Event], None], int]
 #: A cache of static class data (which method of which observer handles a kind).
 _TABLES: dict[tuple[type, ...], dict[str, tuple[_Entry, ...]]] = {}
+#: ... and the kinds they handle (what the observers subscribe to)
+_KINDS: dict[tuple[type, ...], frozenset[str]] = {}
 
 
 def _template(obs: list[Any]) -> dict[str, tuple[_Entry, ...]]:
