@@ -19,7 +19,6 @@ core of the running engine with :func:`irq_core`.
 from __future__ import annotations
 
 import bisect
-import weakref
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -233,7 +232,9 @@ class IrqCore:
         self.domain_mutex = sim.Mutex("irq_domain_mutex", key="irq_domain_mutex")
         #: The root domain of the interrupt controller (set by the GIC driver).
         self.default_domain: IrqDomain | None = None
-        _CORES[engine] = self
+        # the engine owns its core (a cycle the collector frees with the run's world); a
+        # table keyed by engine would keep every engine alive through the core's reference
+        engine._irq_core = self  # type: ignore[attr-defined]
 
     # -- numbers ------------------------------------------------------------------------
     def _take_range(self, cnt: int) -> int:
@@ -347,13 +348,10 @@ def _cpu() -> int | None:
         return None
 
 
-_CORES: weakref.WeakKeyDictionary[Any, IrqCore] = weakref.WeakKeyDictionary()
-
-
 def irq_core() -> IrqCore:
     """The :class:`IrqCore` of the engine that is running (model code only)."""
     eng = sim.current().cctx.engine
-    core = _CORES.get(eng)
+    core: IrqCore | None = getattr(eng, "_irq_core", None)
     if core is None:
         raise SimError("no IrqCore was created for the running engine")
     return core
