@@ -308,3 +308,21 @@ def test_coresight_id_registers_as_qemu() -> None:
         assert got == [pidr0 if w is None else w for w in want]
         c.write(base + 0xFFE8, 0)  # read-only
         assert c.read(base + 0xFFE8) == 0x3B
+
+
+def test_reprioritising_within_one_queue_bucket(m: Machine) -> None:
+    """0x41..0x43 share a queue bucket (top 5 bits): the full stored priority still orders."""
+    enable_spi(m, 40, 0x42)
+    enable_spi(m, 41, 0x41)
+    m.set_interrupt_level(40, True)
+    m.set_interrupt_level(41, True)
+    c = m.cpus[0]
+    assert c.read_sysreg("ICC_HPPIR1_EL1") == 41
+    c.write(GICD + 0x400 + 41, 0x43, 1)  # now below SPI 40
+    assert c.read_sysreg("ICC_HPPIR1_EL1") == 40
+    c.write(GICD + 0x400 + 41, 0x42, 1)  # equal: the lower INTID wins
+    assert c.read_sysreg("ICC_HPPIR1_EL1") == 40
+    c.write(GICD + 0x400 + 41, 0x41, 1)
+    assert c.read_sysreg("ICC_HPPIR1_EL1") == 41
+    assert c.read_sysreg("ICC_IAR1_EL1") == 41
+    assert c.read_sysreg("ICC_HPPIR1_EL1") == 40
