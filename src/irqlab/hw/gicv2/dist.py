@@ -165,7 +165,9 @@ class Distributor:
         elif filt == a.SGIR_FILTER_SELF:
             targets = 1 << src
         else:
-            targets = 0  # reserved filter: the write is ignored
+            # Reserved TargetListFilter 0b11 (IHI 0048B 4.3.15): IMPDEF choice, as QEMU's
+            # arm_gic, every CPU including the sender.
+            targets = self.all_mask
         ev = self._events
         if ev.enabled:
             ev.emit("gicd_sgi", cpu=src, sgi=sgi, filter=filt, targets=targets)
