@@ -226,6 +226,29 @@ def test_eoi_without_active_priority_ignored() -> None:
     assert rec.of("gicc_eoi")[0]["result"] == "no_active_priority"
 
 
+def test_eoi_drops_the_priority_of_the_written_intids_group() -> None:
+    """As QEMU's gic_drop_prio: the drop is in the group of the INTID written."""
+    m = machine(distributor_priority_bits=5)
+    c = m.cpus[0]
+    enable_all(m, ctlr=0b111)  # AckCtl: GICC_IAR acknowledges group 1 too
+    setup_spi(m, 40, prio=0x80, group=1)
+    setup_spi(m, 41, prio=0x40, group=0)
+    m.set_interrupt_level(40, True)
+    assert ack(c) == 40
+    m.set_interrupt_level(41, True)
+    assert ack(c) == 41  # preempts: APR has 0x40, NSAPR 0x80
+    rec = m.events.record()
+    eoi(c, 40)  # out of order (UNPREDICTABLE): drops NSAPR's 0x80, deactivates 40
+    assert c.read(GICC + C_NSAPR) == 0 and c.read(GICC + C_APR) == 1 << (0x40 >> 3)
+    assert not m.gic.is_active(40) and m.gic.is_active(41)
+    eoi(c, 40)  # group 1 has nothing active left: no drop, deactivation attempted
+    assert c.read(GICC + C_APR) == 1 << (0x40 >> 3)
+    eoi(c, 41)
+    rec.stop()
+    assert [e["result"] for e in rec.of("gicc_eoi")] == ["ok", "not_active", "ok"]
+    assert c.read(GICC + C_RPR) == 0xFF and not m.gic.is_active(41)
+
+
 def test_group1_ackctl_and_aliases() -> None:
     m = machine(distributor_priority_bits=5)  # GIC-400
     c = m.cpus[0]

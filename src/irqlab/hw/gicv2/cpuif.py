@@ -185,19 +185,27 @@ class CpuInterface:
         d.kick(c, intid)
         return result
 
-    def _drop_priority(self) -> bool:
-        a0, a1 = self.ap0, self.ap1
-        if not (a0 | a1):
-            return False
-        b0, b1 = a0 & -a0, a1 & -a1
-        if a0 and (not a1 or b0 <= b1):
-            self.ap0 = a0 & ~b0
+    def _drop_priority(self, g: int) -> bool:
+        """Clear the highest active priority of group ``g`` (lowest set APR / NSAPR bit)."""
+        if g:
+            if not self.ap1:
+                return False
+            self.ap1 &= self.ap1 - 1
         else:
-            self.ap1 = a1 & ~b1
+            if not self.ap0:
+                return False
+            self.ap0 &= self.ap0 - 1
         return True
 
     def eoi(self, value: int, alias: bool) -> None:
-        """A write to GICC_EOIR (``alias=False``) or GICC_AEOIR."""
+        """A write to GICC_EOIR (``alias=False``) or GICC_AEOIR.
+
+        The priority drop is of the highest active priority *of the group of the
+        INTID written* (as QEMU's gic_drop_prio; for software that nests IAR/EOIR
+        correctly it is the highest active priority).  If that group has no
+        active priority while the other has (UNPREDICTABLE), nothing drops but
+        the deactivation still happens (``result=group_not_active``), as QEMU.
+        """
         intid = value & 0x3FF
         d = self.dist
         ev = self._events
@@ -206,9 +214,11 @@ class CpuInterface:
             result = "out_of_range"
         elif alias and not d.group[d.key(self.cpu, intid)]:
             result = "group0_ignored"
-        elif not self._drop_priority():
+        elif not (self.ap0 | self.ap1):
             result = "no_active_priority"
-        elif not self.ctlr & _EOIMODE:
+        elif not self._drop_priority(d.group[d.key(self.cpu, intid)]):
+            result = "group_not_active"
+        if result in ("ok", "group_not_active") and not self.ctlr & _EOIMODE:
             if not d.active[d.key(self.cpu, intid)]:
                 result = "not_active"
             d.set_active(self.cpu, intid, False)
