@@ -248,7 +248,7 @@ class CpuInterface:
                 ev.emit("cpuif_eoi_ignored", cpu=self.index, intid=intid, group=g,
                         reason="special INTID")
             return
-        if self._dbank.end <= intid < _LPI_BASE:
+        if intid < _LPI_BASE and intid >= self._dbank.end:  # LPIs: one comparison
             if ev.enabled:
                 ev.emit("cpuif_eoi_ignored", cpu=self.index, intid=intid, group=g,
                         reason="INTID not implemented")
