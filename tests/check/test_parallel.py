@@ -65,8 +65,8 @@ def test_dfs_shards_together_explore_one_schedule_per_class(cpus: int, iters: in
     kw = {"budget": None, "time": None, "seed": 0, "depth": 3, "preemptions": None,
           "reduction": True}
     sh = make_shards(t, "dfs", workers=2, **kw)  # type: ignore[arg-type]
-    # the split depends on the tree, not on the number of workers (up to 8)
-    for workers in (1, 3, 8):
+    # the split depends on the tree, not on the number of workers (up to 4)
+    for workers in (1, 3, 4):
         assert make_shards(t, "dfs", workers=workers, **kw) == sh  # type: ignore[arg-type]
     assert len(sh) >= (DFS_SHARDS if want > DFS_SHARDS else 3)
     results = [run_shard(pickle.loads(pickle.dumps(s))) for s in sh]
@@ -80,7 +80,7 @@ def test_split_is_made_without_observers_and_bounded() -> None:
     bare = Target("counter", "locked", {"cpus": 3, "iters": 3}, observe=False)
     from irqlab.check.dfs import split_prefixes
 
-    assert dfs_prefixes(t, 64) == dfs_prefixes(bare, 64) == split_prefixes(t, 8)
+    assert dfs_prefixes(t, 32) == dfs_prefixes(bare, 32) == split_prefixes(t, 7)
     # deepening stops once the depths tried made max_runs partial runs (3+6+10+12 >= 30)
     assert len(dfs_prefixes(t, 10**6, max_runs=30)) == 12
     assert len(dfs_prefixes(t, 10**6, max_depth=3)) == 10
@@ -95,11 +95,11 @@ def test_dfs_budget_counts_whole_shards() -> None:
     assert not runs[0].exhausted and runs[0].verdict == "clean"
 
 
-def test_more_than_eight_workers_split_deeper() -> None:
+def test_more_than_four_workers_split_deeper() -> None:
     t = Target("counter", "locked", {"cpus": 3, "iters": 3}, observe=False)
     kw = {"budget": None, "time": None, "seed": 0, "depth": 3, "preemptions": None,
           "reduction": True}
-    assert len(make_shards(t, "dfs", workers=16, **kw)) >= 128  # type: ignore[arg-type]
+    assert len(make_shards(t, "dfs", workers=8, **kw)) >= 64  # type: ignore[arg-type]
 
 
 def test_dfs_on_two_and_three_workers_is_exactly_dpor() -> None:
@@ -109,8 +109,8 @@ def test_dfs_on_two_and_three_workers_is_exactly_dpor() -> None:
     for r in (two, three):
         assert r.verdict == "clean" and r.exhausted
         assert r.schedules == 1680
-    assert two.blocked == three.blocked == 44  # the sleep-blocked runs of the 95 shards
-    assert "95 shards on 2 workers" in two.info and "1680 schedules, 44 blocked" in two.info
+    assert two.blocked == three.blocked == 44  # the sleep-blocked runs of the 47 shards
+    assert "47 shards on 2 workers" in two.info and "1680 schedules, 44 blocked" in two.info
 
 
 def test_dfs_finding_does_not_depend_on_the_number_of_workers() -> None:
