@@ -198,11 +198,12 @@ class SpinLock:
             th.nspin += 1
         ev = eng.events
         if ev.enabled:
-            ev.emit("sim_lock_acquire", cpu=th.cpu, tid=th.tid, lock=self.name,
-                    lid=eng.oid(self), **{"class": self.cls}, subclass=subclass,
-                    type=self.type_name, mode="try" if trying else _MODE_NAMES[mode],
-                    irqs_disabled=not cc.irqs_on, in_irq=th.kind is IRQ,
-                    prev_irqs_on=cc.irqs_on if prev_on is None else prev_on)
+            on = cc.irqs_on
+            ev.emit_args("sim_lock_acquire", th.cpu, {
+                "tid": th.tid, "lock": self.name, "lid": eng.oid(self), "class": self.cls,
+                "subclass": subclass, "type": self.type_name,
+                "mode": "try" if trying else _MODE_NAMES[mode], "irqs_disabled": not on,
+                "in_irq": th.kind is IRQ, "prev_irqs_on": on if prev_on is None else prev_on})
 
     # -- release (plain calls) ----------------------------------------------------------
     def _release(self, via: str) -> Thread:
@@ -219,8 +220,10 @@ class SpinLock:
             fp.append((self, True))
         ev = eng.events  # type: ignore[union-attr]
         if ev.enabled:
-            ev.emit("sim_lock_release", cpu=th.cpu, tid=th.tid, lock=self.name,  # type: ignore
-                    lid=eng.oid(self), **{"class": self.cls}, type=self.type_name)  # type: ignore
+            ev.emit_args("sim_lock_release", th.cpu, {  # type: ignore[union-attr]
+                "tid": th.tid, "lock": self.name,  # type: ignore[union-attr]
+                "lid": eng.oid(self), "class": self.cls,  # type: ignore[union-attr]
+                "type": self.type_name})
         return th  # type: ignore[return-value]
 
     def _bad_release(self, via: str) -> None:
