@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from irqlab import sim
 from irqlab.errors import InvalidArgumentType, InvalidArgumentValue, check_int
+from irqlab.kernel.errno import ENOMEM
 from irqlab.sim import SimError
 
 if TYPE_CHECKING:
@@ -109,7 +110,7 @@ class IrqData:
     def __init__(self, irq: int, desc: IrqDesc, domain: IrqDomain | None = None) -> None:
         self.irq = irq
         self.hwirq = 0
-        self.chip: IrqChip = _no_irq_chip()
+        self.chip: IrqChip = _NO_IRQ_CHIP or _no_irq_chip()
         self.chip_data: Any = None
         self.domain = domain
         self.parent_data: IrqData | None = None
@@ -141,10 +142,26 @@ class IrqData:
         return f"<IrqData irq={self.irq} hwirq={self.hwirq} domain={dom} chip={self.chip.name}>"
 
 
-def _no_irq_chip() -> IrqChip:
-    from irqlab.kernel.irq.chip import no_irq_chip
+# chip.py imports this module: its no_irq_chip and handle_bad_irq are bound on first use
+_NO_IRQ_CHIP: Any = None
+_HANDLE_BAD_IRQ: Any = None
 
-    return no_irq_chip
+
+def _bind_chip_defaults() -> None:
+    global _NO_IRQ_CHIP, _HANDLE_BAD_IRQ
+    from irqlab.kernel.irq.chip import handle_bad_irq, no_irq_chip
+
+    _NO_IRQ_CHIP, _HANDLE_BAD_IRQ = no_irq_chip, handle_bad_irq
+
+
+def _no_irq_chip() -> IrqChip:
+    _bind_chip_defaults()
+    return _NO_IRQ_CHIP  # type: ignore[no-any-return]
+
+
+def _handle_bad_irq() -> FlowHandler:
+    _bind_chip_defaults()
+    return _HANDLE_BAD_IRQ  # type: ignore[no-any-return]
 
 
 class IrqDesc:
@@ -164,30 +181,42 @@ class IrqDesc:
                  "name", "percpu_dev_id", "percpu_enabled", "request_mutex", "state", "status",
                  "tot_count", "wake_depth")
 
-    def __init__(self, core: IrqCore, irq: int) -> None:
-        from irqlab.kernel.irq.chip import handle_bad_irq
+    lock: sim.SpinLock
+    request_mutex: sim.Mutex
 
+    def __init__(self, core: IrqCore, irq: int) -> None:
         self.core = core
         self.irq = irq
         self.irq_data = IrqData(irq, self)
-        self.handle_irq: FlowHandler = handle_bad_irq
+        self.handle_irq: FlowHandler = _HANDLE_BAD_IRQ or _handle_bad_irq()
         self.action: list[IrqAction] = []
-        self.lock = sim.SpinLock(f"irq_desc{irq}.lock", raw=True, key="irq_desc.lock")
-        self.request_mutex = sim.Mutex(f"irq_desc{irq}.request_mutex",
-                                       key="irq_desc.request_mutex")
+        # ``lock`` and ``request_mutex`` are built on first use (__getattr__): many
+        # descriptors never take their request_mutex
         self.depth = 1
         self.wake_depth = 0
         self.kstat_irqs = [0] * core.nr_cpu_ids
         self.tot_count = 0
         self.handler_data: Any = None
         self.name = ""
-        self.affinity: tuple[int, ...] = tuple(range(core.nr_cpu_ids))
+        self.affinity: tuple[int, ...] = core.all_cpus
         self.effective_affinity: tuple[int, ...] = ()
         self.state = IRQD_IRQ_DISABLED | IRQD_IRQ_MASKED
         self.istate = 0
         self.status = 0
         self.percpu_enabled: set[int] = set()
         self.percpu_dev_id: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        # only reached while a slot is still unset: build the locks on first use
+        if name == "lock":
+            lk = self.lock = sim.SpinLock(f"irq_desc{self.irq}.lock", raw=True,
+                                          key="irq_desc.lock")
+            return lk
+        if name == "request_mutex":
+            mx = self.request_mutex = sim.Mutex(f"irq_desc{self.irq}.request_mutex",
+                                                key="irq_desc.request_mutex")
+            return mx
+        raise AttributeError(f"'IrqDesc' object has no attribute {name!r}")
 
     def __repr__(self) -> str:
         return f"<IrqDesc {self.irq} {self.irq_data.chip.name} hwirq={self.irq_data.hwirq}>"
@@ -220,6 +249,8 @@ class IrqCore:
         self.engine = engine
         self.events = engine.events
         self.nr_cpu_ids = n
+        #: every possible CPU (the default affinity of a new descriptor)
+        self.all_cpus: tuple[int, ...] = tuple(range(n))
         self.options = options
         self.desc_free_rcu = free == "rcu"
         #: The sparse table: Linux IRQ number -> descriptor.
@@ -274,10 +305,9 @@ class IrqCore:
         ``irq_affinity_desc`` array).  Plain call (GFP_KERNEL in Linux; callers
         hold the domain mutex).  Each descriptor is engine-tracked (needs a run).
         """
-        from irqlab.kernel.errno import ENOMEM
-
-        check_int("cnt", cnt, 1, MAX_SPARSE_IRQS)
-        masks: list[tuple[int, ...] | None] = [None] * cnt
+        if type(cnt) is not int or not 1 <= cnt <= MAX_SPARSE_IRQS:
+            check_int("cnt", cnt, 1, MAX_SPARSE_IRQS)
+        masks: list[tuple[int, ...] | None] | None = None
         if affinity is not None:
             seq = list(affinity) if not isinstance(affinity, int) else [affinity]
             if seq and all(not isinstance(x, int) for x in seq):
@@ -291,14 +321,16 @@ class IrqCore:
         if base < 0:
             return -ENOMEM
         ev = self.events
+        descs = self.descs
         for i, irq in enumerate(range(base, base + cnt)):
             desc = IrqDesc(self, irq)
-            m = masks[i]
-            if m is not None:
-                desc.affinity = m
+            if masks is not None:
+                m = masks[i]
+                if m is not None:
+                    desc.affinity = m
             desc.name = name
             sim.alloc(desc)
-            self.descs[irq] = desc
+            descs[irq] = desc
         if ev.enabled:
             ev.emit("irq_desc_alloc", cpu=_cpu(), irq=base, nr=cnt)
         return base

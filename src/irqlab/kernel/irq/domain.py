@@ -19,11 +19,12 @@ their result when it is awaitable.
 from __future__ import annotations
 
 import inspect
+from types import CoroutineType
 from typing import Any
 
 from irqlab import sim
 from irqlab.errors import InvalidArgumentType, InvalidArgumentValue, check_int
-from irqlab.kernel.errno import EEXIST, EINVAL, ENOMEM
+from irqlab.kernel.errno import EEXIST, EINVAL, ENOENT, ENOMEM, ENOSYS
 from irqlab.kernel.irq.chip import IrqChip, no_irq_chip
 from irqlab.kernel.irq.desc import (
     IRQD_ACTIVATED,
@@ -77,7 +78,7 @@ DOMAIN_BUS_PCI_DEVICE_MSIX = 19
 
 
 async def _maybe(v: Any) -> Any:
-    if inspect.isawaitable(v):
+    if type(v) is CoroutineType or inspect.isawaitable(v):
         return await v
     return v
 
@@ -227,8 +228,6 @@ def irq_domain_get_irq_data(domain: IrqDomain, virq: int) -> IrqData | None:
 def irq_domain_set_hwirq_and_chip(domain: IrqDomain, virq: int, hwirq: int,
                                   chip: IrqChip | None, chip_data: Any) -> int:
     """``irq_domain_set_hwirq_and_chip``: fill ``domain``'s level of ``virq``; 0 or -ENOENT."""
-    from irqlab.kernel.errno import ENOENT
-
     d = irq_domain_get_irq_data(domain, virq)
     if d is None:
         return -ENOENT
@@ -326,8 +325,6 @@ async def _free_hierarchy(domain: IrqDomain, virq: int, nr_irqs: int) -> None:
 async def irq_domain_alloc_irqs_parent(domain: IrqDomain, virq: int, nr_irqs: int,
                                        arg: Any) -> int:
     """``irq_domain_alloc_irqs_parent``: call the parent's ``alloc`` (-ENOSYS at the root)."""
-    from irqlab.kernel.errno import ENOSYS
-
     if domain.parent is None:
         return -ENOSYS
     return await _alloc_hierarchy(domain.parent, virq, nr_irqs, arg)
@@ -351,7 +348,8 @@ async def irq_domain_alloc_irqs(domain: IrqDomain, nr_irqs: int, *, arg: Any = N
     """
     if not isinstance(domain, IrqDomain):
         raise InvalidArgumentType(f"domain must be an IrqDomain, not {domain!r}")
-    check_int("nr_irqs", nr_irqs, 1, 1 << 16)
+    if type(nr_irqs) is not int or not 1 <= nr_irqs <= 1 << 16:
+        check_int("nr_irqs", nr_irqs, 1, 1 << 16)
     core = domain.core
     virq = core.alloc_descs(nr_irqs, affinity=affinity, name=name)
     if virq < 0:
