@@ -447,12 +447,13 @@ class Engine(EngineServices):
             if type(c) is Thread:
                 if type(c.op) is ChooseOp:
                     self._choose_data(c, c.op, rnd)
-                if slow or ev.enabled:
+                if slow or (ev.enabled and self.trace_steps and ev.wants("sim_step")):
                     step_thread(c)
                     if self._error is not None:
                         return "error"
                 else:
-                    # inlined _step_thread() for the common case (nobody listens)
+                    # inlined _step_thread() for the common case (no footprints, no
+                    # per-step events)
                     cc = c.cctx
                     if c.kind is TASK and cc.current is not c and cc.online:
                         cc.current = c
@@ -467,6 +468,8 @@ class Engine(EngineServices):
                     else:
                         if isinstance(nop, Op):
                             c.op = nop
+                            if ev.enabled and (nop.sleeps or nop.blocking):
+                                self._parked_events(c, nop, ev)
                         else:
                             self._bad_await(c, nop)
                             return "error"
@@ -541,19 +544,24 @@ class Engine(EngineServices):
             self._bad_await(th, nop)
             return
         th.op = nop
-        if ev.enabled:
-            if nop.sleeps:
-                why = th.atomic_reason()
-                if why is not None:
-                    ev.emit("sim_atomic_sleep", cpu=th.cpu, tid=th.tid, op=nop.describe(),
-                            reason=why, stack=";".join(context_stack(th)))
-            if nop.kind == "acquire" and not nop.ready() and ev.wants("sim_lock_contended"):
-                holder = nop.waits_for()
-                lk = nop.obj
-                ev.emit("sim_lock_contended", cpu=th.cpu, tid=th.tid, lock=lk.name,
-                        lid=self.oid(lk), **{"class": lk.cls},
-                        holder=-1 if holder is None else holder.tid,
-                        holder_cpu=-1 if holder is None or holder.cpu is None else holder.cpu)
+        if ev.enabled and (nop.sleeps or nop.blocking):
+            self._parked_events(th, nop, ev)
+
+    def _parked_events(self, th: Thread, nop: Op, ev: Any) -> None:
+        # what the context's next operation says now that it parked there: a sleeping
+        # operation in atomic context, a lock acquisition that has to wait
+        if nop.sleeps:
+            why = th.atomic_reason()
+            if why is not None:
+                ev.emit("sim_atomic_sleep", cpu=th.cpu, tid=th.tid, op=nop.describe(),
+                        reason=why, stack=";".join(context_stack(th)))
+        if nop.kind == "acquire" and not nop.ready() and ev.wants("sim_lock_contended"):
+            holder = nop.waits_for()
+            lk = nop.obj
+            ev.emit("sim_lock_contended", cpu=th.cpu, tid=th.tid, lock=lk.name,
+                    lid=self.oid(lk), **{"class": lk.cls},
+                    holder=-1 if holder is None else holder.tid,
+                    holder_cpu=-1 if holder is None or holder.cpu is None else holder.cpu)
 
     def _take_irq(self, ic: IrqChoice) -> None:
         cc = ic.cctx
