@@ -23,7 +23,8 @@ def test_info_virt_default(capsys) -> None:
     assert code == 0 and err == ""
     lines = out.splitlines()
     assert lines[0] == "CPUs      4: cpu0=MPIDR 0x0, cpu1=MPIDR 0x1, cpu2=MPIDR 0x2, cpu3=MPIDR 0x3"
-    assert "GIC       v3, 256 SPIs (SPIs 32..287), IDbits=16, LPIs yes, 5 priority bits" in lines
+    assert ("GIC       v3, 256 SPIs (SPIs 32..287), IDbits=16, LPIs yes, 8 priority bits "
+            "(5 in the CPU interface)") in lines
     assert "  GICD            0x000008000000-0x00000800ffff" in lines
     assert "  GITS            0x000008080000-0x00000809ffff  (GITS_TRANSLATER at 0x8090040)" \
         in lines
@@ -120,3 +121,10 @@ def test_missing_pylibfdt_is_a_usage_error(capsys, monkeypatch) -> None:
     assert (code, out) == (2, "")
     assert err == ("irqlab info: error: reading device trees needs pylibfdt: "
                    "pip install 'irqlab[dtb]'\n")
+
+
+def test_info_gicv2_priority_width(capsys) -> None:
+    code, out, _ = run(capsys, "info", "--gic", "2", "--json")
+    assert code == 0
+    g = json.loads(out)["gic"]
+    assert (g["priority_bits"], g["cpuif_priority_bits"]) == (8, None)

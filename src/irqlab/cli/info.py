@@ -63,7 +63,11 @@ def machine_summary(c: MachineConfig) -> dict[str, Any]:
         "gic": {"version": c.gic_version, "spis": c.spis,
                 "intids": f"SPIs 32..{c.intid_limit - 1}", "idbits": c.idbits,
                 "lpis": c.gic_version == 3 and (c.its or c.direct_lpi),
-                "priority_bits": c.priority_bits, "virtualization": c.virtualization,
+                # stored priority bits (GICD/GICR; the one width of a GICv2) and the
+                # GICv3 CPU interface's PRIbits
+                "priority_bits": c.distributor_priority_bits,
+                "cpuif_priority_bits": c.priority_bits if c.gic_version == 3 else None,
+                "virtualization": c.virtualization,
                 "maintenance_intid": 16 + c.maintenance_ppi if c.virtualization else None,
                 "frames": frames},
         "its": ({"base": c.its_base, "translater": c.its_base + 0x10040,
@@ -92,7 +96,9 @@ def format_summary(s: dict[str, Any]) -> str:
         + (", ..." if len(s["cpus"]) > 8 else "")]
     out.append(f"GIC       v{g['version']}, {g['spis']} SPIs ({g['intids']}), "
                f"IDbits={g['idbits']}, LPIs {'yes' if g['lpis'] else 'no'}, "
-               f"{g['priority_bits']} priority bits")
+               f"{g['priority_bits']} priority bits"
+               + (f" ({g['cpuif_priority_bits']} in the CPU interface)"
+                  if g["cpuif_priority_bits"] is not None else ""))
     if g["virtualization"]:
         out.append(f"          virtualization extensions, maintenance interrupt INTID "
                    f"{g['maintenance_intid']}")
