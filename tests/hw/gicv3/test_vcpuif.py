@@ -37,9 +37,10 @@ def guest_on(c: Cpu, *, pmr: int = 0xFF) -> None:
 
 def test_vtr_and_ctlr_id_fields(m: Machine) -> None:
     c = m.cpus[0]
-    # ListRegs=3, TDS, nV4, IDbits=0 (16), PREbits=4, PRIbits=4
-    assert c.read_sysreg("ICH_VTR_EL2") == 3 | 1 << 19 | 1 << 20 | 4 << 26 | 4 << 29
-    assert c.read_sysreg("ICV_CTLR_EL1") == 4 << 8
+    # ListRegs=3, TDS, nV4, A3V, IDbits=1 (24-bit vINTIDs), PREbits=4, PRIbits=4 (as QEMU)
+    assert c.read_sysreg("ICH_VTR_EL2") == (3 | 1 << 19 | 1 << 20 | 1 << 21 | 1 << 23
+                                            | 4 << 26 | 4 << 29)
+    assert c.read_sysreg("ICV_CTLR_EL1") == 4 << 8 | 1 << 11 | 1 << 15
     assert virtual_priority_bits(5) == (5, 5)
     assert virtual_priority_bits(8) == (8, 7)
     assert virtual_priority_bits(4) == (5, 5)

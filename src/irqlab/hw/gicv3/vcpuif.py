@@ -23,8 +23,8 @@ without the virtualization extensions (an access raises
 
 IMPDEF choices: 5 virtual priority bits (``ICH_VTR_EL2.PRIbits``=4) unless
 ``MachineConfig.priority_bits`` is larger, preemption bits = min(priority
-bits, 7) but at least 5; ``ICH_VTR_EL2.IDbits`` = 16-bit vINTIDs up to
-IDbits 16, 24-bit above; TDS=1, A3V=0, SEIS=0, nV4=1 (no GICv4 direct
+bits, 7) but at least 5; ``ICH_VTR_EL2.IDbits`` = 24-bit vINTIDs and A3V=1
+(as QEMU, whatever the physical IDbits); TDS=1, SEIS=0, nV4=1 (no GICv4 direct
 injection); accesses to ICH_LR<n>_EL2 and ICH_AP<m>R<n>_EL2 beyond the
 implemented ones are UNDEFINED.  The NMI bit of an LR is RES0 (no FEAT_GICv3_NMI).
 """
@@ -61,15 +61,13 @@ _HW_SHIFT = ICH_LR_EL2.HW.shift
 class IchCpuInterface(VgicCpuInterface):
     """One CPU's ICH_*_EL2 registers and ICV_*_EL1 virtual CPU interface."""
 
-    __slots__ = ("idbits24", "n_aprs")
+    __slots__ = ("n_aprs",)
 
     def __init__(self, *, gic: Any, cpu: int, events: Any, n_lrs: int, pribits: int,
-                 prebits: int, maint_intid: int, idbits24: bool,
-                 phys_limit: int = 1020) -> None:
+                 prebits: int, maint_intid: int, phys_limit: int = 1020) -> None:
         super().__init__(gic=gic, cpu=cpu, events=events, n_lrs=n_lrs, pribits=pribits,
                          prebits=prebits, maint_intid=maint_intid, prefix="icv",
                          phys_limit=phys_limit)
-        self.idbits24 = idbits24
         #: ICH_AP<m>R<n>_EL2 registers implemented: 1, 2 or 4.
         self.n_aprs = 1 << (prebits - 5)
         self.fiqen = 1  # VFIQEn is RES1 in GICv3: group 0 is always a virtual FIQ
@@ -83,9 +81,8 @@ class IchCpuInterface(VgicCpuInterface):
         self.update()
 
     def read_vtr(self) -> int:
-        return ICH_VTR_EL2.encode(ListRegs=self.n_lrs - 1, TDS=1, nV4=1,
-                                  IDbits=1 if self.idbits24 else 0, PREbits=self.prebits - 1,
-                                  PRIbits=self.pribits - 1)
+        return ICH_VTR_EL2.encode(ListRegs=self.n_lrs - 1, TDS=1, nV4=1, A3V=1, IDbits=1,
+                                  PREbits=self.prebits - 1, PRIbits=self.pribits - 1)
 
     def read_vmcr(self) -> int:
         return ICH_VMCR_EL2.encode(VENG0=self.eng0, VENG1=self.eng1, VFIQEn=1, VCBPR=self.cbpr,
@@ -177,7 +174,7 @@ class IchCpuInterface(VgicCpuInterface):
 
     def read_ctlr(self) -> int:
         return ICV_CTLR_EL1.encode(CBPR=self.cbpr, EOImode=self.eoim, PRIbits=self.pribits - 1,
-                                   IDbits=1 if self.idbits24 else 0)
+                                   IDbits=1, A3V=1)  # (mirror ICH_VTR_EL2)
 
     def write_ctlr(self, value: int) -> None:
         self.cbpr = ICV_CTLR_EL1.CBPR.get(value)
@@ -251,8 +248,7 @@ def attach_virtualization(gic: Any) -> list[IchCpuInterface]:
     for cpu in m.cpus:
         vif = IchCpuInterface(gic=gic, cpu=cpu.index, events=m.events, n_lrs=c.list_registers,
                               pribits=pribits, prebits=prebits,
-                              maint_intid=16 + c.maintenance_ppi, idbits24=c.idbits > 16,
-                              phys_limit=c.intid_limit)
+                              maint_intid=16 + c.maintenance_ppi, phys_limit=c.intid_limit)
         _register(cpu, vif)
         cpu.vcpuif = vif
         out.append(vif)
