@@ -22,6 +22,7 @@ findings.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -94,7 +95,9 @@ class Target:
             if self.params[k] != sc.params.get(k):
                 parts += ["-p", f"{k}={self.params[k]}"]
         parts.append(schedule)
-        return " ".join(parts)
+        # a line to paste into a shell: quote what the shell would interpret
+        # (a sequence parameter's '|' or '?')
+        return " ".join(parts[:1] + [shlex.quote(p) for p in parts[1:]])
 
 
 def resolve_scenario(name: Any) -> Any:
