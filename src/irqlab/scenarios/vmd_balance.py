@@ -24,11 +24,13 @@ vector differs by at most one.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from irqlab import sim
 from irqlab.check.findings import Finding
 from irqlab.check.lifetime import long_lived
+from irqlab.errors import InvalidArgumentValue, check_int
 from irqlab.kernel.drivers.vmd import (
     PCI_CLASS_STORAGE_EXPRESS,
     VmdChildInfo,
@@ -50,19 +52,25 @@ async def child_irq(irq: int, dev_id: Any) -> int:
 
 
 def _check_script(name: str, script: str) -> None:
-    from irqlab.errors import InvalidArgumentValue
-
     if any(c not in "NSx" for c in script):
         raise InvalidArgumentValue(f"{name} must be a string of N, S and x, not {script!r}")
 
 
+@functools.lru_cache(maxsize=64)
+def _check_params(cpu0: str, cpu1: str, vectors: int) -> None:
+    """Validate the parameters (once per distinct set: they are immutable)."""
+    _check_script("cpu0", cpu0)
+    _check_script("cpu1", cpu1)
+    check_int("vectors", vectors, 2, 32)
+
+
+# the allocation arguments of the two child kinds (read-only, shared by every run)
+_CHILD_INFO = {"N": VmdChildInfo(PCI_CLASS_STORAGE_EXPRESS), "S": VmdChildInfo(AHCI)}
+
+
 def _setup(world: World) -> None:
     p = world.params
-    _check_script("cpu0", p["cpu0"])
-    _check_script("cpu1", p["cpu1"])
-    from irqlab.errors import check_int
-
-    check_int("vectors", p["vectors"], 2, 32)
+    _check_params(p["cpu0"], p["cpu1"], p["vectors"])
     eng = sim.Engine(cpus=2, strategy=world.state["strategy"],
                      fingerprint=world.state["fingerprint"])
     core = IrqCore(eng)
@@ -78,8 +86,7 @@ def _setup(world: World) -> None:
             if c == "x":
                 irq = await irq_domain_alloc_irqs(other, 1, arg=len(children) + 1)
             else:
-                cls = PCI_CLASS_STORAGE_EXPRESS if c == "N" else AHCI
-                irq = await irq_domain_alloc_irqs(vmd.irq_domain, 1, arg=VmdChildInfo(cls))
+                irq = await irq_domain_alloc_irqs(vmd.irq_domain, 1, arg=_CHILD_INFO[c])
                 await request_irq(irq, child_irq, 0, f"{c}{len(children)}", children)
             children.append((c, irq))
 

@@ -128,13 +128,21 @@ class VmdIrqList:
 
     __slots__ = ("count", "index", "irq_list", "srcu", "virq", "vmd")
 
+    srcu: sim.SrcuStruct
+
     def __init__(self, vmd: VmdDev, index: int, virq: int) -> None:
         self.vmd = vmd
         self.index = index
         self.virq = virq
         self.irq_list: tuple[VmdIrq, ...] = ()
-        self.srcu = sim.SrcuStruct(f"vmd.irqs[{index}].srcu")
         self.count = 0
+
+    def __getattr__(self, name: str) -> Any:
+        # only reached while the slot is unset: ``srcu`` is built on first use
+        if name == "srcu":
+            s = self.srcu = sim.SrcuStruct(f"vmd.irqs[{self.index}].srcu")
+            return s
+        raise AttributeError(f"'VmdIrqList' object has no attribute {name!r}")
 
     def __repr__(self) -> str:
         return f"<VmdIrqList {self.index} virq={self.virq} count={self.count}>"

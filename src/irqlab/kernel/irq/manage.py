@@ -110,10 +110,11 @@ async def _irq_setup_affinity(desc: IrqDesc) -> None:
     d = desc.irq_data
     if not d.chip.has("irq_set_affinity"):
         return
-    online = [c for c in desc.affinity if desc.core.engine.cpu_online(c)]
+    cpus = desc.core.engine.cpus  # masks hold valid CPU numbers (IrqCore.cpumask)
+    online = tuple([c for c in desc.affinity if cpus[c].online])
     if not online:
-        online = [c for c in range(desc.core.nr_cpu_ids) if desc.core.engine.cpu_online(c)]
-    await irq_do_set_affinity(desc, tuple(online), False)
+        online = tuple([c for c in range(desc.core.nr_cpu_ids) if cpus[c].online])
+    await irq_do_set_affinity(desc, online, False)
 
 
 async def irq_startup(desc: IrqDesc, resend: bool = True) -> int:
