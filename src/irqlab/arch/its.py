@@ -141,8 +141,8 @@ PAGE_SIZES = (0x1000, 0x4000, 0x1_0000)
 def baser_page_size(baser: int) -> int:
     """The translation table page size GITS_BASER<n>.Page_Size selects, in bytes.
 
-    The reserved encoding 0b11 is not stored by the model (see the ITS), so it
-    never reaches here; it is treated as 64 KiB.
+    The reserved encoding 0b11 is treated as 0b10, 64 KiB (IHI 0069; QEMU does the same
+    and reads the field back as written).
     """
     ps = GITS_BASER.Page_Size.get(baser)
     return PAGE_SIZES[ps] if ps < 3 else 0x1_0000

@@ -98,6 +98,9 @@ class MachineConfig:
     #: faults (the default, as QEMU); ``"stall"`` stalls on every error;
     #: ``"ignore"`` drops every erroneous command and goes on.
     its_command_errors: Literal["qemu", "stall", "ignore"] = "qemu"
+    #: The DeviceID of a CPU store to GITS_TRANSLATER (a CPU access carries no requester
+    #: ID): 0 as QEMU; ``None`` ignores such stores (with an event).
+    its_cpu_devid: int | None = 0
     # --- PCI ---------------------------------------------------------------
     pcie_ecam: Region = vm.VIRT_PCIE_ECAM
     pcie_mmio: Region = vm.VIRT_PCIE_MMIO
@@ -132,6 +135,8 @@ class MachineConfig:
         check_int("its_device_bits", self.its_device_bits, 1, 32)
         check_int("its_event_bits", self.its_event_bits, 1, 32)
         check_int("its_icid_bits", self.its_icid_bits, 1, 16)
+        if self.its_cpu_devid is not None:
+            check_int("its_cpu_devid", self.its_cpu_devid, 0, (1 << 32) - 1)
         if self.its_command_errors not in ("qemu", "stall", "ignore"):
             raise InvalidArgumentValue(
                 "its_command_errors must be 'qemu', 'stall' or 'ignore', "

@@ -66,9 +66,12 @@ def test_typer_follows_config():
 
 
 def test_ctlr_enable_and_quiescent(m):
+    """Quiescent reads 1 while enabled too (UNKNOWN in IHI 0069; QEMU keeps it 1)."""
     d = ItsDriver(m, enable=False)
     d.enable()
-    assert d.read32("GITS_CTLR") == 1
+    assert d.read32("GITS_CTLR") == GITS_CTLR.encode(Enabled=1, Quiescent=1) == 0x8000_0001
+    d.write32("GITS_CTLR", 0xFFFF_FFFF)  # RES0 / RO bits ignored
+    assert d.read32("GITS_CTLR") == 0x8000_0001
     d.enable(False)
     assert d.read32("GITS_CTLR") == GITS_CTLR.encode(Quiescent=1)
     assert d.rec.kinds()[-2:] == ["its_enable", "its_disable"]
@@ -78,14 +81,44 @@ def test_baser_writes(m):
     d = ItsDriver(m, enable=False)
     d.write64("GITS_BASER0", (1 << 64) - 1)
     v = d.read64("GITS_BASER0")
-    assert GITS_BASER.Type.get(v) == 1 and GITS_BASER.Entry_Size.get(v) == 7  # RO
-    assert GITS_BASER.Page_Size.get(v) == 2  # reserved 0b11 stored as 64 KiB
+    # Type and Entry_Size are RO; every other field reads back as written (as QEMU),
+    # the reserved Page_Size 0b11 included.
+    assert v == 0x0107_0000_0000_0000 | (((1 << 64) - 1) & ~(0x07 << 56) & ~(0x1F << 48))
+    assert GITS_BASER.Page_Size.get(v) == 3
     assert GITS_BASER.Valid.get(v) == GITS_BASER.Indirect.get(v) == 1
     d.write64("GITS_BASER2", (1 << 64) - 1)
     assert d.read64("GITS_BASER2") == 0  # RAZ/WI
-    # 16 KiB pages: PA[13:12] are RES0.
+    # 16 KiB pages: PA[13:12] are RES0: stored (as QEMU), not used.
     d.write64("GITS_BASER0", GITS_BASER.encode(Page_Size=1) | 0x4000_3000)
-    assert d.read64("GITS_BASER0") & 0xFFFF_FFFF_F000 == 0x4000_0000
+    assert d.read64("GITS_BASER0") & 0xFFFF_FFFF_F000 == 0x4000_3000
+
+
+def test_baser_reset_page_size_64k(m):
+    """GITS_BASER0/1 reset with Page_Size = 64 KiB, as QEMU."""
+    its_base = m.its.base
+    assert m.bus.read(its_base + 0x100, 8, 0) == 0x0107_0000_0000_0200
+    assert m.bus.read(its_base + 0x108, 8, 0) == 0x0407_0000_0000_0200
+
+
+def test_baser_reserved_page_size_used_as_64k(m):
+    """Page_Size 0b11 reads back 0b11 and the table uses 64 KiB pages (PA[51:48] in
+    bits [15:12])."""
+    d = ItsDriver(m, enable=False)
+    d.write64("GITS_BASER0", GITS_BASER.encode(Valid=1, Page_Size=3, Size=0) | DT)
+    assert GITS_BASER.Page_Size.get(d.read64("GITS_BASER0")) == 3
+    d.enable()
+    assert m.its._dt.page_size == 0x1_0000 and m.its._dt.num_entries == 0x2000
+    d.cmd("MAPD", DeviceID=0x1FFF, Size=4, ITT_addr=ITT, V=1)
+    assert m.memory.read_u64(DT + 0x1FFF * 8) == encode_dte(valid=True, itt_addr=ITT, size=4)
+    assert d.errors() == []
+
+
+def test_baser_16k_res0_address_bits_not_used(m):
+    d = ItsDriver(m, enable=False, page_size=0x4000)
+    d.write64("GITS_BASER0", d.read64("GITS_BASER0") | 0x3000)
+    d.enable()
+    d.cmd("MAPD", DeviceID=1, Size=4, ITT_addr=ITT, V=1)
+    assert m.memory.read_u64(DT + 8) == encode_dte(valid=True, itt_addr=ITT, size=4)
 
 
 def test_baser_and_cbaser_ignored_while_enabled(d):
@@ -107,6 +140,20 @@ def test_halves_of_64bit_registers(m):
     assert GITS_BASER.Valid.get(v) == 1 and v & 0xFFFF_F000 == 0x4000_1000
     assert m.bus.read(base + 0x104, 4, 0) == v >> 32
     assert m.bus.read(base + 0x8, 4, 0) == d.read64("GITS_TYPER") & 0xFFFF_FFFF
+
+
+def test_cwriter_upper_half_write_runs_nothing(m):
+    """GITS_CWRITER[63:32] is RES0: a 4-byte write there changes nothing and runs nothing,
+    not even the out-of-range check of the current offset (as QEMU)."""
+    d = ItsDriver(m)
+    base = m.its.base
+    d.write64("GITS_CWRITER", 0x2000)  # beyond the 4 KiB queue: its_cmdq_error
+    assert len(d.rec.of("its_cmdq_error")) == 1
+    m.bus.write(base + 0x8C, 0xFFFF_FFFF, 4, 0)
+    assert d.read64("GITS_CWRITER") == 0x2000
+    assert len(d.rec.of("its_cmdq_error")) == 1
+    m.bus.write(base + 0x88, 0x20, 4, 0)  # the low half does run the queue
+    assert d.creadr == 0x20 and d.rec.of("its_cmd_error")[0]["rule"] == "unknown opcode 0x0"
 
 
 ITS_BAD_SIZES = [(0x0, 1, "GITS_CTLR"), (0x0, 2, "GITS_CTLR"), (0x80, 2, "GITS_CBASER"),
@@ -204,10 +251,50 @@ def test_translation_fault_collection_unmapped(m, d):
     assert d.rec.of("its_translation_fault")[0]["rule"] == "collection not mapped (CTE not valid)"
 
 
-def test_translation_while_disabled_and_cpu_write(m, d):
+def test_cpu_write_uses_devid_0_as_qemu(m, d):
+    """A CPU store to GITS_TRANSLATER translates with DeviceID 0 (QEMU's requester ID)."""
+    d.setup_device(0, 2, cpu=1)
+    d.setup_device(1, 2, icid=1, cpu=2, base_intid=9000)
+    m.bus.write(m.its.translater, 1, 4, 3)  # a CPU store: DeviceID 0, EventID 1
+    assert d.pending() == {1: {8193}}
+    e = d.rec.of("its_translater_cpu_write")[0]
+    assert (e.cpu, e["devid"], e["eventid"]) == (3, 0, 1)
+    assert d.rec.of("its_translate")[0]["devid"] == 0
+    m.bus.write(m.its.translater, 5, 2, 3)  # unmapped event: a translation fault
+    assert d.rec.of("its_translation_fault")[0]["rule"] == "event not mapped (ITE not valid)"
+
+
+def test_cpu_write_devid_configurable():
+    m = fake_machine(cpus=4, its_cpu_devid=1)
+    d = ItsDriver(m)
+    d.setup_device(1, 1, cpu=2)
+    m.bus.write(m.its.translater, 0, 4, 0)
+    assert d.pending() == {2: {8192}}
+
+
+def test_cpu_write_ignored_with_its_cpu_devid_none():
+    m = fake_machine(cpus=4, its_cpu_devid=None)
+    d = ItsDriver(m)
+    d.setup_device(0, 1)
+    m.bus.write(m.its.translater, 0, 4, 2)
+    assert d.pending() == {}
+    e = d.rec.of("its_translater_cpu_write")[0]
+    assert e.cpu == 2 and e["rule"] == "a CPU write carries no DeviceID; ignored"
+    assert not d.rec.of("its_translate") and not d.rec.of("its_translation_fault")
+
+
+def test_its_cpu_devid_validated():
+    from irqlab.errors import InvalidArgumentType, InvalidArgumentValue
+    from irqlab.hw.config import MachineConfig
+
+    with pytest.raises(InvalidArgumentValue, match="its_cpu_devid must be in"):
+        MachineConfig.virt(its_cpu_devid=1 << 32)
+    with pytest.raises(InvalidArgumentType, match="its_cpu_devid must be an int"):
+        MachineConfig.virt(its_cpu_devid="0")
+
+
+def test_translation_while_disabled(m, d):
     d.setup_device(1, 1)
-    m.bus.write(m.its.translater, 0, 4, 2)  # a CPU store: no DeviceID
-    assert d.rec.of("its_translater_cpu_write")[0].cpu == 2
     d.enable(False)
     d.msi(1, 0)
     assert d.pending() == {}

@@ -178,6 +178,16 @@ ERRORS = [
     ("MAPTI", {"DeviceID": 2, "EventID": 0, "pINTID": 0x2000, "ICID": 0},
      "ITT entry is not in RAM", True),
     ("MAPI", {"DeviceID": 1, "EventID": 5, "ICID": 0}, "pINTID is not an LPI", False),
+    # MAPTI checks in the spec's (and QEMU's) order: ICID range before DTE validity and
+    # the EventID range.
+    ("MAPTI", {"DeviceID": 9, "EventID": 0, "pINTID": 0x2000, "ICID": 600},
+     "ICID exceeds the collection table size", False),
+    ("MAPTI", {"DeviceID": 1, "EventID": 16, "pINTID": 0x2000, "ICID": 1 << 15},
+     "ICID exceeds the collection table size", False),
+    ("MAPI", {"DeviceID": 1 << 16, "EventID": 0, "ICID": 600},
+     "DeviceID exceeds GITS_TYPER.Devbits", False),
+    ("MAPTI", {"DeviceID": 1, "EventID": 16, "pINTID": 100, "ICID": 0},
+     "EventID exceeds the device ITT size", False),
     ("MOVI", {"DeviceID": 1, "EventID": 9, "ICID": 1}, "event not mapped (ITE not valid)",
      False),
     ("MOVI", {"DeviceID": 1, "EventID": 0, "ICID": 5},

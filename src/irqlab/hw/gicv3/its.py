@@ -10,7 +10,7 @@ Model (see ``docs/its.md``):
 
 * Synchronous: commands run when GITS_CWRITER is written (and when GITS_CTLR.Enabled
   goes 0->1, and on GITS_CWRITER.Retry); nothing is ever in flight, so
-  GITS_CTLR.Quiescent reads as ``not Enabled``.
+  GITS_CTLR.Quiescent always reads 1 (as QEMU; UNKNOWN while Enabled=1 in GICv3).
 * Tables live in memory (KVM ITS ABI rev 0 entries, 8 bytes).  Commands write the
   entries AND update an index (:mod:`.its_tables`), as a real ITS caches them.  The
   index is rebuilt from memory when the ITS is enabled (0->1) and a device's ITT is
@@ -68,6 +68,12 @@ _ID_REGS = {
 }
 _BASER0 = OFFSETS["GITS_BASER0"]
 _BASER_TYPES = (GITS_BASER_TYPE_DEVICE, GITS_BASER_TYPE_COLLECTION, 0, 0, 0, 0, 0, 0)
+# IMPDEF choice (reset values): GITS_CTLR.Quiescent reads 1 at all times (nothing is ever
+# in flight; IHI 0069 makes it UNKNOWN while Enabled=1, QEMU keeps it 1); GITS_BASER0/1
+# reset with Page_Size = 64 KiB, as QEMU.
+_CTLR_DISABLED = GITS_CTLR.encode(Quiescent=1)
+_CTLR_ENABLED = GITS_CTLR.encode(Enabled=1, Quiescent=1)
+_BASER_RESET_PAGE_SIZE = 2
 # BASER bits software may write; Type and Entry_Size are read-only.
 _BASER_RW = (GITS_BASER.Valid.in_place | GITS_BASER.Indirect.in_place
              | GITS_BASER.InnerCache.in_place | GITS_BASER.OuterCache.in_place
@@ -154,8 +160,11 @@ class ITS(CommandQueueMixin):
         self._cwriter = 0
         self._creadr = 0
         self._stalled = False
-        self._baser = [GITS_BASER.encode(Type=t, Entry_Size=ITS_ENTRY_SIZE - 1) if t else 0
+        self._baser = [GITS_BASER.encode(Type=t, Entry_Size=ITS_ENTRY_SIZE - 1,
+                                         Page_Size=_BASER_RESET_PAGE_SIZE) if t else 0
                        for t in _BASER_TYPES]
+        #: DeviceID of a CPU store to GITS_TRANSLATER (None: such stores are ignored).
+        self._cpu_devid: int | None = cfg.its_cpu_devid
         self._dt = Table(0, 0)
         self._ct = Table(0, 0)
         # The cache ("index"): DeviceID -> Device, ICID -> Collection.
@@ -214,7 +223,7 @@ class ITS(CommandQueueMixin):
             value = self._read64(reg64)
             return value if size == 8 else (value >> (8 * (offset - reg64))) & _U32
         if offset == 0x0:
-            return GITS_CTLR.encode(Enabled=int(self._enabled), Quiescent=int(not self._enabled))
+            return _CTLR_ENABLED if self._enabled else _CTLR_DISABLED
         if offset == 0x4:
             return _IIDR
         return _ID_REGS.get(offset, 0)
@@ -230,6 +239,8 @@ class ITS(CommandQueueMixin):
         if reg64 is not None:
             if size == 4:
                 shift = 8 * (offset - reg64)
+                if shift and reg64 == 0x88:
+                    return  # GITS_CWRITER[63:32] is RES0: no effect, runs nothing (as QEMU)
                 old = self._read64(reg64)
                 value = (old & ~(_U32 << shift)) | (value << shift)
             self._write64(reg64, value)
@@ -315,15 +326,10 @@ class ITS(CommandQueueMixin):
         if self._enabled:
             self._ignored(f"GITS_BASER{n}", value, "GITS_CTLR.Enabled is 1")
             return
-        new = (old & ~_BASER_RW) | (value & _BASER_RW)
-        ps = GITS_BASER.Page_Size.get(new)
-        if ps == 3:
-            # IMPDEF choice: the reserved Page_Size 0b11 is stored as 64 KiB.
-            new = GITS_BASER.Page_Size.set(new, 2)
-            ps = 2
-        if ps == 1:
-            new &= ~0x3000  # 16 KiB pages: PA[13:12] RES0
-        self._baser[n] = new
+        # IMPDEF choice, as QEMU: every RW field reads back as written.  The reserved
+        # Page_Size 0b11 is used as 64 KiB (IHI 0069: treated as 0b10); with 16 KiB pages
+        # the RES0 PA[13:12] are stored but not used (the table is page aligned).
+        self._baser[n] = (old & ~_BASER_RW) | (value & _BASER_RW)
 
     # -- translation: slow path and faults ------------------------------------------
     def _translater_slow(self, offset: int, value: int, size: int, cpu: int | None,
@@ -338,13 +344,20 @@ class ITS(CommandQueueMixin):
             return  # reserved: WI
         ev = self._events
         if device_id is None:
-            # IMPDEF choice: a CPU store to GITS_TRANSLATER carries no DeviceID on this
-            # bus; it is ignored (QEMU would use requester ID 0).  IHI 0069 5.3.5 leaves
-            # it to the implementation how the DeviceID of a write is determined.
+            # IMPDEF choice: a CPU store carries no requester ID on this bus.  IHI 0069
+            # 5.3.5 leaves it to the implementation how the DeviceID of a write is
+            # determined; by default it is MachineConfig.its_cpu_devid = 0, as QEMU (a CPU
+            # access has requester ID 0); its_cpu_devid=None ignores such stores.
+            devid = self._cpu_devid
+            if devid is None:
+                if ev.enabled:
+                    ev.emit("its_translater_cpu_write", cpu=cpu, eventid=value,
+                            rule="a CPU write carries no DeviceID; ignored")
+                return
             if ev.enabled:
-                ev.emit("its_translater_cpu_write", cpu=cpu, eventid=value,
-                        rule="a CPU write carries no DeviceID; ignored")
-            return
+                ev.emit("its_translater_cpu_write", cpu=cpu, eventid=value, devid=devid,
+                        rule="a CPU write uses MachineConfig.its_cpu_devid")
+            device_id = devid
         if not self._enabled:
             if ev.enabled:
                 ev.emit("its_translation_fault", devid=device_id, eventid=value,

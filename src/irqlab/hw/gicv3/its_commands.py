@@ -243,8 +243,11 @@ class CommandQueueMixin:
         self._done(cmd, rd.processor_number if rd is not None else None)
 
     def _map_event(self, cmd: ItsCommand, pintid: int) -> None:
-        dev = self._device(cmd)
+        # Checks in the order of IHI 0069's MAPTI pseudocode, as QEMU: DeviceID range,
+        # ICID range, DTE valid, EventID range, pINTID.
+        self._check_devid(cmd.DeviceID)
         self._check_icid(cmd.ICID)
+        dev = self._device(cmd)
         if not LPI_INTID_BASE <= pintid < self._intid_limit:
             raise _CommandError("pINTID is not an implemented LPI"
                                 if pintid >= LPI_INTID_BASE else "pINTID is not an LPI")
