@@ -349,3 +349,60 @@ def test_commands_wait_while_disabled():
     assert d.creadr == 0 and d.rec.of("its_cmd_mapc") == []
     d.enable()
     assert d.creadr == 32 and len(d.rec.of("its_cmd_mapc")) == 1
+
+
+# -- documented differences from QEMU (docs/its.md) --------------------------------------------
+def test_mapd_unmap_ignores_size():
+    """MAPD V=0 does not check Size (as KVM; QEMU rejects Size > ID_bits even then)."""
+    m, d = setup()
+    d.cmd("MAPD", DeviceID=1, Size=31, ITT_addr=0, V=0)
+    assert d.errors() == [] and d.rec.kinds() == ["its_cmd_mapd"]
+    assert m.its.lookup(1, 0) is None
+
+
+def test_mapc_rdbase_high_bits_are_not_ignored():
+    """With PTA=0 the whole RDbase field is the processor number (QEMU keeps 16 bits)."""
+    m, d = setup()
+    d.cmd("MAPC", ICID=2, RDbase=0x1_0001, V=1)
+    assert d.errors() == [("MAPC", "RDbase does not name a redistributor")]
+    assert 2 not in m.its.collections()
+
+
+def test_invall_targets_only_the_collections_redistributor():
+    m, d = setup()
+    d.cmd("INVALL", ICID=0)
+    assert [rd.log for rd in m.gic.redists] == [[("invall",)], [], [], []]
+    assert d.rec[0].cpu == 0
+
+
+def test_creadr_is_read_only():
+    _m, d = setup()
+    before = d.creadr
+    d.write64("GITS_CREADR", 0x40)
+    d.write32("GITS_CREADR", 0x40)
+    assert d.creadr == before and d.creadr != 0x40
+
+
+def test_enable_while_enabled_is_no_op():
+    m, d = setup()
+    d.enable()
+    assert d.rec.kinds() == [] and m.its.lookup(1, 0) == (0x2000, 0)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_stalled_queue_needs_retry(mode):
+    """After a stall a CWRITER write without Retry runs nothing (QEMU would retry)."""
+    m = fake_machine(cpus=4, its_command_errors=mode)
+    d = ItsDriver(m)
+    d.cmd("MAPC", ICID=0, RDbase=0, V=1)
+    d.cmd("MAPD", DeviceID=2, Size=3, ITT_addr=OUTSIDE, V=1)
+    start = d.cwriter
+    d.cmd("MAPTI", DeviceID=2, EventID=0, pINTID=0x2000, ICID=0)  # memory fault
+    if mode == "ignore":
+        assert d.creadr == start + 32
+        return
+    assert d.creadr == start | 1
+    d.cmd("SYNC", RDbase=0)
+    assert d.creadr == start | 1 and not d.rec.of("its_cmd_sync")
+    d.write64("GITS_CWRITER", d.cwriter | 1)  # Retry: the MAPTI fails again
+    assert d.creadr == start | 1 and len(d.rec.of("its_cmdq_retry")) == 1
