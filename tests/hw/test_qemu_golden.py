@@ -1,0 +1,299 @@
+"""Replay the QEMU golden traces on irqlab and compare value by value.
+
+Each ``tests/hw/qemu_golden/<name>.json`` was recorded by ``tools/qemu_peer/run.py``:
+a bare-metal program ran the script of accesses on ``qemu-system-aarch64 -M virt``
+(CPU 0, EL1) and printed every value.  Here the same accesses go to
+``Machine.virt(...)`` built like the QEMU run.  Where irqlab differs from QEMU on
+purpose, :data:`EXPECTED` lists the difference, irqlab's exact value and the reason
+(the rows of the "differs from QEMU" tables in ``docs/gicv3.md`` / ``docs/gicv2.md``);
+every other difference fails.  A rule that no longer matches any difference fails too,
+so the list stays honest.  No QEMU is needed, except by the optional regeneration test.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from irqlab.arch import gicv3 as A
+from irqlab.errors import ExternalAbort, UndefinedInstruction
+from irqlab.hw.machine import Machine
+
+GOLDEN = Path(__file__).parent / "qemu_golden"
+NAMES = sorted(p.stem for p in GOLDEN.glob("*.json"))
+TOOLS = Path(__file__).resolve().parents[2] / "tools" / "qemu_peer"
+
+GICD = 0x0800_0000
+GICR = 0x080A_0000
+GICC = 0x0801_0000
+
+Step = dict[str, object]
+
+
+def load(name: str) -> dict:
+    return json.loads((GOLDEN / f"{name}.json").read_text())
+
+
+def build(machine: dict) -> Machine:
+    """The irqlab machine QEMU's command line describes (defaults of ``-M virt``)."""
+    gic = int(machine["gic"])
+    return Machine.virt(cpus=int(machine["cpus"]), gic=gic,
+                        its=bool(machine.get("its", gic == 3)) if gic == 3 else False,
+                        virtualization=bool(machine.get("virtualization", False)))
+
+
+def execute(m: Machine, step: Step) -> str:
+    """One step on CPU 0, the outcome spelt as in the golden (hex value, done, undef, abort)."""
+    cpu = m.cpus[0]
+    op = step["op"]
+    try:
+        if op == "r":
+            return hex(cpu.read(int(str(step["addr"]), 16), int(str(step["size"]))))
+        if op == "w":
+            cpu.write(int(str(step["addr"]), 16), int(str(step["value"]), 16),
+                      int(str(step["size"])))
+            return "done"
+        reg = str(step["reg"])
+        if op == "sr":
+            if reg == "ISR_EL1":  # the CPU's view of its lines: I = bit 7, F = bit 6
+                return hex(cpu.irq_line << 7 | cpu.fiq_line << 6)
+            return hex(cpu.read_sysreg(reg))
+        cpu.write_sysreg(reg, int(str(step["value"]), 16))
+        return "done"
+    except UndefinedInstruction:
+        return "undef"
+    except ExternalAbort:
+        return "abort"
+
+
+def replay(name: str) -> list[tuple[int, Step, str]]:
+    """(index, step, irqlab's outcome) for every step of golden ``name``."""
+    g = load(name)
+    m = build(g["machine"])
+    return [(i, s, execute(m, s)) for i, s in enumerate(g["steps"])]
+
+
+# -- the expected differences -------------------------------------------------------------
+def _addr(s: Step) -> int:
+    return int(str(s.get("addr", "0")), 16)
+
+
+def _qemu(s: Step) -> int:
+    return int(str(s["got"]), 16)
+
+
+def _note(s: Step) -> str:
+    return str(s.get("note", ""))
+
+
+def _after(steps: list[Step], i: int, start: str, end: str | None = None) -> bool:
+    """Step ``i`` comes after the last step noted ``start`` (and before any ``end`` since)."""
+    for j in range(i - 1, -1, -1):
+        n = _note(steps[j])
+        if end is not None and n == end:
+            return False
+        if n == start:
+            return True
+    return False
+
+
+_IROUTER_RW = A.GICD_IROUTER.defined_mask
+
+
+def _irouter(s: Step) -> bool:
+    a = _addr(s) - GICD
+    return s["op"] == "r" and 0x6100 <= a < 0x8000
+
+
+def _irouter_ours(s: Step) -> str:
+    a = _addr(s) - GICD
+    mask = _IROUTER_RW >> (32 if a % 8 else 0)
+    if int(str(s["size"])) == 4:
+        mask &= 0xFFFF_FFFF
+    return hex(_qemu(s) & mask)
+
+
+def _gicr_base(s: Step, off: int) -> bool:
+    a = _addr(s) - GICR
+    return s["op"] == "r" and 0 <= a < 4 * 0x2_0000 and a % 0x2_0000 in (off, off + 4)
+
+
+def _masked(mask: int, off: int) -> Callable[[Step], str]:
+    def ours(s: Step) -> str:
+        m = mask >> (32 if (_addr(s) - GICR) % 0x2_0000 == off + 4 else 0)
+        if int(str(s["size"])) == 4:
+            m &= 0xFFFF_FFFF
+        return hex(_qemu(s) & m)
+    return ours
+
+
+@dataclass(frozen=True)
+class Diff:
+    """A documented difference: which steps, irqlab's value there, and why."""
+
+    scripts: tuple[str, ...]
+    match: Callable[[list[Step], int], bool]
+    ours: Callable[[Step], str]
+    reason: str
+
+
+EXPECTED: tuple[Diff, ...] = (
+    # ---- GICv3 -----------------------------------------------------------------------
+    Diff(("gicv3_id", "gicv3_rw"),
+         lambda st, i: st[i]["op"] == "r" and _addr(st[i]) == GICD + 4,
+         lambda s: "0x57b0008",
+         "GICD_TYPER: MBIS=1, No1N=0, RSS=1 (docs/gicv3.md differences); ITLinesNumber 8 "
+         "for 288 INTIDs where QEMU 7.2 says 7 (its ((num_irq - 32) / 32) - 1, fixed in "
+         "later QEMU to num_irq / 32 - 1, as IHI 0069 defines it)"),
+    Diff(("gicv3_id", "gicv3_rw"),
+         lambda st, i: _gicr_base(st[i], 0) and _qemu(st[i]) & 0x2 != 0
+         and int(str(st[i]["size"])) == 4 and (_addr(st[i]) - GICR) % 0x2_0000 == 0,
+         lambda s: hex(_qemu(s) | 0x4),
+         "GICR_CTLR.IR = 1: irqlab implements GICR_INVLPIR/INVALLR/SYNCR (QEMU 7.2 does not; "
+         "later QEMU does)"),
+    Diff(("gicv3_id", "gicv3_rw"),
+         lambda st, i: st[i]["op"] == "sr" and st[i]["reg"] == "ICC_CTLR_EL1",
+         lambda s: hex(_qemu(s) | 1 << 18 | (0x40 if _note(s) == "" and _qemu(s) & 3 == 3
+                                                 else 0)),
+         "ICC_CTLR_EL1.RSS = 1 (documented), and PMHE is writable: irqlab implements 1-of-N "
+         "SPI routing (No1N = 0) which PMHE hints; QEMU has neither and makes PMHE RAZ/WI"),
+    Diff(("gicv3_rw",), lambda st, i: _irouter(st[i]), _irouter_ours,
+         "GICD_IROUTER RES0 bits ([63:40], [30:24]) are RAZ/WI in irqlab; QEMU stores all 64"),
+    Diff(("gicv3_rw",), lambda st, i: _gicr_base(st[i], 0x70),
+         _masked(A.PROPBASER_RW_MASK, 0x70),
+         "GICR_PROPBASER RES0 bits are RAZ/WI in irqlab; QEMU 7.2 stores all 64"),
+    Diff(("gicv3_rw",), lambda st, i: _gicr_base(st[i], 0x78),
+         _masked(A.PENDBASER_RW_MASK, 0x78),
+         "GICR_PENDBASER RES0 bits and PTZ (write-only, reads 0) are RAZ/WI in irqlab; "
+         "QEMU 7.2 stores all 64"),
+    Diff(("gicv3_sizes",),
+         lambda st, i: st[i]["op"] == "w" and _addr(st[i]) % int(str(st[i]["size"])) != 0,
+         lambda s: "abort",
+         "a misaligned access to Device memory takes an Alignment fault (Arm ARM); irqlab "
+         "raises ExternalAbort, QEMU 7.2's TCG does not check alignment with the MMU off"),
+    Diff(("gicv3_sizes",),
+         lambda st, i: _note(st[i]) == "GICD_ISPENDR1" and _note(st[i - 1]).startswith(
+             "GICD_SETSPI_NSR"),
+         lambda s: "0x100",
+         "GICD_SETSPI_NSR works (MBIS = 1, documented); QEMU has MBIS = 0"),
+    Diff(("gicv3_flow",),
+         lambda st, i: _note(st[i]) == "GICR0_ISPENDR0" and _qemu(st[i]) & 0x100 != 0
+         and _after(st, i, "SGI 8 RS=1", "GICR0_ICPENDR0 <- ones"),
+         lambda s: hex(_qemu(s) & ~0x100),
+         "RSS = 1 (documented): an SGI with RS = 1 targets Aff0 16..31, absent on virt; "
+         "QEMU (RSS = 0) ignores RS and targets CPU 0"),
+    Diff(("gicv3_flow",),
+         lambda st, i: st[i]["op"] == "sr" and st[i]["reg"] in ("ISR_EL1", "ICC_HPPIR1_EL1")
+         and _after(st, i, "GICR0_WAKER <- ProcessorSleep", "GICR0_WAKER <- 0"),
+         lambda s: "0x0" if s["reg"] == "ISR_EL1" else "0x3ff",
+         "GICR_WAKER.ProcessorSleep = 1: irqlab forwards nothing to the sleeping CPU "
+         "interface (IHI 0069 power management); QEMU keeps forwarding"),
+    # ---- ITS (another owner's block: reported, not fixed) ------------------------------
+    Diff(("gicv3_its_id",),
+         lambda st, i: st[i]["op"] == "r" and _addr(st[i]) == 0x0808_0008,
+         lambda s: hex(_qemu(s) & ~0xF0 | 0x70),
+         "GITS_TYPER.ITT_entry_size: irqlab 8 bytes, QEMU 12 (IMPLEMENTATION DEFINED)"),
+    # ---- GICv2 -----------------------------------------------------------------------
+    Diff(("gicv2_id", "gicv2_rw"),
+         lambda st, i: st[i]["op"] == "r" and _addr(st[i]) in (GICC + 0x20, GICC + 0x28),
+         lambda s: "0x3ff",
+         "GICC_AIAR/GICC_AHPPIR exist in every GICv2 (IHI 0048B); QEMU 7.2 implements them "
+         "only with the Security Extensions (reads 0)"),
+    Diff(("gicv2_rw",),
+         lambda st, i: _note(st[i]).startswith("GICD_ISPENDR") and _qemu(st[i]) == 0
+         and _after(st, i, "GICD_ISPENDR0 <- ones", "GICD_ICPENDR0 <- ones"),
+         lambda s: "0xffff0000" if _addr(s) == GICD + 0x200 else (
+             "0x0" if _addr(s) >= GICD + 0x224 else "0xffffffff"),
+         "GICD_ISPENDR sets the pending state of PPIs and of SPIs with no target CPU "
+         "(IHI 0048B 4.3.7); QEMU 7.2 keeps SPI pending state per target CPU and ignores "
+         "ISPENDR0 for PPIs"),
+    Diff(("gicv2_rw",),
+         lambda st, i: st[i]["op"] == "r" and (
+             GICD + 0x800 <= _addr(st[i]) < GICD + 0xC00
+             or GICD + 0xF20 <= _addr(st[i]) < GICD + 0xF30),
+         lambda s: hex(_qemu(s) & 0x0F0F_0F0F),
+         "GICD_ITARGETSR / GICD_SPENDSGIR bits of CPU interfaces that do not exist (4-7 on a "
+         "4-CPU machine) are RAZ/WI (IHI 0048B 4.3.12); QEMU stores them"),
+    Diff(("gicv2_rw",),
+         lambda st, i: st[i]["op"] == "r" and _addr(st[i]) == GICC and _qemu(st[i]) == 0x21F,
+         lambda s: "0x7ff",
+         "GICC_CTLR: irqlab stores the bypass-disable bits [8:5] and EOImodeNS (bit 10) of "
+         "the Secure format; QEMU 7.2 makes them RAZ/WI"),
+    Diff(("gicv2_flow",),
+         lambda st, i: _note(st[i]) == "GICC_HPPIR (PMR masks the HPPI)",
+         lambda s: "0x28",
+         "GICC_HPPIR is the highest priority pending interrupt whatever GICC_PMR; QEMU 7.2 "
+         "returns its last signalled candidate, 1023 when PMR masks it"),
+    Diff(("gicv2_sizes",),
+         lambda st, i: (st[i]["op"] == "r" and int(str(st[i]["size"])) < 4 and not (
+             GICD + 0x400 <= _addr(st[i]) < GICD + 0xC00
+             or GICD + 0xF10 <= _addr(st[i]) < GICD + 0xF30)) or _note(st[i]) == "GICC_PMR",
+         lambda s: "0x0",
+         "narrow accesses to word-only GICD/GICC registers are RAZ/WI in irqlab "
+         "(documented); QEMU 7.2 splits GICD accesses into bytes and truncates GICC ones"),
+)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_golden_matches(name: str) -> None:
+    """Every step equals QEMU's outcome or is a listed difference with irqlab's exact value."""
+    g = load(name)
+    steps: list[Step] = g["steps"]
+    rules = [d for d in EXPECTED if name in d.scripts]
+    used: set[int] = set()
+    unexpected: list[str] = []
+    for i, s, ours in replay(name):
+        if ours == s["got"]:
+            continue
+        for k, d in enumerate(rules):
+            if d.match(steps, i) and d.ours(s) == ours:
+                used.add(k)
+                break
+        else:
+            what = s.get("reg") or s.get("addr")
+            unexpected.append(f"step {i} {s['op']} {what} size={s.get('size', '-')} "
+                              f"value={s.get('value', '-')} ({_note(s)}): qemu {s['got']}, "
+                              f"irqlab {ours}")
+    assert not unexpected, f"{len(unexpected)} differences:\n" + "\n".join(unexpected[:40])
+    stale = [d.reason for k, d in enumerate(rules) if k not in used]
+    assert not stale, f"expected differences that no longer occur: {stale}"
+
+
+def test_goldens_present() -> None:
+    """The recorded goldens exist and say which QEMU made them."""
+    assert {"gicv3_id", "gicv3_rw", "gicv3_sizes", "gicv3_flow", "gicv3_its_id", "gicv2_id",
+            "gicv2_rw", "gicv2_flow", "gicv2_sizes"} <= set(NAMES)
+    for name in NAMES:
+        g = load(name)
+        assert g["qemu"].startswith("QEMU emulator version")
+        assert g["steps"] and all("got" in s for s in g["steps"])
+
+
+def test_every_rule_names_a_golden() -> None:
+    for d in EXPECTED:
+        assert set(d.scripts) <= set(NAMES), d.reason
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_regenerate_matches_golden(name: str) -> None:
+    """With QEMU and the cross compiler installed, a fresh run equals the recorded golden."""
+    if shutil.which("qemu-system-aarch64") is None or shutil.which(
+            "aarch64-linux-gnu-gcc") is None:
+        pytest.skip("needs qemu-system-aarch64 and aarch64-linux-gnu-gcc")
+    sys.path.insert(0, str(TOOLS))
+    try:
+        import run as peer_run  # type: ignore[import-not-found]
+        from peer import qemu_version  # type: ignore[import-not-found]
+    finally:
+        sys.path.remove(str(TOOLS))
+    g = load(name)
+    if qemu_version() != g["qemu"]:
+        pytest.skip(f"golden recorded with {g['qemu']}, not {qemu_version()}")
+    fresh = peer_run.golden(name)
+    assert fresh["steps"] == g["steps"]
