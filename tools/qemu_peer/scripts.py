@@ -346,7 +346,7 @@ def gicv3_flow() -> tuple[dict, list[Op]]:
     s.sw("ICC_EOIR1_EL1", 42, "EOI with nothing active")
     _ack_eoi_state(s)
     # group 0 SPI 43
-    s.w(GICD + 0x42C, 0x40, note="GICD_IPRIORITYR11 <- 43:0x40")
+    s.w(GICD + 0x42B, 0x40, 1, "GICD_IPRIORITYR10 byte 3 <- 43:0x40")
     s.w(GICD + 0x104, 1 << 11, note="GICD_ISENABLER1 <- 43")
     s.w(GICD + 0x204, 1 << 11, note="GICD_ISPENDR1 <- 43")
     _ack_eoi_state(s, 0)
@@ -433,7 +433,7 @@ def gicv3_flow() -> tuple[dict, list[Op]]:
     s.sw("ICC_EOIR1_EL1", 44, "EOI an active-by-write SPI")
     s.r(GICD + 0x304, note="GICD_ISACTIVER1")
     s.w(GICD + 0x84, ONES, note="GICD_IGROUPR1 <- ones")
-    s.w(GICD + 0x430, 0xFF, note="GICD_IPRIORITYR12 <- 44:0xff")
+    s.w(GICD + 0x42C, 0xFF, 1, "GICD_IPRIORITYR11 byte 0 <- 44:0xff")
     s.w(GICD + 0x104, 1 << 12, note="GICD_ISENABLER1 <- 44")
     s.w(GICD + 0x204, 1 << 12, note="GICD_ISPENDR1 <- 44")
     _ack_eoi_state(s)
@@ -577,7 +577,7 @@ def gicv2_flow() -> tuple[dict, list[Op]]:
     # group 1 SPI 43 without / with AckCtl
     s.w(GICD + 0x84, 1 << 11, note="GICD_IGROUPR1 <- 43 group 1")
     s.r(GICD + 0x84, note="GICD_IGROUPR1")
-    s.w(GICD + 0x42C, 0x50, note="GICD_IPRIORITYR11 <- 43:0x50")
+    s.w(GICD + 0x42B, 0x50, 1, "GICD_IPRIORITYR10 byte 3 <- 43:0x50")
     s.w(GICD + 0x82C, 0x01, note="GICD_ITARGETSR11 <- CPU 0")
     s.w(GICD + 0x104, 1 << 11, note="GICD_ISENABLER1 <- 43")
     s.w(GICD + 0x204, 1 << 11, note="GICD_ISPENDR1 <- 43")
@@ -651,7 +651,7 @@ def gicv2_flow() -> tuple[dict, list[Op]]:
     _v2_state(s)
     # BPR preemption
     s.w(GICD + 0x104, 1 << 12 | 1 << 13, note="GICD_ISENABLER1 <- 44, 45")
-    s.w(GICD + 0x42C, 0x4850_0000, note="GICD_IPRIORITYR11 <- 44:0x50 45:0x48")
+    s.w(GICD + 0x42C, 0x0000_4850, note="GICD_IPRIORITYR11 <- 44:0x50 45:0x48")
     s.w(GICD + 0x82C, 0x0101_0101, note="GICD_ITARGETSR11 <- CPU 0")
     s.w(GICD + 0x204, 1 << 12, note="GICD_ISPENDR1 <- 44")
     s.r(GICC + 0xC, note="GICC_IAR 44")
@@ -678,6 +678,16 @@ def gicv2_flow() -> tuple[dict, list[Op]]:
     s.w(GICD + 0x204, 1 << 12, note="GICD_ISPENDR1 <- 44")
     _v2_state(s)
     s.r(GICC + 0xC, note="GICC_IAR with the distributor off")
+    # BPR 7 (no group priority bits) while an interrupt is active
+    s.w(GICD + 0x0, 0x3, note="GICD_CTLR <- EnableGrp0|EnableGrp1")
+    s.w(GICC + 0x8, 2, note="GICC_BPR <- 2")
+    s.w(GICD + 0x830, 0x01, note="GICD_ITARGETSR12 <- 44:CPU 0")
+    s.r(GICC + 0xC, note="GICC_IAR 44")
+    s.w(GICC + 0x8, 7, note="GICC_BPR <- 7")
+    s.w(GICD + 0x204, 1 << 13, note="GICD_ISPENDR1 <- 45")
+    s.sr("ISR_EL1", "BPR 7: 45 signalled?")
+    s.r(GICC + 0xC, note="GICC_IAR with BPR 7")
+    s.r(GICC + 0x14, note="GICC_RPR with BPR 7")
     return V2, s.ops
 
 

@@ -195,6 +195,23 @@ def test_preemption_by_group_priority_and_bpr() -> None:
     eoi(c, 40)
 
 
+def test_bpr_change_while_active_masks_only_the_pending_side() -> None:
+    """Running priority = the group priority recorded at acknowledge, as QEMU 7.2."""
+    m = machine()
+    c = m.cpus[0]
+    enable_all(m)
+    setup_spi(m, 44, prio=0x50)
+    setup_spi(m, 45, prio=0x48)
+    m.set_interrupt_level(44, True)
+    assert ack(c) == 44 and c.read(GICC + C_RPR) == 0x50
+    c.write(GICC + C_BPR, 4)  # group priority [7:5]: 0x48 -> 0x40 < 0x50
+    m.set_interrupt_level(45, True)
+    assert c.irq_line and ack(c) == 45
+    assert c.read(GICC + C_RPR) == 0x40
+    eoi(c, 45)
+    eoi(c, 44)
+
+
 def test_eoimode_split() -> None:
     m = machine()
     c = m.cpus[0]
@@ -442,7 +459,7 @@ def ref_line(m: Machine, c: Cpu) -> tuple[bool, bool]:
             mask = (0xFF << c.read(GICC + C_ABPR)) & 0xFF
         else:
             mask = (0xFF << (c.read(GICC + C_BPR) + 1)) & 0xFF
-        if p & mask >= rprio & mask:
+        if not mask or p & mask >= rprio:
             return False, False
     fiq = g == 0 and bool(cctlr & 1 << 3)
     return not fiq, fiq
