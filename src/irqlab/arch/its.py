@@ -105,8 +105,8 @@ GITS_TYPER = Register(
     Field("ITT_entry_size", 4, 4), Field("ID_bits", 8, 5), Field("Devbits", 13, 5),
     Field("SEIS", 18), Field("PTA", 19), Field("HCC", 24, 8), Field("CIDbits", 32, 4),
     Field("CIL", 36), Field("VMOVP", 37), Field("MPAM", 38), Field("VSGI", 39),
-    Field("VMAPP", 40), Field("SVPET", 41, 2), Field("nID_bits", 43),
-    width=64, offset=0x8)
+    Field("VMAPP", 40), Field("SVPET", 41, 2), Field("nID", 43), Field("UMSI", 44),
+    Field("UMSIirq", 45), Field("INV", 46), width=64, offset=0x8)
 
 GITS_CBASER = Register(
     "GITS_CBASER", Field("Size", 0, 8), Field("Shareability", 10, 2),

@@ -50,7 +50,10 @@ def test_reset_values(m):
     assert GITS_TYPER.decode(t) == {
         "Physical": 1, "Virtual": 0, "CCT": 0, "ITT_entry_size": 7, "ID_bits": 15,
         "Devbits": 15, "SEIS": 0, "PTA": 0, "HCC": 0, "CIDbits": 15, "CIL": 1, "VMOVP": 0,
-        "MPAM": 0, "VSGI": 0, "VMAPP": 0, "SVPET": 0, "nID_bits": 0}
+        "MPAM": 0, "VSGI": 0, "VMAPP": 0, "SVPET": 0, "nID": 0, "UMSI": 0, "UMSIirq": 0,
+        "INV": 0}
+    # as QEMU's GITS_TYPER with its default 16-bit IDs, but for 8-byte ITEs (see docs)
+    assert t == 0x0000_001F_0001_EF71
     assert GITS_BASER.Type.get(d.read64("GITS_BASER0")) == 1
     assert GITS_BASER.Type.get(d.read64("GITS_BASER1")) == 4
     assert GITS_BASER.Entry_Size.get(d.read64("GITS_BASER0")) == 7

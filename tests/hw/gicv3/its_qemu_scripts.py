@@ -1,0 +1,364 @@
+"""ITS probe scripts run on QEMU (``tools/qemu_peer``) and replayed on irqlab.
+
+Each script is a function returning ``(machine, steps)``: ``steps`` are plain dicts
+(``op`` r/w/sr/sw, ``addr``, ``size``, ``value``, ``note``) that the bare-metal peer
+executes on CPU 0 of ``qemu-system-aarch64 -M virt,gic-version=3`` and that
+``test_its_qemu.py`` replays on ``Machine.virt``.  The ITS's command queue and tables
+live in RAM the peer program does not use (it runs at 0x4010_0000); they are written
+with ordinary stores, as a driver would.
+
+Regenerate the goldens (needs qemu-system-aarch64 and aarch64-linux-gnu-gcc)::
+
+    .venv/bin/python tests/hw/gicv3/its_qemu_scripts.py [NAME ...]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+GICD = 0x0800_0000
+GICR = 0x080A_0000
+GITS = 0x0808_0000
+TRANSLATER = GITS + 0x1_0040
+CMDQ = 0x4800_0000           # 4 KiB: 128 commands
+DT = 0x4801_0000             # one 64 KiB page: 8192 DTEs
+CT = 0x4802_0000             # one 64 KiB page: 8192 CTEs
+ITT = 0x4810_0000            # ITT of DeviceID n at ITT + n * 0x1000
+PROP = 0x4820_0000           # LPI configuration table (IDbits 16)
+PEND = 0x4830_0000           # pending tables: PEND + cpu * 0x1_0000
+OUTSIDE = 0x1_0000_0000      # nothing decodes here on QEMU's virt with 1 GiB of RAM
+V3 = {"gic": 3, "cpus": 4, "its": True}
+LPI = 8192
+
+Step = dict[str, object]
+
+# ITS command opcodes
+MOVI, INT, CLEAR, SYNC, MAPD, MAPC, MAPTI, MAPI = 0x01, 0x03, 0x04, 0x05, 0x08, 0x09, 0x0A, 0x0B
+INV, INVALL, MOVALL, DISCARD = 0x0C, 0x0D, 0x0E, 0x0F
+
+
+class S:
+    """A script under construction, with a driver's view of the command queue."""
+
+    def __init__(self) -> None:
+        self.steps: list[Step] = []
+        self.cwriter = 0
+
+    def r(self, addr: int, size: int = 4, note: str = "") -> None:
+        self.steps.append({"op": "r", "addr": addr, "size": size, "note": note})
+
+    def w(self, addr: int, value: int, size: int = 4, note: str = "") -> None:
+        self.steps.append({"op": "w", "addr": addr, "size": size, "value": value,
+                           "note": note})
+
+    def sr(self, reg: str, note: str = "") -> None:
+        self.steps.append({"op": "sr", "reg": reg, "note": note})
+
+    def sw(self, reg: str, value: int, note: str = "") -> None:
+        self.steps.append({"op": "sw", "reg": reg, "value": value, "note": note})
+
+    def cmd(self, note: str, op: int, dw0: int = 0, dw1: int = 0, dw2: int = 0,
+            dw3: int = 0, *, retry: bool = False) -> None:
+        """Place a command at CWRITER, advance CWRITER, read GITS_CREADR back."""
+        for i, v in enumerate((op | dw0, dw1, dw2, dw3)):
+            self.w(CMDQ + self.cwriter + 8 * i, v, 8, f"cmd {note} dw{i}" if i == 0 else "")
+        self.cwriter = (self.cwriter + 32) % 0x1000
+        self.w(GITS + 0x88, self.cwriter | int(retry), 8, f"GITS_CWRITER <- {note}")
+        self.r(GITS + 0x90, 8, f"GITS_CREADR after {note}")
+
+    def hppi(self, note: str) -> None:
+        """CPU 0's highest priority pending Group 1 interrupt."""
+        self.sr("ICC_HPPIR1_EL1", note)
+
+    def ack(self, note: str) -> None:
+        """Acknowledge and EOI what CPU 0 has, noting the INTID."""
+        self.sr("ICC_IAR1_EL1", note)
+
+
+def mapd(devid: int, size: int, itt: int, v: int = 1) -> tuple[int, int, int, int, int]:
+    return MAPD, devid << 32, size, itt | v << 63, 0
+
+
+def mapc(icid: int, rd: int, v: int = 1) -> tuple[int, int, int, int, int]:
+    return MAPC, 0, 0, icid | rd << 16 | v << 63, 0
+
+
+def mapti(devid: int, ev: int, intid: int, icid: int) -> tuple[int, int, int, int, int]:
+    return MAPTI, devid << 32, ev | intid << 32, icid, 0
+
+
+def ev_cmd(op: int, devid: int, ev: int, icid: int = 0) -> tuple[int, int, int, int, int]:
+    return op, devid << 32, ev, icid, 0
+
+
+def setup(s: S, *, enable_its: bool = True) -> None:
+    """GIC and CPU 0 interface on, LPIs 8192-8255 enabled at priority 0xA0 on every
+    redistributor, ITS tables and command queue programmed (64 KiB table pages)."""
+    s.w(GICD + 0x0, 0x13, note="GICD_CTLR <- ARE|Grp1|Grp0")
+    s.w(GICR + 0x14, 0, note="GICR0_WAKER <- 0")
+    s.sw("ICC_PMR_EL1", 0xFF)
+    s.sw("ICC_IGRPEN1_EL1", 1)
+    for i in range(0, 64, 4):
+        s.w(PROP + i, 0xA1A1_A1A1, note="LPI config: priority 0xa0, enabled" if not i else "")
+    for cpu in range(4):
+        rd = GICR + cpu * 0x2_0000
+        s.w(rd + 0x70, PROP | 15, 8, f"GICR{cpu}_PROPBASER")
+        s.w(rd + 0x78, PEND + cpu * 0x1_0000, 8, f"GICR{cpu}_PENDBASER")
+        s.w(rd + 0x0, 1, note=f"GICR{cpu}_CTLR <- EnableLPIs")
+    s.w(GITS + 0x100, 1 << 63 | 2 << 8 | DT, 8, "GITS_BASER0 <- DT, 64K, Valid")
+    s.w(GITS + 0x108, 1 << 63 | 2 << 8 | CT, 8, "GITS_BASER1 <- CT, 64K, Valid")
+    s.w(GITS + 0x80, 1 << 63 | CMDQ, 8, "GITS_CBASER <- CMDQ, 4K, Valid")
+    s.w(GITS + 0x88, 0, 8, "GITS_CWRITER <- 0")
+    if enable_its:
+        s.w(GITS + 0x0, 1, note="GITS_CTLR <- Enabled")
+        s.r(GITS + 0x0, note="GITS_CTLR")
+
+
+def its_regs() -> tuple[dict, list[Step]]:
+    """GITS_* register read-back with the ITS disabled, then writes while enabled."""
+    s = S()
+    for off, name in ((0x100, "GITS_BASER0"), (0x108, "GITS_BASER1"), (0x110, "GITS_BASER2"),
+                      (0x138, "GITS_BASER7")):
+        s.r(GITS + off, 8, f"{name} reset")
+        s.w(GITS + off, (1 << 64) - 1, 8, f"{name} <- ones")
+        s.r(GITS + off, 8, name)
+        s.w(GITS + off, 0, 8, f"{name} <- 0")
+        s.r(GITS + off, 8, name)
+        s.w(GITS + off + 4, 0xFFFF_FFFF, 4, f"{name}[63:32] <- ones")
+        s.r(GITS + off, 8, name)
+        s.w(GITS + off, 0, 8, f"{name} <- 0")
+    for ps in (0, 1, 2, 3):
+        s.w(GITS + 0x100, ps << 8 | 0x4801_3000, 8, f"GITS_BASER0 <- Page_Size {ps}, PA[13:12]")
+        s.r(GITS + 0x100, 8, "GITS_BASER0")
+    s.r(GITS + 0x80, 8, "GITS_CBASER reset")
+    s.w(GITS + 0x80, 1 << 63 | 7 << 59 | 7 << 53 | 1 << 10 | CMDQ | 0xFF, 8,
+        "GITS_CBASER <- defined fields")
+    s.r(GITS + 0x80, 8, "GITS_CBASER")
+    s.w(GITS + 0x80, 0, 8, "GITS_CBASER <- 0")
+    s.w(GITS + 0x80, (1 << 64) - 1, 8, "GITS_CBASER <- ones (RES0 bits too)")
+    s.r(GITS + 0x80, 8, "GITS_CBASER (RES0)")
+    s.w(GITS + 0x80, 0, 8, "GITS_CBASER <- 0")
+    s.w(GITS + 0x88, (1 << 64) - 2, 8, "GITS_CWRITER <- ones but Retry (RES0 bits too)")
+    s.r(GITS + 0x88, 8, "GITS_CWRITER (RES0)")
+    s.w(GITS + 0x88, 0x7FFE0, 8, "GITS_CWRITER <- Offset ones")
+    s.r(GITS + 0x88, 8, "GITS_CWRITER")
+    s.w(GITS + 0x88, 0x1, 8, "GITS_CWRITER <- Retry")
+    s.r(GITS + 0x88, 8, "GITS_CWRITER")
+    s.w(GITS + 0x8C, 0, 4, "GITS_CWRITER[63:32] <- 0")
+    s.r(GITS + 0x88, 8, "GITS_CWRITER")
+    s.r(GITS + 0x90, 8, "GITS_CREADR")
+    s.w(GITS + 0x90, 0x40, 8, "GITS_CREADR <- 0x40 (read-only)")
+    s.r(GITS + 0x90, 8, "GITS_CREADR (written)")
+    s.w(GITS + 0x80, 1 << 63 | CMDQ, 8, "GITS_CBASER <- CMDQ (CREADR = 0)")
+    s.r(GITS + 0x90, 8, "GITS_CREADR")
+    s.w(GITS + 0x88, 0, 8, "GITS_CWRITER <- 0")
+    s.w(GITS + 0x0, 0xFFFF_FFFE, note="GITS_CTLR <- ones but Enabled")
+    s.r(GITS + 0x0, note="GITS_CTLR")
+    # enabled: BASER and CBASER writes are ignored
+    setup(s)
+    s.r(GITS + 0x100, 8, "GITS_BASER0")
+    s.w(GITS + 0x100, 0, 8, "GITS_BASER0 <- 0 while enabled")
+    s.r(GITS + 0x100, 8, "GITS_BASER0")
+    s.w(GITS + 0x80, 0, 8, "GITS_CBASER <- 0 while enabled")
+    s.r(GITS + 0x80, 8, "GITS_CBASER")
+    s.r(GITS + 0x90, 8, "GITS_CREADR")
+    s.w(GITS + 0x0, 1, note="GITS_CTLR <- Enabled again")
+    s.r(GITS + 0x0, note="GITS_CTLR")
+    s.w(GITS + 0x0, 0, note="GITS_CTLR <- 0")
+    s.r(GITS + 0x0, note="GITS_CTLR")
+    return V3, s.steps
+
+
+def its_cmds() -> tuple[dict, list[Step]]:
+    """Every physical command's effect, seen through CPU 0's interface and GITS_CREADR."""
+    s = S()
+    setup(s)
+    s.cmd("MAPC 0 -> CPU0", *mapc(0, 0))
+    s.cmd("MAPC 1 -> CPU1", *mapc(1, 1))
+    s.cmd("MAPD 1", *mapd(1, 4, ITT + 0x1000))
+    s.cmd("MAPTI 1/0 -> 8192 c0", *mapti(1, 0, LPI, 0))
+    s.cmd("MAPTI 1/1 -> 8193 c1", *mapti(1, 1, LPI + 1, 1))
+    s.cmd("MAPTI 1/2 -> 8194 c0", *mapti(1, 2, LPI + 2, 0))
+    s.cmd("INT 1/0", *ev_cmd(INT, 1, 0))
+    s.hppi("after INT 1/0")
+    s.cmd("CLEAR 1/0", *ev_cmd(CLEAR, 1, 0))
+    s.hppi("after CLEAR 1/0")
+    s.cmd("INT 1/1 (CPU1)", *ev_cmd(INT, 1, 1))
+    s.hppi("after INT 1/1 (pending on CPU1)")
+    s.cmd("MOVI 1/1 -> c0", *ev_cmd(MOVI, 1, 1, 0))
+    s.hppi("after MOVI: 8193 on CPU0")
+    s.ack("ack 8193")
+    s.sw("ICC_EOIR1_EL1", LPI + 1)
+    s.cmd("MOVI 1/1 -> c1", *ev_cmd(MOVI, 1, 1, 1))
+    s.cmd("INT 1/1 (CPU1)", *ev_cmd(INT, 1, 1))
+    s.hppi("8193 pending on CPU1")
+    s.cmd("MOVALL CPU1 -> CPU0", MOVALL, 0, 0, 1 << 16, 0)
+    s.hppi("after MOVALL: 8193 on CPU0")
+    s.ack("ack 8193")
+    s.sw("ICC_EOIR1_EL1", LPI + 1)
+    s.cmd("MOVALL CPU0 -> CPU0", MOVALL, 0, 0, 0, 0)
+    # MSI from a CPU store: QEMU's CPU accesses carry requester ID 0
+    s.cmd("MAPD 0", *mapd(0, 4, ITT))
+    s.cmd("MAPTI 0/3 -> 8200 c0", *mapti(0, 3, LPI + 8, 0))
+    s.w(TRANSLATER, 3, note="GITS_TRANSLATER <- 3 (CPU store)")
+    s.hppi("after the CPU store")
+    s.ack("ack 8200")
+    s.sw("ICC_EOIR1_EL1", LPI + 8)
+    s.w(TRANSLATER, 3, 2, note="GITS_TRANSLATER <- 3 (16-bit CPU store)")
+    s.hppi("after the 16-bit CPU store")
+    s.ack("ack 8200")
+    s.sw("ICC_EOIR1_EL1", LPI + 8)
+    # DISCARD: the pending state goes, and the mapping
+    s.cmd("INT 1/2", *ev_cmd(INT, 1, 2))
+    s.cmd("DISCARD 1/2", *ev_cmd(DISCARD, 1, 2))
+    s.hppi("after DISCARD")
+    s.cmd("INT 1/2 (discarded)", *ev_cmd(INT, 1, 2))
+    s.hppi("after INT of a discarded event")
+    # INV / INVALL / SYNC
+    s.cmd("INV 1/0", *ev_cmd(INV, 1, 0))
+    s.cmd("INVALL 0", INVALL, 0, 0, 0, 0)
+    s.cmd("SYNC CPU0", SYNC, 0, 0, 0, 0)
+    # MAPD V=0 then V=1 again: the ITT in memory is found again
+    s.cmd("MAPD 1 V=0", *mapd(1, 4, ITT + 0x1000, 0))
+    s.cmd("INT 1/0 (unmapped device)", *ev_cmd(INT, 1, 0))
+    s.hppi("after INT to an unmapped device")
+    s.cmd("MAPD 1 again", *mapd(1, 4, ITT + 0x1000))
+    s.cmd("INT 1/0", *ev_cmd(INT, 1, 0))
+    s.hppi("after INT 1/0 (remapped)")
+    s.ack("ack 8192")
+    s.sw("ICC_EOIR1_EL1", LPI)
+    # MAPC V=0: events of the collection stop; MAPC V=1 again restores them
+    s.cmd("MAPC 0 V=0", *mapc(0, 0, 0))
+    s.cmd("INT 1/0 (unmapped collection)", *ev_cmd(INT, 1, 0))
+    s.hppi("after INT with an unmapped collection")
+    s.cmd("MAPC 0 -> CPU0", *mapc(0, 0))
+    s.cmd("INT 1/0", *ev_cmd(INT, 1, 0))
+    s.hppi("after INT 1/0 (collection remapped)")
+    s.ack("ack 8192")
+    s.sw("ICC_EOIR1_EL1", LPI)
+    # MAPTI over an existing mapping
+    s.cmd("MAPTI 1/0 -> 8201 c0 (remap)", *mapti(1, 0, LPI + 9, 0))
+    s.cmd("INT 1/0", *ev_cmd(INT, 1, 0))
+    s.hppi("after INT 1/0 (remapped event)")
+    s.ack("ack 8201")
+    s.sw("ICC_EOIR1_EL1", LPI + 9)
+    s.cmd("MAPI 1/5 -> 5 (not an LPI)", MAPI, 1 << 32, 5, 0, 0)
+    s.hppi("nothing pending")
+    return V3, s.steps
+
+
+def its_errors() -> tuple[dict, list[Step]]:
+    """Command errors: which are skipped (CREADR moves on) and which stall."""
+    s = S()
+    setup(s)
+    s.cmd("MAPC 0 -> CPU0", *mapc(0, 0))
+    s.cmd("MAPD 1", *mapd(1, 4, ITT + 0x1000))
+    s.cmd("MAPTI 1/0 -> 8192 c0", *mapti(1, 0, LPI, 0))
+    bad = [
+        ("MAPD DeviceID beyond the table", mapd(0x2000, 4, ITT)),
+        ("MAPD Size 16", mapd(2, 16, ITT)),
+        ("MAPC ICID beyond the table", mapc(0x2000, 0)),
+        ("MAPC RDbase 4", mapc(2, 4)),
+        ("MAPC RDbase 0x10001", mapc(3, 0x1_0001)),
+        ("MAPTI unmapped device", mapti(9, 0, LPI, 0)),
+        ("MAPTI EventID 32", mapti(1, 32, LPI, 0)),
+        ("MAPTI ICID beyond the table", mapti(1, 3, LPI, 0x2000)),
+        ("MAPTI pINTID 8191", mapti(1, 3, LPI - 1, 0)),
+        ("MAPTI pINTID 65536", mapti(1, 3, 1 << 16, 0)),
+        ("INT unmapped event", ev_cmd(INT, 1, 7)),
+        ("INT EventID 32", ev_cmd(INT, 1, 32)),
+        ("CLEAR unmapped device", ev_cmd(CLEAR, 5, 0)),
+        ("MOVI to unmapped collection", ev_cmd(MOVI, 1, 0, 7)),
+        ("DISCARD unmapped event", ev_cmd(DISCARD, 1, 7)),
+        ("INV unmapped event", ev_cmd(INV, 1, 7)),
+        ("INVALL unmapped collection", (INVALL, 0, 0, 7, 0)),
+        ("MOVALL RDbase 9", (MOVALL, 0, 0, 9 << 16, 0)),
+        ("SYNC RDbase 9", (SYNC, 0, 0, 9 << 16, 0)),
+        ("VMAPTI (GICv4)", (0x2A, 1 << 32, 0, 0, 0)),
+        ("opcode 0x77", (0x77, 0, 0, 0, 0)),
+        ("MAPD V=0 Size 31", mapd(2, 31, 0, 0)),
+    ]
+    for note, c in bad:
+        s.cmd(note, *c)
+    s.cmd("INT 1/0 (still mapped)", *ev_cmd(INT, 1, 0))
+    s.hppi("8192 pending")
+    s.ack("ack 8192")
+    s.sw("ICC_EOIR1_EL1", LPI)
+    # a write to GITS_CWRITER beyond the queue runs nothing
+    s.w(GITS + 0x88, 0x2000, 8, "GITS_CWRITER <- beyond the queue")
+    s.r(GITS + 0x90, 8, "GITS_CREADR")
+    s.w(GITS + 0x88, s.cwriter, 8, "GITS_CWRITER <- back")
+    s.r(GITS + 0x90, 8, "GITS_CREADR")
+    # memory fault: an ITT nothing decodes stalls the queue
+    s.cmd("MAPD 2 (ITT outside RAM)", *mapd(2, 4, OUTSIDE))
+    s.cmd("MAPTI 2/0 (stalls)", *mapti(2, 0, LPI + 2, 0))
+    s.cmd("INT 1/0 behind the stall", *ev_cmd(INT, 1, 0))
+    s.hppi("after INT queued behind a stall")
+    s.cmd("SYNC with Retry", SYNC, 0, 0, 0, 0, retry=True)
+    s.hppi("after Retry")
+    # software replaces the failing MAPTI by a SYNC in memory, then writes GITS_CWRITER
+    # without Retry: QEMU re-runs the queue, irqlab (IHI 0069) waits for Retry
+    stalled_at = 0x360
+    for i, v in enumerate((SYNC, 0, 0, 0)):
+        s.w(CMDQ + stalled_at + 8 * i, v, 8, "fix the stalled command: SYNC" if not i else "")
+    s.w(GITS + 0x88, s.cwriter, 8, "GITS_CWRITER <- same, no Retry")
+    s.r(GITS + 0x90, 8, "GITS_CREADR after a CWRITER write without Retry")
+    s.hppi("after a CWRITER write without Retry")
+    s.w(GITS + 0x88, s.cwriter | 1, 8, "GITS_CWRITER <- same, Retry")
+    s.r(GITS + 0x90, 8, "GITS_CREADR after Retry")
+    s.hppi("after Retry: the INT ran")
+    s.ack("ack 8192")
+    s.sw("ICC_EOIR1_EL1", LPI)
+    s.w(GITS + 0x0, 0, note="GITS_CTLR <- 0")
+    s.w(GITS + 0x80, 1 << 63 | CMDQ, 8, "GITS_CBASER <- CMDQ (CREADR = 0)")
+    s.r(GITS + 0x90, 8, "GITS_CREADR")
+    s.w(GITS + 0x88, 0, 8, "GITS_CWRITER <- 0")
+    s.w(GITS + 0x0, 1, note="GITS_CTLR <- Enabled")
+    s.cwriter = 0
+    s.cmd("INT 1/0 after the reset of the queue", *ev_cmd(INT, 1, 0))
+    s.hppi("8192 pending")
+    return V3, s.steps
+
+
+SCRIPTS: dict[str, Callable[[], tuple[dict, list[Step]]]] = {
+    "its_regs": its_regs, "its_cmds": its_cmds, "its_errors": its_errors}
+GOLDEN = Path(__file__).resolve().parent / "its_qemu_golden"
+TOOLS = Path(__file__).resolve().parents[3] / "tools" / "qemu_peer"
+
+
+def record(name: str) -> dict[str, object]:
+    """Run script ``name`` on QEMU (through tools/qemu_peer) and return its golden."""
+    sys.path.insert(0, str(TOOLS))
+    try:
+        from peer import Op, qemu_args, qemu_version, run  # type: ignore[import-not-found]
+    finally:
+        sys.path.remove(str(TOOLS))
+    machine, steps = SCRIPTS[name]()
+    ops = [Op(str(st["op"]), int(st.get("addr", 0)), int(st.get("size", 4)),  # type: ignore
+              int(st.get("value", 0)), str(st.get("reg", "")), str(st.get("note", "")))
+           for st in steps]
+    results = run(ops, machine, timeout=120.0)
+    out = [{**op.to_json(), **res} for op, res in zip(ops, results, strict=True)]
+    return {"name": name, "doc": (SCRIPTS[name].__doc__ or "").strip(),
+            "qemu": qemu_version(), "qemu_args": qemu_args(machine)[1:], "machine": machine,
+            "steps": out}
+
+
+def main(argv: list[str]) -> int:
+    GOLDEN.mkdir(exist_ok=True)
+    for name in argv or sorted(SCRIPTS):
+        rec = record(name)
+        lines = ",\n".join("    " + json.dumps(st) for st in rec["steps"])  # type: ignore
+        head = {k: v for k, v in rec.items() if k != "steps"}
+        text = json.dumps(head, indent=1)[:-2] + ',\n "steps": [\n' + lines + "\n ]\n}\n"
+        json.loads(text)
+        (GOLDEN / f"{name}.json").write_text(text)
+        print(f"{name}: {len(rec['steps'])} steps")  # type: ignore[arg-type]
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
