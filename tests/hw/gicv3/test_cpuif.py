@@ -459,3 +459,13 @@ def test_eoi_of_lpi_drops_priority_when_lpis_exist() -> None:
     c.write_sysreg("ICC_EOIR1_EL1", 8192)  # drops the priority; nothing to deactivate
     assert c.read_sysreg("ICC_RPR_EL1") == 0xFF
     assert m.gic.is_active(20, cpu=0)
+
+
+def test_icc_sre_el2_exists_only_with_el2() -> None:
+    """ICC_SRE_EL2 reads 0xF (SRE, DFB, DIB, Enable RAO/WI, as QEMU); only with EL2."""
+    c = Machine.virt(cpus=1, its=False, virtualization=True).cpus[0]
+    assert c.read_sysreg("ICC_SRE_EL2") == 0xF
+    c.write_sysreg("ICC_SRE_EL2", 0)
+    assert c.read_sysreg("ICC_SRE_EL2") == 0xF
+    c = Machine.virt(cpus=1, its=False).cpus[0]
+    assert "ICC_SRE_EL2" not in c.sysreg_names

@@ -451,6 +451,10 @@ class CpuInterface:
         reg("ICC_IGRPEN1_EL1", lambda: int(self.igrpen[1]), lambda v: self._write_igrpen(1, v))
         # SRE, DFB, DIB: RAO/WI (system-register interface only).
         reg("ICC_SRE_EL1", lambda: 0x7, lambda v: None)
+        # EL2's SRE, DFB, DIB and Enable (EL1 may use ICC_SRE_EL1): RAO/WI, as QEMU.  Only
+        # with EL2 (the virtualization extensions); without it the name is not known.
+        if cpu.machine.config.virtualization:  # type: ignore[attr-defined]
+            reg("ICC_SRE_EL2", lambda: 0xF, lambda v: None)
         for n in range(4):
             for g in (0, 1):
                 if n < self.n_apr:
