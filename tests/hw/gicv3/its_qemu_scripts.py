@@ -323,8 +323,43 @@ def its_errors() -> tuple[dict, list[Step]]:
     return V3, s.steps
 
 
+def its_sizes() -> tuple[dict, list[Step]]:
+    """1-, 2-, 4- and 8-byte accesses to each kind of ITS register, and MSIs of each size."""
+    s = S()
+    setup(s)
+    s.cmd("MAPC 0 -> CPU0", *mapc(0, 0))
+    s.cmd("MAPD 0", *mapd(0, 4, ITT))
+    s.cmd("MAPTI 0/1 -> 8193 c0", *mapti(0, 1, LPI + 1, 0))
+    regs = ((0x0, "GITS_CTLR"), (0x4, "GITS_IIDR"), (0x8, "GITS_TYPER"), (0xC, "GITS_TYPER+4"),
+            (0x80, "GITS_CBASER"), (0x90, "GITS_CREADR"), (0x100, "GITS_BASER0"),
+            (0x104, "GITS_BASER0+4"), (0x40, "reserved 0x40"), (0x140, "reserved 0x140"),
+            (0xFFE8, "GITS_PIDR2"))
+    for off, name in regs:
+        for size in (1, 2, 4, 8):
+            if off % size == 0:
+                s.r(GITS + off, size, f"{name} read {size}")
+    for size in (1, 2, 8):
+        s.w(GITS + 0x0, 0, size, f"GITS_CTLR <- 0 ({size} bytes)")
+        s.r(GITS + 0x0, note="GITS_CTLR")
+    s.w(GITS + 0x100, 0, 2, "GITS_BASER0 <- 0 (2 bytes, while enabled)")
+    s.r(GITS + 0x100, 8, "GITS_BASER0")
+    for size in (1, 2, 4, 8):
+        s.r(TRANSLATER, size, f"GITS_TRANSLATER read {size}")
+        s.w(TRANSLATER, 1, size, f"GITS_TRANSLATER <- 1 ({size} bytes)")
+        s.hppi(f"after a {size}-byte MSI")
+        s.ack(f"ack after a {size}-byte MSI")
+        s.sw("ICC_EOIR1_EL1", LPI + 1)
+    s.w(TRANSLATER + 2, 1, 2, "GITS_TRANSLATER+2 <- 1 (2 bytes)")
+    s.hppi("after a write to TRANSLATER+2")
+    s.w(GITS + 0x1_0000, 1, 4, "translation frame +0 <- 1")
+    s.hppi("after a write to translation frame +0")
+    s.r(GITS + 0x1_0000, 4, "translation frame +0 read")
+    return V3, s.steps
+
+
 SCRIPTS: dict[str, Callable[[], tuple[dict, list[Step]]]] = {
-    "its_regs": its_regs, "its_cmds": its_cmds, "its_errors": its_errors}
+    "its_regs": its_regs, "its_cmds": its_cmds, "its_errors": its_errors,
+    "its_sizes": its_sizes}
 GOLDEN = Path(__file__).resolve().parent / "its_qemu_golden"
 TOOLS = Path(__file__).resolve().parents[3] / "tools" / "qemu_peer"
 
