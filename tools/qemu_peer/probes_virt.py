@@ -1,0 +1,160 @@
+"""Virtualization probes at EL2: GICv3 ICH_* registers, GICv2 GICH/GICV."""
+
+from __future__ import annotations
+
+from common import GICC, GICD, ONES, SGI, S, rd
+from peer import Op
+from probes_gicv3 import gicv3_setup
+
+V3_EL2 = {"gic": 3, "cpus": 4, "its": True, "virtualization": True}
+V2_EL2 = {"gic": 2, "cpus": 4, "virtualization": True}
+GICH = 0x0803_0000
+GICV = 0x0804_0000
+ICH_REGS = ("ICC_SRE_EL2", "ICH_VTR_EL2", "ICH_HCR_EL2", "ICH_VMCR_EL2", "ICH_MISR_EL2",
+            "ICH_EISR_EL2", "ICH_ELRSR_EL2",
+            *(f"ICH_AP{g}R{n}_EL2" for g in (0, 1) for n in range(4)),
+            *(f"ICH_LR{n}_EL2" for n in range(16)))
+
+
+def _ich_state(s: S) -> None:
+    for reg in ("ICH_MISR_EL2", "ICH_EISR_EL2", "ICH_ELRSR_EL2", "ICH_HCR_EL2"):
+        s.sr(reg)
+    s.r(rd(0) + SGI + 0x200, note="GICR0_ISPENDR0 (maintenance PPI 25)")
+
+
+def gicv3_el2() -> tuple[dict, list[Op]]:
+    """GICv3 virtualization at EL2: ICH_* reset values, writable bits, LR states, MISR."""
+    s = S()
+    gicv3_setup(s)
+    for reg in ICH_REGS:
+        s.sr(reg)
+    for reg in ("ICH_HCR_EL2", "ICH_VMCR_EL2", "ICH_AP0R0_EL2", "ICH_AP1R0_EL2",
+                "ICH_LR0_EL2", "ICH_LR3_EL2", "ICC_SRE_EL2"):
+        s.sw(reg, (1 << 64) - 1, f"{reg} <- ones")
+        s.sr(reg)
+        if reg == "ICH_HCR_EL2":
+            s.sw(reg, 0, f"{reg} <- 0")
+        if reg == "ICH_LR0_EL2":
+            _ich_state(s)
+        s.sw(reg, 0 if reg != "ICC_SRE_EL2" else 0xF, f"{reg} <- 0")
+        s.sr(reg)
+    s.sw("ICH_VMCR_EL2", (1 << 64) - 1, "ICH_VMCR_EL2 <- ones")
+    s.sr("ICH_VMCR_EL2")
+    for v in (0, 1 << 18, 7 << 18, 1 << 21, 7 << 21, 0x0F << 24, 0xFF << 24):
+        s.sw("ICH_VMCR_EL2", v, f"ICH_VMCR_EL2 <- {v:#x}")
+        s.sr("ICH_VMCR_EL2")
+    # list register states
+    lr = 1 << 62 | 1 << 60 | 0xA0 << 48
+    for n, v in enumerate((lr | 40, 2 << 62 | 1 << 60 | 0x80 << 48 | 41,
+                           3 << 62 | 0x90 << 48 | 42, 1 << 62 | 1 << 61 | 1 << 60 | 48 << 32
+                           | 0xA0 << 48 | 43)):
+        s.sw(f"ICH_LR{n}_EL2", v, f"ICH_LR{n}_EL2 <- {v:#x}")
+        s.sr(f"ICH_LR{n}_EL2")
+    _ich_state(s)
+    s.sw("ICH_HCR_EL2", 1, "ICH_HCR_EL2 <- En")
+    _ich_state(s)
+    s.sr("ISR_EL1", "physical lines at EL2")
+    for bit, name in ((1, "UIE"), (2, "LRENPIE"), (3, "NPIE"), (4, "VGrp0EIE"),
+                      (5, "VGrp0DIE"), (6, "VGrp1EIE"), (7, "VGrp1DIE")):
+        s.sw("ICH_HCR_EL2", 1 | 1 << bit, f"ICH_HCR_EL2 <- En|{name}")
+        _ich_state(s)
+    s.sw("ICH_VMCR_EL2", 3, "ICH_VMCR_EL2 <- VENG0|VENG1")
+    for bit, name in ((4, "VGrp0EIE"), (5, "VGrp0DIE"), (6, "VGrp1EIE"), (7, "VGrp1DIE")):
+        s.sw("ICH_HCR_EL2", 1 | 1 << bit, f"ICH_HCR_EL2 <- En|{name}")
+        _ich_state(s)
+    for n in range(4):
+        s.sw(f"ICH_LR{n}_EL2", 0, f"ICH_LR{n}_EL2 <- 0")
+    s.sw("ICH_HCR_EL2", 1 | 1 << 1, "ICH_HCR_EL2 <- En|UIE, no valid LR")
+    _ich_state(s)
+    s.sw("ICH_HCR_EL2", 1 | 1 << 2 | 3 << 27, "ICH_HCR_EL2 <- En|LRENPIE, EOIcount 3")
+    _ich_state(s)
+    s.sw("ICH_HCR_EL2", 0, "ICH_HCR_EL2 <- 0")
+    _ich_state(s)
+    s.sw("ICH_AP1R0_EL2", 1 << 20, "ICH_AP1R0_EL2 <- bit 20")
+    s.sr("ICH_AP1R0_EL2")
+    s.sw("ICH_AP1R0_EL2", 0)
+    return V3_EL2, s.ops
+
+
+def _gich_state(s: S) -> None:
+    for off, name in ((0x10, "MISR"), (0x20, "EISR0"), (0x30, "ELRSR0"), (0x0, "HCR")):
+        s.r(GICH + off, note=f"GICH_{name}")
+    s.r(GICD + 0x200, note="GICD_ISPENDR0 (maintenance PPI 25)")
+
+
+def gicv2_virt() -> tuple[dict, list[Op]]:
+    """GICv2 virtualization at EL2: GICH and GICV reset values, writable bits, a flow."""
+    s = S()
+    s.w(GICD + 0x0, 0x3, note="GICD_CTLR <- EnableGrp0|EnableGrp1")
+    s.w(GICC + 0x4, 0xFF, note="GICC_PMR <- 0xff")
+    s.w(GICC + 0x0, 0x3, note="GICC_CTLR <- EnableGrp0|EnableGrp1")
+    for off in (*range(0, 0x40, 4), 0xF0, *range(0x100, 0x120, 4), 0x1FC):
+        s.r(GICH + off, note=f"GICH+{off:#x}")
+    for off in (*range(0, 0x30, 4), 0xD0, 0xE0, 0xFC, 0x1000):
+        s.r(GICV + off, note=f"GICV+{off:#x}")
+    for off, name in ((0x0, "HCR"), (0x8, "VMCR"), (0xF0, "APR"), (0x100, "LR0"),
+                      (0x10C, "LR3"), (0x110, "LR4"), (0x4, "VTR")):
+        s.w(GICH + off, ONES, note=f"GICH_{name} <- ones")
+        s.r(GICH + off, note=f"GICH_{name}")
+        if name == "HCR":
+            s.w(GICH + off, 0, note=f"GICH_{name} <- 0")
+        if name == "LR0":
+            _gich_state(s)
+        s.w(GICH + off, 0, note=f"GICH_{name} <- 0")
+        s.r(GICH + off, note=f"GICH_{name}")
+    for off, name in ((0x0, "CTLR"), (0x4, "PMR"), (0x8, "BPR"), (0x1C, "ABPR"), (0xD0, "APR0")):
+        s.w(GICV + off, ONES, note=f"GICV_{name} <- ones")
+        s.r(GICV + off, note=f"GICV_{name}")
+        s.r(GICH + 0x8, note="GICH_VMCR")
+        s.w(GICV + off, 0, note=f"GICV_{name} <- 0")
+        s.r(GICV + off, note=f"GICV_{name}")
+    # a virtual flow
+    s.w(GICH + 0x0, 1, note="GICH_HCR <- En")
+    s.w(GICV + 0x0, 0x1, note="GICV_CTLR <- EnableGrp0")
+    s.w(GICV + 0x4, 0xF8, note="GICV_PMR <- 0xf8")
+    s.w(GICH + 0x100, 1 << 28 | (0xA0 >> 3) << 23 | 27, note="GICH_LR0 <- pending vINTID 27")
+    s.w(GICH + 0x104, 1 << 28 | (0x80 >> 3) << 23 | 28, note="GICH_LR1 <- pending vINTID 28")
+    _gich_state(s)
+    for off, name in ((0x18, "HPPIR"), (0x14, "RPR")):
+        s.r(GICV + off, note=f"GICV_{name}")
+    s.r(GICV + 0xC, note="GICV_IAR")
+    s.r(GICH + 0x104, note="GICH_LR1")
+    s.r(GICV + 0x14, note="GICV_RPR")
+    s.r(GICH + 0xF0, note="GICH_APR")
+    s.r(GICV + 0xC, note="GICV_IAR (27 does not preempt)")
+    s.w(GICV + 0x10, 28, note="GICV_EOIR 28")
+    s.r(GICH + 0x104, note="GICH_LR1")
+    _gich_state(s)
+    s.r(GICV + 0xC, note="GICV_IAR 27")
+    s.w(GICV + 0x10, 99, note="GICV_EOIR 99 (no LR)")
+    s.r(GICH + 0x0, note="GICH_HCR (EOIcount)")
+    s.r(GICV + 0x14, note="GICV_RPR")
+    s.w(GICV + 0x10, 27, note="GICV_EOIR 27")
+    _gich_state(s)
+    # HW = 1: the physical SPI 48 is deactivated with the virtual interrupt
+    s.w(GICD + 0x430, 0xA0, note="GICD_IPRIORITYR12 <- 48:0xa0")
+    s.w(GICD + 0x830, 0x01, note="GICD_ITARGETSR12 <- 48:CPU 0")
+    s.w(GICD + 0x104, 1 << 16, note="GICD_ISENABLER1 <- 48")
+    s.w(GICD + 0x204, 1 << 16, note="GICD_ISPENDR1 <- 48")
+    s.r(GICC + 0xC, note="GICC_IAR 48")
+    s.w(GICC + 0x0, 0x203, note="GICC_CTLR <- EOImodeS")
+    s.w(GICC + 0x10, 48, note="GICC_EOIR 48 (drop only)")
+    s.r(GICD + 0x304, note="GICD_ISACTIVER1")
+    s.w(GICH + 0x100, 1 << 31 | 48 << 10 | 1 << 28 | (0xA0 >> 3) << 23 | 30,
+        note="GICH_LR0 <- HW pINTID 48 vINTID 30")
+    s.r(GICV + 0xC, note="GICV_IAR 30")
+    s.w(GICV + 0x10, 30, note="GICV_EOIR 30")
+    s.r(GICD + 0x304, note="GICD_ISACTIVER1")
+    s.r(GICH + 0x100, note="GICH_LR0")
+    # maintenance: underflow, EOI, NP
+    s.w(GICH + 0x0, 1 | 1 << 1, note="GICH_HCR <- En|UIE")
+    _gich_state(s)
+    s.w(GICH + 0x0, 1 | 1 << 3, note="GICH_HCR <- En|NPIE")
+    _gich_state(s)
+    s.w(GICH + 0x100, 1 << 19 | 1 << 28 | 31, note="GICH_LR0 <- pending vINTID 31 EOI")
+    s.r(GICV + 0xC, note="GICV_IAR 31")
+    s.w(GICV + 0x10, 31, note="GICV_EOIR 31")
+    _gich_state(s)
+    s.w(GICH + 0x0, 0, note="GICH_HCR <- 0")
+    _gich_state(s)
+    return V2_EL2, s.ops
