@@ -357,7 +357,94 @@ def its_sizes() -> tuple[dict, list[Step]]:
     return V3, s.steps
 
 
+def its_tables() -> tuple[dict, list[Step]]:
+    """Table geometry: flat 4 KiB pages, a two-level device table with 16 KiB pages."""
+    s = S()
+    setup(s, enable_its=False)
+    s.w(GITS + 0x100, 1 << 63 | 0 << 8 | DT, 8, "GITS_BASER0 <- DT, 4K, 1 page, flat")
+    s.w(GITS + 0x108, 1 << 63 | 0 << 8 | CT, 8, "GITS_BASER1 <- CT, 4K, 1 page, flat")
+    s.w(GITS + 0x0, 1, note="GITS_CTLR <- Enabled")
+    s.cmd("MAPC 511 -> CPU0", *mapc(511, 0))
+    s.cmd("MAPC 512 (beyond 1 page)", *mapc(512, 0))
+    s.cmd("MAPD 511", *mapd(511, 1, ITT))
+    s.cmd("MAPD 512 (beyond 1 page)", *mapd(512, 1, ITT + 0x1000))
+    s.cmd("MAPTI 511/3 -> 8195 c511", *mapti(511, 3, LPI + 3, 511))
+    s.cmd("MAPTI 512/0 -> 8196 c511", *mapti(512, 0, LPI + 4, 511))
+    s.cmd("MAPTI 511/0 -> 8196 c512", *mapti(511, 0, LPI + 4, 512))
+    s.cmd("INT 511/3", *ev_cmd(INT, 511, 3))
+    s.hppi("8195 pending")
+    s.ack("ack 8195")
+    s.sw("ICC_EOIR1_EL1", LPI + 3)
+    s.cmd("INT 511/0", *ev_cmd(INT, 511, 0))
+    s.hppi("nothing pending (the MAPTI was rejected)")
+    # two-level device table, 16 KiB pages: a level-1 entry covers 2048 DeviceIDs
+    s.w(GITS + 0x0, 0, note="GITS_CTLR <- 0")
+    s.w(GITS + 0x100, 1 << 63 | 1 << 62 | 1 << 8 | DT, 8,
+        "GITS_BASER0 <- DT, 16K, 1 page, two-level")
+    s.w(GITS + 0x80, 1 << 63 | CMDQ, 8, "GITS_CBASER <- CMDQ (CREADR = 0)")
+    s.w(GITS + 0x88, 0, 8, "GITS_CWRITER <- 0")
+    s.cwriter = 0
+    l2a, l2b = 0x4840_0000, 0x4840_4000
+    s.w(DT, 1 << 63 | l2a, 8, "L1[0] <- level-2 page A")
+    s.w(DT + 8, 0, 8, "L1[1] <- invalid")
+    s.w(GITS + 0x0, 1, note="GITS_CTLR <- Enabled")
+    s.r(GITS + 0x100, 8, "GITS_BASER0")
+    s.cmd("MAPC 0 -> CPU0", *mapc(0, 0))
+    s.cmd("MAPD 2047 (L1[0])", *mapd(2047, 1, ITT + 0x2000))
+    s.cmd("MAPTI 2047/1 -> 8197 c0", *mapti(2047, 1, LPI + 5, 0))
+    s.cmd("MAPD 2048 (L1[1] invalid)", *mapd(2048, 1, ITT + 0x3000))
+    s.cmd("MAPTI 2048/1 -> 8198 c0", *mapti(2048, 1, LPI + 6, 0))
+    s.cmd("INT 2047/1", *ev_cmd(INT, 2047, 1))
+    s.hppi("8197 pending")
+    s.ack("ack 8197")
+    s.sw("ICC_EOIR1_EL1", LPI + 5)
+    s.cmd("INT 2048/1", *ev_cmd(INT, 2048, 1))
+    s.hppi("nothing pending (DeviceID 2048 has no level-2 page)")
+    s.w(DT + 8, 1 << 63 | l2b, 8, "L1[1] <- level-2 page B (ITS enabled)")
+    s.cmd("MAPD 2048 (L1[1] valid)", *mapd(2048, 1, ITT + 0x3000))
+    s.cmd("MAPTI 2048/1 -> 8198 c0", *mapti(2048, 1, LPI + 6, 0))
+    s.cmd("INT 2048/1", *ev_cmd(INT, 2048, 1))
+    s.hppi("8198 pending")
+    s.ack("ack 8198")
+    s.sw("ICC_EOIR1_EL1", LPI + 6)
+    s.w(TRANSLATER, 1, note="GITS_TRANSLATER <- 1 (DeviceID 0: not mapped)")
+    s.hppi("nothing pending")
+    s.cmd("MAPD 4096 (L1[2] is zero: not valid)", *mapd(4096, 1, ITT))
+    s.cmd("MAPD 0x10000 (beyond Devbits)", *mapd(0x1_0000, 1, ITT))
+    return V3, s.steps
+
+
+def its_inv() -> tuple[dict, list[Step]]:
+    """LPI configuration changes in memory and INV / INVALL (the redistributor's cache)."""
+    s = S()
+    setup(s)
+    s.cmd("MAPC 0 -> CPU0", *mapc(0, 0))
+    s.cmd("MAPD 1", *mapd(1, 4, ITT + 0x1000))
+    s.cmd("MAPTI 1/0 -> 8192 c0", *mapti(1, 0, LPI, 0))
+    s.cmd("MAPTI 1/1 -> 8193 c0", *mapti(1, 1, LPI + 1, 0))
+    s.w(PROP, 0xA1A1_A1A0, note="LPI 8192 disabled in memory")
+    s.cmd("INV 1/0", *ev_cmd(INV, 1, 0))
+    s.cmd("INT 1/0", *ev_cmd(INT, 1, 0))
+    s.hppi("8192 pending but disabled")
+    s.w(PROP, 0xA1A1_A1A1, note="LPI 8192 enabled in memory, no INV")
+    s.hppi("after enabling in memory without INV")
+    s.cmd("INV 1/0", *ev_cmd(INV, 1, 0))
+    s.hppi("after INV")
+    s.cmd("INT 1/1", *ev_cmd(INT, 1, 1))
+    s.w(PROP, 0xA1A1_8141, note="8192 priority 0x40, 8193 priority 0x80, no INV")
+    s.hppi("after re-prioritising without INV")
+    s.cmd("INVALL 0", INVALL, 0, 0, 0, 0)
+    s.hppi("after INVALL")
+    s.ack("ack")
+    s.sw("ICC_EOIR1_EL1", LPI)
+    s.ack("ack")
+    s.sw("ICC_EOIR1_EL1", LPI + 1)
+    s.hppi("nothing pending")
+    return V3, s.steps
+
+
 SCRIPTS: dict[str, Callable[[], tuple[dict, list[Step]]]] = {
+    "its_tables": its_tables, "its_inv": its_inv,
     "its_regs": its_regs, "its_cmds": its_cmds, "its_errors": its_errors,
     "its_sizes": its_sizes}
 GOLDEN = Path(__file__).resolve().parent / "its_qemu_golden"
