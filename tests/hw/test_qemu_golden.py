@@ -50,35 +50,85 @@ def build(machine: dict) -> Machine:
                         virtualization=bool(machine.get("virtualization", False)))
 
 
-def execute(m: Machine, step: Step) -> str:
-    """One step on CPU 0, the outcome spelt as in the golden (hex value, done, undef, abort)."""
-    cpu = m.cpus[0]
-    op = step["op"]
-    try:
-        if op == "r":
-            return hex(cpu.read(int(str(step["addr"]), 16), int(str(step["size"]))))
-        if op == "w":
-            cpu.write(int(str(step["addr"]), 16), int(str(step["value"]), 16),
-                      int(str(step["size"])))
+_G1 = ("ICC_IAR1_EL1", "ICC_EOIR1_EL1", "ICC_HPPIR1_EL1", "ICC_BPR1_EL1", "ICC_IGRPEN1_EL1",
+       *(f"ICC_AP1R{n}_EL1" for n in range(4)))
+_G0 = ("ICC_IAR0_EL1", "ICC_EOIR0_EL1", "ICC_HPPIR0_EL1", "ICC_BPR0_EL1", "ICC_IGRPEN0_EL1",
+       *(f"ICC_AP0R{n}_EL1" for n in range(4)))
+_COMMON = ("ICC_PMR_EL1", "ICC_RPR_EL1", "ICC_CTLR_EL1", "ICC_DIR_EL1")
+_SGIS = ("ICC_SGI0R_EL1", "ICC_SGI1R_EL1", "ICC_ASGI1R_EL1")
+_IMO, _FMO = 1 << 4, 1 << 3
+
+
+class Cpu0:
+    """CPU 0 as the peer program drives it: at EL1 (or EL2), and at EL1 under a hypervisor.
+
+    irqlab has no exception levels: its ICV_* registers have their own names.  After an
+    ``el1`` step (HCR_EL2 = value) the ICC_* encodings reach ICV_* as on hardware: group 1
+    registers with IMO, group 0 ones with FMO, the common ones with either; the SGI
+    registers trap to EL2; EL2 registers are UNDEFINED; ISR_EL1 shows the virtual lines
+    (IMO: I, FMO: F).
+    """
+
+    def __init__(self, m: Machine) -> None:
+        self.cpu = m.cpus[0]
+        self.hcr: int | None = None  # None: at the program's own exception level
+
+    def _name(self, reg: str) -> str:
+        hcr = self.hcr
+        if hcr is None:
+            return reg
+        if reg.endswith("_EL2"):
+            raise UndefinedInstruction(reg, "EL2 register accessed from EL1")
+        virt = (reg in _G1 and hcr & _IMO) or (reg in _G0 and hcr & _FMO) or (
+            reg in _COMMON and hcr & (_IMO | _FMO))
+        return "ICV_" + reg[4:] if virt else reg
+
+    def _trapped(self, reg: str) -> bool:
+        # SGI generation from EL1 traps to EL2 when IMO or FMO is set (as QEMU's
+        # gicv3_irqfiq_access): even ICC_SGI0R_EL1 with IMO alone.
+        return reg in _SGIS and bool((self.hcr or 0) & (_IMO | _FMO))
+
+    def execute(self, step: Step) -> str:
+        """One step, the outcome spelt as in the golden (hex, done, undef, abort, trap)."""
+        cpu = self.cpu
+        op = step["op"]
+        if op == "el1":
+            self.hcr = int(str(step["value"]), 16)
             return "done"
-        reg = str(step["reg"])
-        if op == "sr":
-            if reg == "ISR_EL1":  # the CPU's view of its lines: I = bit 7, F = bit 6
-                return hex(cpu.irq_line << 7 | cpu.fiq_line << 6)
-            return hex(cpu.read_sysreg(reg))
-        cpu.write_sysreg(reg, int(str(step["value"]), 16))
-        return "done"
-    except UndefinedInstruction:
-        return "undef"
-    except ExternalAbort:
-        return "abort"
+        if op == "el2":
+            self.hcr = None
+            return "done"
+        try:
+            if op == "r":
+                return hex(cpu.read(int(str(step["addr"]), 16), int(str(step["size"]))))
+            if op == "w":
+                cpu.write(int(str(step["addr"]), 16), int(str(step["value"]), 16),
+                          int(str(step["size"])))
+                return "done"
+            reg = str(step["reg"])
+            if reg == "ISR_EL1":  # the lines the PE sees: I = bit 7, F = bit 6
+                hcr = self.hcr or 0
+                irq = cpu.virq_line if hcr & _IMO else cpu.irq_line
+                fiq = cpu.vfiq_line if hcr & _FMO else cpu.fiq_line
+                return hex(irq << 7 | fiq << 6)
+            if self._trapped(reg):
+                return "trap"
+            name = self._name(reg)
+            if op == "sr":
+                return hex(cpu.read_sysreg(name))
+            cpu.write_sysreg(name, int(str(step["value"]), 16))
+            return "done"
+        except UndefinedInstruction:
+            return "undef"
+        except ExternalAbort:
+            return "abort"
 
 
 def replay(name: str) -> list[tuple[int, Step, str]]:
     """(index, step, irqlab's outcome) for every step of golden ``name``."""
     g = load(name)
-    m = build(g["machine"])
-    return [(i, s, execute(m, s)) for i, s in enumerate(g["steps"])]
+    cpu = Cpu0(build(g["machine"]))
+    return [(i, s, cpu.execute(s)) for i, s in enumerate(g["steps"])]
 
 
 # -- the expected differences -------------------------------------------------------------
@@ -307,7 +357,7 @@ def test_golden_matches(name: str) -> None:
 def test_goldens_present() -> None:
     """The recorded goldens exist and say which QEMU made them."""
     assert {"gicv3_id", "gicv3_rw", "gicv3_sizes", "gicv3_flow", "gicv3_its_id", "gicv3_el2",
-            "gicv3_lpi",
+            "gicv3_lpi", "gicv3_icv",
             "gicv2_id", "gicv2_rw", "gicv2_flow", "gicv2_sizes", "gicv2_virt"} <= set(NAMES)
     for name in NAMES:
         g = load(name)

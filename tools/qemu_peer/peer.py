@@ -55,12 +55,13 @@ SYSREGS: dict[str, tuple[int, int, int, int, int]] = {
     **{f"ICH_LR{n}_EL2": (3, 4, 12, 12 + n // 8, n % 8) for n in range(16)},
 }
 
-KINDS = {"r": 0, "w": 1, "sr": 2, "sw": 3}
+KINDS = {"r": 0, "w": 1, "sr": 2, "sw": 3, "el1": 4, "el2": 5}
 
 
 @dataclass(frozen=True)
 class Op:
-    """One access: ``r``/``w`` MMIO of ``size`` bytes at ``addr``; ``sr``/``sw`` a sysreg."""
+    """One step: ``r``/``w`` MMIO of ``size`` bytes at ``addr``; ``sr``/``sw`` a sysreg;
+    ``el1`` (from EL2) continues at EL1 with HCR_EL2 = ``value`` | RW, ``el2`` returns."""
 
     op: str
     addr: int = 0
@@ -76,7 +77,7 @@ class Op:
             d["size"] = self.size
         else:
             d["reg"] = self.reg
-        if self.op in ("w", "sw"):
+        if self.op in ("w", "sw", "el1"):
             d["value"] = f"{self.value:#x}"
         if self.note:
             d["note"] = self.note
@@ -156,6 +157,8 @@ def _decode(line: str) -> dict[str, object]:
     if parts[1] == "d":
         return {"got": "done"}
     esr = int(parts[2], 16)
+    if esr >> 62 & 1:  # a system register access from EL1 trapped to EL2
+        return {"got": "trap", "esr": f"{esr & ~(1 << 62):#x}"}
     ec = esr >> 26
     kind = {0x00: "undef", 0x18: "undef", 0x24: "abort", 0x25: "abort"}.get(ec, "exception")
     return {"got": kind, "esr": f"{esr:#x}"}

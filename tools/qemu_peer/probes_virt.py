@@ -158,3 +158,137 @@ def gicv2_virt() -> tuple[dict, list[Op]]:
     s.w(GICH + 0x0, 0, note="GICH_HCR <- 0")
     _gich_state(s)
     return V2_EL2, s.ops
+
+
+def _lr(state: int, grp: int, prio: int, vintid: int, hw: int = 0, pintid: int = 0) -> int:
+    return state << 62 | hw << 61 | grp << 60 | prio << 48 | pintid << 32 | vintid
+
+
+def _icv_state(s: S) -> None:
+    for reg in ("ISR_EL1", "ICC_HPPIR1_EL1", "ICC_HPPIR0_EL1", "ICC_RPR_EL1", "ICC_AP1R0_EL1",
+                "ICC_AP0R0_EL1"):
+        s.sr(reg)
+
+
+def _el2_view(s: S) -> None:
+    for n in range(4):
+        s.sr(f"ICH_LR{n}_EL2")
+    for reg in ("ICH_ELRSR_EL2", "ICH_EISR_EL2", "ICH_MISR_EL2", "ICH_HCR_EL2",
+                "ICH_VMCR_EL2", "ICH_AP0R0_EL2", "ICH_AP1R0_EL2"):
+        s.sr(reg)
+
+
+IMO_FMO = 1 << 4 | 1 << 3
+
+
+def gicv3_icv() -> tuple[dict, list[Op]]:
+    """The GICv3 virtual CPU interface as EL1 sees it (HCR_EL2.IMO/FMO: ICC_* reach ICV_*)."""
+    s = S()
+    gicv3_setup(s)
+    s.sw("ICC_PMR_EL1", 0, "physical PMR 0: no physical interrupt reaches EL1's run")
+    s.sw("ICH_HCR_EL2", 1, "ICH_HCR_EL2 <- En")
+    s.sw("ICH_VMCR_EL2", 0xF8 << 24 | 3, "ICH_VMCR_EL2 <- VPMR 0xf8, VENG0|VENG1")
+    s.sr("ICH_VMCR_EL2")
+    s.sw("ICH_LR0_EL2", _lr(1, 1, 0xA0, 40), "ICH_LR0 <- pending G1 0xa0 vINTID 40")
+    s.sw("ICH_LR1_EL2", _lr(1, 1, 0x80, 41), "ICH_LR1 <- pending G1 0x80 vINTID 41")
+    s.sw("ICH_LR2_EL2", _lr(1, 0, 0x90, 42), "ICH_LR2 <- pending G0 0x90 vINTID 42")
+    _el2_view(s)
+    s.ops.append(Op("el1", value=IMO_FMO, note="EL1, HCR_EL2.IMO|FMO"))
+    s.sr("ICC_SRE_EL1")
+    s.sr("ICC_CTLR_EL1", "ICV_CTLR_EL1")
+    s.sr("ICC_PMR_EL1", "ICV_PMR_EL1")
+    s.sr("ICC_BPR0_EL1", "ICV_BPR0_EL1")
+    s.sr("ICC_BPR1_EL1", "ICV_BPR1_EL1")
+    s.sr("ICC_IGRPEN0_EL1", "ICV_IGRPEN0_EL1")
+    s.sr("ICC_IGRPEN1_EL1", "ICV_IGRPEN1_EL1")
+    _icv_state(s)
+    s.sr("ICC_IAR0_EL1", "ICV_IAR0: HPPI is group 1")
+    s.sr("ICC_IAR1_EL1", "ICV_IAR1: 41")
+    _icv_state(s)
+    s.sr("ICC_IAR1_EL1", "40 does not preempt")
+    s.sr("ICC_IAR0_EL1", "42 (0x90) does not preempt 0x80")
+    s.sw("ICC_EOIR1_EL1", 41, "ICV_EOIR1 41")
+    _icv_state(s)
+    s.sr("ICC_IAR0_EL1", "ICV_IAR0: 42")
+    _icv_state(s)
+    s.sw("ICC_EOIR0_EL1", 42, "ICV_EOIR0 42")
+    s.sr("ICC_IAR1_EL1", "ICV_IAR1: 40")
+    s.sw("ICC_EOIR1_EL1", 40, "ICV_EOIR1 40")
+    _icv_state(s)
+    s.sr("ICC_EOIR1_EL1", "write-only: read")
+    s.sr("ICH_VTR_EL2", "EL2 register from EL1")
+    s.sw("ICC_SGI1R_EL1", 1, "ICC_SGI1R_EL1 with IMO: trapped")
+    s.sw("ICC_SGI0R_EL1", 1, "ICC_SGI0R_EL1 with FMO: trapped")
+    s.ops.append(Op("el2", note="back to EL2"))
+    _el2_view(s)
+    # the guest's view of its control registers is ICH_VMCR_EL2
+    s.ops.append(Op("el1", value=IMO_FMO, note="EL1"))
+    for reg, v in (("ICC_PMR_EL1", 0xFF), ("ICC_BPR0_EL1", 0), ("ICC_BPR1_EL1", 0),
+                   ("ICC_CTLR_EL1", (1 << 64) - 1), ("ICC_IGRPEN0_EL1", 0),
+                   ("ICC_AP1R0_EL1", ONES)):
+        s.sw(reg, v, f"{reg} (ICV) <- {v:#x}")
+        s.sr(reg)
+    s.ops.append(Op("el2", note="back to EL2"))
+    _el2_view(s)
+    s.sw("ICH_AP1R0_EL2", 0, "ICH_AP1R0_EL2 <- 0")
+    s.sw("ICH_VMCR_EL2", 0xF8 << 24 | 3 | 1 << 9, "ICH_VMCR_EL2 <- VEOIM, VENG0|VENG1")
+    # EOImode = 1: EOIR drops the priority, DIR deactivates
+    s.sw("ICH_LR0_EL2", _lr(1, 1, 0xA0, 40), "ICH_LR0 <- pending vINTID 40")
+    s.ops.append(Op("el1", value=IMO_FMO, note="EL1"))
+    s.sr("ICC_CTLR_EL1", "ICV_CTLR_EL1 (EOImode)")
+    s.sr("ICC_IAR1_EL1", "ICV_IAR1: 40")
+    s.sw("ICC_EOIR1_EL1", 40, "ICV_EOIR1 40: drop only")
+    _icv_state(s)
+    s.ops.append(Op("el2", note="EL2"))
+    _el2_view(s)
+    s.ops.append(Op("el1", value=IMO_FMO, note="EL1"))
+    s.sw("ICC_DIR_EL1", 40, "ICV_DIR 40")
+    s.sw("ICC_DIR_EL1", 45, "ICV_DIR 45 (no LR)")
+    s.ops.append(Op("el2", note="EL2"))
+    _el2_view(s)
+    s.sw("ICH_VMCR_EL2", 0xF8 << 24 | 3, "ICH_VMCR_EL2 <- VENG0|VENG1")
+    # an EOI with no matching LR counts in EOIcount; LRENPIE
+    s.sw("ICH_LR0_EL2", _lr(1, 1, 0xA0, 43), "ICH_LR0 <- pending vINTID 43")
+    s.ops.append(Op("el1", value=IMO_FMO, note="EL1"))
+    s.sr("ICC_IAR1_EL1", "ICV_IAR1: 43")
+    s.ops.append(Op("el2", note="EL2"))
+    s.sw("ICH_LR0_EL2", 0, "ICH_LR0 <- 0 while active")
+    s.sw("ICH_HCR_EL2", 1 | 1 << 2, "ICH_HCR_EL2 <- En|LRENPIE")
+    s.ops.append(Op("el1", value=IMO_FMO, note="EL1"))
+    s.sw("ICC_EOIR1_EL1", 43, "ICV_EOIR1 43: no LR")
+    _icv_state(s)
+    s.ops.append(Op("el2", note="EL2"))
+    _el2_view(s)
+    s.r(rd(0) + SGI + 0x200, note="GICR0_ISPENDR0 (maintenance PPI 25)")
+    s.sw("ICH_HCR_EL2", 1, "ICH_HCR_EL2 <- En")
+    # HW = 1: the physical SPI 48 is deactivated by the virtual EOI
+    s.w(GICD + 0x84, 1 << 16, note="GICD_IGROUPR1 <- 48 Group 1")
+    s.w(GICD + 0x430, 0xA0, 1, "GICD_IPRIORITYR byte 48 <- 0xa0")
+    s.w(GICD + 0x6000 + 8 * 48, 0, 8, "GICD_IROUTER48 <- CPU 0")
+    s.w(GICD + 0x104, 1 << 16, note="GICD_ISENABLER1 <- 48")
+    s.w(GICD + 0x204, 1 << 16, note="GICD_ISPENDR1 <- 48")
+    s.sw("ICC_PMR_EL1", 0xFF, "physical PMR 0xff")
+    s.sw("ICC_CTLR_EL1", 2, "physical EOImode 1")
+    s.sr("ICC_IAR1_EL1", "physical IAR1: 48")
+    s.sw("ICC_EOIR1_EL1", 48, "physical EOIR1 48: drop only")
+    s.sw("ICC_PMR_EL1", 0, "physical PMR 0")
+    s.r(GICD + 0x304, note="GICD_ISACTIVER1")
+    s.sw("ICH_LR0_EL2", _lr(1, 1, 0xA0, 30, hw=1, pintid=48), "ICH_LR0 <- HW vINTID 30 pINTID 48")
+    s.ops.append(Op("el1", value=IMO_FMO, note="EL1"))
+    s.sr("ICC_IAR1_EL1", "ICV_IAR1: 30")
+    s.sw("ICC_EOIR1_EL1", 30, "ICV_EOIR1 30")
+    s.ops.append(Op("el2", note="EL2"))
+    s.r(GICD + 0x304, note="GICD_ISACTIVER1 (48 deactivated)")
+    _el2_view(s)
+    # IMO only: group 0 registers stay physical
+    s.sw("ICH_LR0_EL2", _lr(1, 1, 0xA0, 40), "ICH_LR0 <- pending vINTID 40")
+    s.ops.append(Op("el1", value=1 << 4, note="EL1, IMO only"))
+    s.sr("ISR_EL1")
+    s.sr("ICC_HPPIR1_EL1", "ICV_HPPIR1")
+    s.sr("ICC_HPPIR0_EL1", "physical ICC_HPPIR0")
+    s.sr("ICC_PMR_EL1", "ICV_PMR")
+    s.sw("ICC_SGI0R_EL1", 0, "ICC_SGI0R without FMO: physical")
+    s.ops.append(Op("el2", note="EL2"))
+    s.sw("ICH_LR0_EL2", 0)
+    s.sw("ICH_HCR_EL2", 0)
+    return V3_EL2, s.ops

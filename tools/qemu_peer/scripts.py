@@ -13,7 +13,7 @@ from peer import Op
 from probes_gicv2 import gicv2_flow, gicv2_id, gicv2_rw, gicv2_sizes
 from probes_gicv3 import gicv3_flow, gicv3_id, gicv3_its_id, gicv3_rw, gicv3_sizes
 from probes_lpi import gicv3_lpi
-from probes_virt import gicv2_virt, gicv3_el2
+from probes_virt import gicv2_virt, gicv3_el2, gicv3_icv
 
 SCRIPTS: dict[str, Callable[[], tuple[dict, list[Op]]]] = {
     "gicv3_id": gicv3_id,
@@ -28,4 +28,5 @@ SCRIPTS: dict[str, Callable[[], tuple[dict, list[Op]]]] = {
     "gicv3_el2": gicv3_el2,
     "gicv2_virt": gicv2_virt,
     "gicv3_lpi": gicv3_lpi,
+    "gicv3_icv": gicv3_icv,
 }

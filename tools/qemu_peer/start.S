@@ -64,7 +64,7 @@ vectors:
     OTHER_ENTRY 7
     /* lower EL, AArch64 */
     .balign 128
-    OTHER_ENTRY 8
+    b       lower_sync
     .balign 128
     OTHER_ENTRY 9
     .balign 128
@@ -80,6 +80,76 @@ vectors:
     OTHER_ENTRY 14
     .balign 128
     OTHER_ENTRY 15
+
+/*
+ * enter_el1(hcr, start): run the script from index ``start`` at EL1 with HCR_EL2 = hcr
+ * (plus RW: EL1 is AArch64), on its own stack, until el1_loop returns; its HVC #1 brings
+ * the returned index back here, at EL2.  Only called at EL2.
+ */
+    .global enter_el1
+enter_el1:
+    stp     x29, x30, [sp, #-96]!
+    stp     x19, x20, [sp, #16]
+    stp     x21, x22, [sp, #32]
+    stp     x23, x24, [sp, #48]
+    stp     x25, x26, [sp, #64]
+    stp     x27, x28, [sp, #80]
+    orr     x0, x0, #(1 << 31)
+    msr     hcr_el2, x0
+    ldr     x9, =__stack1_top
+    msr     sp_el1, x9
+    adr     x9, vectors
+    msr     vbar_el1, x9
+    mov     x9, #0x3c5                  /* EL1h, DAIF masked */
+    msr     spsr_el2, x9
+    adr     x9, el1_entry
+    msr     elr_el2, x9
+    mov     x0, x1
+    isb
+    eret
+el1_entry:
+    bl      el1_loop
+    hvc     #1
+    b       park
+
+/*
+ * A synchronous exception from EL1 taken to EL2: HVC #1 returns from enter_el1 (SP_EL2
+ * still holds enter_el1's frame); anything else (a trapped system register access) is
+ * recorded, flagged as taken to EL2, and skipped.
+ */
+lower_sync:
+    sub     sp, sp, #192
+    stp     x0, x1, [sp, #0]
+    mrs     x1, esr_el2
+    lsr     x1, x1, #26
+    cmp     x1, #0x16
+    b.ne    7f
+    ldp     x0, x1, [sp, #0]
+    add     sp, sp, #192
+    ldp     x19, x20, [sp, #16]
+    ldp     x21, x22, [sp, #32]
+    ldp     x23, x24, [sp, #48]
+    ldp     x25, x26, [sp, #64]
+    ldp     x27, x28, [sp, #80]
+    ldp     x29, x30, [sp], #96
+    ret
+7:  stp     x2, x3, [sp, #16]
+    stp     x4, x5, [sp, #32]
+    stp     x6, x7, [sp, #48]
+    stp     x8, x9, [sp, #64]
+    stp     x10, x11, [sp, #80]
+    stp     x12, x13, [sp, #96]
+    stp     x14, x15, [sp, #112]
+    stp     x16, x17, [sp, #128]
+    stp     x18, x29, [sp, #144]
+    str     x30, [sp, #160]
+    mrs     x0, esr_el2
+    orr     x0, x0, #(1 << 62)          /* taken to EL2 */
+    bl      exc_record
+    mrs     x0, elr_el2
+    add     x0, x0, #4
+    msr     elr_el2, x0
+    b       6f
 
 /* Save the caller-saved registers, record the syndrome, skip the instruction. */
 sync_cur:
