@@ -443,7 +443,69 @@ def its_inv() -> tuple[dict, list[Step]]:
     return V3, s.steps
 
 
+def _reset_queue(s: S, note: str) -> None:
+    s.w(GITS + 0x0, 0, note=f"GITS_CTLR <- 0 ({note})")
+    s.w(GITS + 0x80, 1 << 63 | CMDQ, 8, "GITS_CBASER <- CMDQ (CREADR = 0)")
+    s.w(GITS + 0x88, 0, 8, "GITS_CWRITER <- 0")
+    s.cwriter = 0
+
+
+def its_memfault() -> tuple[dict, list[Step]]:
+    """Tables, ITTs and the queue where nothing decodes: which accesses stall the queue."""
+    s = S()
+    setup(s)
+    s.cmd("MAPC 0 -> CPU0", *mapc(0, 0))
+    s.cmd("MAPD 1", *mapd(1, 4, ITT + 0x1000))
+    s.cmd("MAPTI 1/0 -> 8192 c0", *mapti(1, 0, LPI, 0))
+    s.cmd("MAPD 2 (ITT outside RAM)", *mapd(2, 4, OUTSIDE))
+    s.cmd("INT 2/0 (reads the ITE: stall?)", *ev_cmd(INT, 2, 0))
+    _reset_queue(s, "after INT 2/0")
+    s.w(GITS + 0x0, 1, note="GITS_CTLR <- Enabled")
+    for note, c in (("CLEAR 2/0", ev_cmd(CLEAR, 2, 0)), ("DISCARD 2/0", ev_cmd(DISCARD, 2, 0)),
+                    ("INV 2/0", ev_cmd(INV, 2, 0)), ("MOVI 2/0 -> c0", ev_cmd(MOVI, 2, 0, 0)),
+                    ("INT 2/32 (EventID out of range first)", ev_cmd(INT, 2, 32))):
+        s.cmd(note, *c)
+        _reset_queue(s, f"after {note}")
+        s.w(GITS + 0x0, 1, note="GITS_CTLR <- Enabled")
+    s.w(TRANSLATER, 0, note="GITS_TRANSLATER <- 0 (DeviceID 0: not mapped)")
+    s.cmd("MAPD 0 (ITT outside RAM)", *mapd(0, 4, OUTSIDE))
+    s.w(TRANSLATER, 0, note="GITS_TRANSLATER <- 0 (its ITE is outside RAM)")
+    s.r(GITS + 0x90, 8, "GITS_CREADR")
+    # the collection table outside RAM
+    _reset_queue(s, "moving the collection table")
+    s.w(GITS + 0x108, 1 << 63 | 2 << 8 | OUTSIDE, 8, "GITS_BASER1 <- outside RAM")
+    s.w(GITS + 0x0, 1, note="GITS_CTLR <- Enabled")
+    s.cmd("INT 1/0 (reads the CTE: stall?)", *ev_cmd(INT, 1, 0))
+    _reset_queue(s, "after INT 1/0")
+    s.w(GITS + 0x0, 1, note="GITS_CTLR <- Enabled")
+    s.cmd("INVALL 0", INVALL, 0, 0, 0, 0)
+    _reset_queue(s, "after INVALL")
+    s.w(GITS + 0x0, 1, note="GITS_CTLR <- Enabled")
+    s.cmd("MAPC 0 -> CPU0 (writes the CTE: stall?)", *mapc(0, 0))
+    # the device table outside RAM
+    _reset_queue(s, "moving the device table")
+    s.w(GITS + 0x108, 1 << 63 | 2 << 8 | CT, 8, "GITS_BASER1 <- CT")
+    s.w(GITS + 0x100, 1 << 63 | 2 << 8 | OUTSIDE, 8, "GITS_BASER0 <- outside RAM")
+    s.w(GITS + 0x0, 1, note="GITS_CTLR <- Enabled")
+    s.cmd("INT 1/0 (reads the DTE: stall?)", *ev_cmd(INT, 1, 0))
+    _reset_queue(s, "after INT 1/0")
+    s.w(GITS + 0x0, 1, note="GITS_CTLR <- Enabled")
+    s.cmd("MAPTI 1/1 (reads the DTE: stall?)", *mapti(1, 1, LPI + 1, 0))
+    _reset_queue(s, "after MAPTI 1/1")
+    s.w(GITS + 0x0, 1, note="GITS_CTLR <- Enabled")
+    s.cmd("MAPD 1 (writes the DTE: stall?)", *mapd(1, 4, ITT + 0x1000))
+    # the command queue outside RAM
+    _reset_queue(s, "moving the queue")
+    s.w(GITS + 0x100, 1 << 63 | 2 << 8 | DT, 8, "GITS_BASER0 <- DT")
+    s.w(GITS + 0x80, 1 << 63 | OUTSIDE, 8, "GITS_CBASER <- outside RAM")
+    s.w(GITS + 0x0, 1, note="GITS_CTLR <- Enabled")
+    s.w(GITS + 0x88, 0x40, 8, "GITS_CWRITER <- 0x40")
+    s.r(GITS + 0x90, 8, "GITS_CREADR (queue outside RAM)")
+    return V3, s.steps
+
+
 SCRIPTS: dict[str, Callable[[], tuple[dict, list[Step]]]] = {
+    "its_memfault": its_memfault,
     "its_tables": its_tables, "its_inv": its_inv,
     "its_regs": its_regs, "its_cmds": its_cmds, "its_errors": its_errors,
     "its_sizes": its_sizes}

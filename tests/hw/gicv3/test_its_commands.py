@@ -406,3 +406,82 @@ def test_stalled_queue_needs_retry(mode):
     assert d.creadr == start | 1 and not d.rec.of("its_cmd_sync")
     d.write64("GITS_CWRITER", d.cwriter | 1)  # Retry: the MAPTI fails again
     assert d.creadr == start | 1 and len(d.rec.of("its_cmdq_retry")) == 1
+
+
+# -- table entries outside RAM: QEMU stalls on the read --------------------------------------
+@pytest.mark.parametrize("name", ["INT", "CLEAR", "DISCARD", "INV", "MOVI"])
+@pytest.mark.parametrize("mode", MODES)
+def test_ite_read_outside_ram_is_a_memory_fault(mode, name):
+    """Device 2's ITT is outside RAM: reading its ITE stalls in "qemu" mode, as QEMU."""
+    _m, d = setup(mode)
+    start = d.cwriter
+    d.cmd(name, DeviceID=2, EventID=0, **({"ICID": 0} if name == "MOVI" else {}))
+    assert d.errors() == [(name, "ITT entry is not in RAM")]
+    _expect_outcome(d, mode, True, start)
+
+
+def test_eventid_range_checked_before_the_ite_read():
+    _m, d = setup()
+    start = d.cwriter
+    d.cmd("INT", DeviceID=2, EventID=16)
+    assert d.errors() == [("INT", "EventID exceeds the device ITT size")]
+    assert d.creadr == start + 32
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_dte_read_outside_ram_is_a_memory_fault(mode):
+    m = fake_machine(cpus=4, its_command_errors=mode)
+    d = ItsDriver(m, enable=False)
+    d.write64("GITS_BASER0", GITS_BASER.encode(Valid=1, Page_Size=0, Size=0)
+              | encode_baser_address(OUTSIDE, 0x1000))
+    d.enable()
+    d.cmd("MAPC", ICID=0, RDbase=0, V=1)
+    start = d.cwriter
+    # MAPTI reads the DTE before checking the ICID (QEMU's order)
+    d.cmd("MAPTI", DeviceID=1, EventID=0, pINTID=0x2000, ICID=0x7FFF)
+    assert d.errors() == [("MAPTI", "device table entry is not in RAM")]
+    _expect_outcome(d, mode, True, start)
+
+
+def test_level1_entry_outside_ram_on_int():
+    m = fake_machine(cpus=4)
+    d = ItsDriver(m, enable=False)
+    d.write64("GITS_BASER0", GITS_BASER.encode(Valid=1, Indirect=1, Page_Size=0, Size=0)
+              | encode_baser_address(OUTSIDE, 0x1000))
+    d.enable()
+    d.cmd("INT", DeviceID=1, EventID=0)
+    assert d.errors() == [("INT", "level-1 device table entry is not in RAM")]
+    assert d.its.stalled
+
+
+def test_cte_read_outside_ram_is_an_unmapped_collection():
+    """QEMU 7.2 treats a CTE it cannot read as not valid (no stall); so does irqlab."""
+    m = fake_machine(cpus=4)
+    d = ItsDriver(m, enable=False)
+    d.write64("GITS_BASER1", GITS_BASER.encode(Valid=1, Page_Size=0, Size=0)
+              | encode_baser_address(OUTSIDE, 0x1000))
+    d.enable()
+    d.cmd("MAPD", DeviceID=1, Size=3, ITT_addr=ITT, V=1)
+    d.cmd("MAPTI", DeviceID=1, EventID=0, pINTID=0x2000, ICID=0)
+    start = d.cwriter
+    d.cmd("INT", DeviceID=1, EventID=0)
+    assert d.errors() == [("INT", "collection not mapped (CTE not valid)")]
+    assert d.creadr == start + 32
+
+
+def test_cpu_store_needing_an_entry_outside_ram_aborts():
+    """As QEMU: the CPU's store to GITS_TRANSLATER gets a bus error (ExternalAbort); a
+    device's write is dropped with the fault event."""
+    from irqlab.errors import ExternalAbort
+
+    m, d = setup()
+    d.cmd("MAPD", DeviceID=0, Size=3, ITT_addr=OUTSIDE, V=1)
+    with pytest.raises(ExternalAbort, match="ITT entry is not in RAM"):
+        m.bus.write(m.its.translater, 0, 4, 0)
+    f = d.rec.of("its_translation_fault")
+    assert [(e["devid"], e["rule"]) for e in f] == [(0, "ITT entry is not in RAM")]
+    d.msi(2, 1)  # a device: dropped, no exception
+    assert d.rec.of("its_translation_fault")[-1]["rule"] == "ITT entry is not in RAM"
+    m.bus.write(m.its.translater, 99, 4, 0)  # EventID beyond the ITT: no table read
+    assert d.rec.of("its_translation_fault")[-1]["rule"] == "EventID exceeds the device ITT size"
+    assert d.pending() == {}

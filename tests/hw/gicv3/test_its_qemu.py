@@ -59,6 +59,8 @@ EXPECTED: tuple[tuple[str, Callable[[str], bool], str, str], ...] = (
      "GITS_TYPER.ITT_entry_size: 8-byte ITEs (QEMU 12)"),
     ("its_sizes", _note_is("GITS_TYPER read 8"), "0x1f0001ef71",
      "GITS_TYPER.ITT_entry_size: 8-byte ITEs (QEMU 12)"),
+    ("its_memfault", _note_is("GITS_CREADR (queue outside RAM)"), "0x1",
+     "a command queue outside RAM: the queue stalls"),
     ("its_sizes", _bad_size, "0x0", _SIZES_ROW),
     ("its_sizes", _bad_size, "done", _SIZES_ROW),
 )

@@ -47,9 +47,18 @@ from irqlab.arch.its import (
     encode_dte,
     encode_ite,
 )
+from irqlab.errors import _AccessFault
 from irqlab.hw._access import BadAccess, misaligned
 from irqlab.hw.gicv3.its_commands import CommandQueueMixin
-from irqlab.hw.gicv3.its_tables import Collection, Device, Ite, Table, scan_entries
+from irqlab.hw.gicv3.its_tables import (
+    L1_INVALID,
+    MEMORY_FAULT,
+    Collection,
+    Device,
+    Ite,
+    Table,
+    scan_entries,
+)
 
 if TYPE_CHECKING:
     from irqlab.hw.machine import Machine
@@ -343,6 +352,7 @@ class ITS(CommandQueueMixin):
         if offset != _TRANSLATER_OFF:
             return  # reserved: WI
         ev = self._events
+        from_cpu = device_id is None
         if device_id is None:
             # IMPDEF choice: a CPU store carries no requester ID on this bus.  IHI 0069
             # 5.3.5 leaves it to the implementation how the DeviceID of a write is
@@ -365,6 +375,30 @@ class ITS(CommandQueueMixin):
             return
         # enabled, normal path
         self._translation.mmio_write(offset, value, size, None, device_id)
+        if from_cpu:
+            # IMPDEF choice, as QEMU: a CPU store whose translation needs a table entry
+            # outside RAM ends in an external abort (QEMU returns a bus error to the
+            # writer); a device's write is only dropped (the fault event says why).
+            rule = self._memory_fault_rule(device_id, value)
+            if rule is not None:
+                raise _AccessFault(f"GITS_TRANSLATER: {rule}")
+
+    def _memory_fault_rule(self, devid: int, eventid: int) -> str | None:
+        """Why a translation miss would read a table entry outside RAM, or None."""
+        if devid >= self._dt.num_entries:
+            return None
+        dev = self._devices.get(devid)
+        if dev is None:
+            a = self._dt.entry_addr(devid, self._mem, self._bus.is_ram)
+            if a == MEMORY_FAULT:
+                return "level-1 device table entry is not in RAM"
+            if a != L1_INVALID and not self._bus.is_ram(a):
+                return "device table entry is not in RAM"
+            return None
+        if (eventid < 1 << (dev.size + 1) and eventid not in dev.ites
+                and not self._bus.is_ram(dev.itt_addr + eventid * ITS_ENTRY_SIZE)):
+            return "ITT entry is not in RAM"
+        return None
 
     def _translation_fault(self, devid: int, eventid: int) -> None:
         """Record why an MSI was dropped (architected: the write is ignored; IMPDEF
@@ -375,8 +409,11 @@ class ITS(CommandQueueMixin):
         if devid >= 1 << self._dev_bits:
             rule = "DeviceID exceeds GITS_TYPER.Devbits"
         else:
+            rule = self._memory_fault_rule(devid, eventid)
             dev = self._devices.get(devid)
-            if dev is None:
+            if rule is not None:
+                pass
+            elif dev is None:
                 rule = "device not mapped (DTE not valid)"
             elif eventid >= 1 << (dev.size + 1):
                 rule = "EventID exceeds the device ITT size"

@@ -166,12 +166,23 @@ class CommandQueueMixin:
                                 if self._ct.valid else
                                 "collection table not valid (GITS_BASER1)")
 
+    def _dte_readable(self, devid: int) -> None:
+        """For a DeviceID the cache does not hold: a memory fault if its DTE (or level-1
+        entry) would be read from outside RAM, as QEMU stalls on that read; an invalid
+        level-1 entry is simply "not mapped".  Only on error paths."""
+        a = self._dt.entry_addr(devid, self._mem, self._bus.is_ram)
+        if a == MEMORY_FAULT:
+            raise _CommandError("level-1 device table entry is not in RAM", memory=True)
+        if a != L1_INVALID and not self._bus.is_ram(a):
+            raise _CommandError("device table entry is not in RAM", memory=True)
+
     def _device(self, cmd: ItsCommand) -> Device:
         """The mapped device of a command, with its EventID checked against the ITT size."""
         devid = cmd.DeviceID
         self._check_devid(devid)
         dev = self._devices.get(devid)
         if dev is None:
+            self._dte_readable(devid)
             raise _CommandError("device not mapped (DTE not valid)")
         if "EventID" in cmd.fields and cmd.EventID >= 1 << (dev.size + 1):
             raise _CommandError("EventID exceeds the device ITT size")
@@ -181,6 +192,10 @@ class CommandQueueMixin:
         dev = self._device(cmd)
         ite = dev.ites.get(cmd.EventID)
         if ite is None:
+            # IMPDEF choice, as QEMU: an ITE that would be read from outside RAM is a
+            # memory fault (the queue stalls in "qemu" mode), not an unmapped event.
+            if not self._bus.is_ram(dev.itt_addr + cmd.EventID * ITS_ENTRY_SIZE):
+                raise _CommandError("ITT entry is not in RAM", memory=True)
             raise _CommandError("event not mapped (ITE not valid)")
         if need_collection and ite.coll.redist is None:
             raise _CommandError("collection not mapped (CTE not valid)")
@@ -244,8 +259,10 @@ class CommandQueueMixin:
 
     def _map_event(self, cmd: ItsCommand, pintid: int) -> None:
         # Checks in the order of IHI 0069's MAPTI pseudocode, as QEMU: DeviceID range,
-        # ICID range, DTE valid, EventID range, pINTID.
+        # (DTE read), ICID range, DTE valid, EventID range, pINTID.
         self._check_devid(cmd.DeviceID)
+        if cmd.DeviceID not in self._devices:
+            self._dte_readable(cmd.DeviceID)  # QEMU reads the DTE before checking the ICID
         self._check_icid(cmd.ICID)
         dev = self._device(cmd)
         if not LPI_INTID_BASE <= pintid < self._intid_limit:
