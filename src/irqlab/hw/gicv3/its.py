@@ -406,14 +406,14 @@ class ITS(CommandQueueMixin):
         ev = self._events
         if not ev.enabled:
             return
+        dev = self._devices.get(devid)
+        mem_rule = self._memory_fault_rule(devid, eventid)
         if devid >= 1 << self._dev_bits:
             rule = "DeviceID exceeds GITS_TYPER.Devbits"
+        elif mem_rule is not None:
+            rule = mem_rule
         else:
-            rule = self._memory_fault_rule(devid, eventid)
-            dev = self._devices.get(devid)
-            if rule is not None:
-                pass
-            elif dev is None:
+            if dev is None:
                 rule = "device not mapped (DTE not valid)"
             elif eventid >= 1 << (dev.size + 1):
                 rule = "EventID exceeds the device ITT size"
