@@ -504,7 +504,59 @@ def its_memfault() -> tuple[dict, list[Step]]:
     return V3, s.steps
 
 
+def its_lifecycle() -> tuple[dict, list[Step]]:
+    """Re-targeting a collection with LPIs pending, disable/enable, moving the tables."""
+    s = S()
+    setup(s)
+    s.cmd("MAPC 0 -> CPU1", *mapc(0, 1))
+    s.cmd("MAPD 0", *mapd(0, 4, ITT))
+    s.cmd("MAPTI 0/1 -> 8193 c0", *mapti(0, 1, LPI + 1, 0))
+    s.cmd("INT 0/1 (pending on CPU1)", *ev_cmd(INT, 0, 1))
+    s.cmd("MAPC 0 -> CPU0 (remap)", *mapc(0, 0))
+    s.hppi("the pending LPI stays on CPU1")
+    s.cmd("MOVALL CPU1 -> CPU0", MOVALL, 0, 0, 1 << 16, 0)
+    s.hppi("after MOVALL")
+    s.ack("ack 8193")
+    s.sw("ICC_EOIR1_EL1", LPI + 1)
+    s.w(TRANSLATER, 1, note="MSI 0/1 (CPU store)")
+    s.hppi("collection 0 now targets CPU0")
+    s.ack("ack 8193")
+    s.sw("ICC_EOIR1_EL1", LPI + 1)
+    s.w(GITS + 0x0, 0, note="GITS_CTLR <- 0")
+    s.r(GITS + 0x0, note="GITS_CTLR")
+    s.w(TRANSLATER, 1, note="MSI 0/1 while disabled")
+    s.hppi("dropped while disabled")
+    s.cmd("INT 0/1 while disabled (queued)", *ev_cmd(INT, 0, 1))
+    s.hppi("commands wait while disabled")
+    s.w(GITS + 0x0, 1, note="GITS_CTLR <- Enabled")
+    s.r(GITS + 0x90, 8, "GITS_CREADR after enabling")
+    s.hppi("the queued INT ran")
+    s.ack("ack 8193")
+    s.sw("ICC_EOIR1_EL1", LPI + 1)
+    # tables somewhere else, then back
+    s.w(GITS + 0x0, 0, note="GITS_CTLR <- 0")
+    s.w(GITS + 0x100, 1 << 63 | 2 << 8 | 0x4850_0000, 8, "GITS_BASER0 <- an empty table")
+    s.w(GITS + 0x0, 1, note="GITS_CTLR <- Enabled")
+    s.w(TRANSLATER, 1, note="MSI 0/1 (empty device table)")
+    s.hppi("nothing: DeviceID 0 has no DTE there")
+    s.w(GITS + 0x0, 0, note="GITS_CTLR <- 0")
+    s.w(GITS + 0x100, 1 << 63 | 2 << 8 | DT, 8, "GITS_BASER0 <- DT again")
+    s.w(GITS + 0x0, 1, note="GITS_CTLR <- Enabled")
+    s.w(TRANSLATER, 1, note="MSI 0/1 (DT again)")
+    s.hppi("the mapping is back from memory")
+    s.ack("ack 8193")
+    s.sw("ICC_EOIR1_EL1", LPI + 1)
+    s.w(GITS + 0x0, 0, note="GITS_CTLR <- 0")
+    s.w(GITS + 0x100, 0, 8, "GITS_BASER0 <- not Valid")
+    s.w(GITS + 0x0, 1, note="GITS_CTLR <- Enabled")
+    s.w(TRANSLATER, 1, note="MSI 0/1 (device table not Valid)")
+    s.hppi("nothing: no device table")
+    s.cmd("MAPD 0 (no device table)", *mapd(0, 4, ITT))
+    return V3, s.steps
+
+
 SCRIPTS: dict[str, Callable[[], tuple[dict, list[Step]]]] = {
+    "its_lifecycle": its_lifecycle,
     "its_memfault": its_memfault,
     "its_tables": its_tables, "its_inv": its_inv,
     "its_regs": its_regs, "its_cmds": its_cmds, "its_errors": its_errors,
