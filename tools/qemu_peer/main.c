@@ -12,7 +12,10 @@
 #define UART_DR ((volatile uint32_t *)0x09000000UL)
 #define UART_FR ((volatile uint32_t *)0x09000018UL)
 
-enum { OP_READ = 0, OP_WRITE = 1, OP_SR_READ = 2, OP_SR_WRITE = 3, OP_EL1 = 4, OP_EL2 = 5 };
+enum {
+    OP_READ = 0, OP_WRITE = 1, OP_SR_READ = 2, OP_SR_WRITE = 3, OP_EL1 = 4, OP_EL2 = 5,
+    OP_CPU = 6,
+};
 
 struct op {
     uint64_t addr;   /* MMIO address, or the system register's index for OP_SR_* */
@@ -29,7 +32,21 @@ static void sr_write(uint32_t reg, uint64_t value);
 volatile uint64_t g_fault;
 
 uint64_t enter_el1(uint64_t hcr, uint64_t start);  /* start.S */
+void secondary_entry(void);                         /* start.S */
 uint64_t el1_loop(uint64_t start);
+void secondary_main(void);
+
+#define MAX_CPUS 16
+
+/* CPU 0 hands the script to CPU n (OP_CPU n) and waits; OP_CPU 0 hands it back. */
+struct mailbox {
+    volatile uint32_t go;
+    volatile uint32_t start;
+    volatile uint32_t done;
+    volatile uint32_t end;
+};
+static struct mailbox mbox[MAX_CPUS];
+static uint8_t powered[MAX_CPUS];
 
 void exc_record(uint64_t esr)
 {
@@ -107,12 +124,32 @@ static void mmio_write(uint64_t addr, uint64_t v, uint32_t size)
     __asm__ volatile("dsb sy; isb" : : : "memory");
 }
 
-static void psci_system_off(void)
+static uint64_t current_el(void)
 {
     uint64_t el;
 
     __asm__ volatile("mrs %0, CurrentEL" : "=r"(el));
-    if ((el >> 2) == 2) {
+    return el >> 2;
+}
+
+static int64_t psci_cpu_on(uint64_t mpidr, uint64_t entry)
+{
+    register uint64_t x0 __asm__("x0") = 0xC4000003ULL;
+    register uint64_t x1 __asm__("x1") = mpidr;
+    register uint64_t x2 __asm__("x2") = entry;
+    register uint64_t x3 __asm__("x3") = 0;
+
+    if (current_el() == 2) {
+        __asm__ volatile("smc #0" : "+r"(x0), "+r"(x1), "+r"(x2), "+r"(x3) : : "memory");
+    } else {
+        __asm__ volatile("hvc #0" : "+r"(x0), "+r"(x1), "+r"(x2), "+r"(x3) : : "memory");
+    }
+    return (int64_t)x0;
+}
+
+static void psci_system_off(void)
+{
+    if (current_el() == 2) {
         __asm__ volatile("mov x0, #0x0008; movk x0, #0x8400, lsl #16; smc #0"
                          : : : "x0", "x1", "x2", "x3", "memory");
     } else {
@@ -141,7 +178,7 @@ static void report(uint32_t i, uint64_t v, int wrote)
  * Run the script from index ``i``.  At EL2, OP_EL1 drops to EL1 (enter_el1) and goes
  * on there; at EL1, OP_EL2 returns its index so that enter_el1 resumes at EL2.
  */
-static uint32_t run_ops(uint32_t i, int at_el1)
+static uint32_t run_ops(uint32_t i, int at_el1, int secondary)
 {
     for (; i < N_OPS; i++) {
         const struct op *o = &OPS[i];
@@ -160,6 +197,27 @@ static uint32_t run_ops(uint32_t i, int at_el1)
                 i = (uint32_t)enter_el1(o->value, i + 1);
             }
             continue;
+        case OP_CPU:
+            if (secondary) {
+                return i;  /* CPU 0 reports this step and dispatches it */
+            }
+            report(i, 0, 1);
+            if (o->value != 0 && o->value < MAX_CPUS) {
+                struct mailbox *mb = &mbox[o->value];
+
+                mb->done = 0;
+                mb->start = i + 1;
+                __asm__ volatile("dsb sy" : : : "memory");
+                mb->go = 1;
+                if (!powered[o->value]) {
+                    powered[o->value] = 1;
+                    psci_cpu_on(o->value, (uint64_t)&secondary_entry);
+                }
+                while (!mb->done) {
+                }
+                i = mb->end - 1;  /* the next step is the OP_CPU that stopped CPU n */
+            }
+            continue;
         default:  /* OP_EL2 */
             report(i, 0, 1);
             if (at_el1) {
@@ -174,7 +232,24 @@ static uint32_t run_ops(uint32_t i, int at_el1)
 
 uint64_t el1_loop(uint64_t start)
 {
-    return run_ops((uint32_t)start, 1);
+    return run_ops((uint32_t)start, 1, 0);
+}
+
+void secondary_main(void)
+{
+    uint64_t mpidr;
+    struct mailbox *mb;
+
+    __asm__ volatile("mrs %0, mpidr_el1" : "=r"(mpidr));
+    mb = &mbox[mpidr & 0xff];
+    for (;;) {
+        while (!mb->go) {
+        }
+        mb->go = 0;
+        mb->end = run_ops(mb->start, 0, 1);
+        __asm__ volatile("dsb sy" : : : "memory");
+        mb->done = 1;
+    }
 }
 
 int main(void)
@@ -182,7 +257,7 @@ int main(void)
     puts_("BEGIN ");
     putdec(N_OPS);
     putc_('\n');
-    run_ops(0, 0);
+    run_ops(0, 0, 0);
     puts_("END\n");
     psci_system_off();
     return 0;

@@ -1,8 +1,8 @@
 """The probe scripts, by name: each returns ``(machine, ops)``.
 
 ``machine`` describes the QEMU run and the irqlab machine the golden test builds
-(``gic``, ``cpus``, ``its``, ``virtualization``).  Scripts run on CPU 0 only (the
-other CPUs stay powered off in QEMU) but reach every redistributor through MMIO.
+(``gic``, ``cpus``, ``its``, ``virtualization``).  Scripts run on CPU 0 unless a ``cpu``
+step hands them to another CPU (powered on by PSCI, one CPU runs at a time).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from peer import Op
 from probes_gicv2 import gicv2_flow, gicv2_id, gicv2_rw, gicv2_sizes
 from probes_gicv3 import gicv3_flow, gicv3_id, gicv3_its_id, gicv3_rw, gicv3_sizes
 from probes_lpi import gicv3_lpi
+from probes_smp import gicv2_smp, gicv3_smp
 from probes_virt import gicv2_virt, gicv3_el2, gicv3_icv
 
 SCRIPTS: dict[str, Callable[[], tuple[dict, list[Op]]]] = {
@@ -29,4 +30,6 @@ SCRIPTS: dict[str, Callable[[], tuple[dict, list[Op]]]] = {
     "gicv2_virt": gicv2_virt,
     "gicv3_lpi": gicv3_lpi,
     "gicv3_icv": gicv3_icv,
+    "gicv3_smp": gicv3_smp,
+    "gicv2_smp": gicv2_smp,
 }

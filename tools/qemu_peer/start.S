@@ -35,6 +35,26 @@ park:
     wfe
     b       park
 
+/* A secondary CPU, started by PSCI CPU_ON: its own stack, vectors, then secondary_main. */
+    .global secondary_entry
+secondary_entry:
+    mrs     x1, mpidr_el1
+    and     x1, x1, #0xff
+    ldr     x2, =__sec_stacks
+    add     x1, x1, #1
+    add     x2, x2, x1, lsl #13          /* 8 KiB per CPU */
+    mov     sp, x2
+    adr     x1, vectors
+    mrs     x0, CurrentEL
+    cmp     x0, #8
+    b.ne    8f
+    msr     vbar_el2, x1
+    b       9f
+8:  msr     vbar_el1, x1
+9:  isb
+    bl      secondary_main
+    b       park
+
 /* OTHER_ENTRY: an exception the program does not expect (IRQs stay masked). */
 .macro OTHER_ENTRY kind
     mov     x0, #\kind
