@@ -552,6 +552,18 @@ def its_lifecycle() -> tuple[dict, list[Step]]:
     s.w(TRANSLATER, 1, note="MSI 0/1 (device table not Valid)")
     s.hppi("nothing: no device table")
     s.cmd("MAPD 0 (no device table)", *mapd(0, 4, ITT))
+    # 32-bit halves of the queue registers
+    s.w(GITS + 0x0, 0, note="GITS_CTLR <- 0")
+    s.r(GITS + 0x90, 8, "GITS_CREADR (disabled)")
+    s.w(GITS + 0x84, 1 << 31, 4, "GITS_CBASER[63:32] <- Valid")
+    s.r(GITS + 0x90, 8, "GITS_CREADR after a CBASER upper-half write")
+    s.r(GITS + 0x80, 8, "GITS_CBASER")
+    s.w(GITS + 0x88, 0x40, 4, "GITS_CWRITER[31:0] <- 0x40 (disabled)")
+    s.r(GITS + 0x90, 8, "GITS_CREADR")
+    s.w(GITS + 0x0, 1, note="GITS_CTLR <- Enabled")
+    s.r(GITS + 0x90, 8, "GITS_CREADR after enabling")
+    s.r(GITS + 0x8C, 4, "GITS_CWRITER[63:32]")
+    s.r(GITS + 0x94, 4, "GITS_CREADR[63:32]")
     return V3, s.steps
 
 
