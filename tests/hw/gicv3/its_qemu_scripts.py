@@ -411,6 +411,38 @@ def its_tables() -> tuple[dict, list[Step]]:
     s.hppi("nothing pending")
     s.cmd("MAPD 4096 (L1[2] is zero: not valid)", *mapd(4096, 1, ITT))
     s.cmd("MAPD 0x10000 (beyond Devbits)", *mapd(0x1_0000, 1, ITT))
+    # two-level collection table, 4 KiB pages: a level-1 entry covers 512 ICIDs
+    s.w(GITS + 0x0, 0, note="GITS_CTLR <- 0")
+    s.w(GITS + 0x108, 1 << 63 | 1 << 62 | CT, 8, "GITS_BASER1 <- CT, 4K, two-level")
+    s.w(CT, 1 << 63 | 0x4841_0000, 8, "CT L1[0] <- level-2 page")
+    s.w(CT + 8, 0, 8, "CT L1[1] <- invalid")
+    s.w(GITS + 0x0, 1, note="GITS_CTLR <- Enabled")
+    s.cmd("MAPC 511 -> CPU0 (L1[0])", *mapc(511, 0))
+    s.cmd("MAPC 512 -> CPU0 (L1[1] invalid)", *mapc(512, 0))
+    s.cmd("MAPTI 2047/2 -> 8199 c511", *mapti(2047, 2, LPI + 7, 511))
+    s.cmd("MAPTI 2047/3 -> 8200 c512", *mapti(2047, 3, LPI + 8, 512))
+    s.cmd("INT 2047/3 (collection 512 not mapped)", *ev_cmd(INT, 2047, 3))
+    s.hppi("nothing pending")
+    s.cmd("INT 2047/2", *ev_cmd(INT, 2047, 2))
+    s.hppi("8199 pending")
+    s.ack("ack 8199")
+    s.sw("ICC_EOIR1_EL1", LPI + 7)
+    s.cmd("MAPC 0x8000 (beyond 512 L1 entries of 512)", *mapc(0x8000, 0))
+    return V3, s.steps
+
+
+def its_wrap() -> tuple[dict, list[Step]]:
+    """The command queue wraps: 140 commands through a 128-entry ring."""
+    s = S()
+    setup(s)
+    s.cmd("MAPC 0 -> CPU0", *mapc(0, 0))
+    s.cmd("MAPD 1", *mapd(1, 4, ITT + 0x1000))
+    s.cmd("MAPTI 1/0 -> 8192 c0", *mapti(1, 0, LPI, 0))
+    for i in range(136):
+        s.cmd(f"SYNC {i}", SYNC, 0, 0, 0, 0)
+    s.cmd("INT 1/0 (after the wrap)", *ev_cmd(INT, 1, 0))
+    s.hppi("8192 pending")
+    s.r(GITS + 0x88, 8, "GITS_CWRITER")
     return V3, s.steps
 
 
@@ -568,6 +600,7 @@ def its_lifecycle() -> tuple[dict, list[Step]]:
 
 
 SCRIPTS: dict[str, Callable[[], tuple[dict, list[Step]]]] = {
+    "its_wrap": its_wrap,
     "its_lifecycle": its_lifecycle,
     "its_memfault": its_memfault,
     "its_tables": its_tables, "its_inv": its_inv,
