@@ -125,10 +125,10 @@ class CpuInterface:
             return True
         # IHI 0048B 3.3.3: the pending interrupt's group priority (its binary point now)
         # against the running priority, the group priority the active interrupt got
-        # when acknowledged (the APR bit).  As QEMU 7.2 (tests/hw/qemu_golden): after a
-        # BPR change while an interrupt is active, the running side is not re-masked.
-        # IMPDEF choice: an empty group priority field (BPR 7) never preempts (QEMU's
-        # group priority 0 would).
+        # when acknowledged (the APR bit); a BPR change while an interrupt is active
+        # does not re-mask the running side (as QEMU 7.2, tests/hw/qemu_golden).  QEMU
+        # compares the pending interrupt's full priority instead (docs/gicv2.md).
+        # IMPDEF choice: an empty group priority field (BPR 7) never preempts.
         mask = self.gprio_mask(group)
         return mask != 0 and (prio & mask) < r
 
