@@ -22,7 +22,7 @@ import pytest
 from irqlab.errors import ExternalAbort, UndefinedInstruction
 from irqlab.hw.machine import Machine
 
-from .its_qemu_scripts import GOLDEN, SCRIPTS, record
+from .its_qemu_scripts import GOLDEN, SCRIPTS, random_script, record, record_steps
 
 NAMES = sorted(p.stem for p in GOLDEN.glob("*.json"))
 
@@ -162,3 +162,25 @@ def test_regenerate_matches_golden(name: str) -> None:
     if fresh["qemu"] != g["qemu"]:
         pytest.skip(f"golden recorded with {g['qemu']}, not {fresh['qemu']}")
     assert fresh["steps"] == g["steps"]
+
+
+def _have_qemu() -> bool:
+    return (shutil.which("qemu-system-aarch64") is not None
+            and shutil.which("aarch64-linux-gnu-gcc") is not None
+            and (Path(__file__).resolve().parents[3] / "tools" / "qemu_peer").is_dir())
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_differential_random_commands(seed: int) -> None:
+    """Random command sequences run on QEMU (when installed) and irqlab agree step by step.
+
+    (A one-off campaign of 450 seeds found one difference: two devices sharing an ITT,
+    which is UNPREDICTABLE; the generator gives each device its own ITT.)"""
+    if not _have_qemu():
+        pytest.skip("needs qemu-system-aarch64, aarch64-linux-gnu-gcc and tools/qemu_peer")
+    machine, steps = random_script(seed)
+    got = record_steps(machine, steps)
+    m = Machine.virt(cpus=4)
+    for i, step in enumerate(got):
+        ours = execute(m, step)
+        assert ours == step["got"], (i, step)
