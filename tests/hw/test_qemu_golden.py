@@ -281,6 +281,12 @@ EXPECTED: tuple[Diff, ...] = (
          "UNPREDICTABLE sequence (GICV_EOIR of vINTID 27 after an EOI of an unknown vINTID "
          "already dropped its priority): irqlab's vgic deactivates an LR only at the dropped "
          "priority and keeps LR0 active; QEMU deactivates it"),
+    Diff(("gicv3_icv_random",),
+         lambda st, i: st[i]["op"] == "sr" and st[i]["reg"] == "ICH_MISR_EL2"
+         and _qemu(st[i]) & 0x20 == 0,
+         lambda s: hex(_qemu(s) | 0x20),
+         "ICH_MISR_EL2.VGrp0D = VGrp0DIE and not VENG0 (IHI 0069, as KVM); QEMU 7.2 tests "
+         "VENG1 instead (arm_gicv3_cpuif.c maintenance_interrupt_state)"),
     # ---- ITS (another owner's block: reported, not fixed) ------------------------------
     Diff(("gicv3_its_id",),
          lambda st, i: st[i]["op"] == "r" and _addr(st[i]) == 0x0808_0008,
@@ -385,7 +391,7 @@ def test_goldens_present() -> None:
     """The recorded goldens exist and say which QEMU made them."""
     assert {"gicv3_id", "gicv3_rw", "gicv3_sizes", "gicv3_flow", "gicv3_its_id", "gicv3_el2",
             "gicv3_lpi", "gicv3_icv", "gicv3_smp", "gicv2_smp",
-            "gicv3_random", "gicv2_random",
+            "gicv3_random", "gicv2_random", "gicv3_icv_random", "gicv3_icv_lpi",
             "gicv2_id", "gicv2_rw", "gicv2_flow", "gicv2_sizes", "gicv2_virt"} <= set(NAMES)
     for name in NAMES:
         g = load(name)

@@ -147,3 +147,56 @@ def gicv2_random(seed: int = 2, n: int = 3000) -> tuple[dict, list[Op]]:
                             0x304, 0x308, 0x400 + 4 * r.randrange(24), 0xC08, 0xF10, 0xF14))
             s.r(GICD + off, note=f"GICD+{off:#x}")
     return V2, s.ops
+
+
+def gicv3_icv_random(seed: int = 3, rounds: int = 150) -> tuple[dict, list[Op]]:
+    """GICv3 virtualization: random list registers at EL2, random ICV traffic at EL1."""
+    r = random.Random(seed)
+    s = S()
+    s.w(GICD + 0x0, 0x13, note="GICD_CTLR <- ARE|Grp1|Grp0")
+    s.w(rd(0) + 0x14, 0, note="GICR0_WAKER <- 0")
+    s.sw("ICC_PMR_EL1", 0, "physical PMR 0: nothing physical reaches EL1")
+    s.sw("ICH_HCR_EL2", 1, "ICH_HCR_EL2 <- En")
+    s.sw("ICH_VMCR_EL2", 0xF8 << 24 | 3, "ICH_VMCR_EL2 <- VPMR 0xf8, VENG0|VENG1")
+    vintids = (20, 21, 40, 41, 42, 100, 8192, 8193)
+    for _ in range(rounds):
+        # EL2: rewrite a few list registers, sometimes the HCR maintenance enables
+        for _ in range(r.randrange(1, 4)):
+            n = r.randrange(4)
+            state = r.choice((0, 1, 1, 1, 2, 3))
+            v = state << 62 | r.randrange(2) << 60 | (r.randrange(32) << 3) << 48
+            v |= r.choice(vintids)
+            if r.randrange(4) == 0:
+                v |= 1 << 41  # EOI maintenance (HW = 0)
+            s.sw(f"ICH_LR{n}_EL2", v, f"ICH_LR{n}_EL2")
+        if r.randrange(4) == 0:
+            s.sw("ICH_HCR_EL2", 1 | r.randrange(256) & 0xFE, "ICH_HCR_EL2")
+        s.ops.append(Op("el1", value=1 << 4 | 1 << 3, note="EL1"))
+        for _ in range(r.randrange(2, 10)):
+            k = r.randrange(100)
+            if k < 30:
+                s.sr(r.choice(("ICC_IAR1_EL1", "ICC_IAR0_EL1")))
+            elif k < 50:
+                g = r.randrange(2)
+                s.sw(f"ICC_EOIR{g}_EL1", r.choice(vintids), f"ICV_EOIR{g}")
+            elif k < 55:
+                s.sw("ICC_DIR_EL1", r.choice(vintids), "ICV_DIR")
+            elif k < 62:
+                reg, v = r.choice((("ICC_PMR_EL1", r.randrange(0x10, 0x20) << 3),
+                                   ("ICC_BPR0_EL1", r.randrange(8)),
+                                   ("ICC_BPR1_EL1", r.randrange(8)),
+                                   ("ICC_CTLR_EL1", r.randrange(4)),
+                                   ("ICC_IGRPEN0_EL1", r.choice((0, 1, 1))),
+                                   ("ICC_IGRPEN1_EL1", r.choice((0, 1, 1)))))
+                s.sw(reg, v, reg)
+            else:
+                s.sr(r.choice(("ICC_HPPIR0_EL1", "ICC_HPPIR1_EL1", "ICC_RPR_EL1",
+                               "ICC_AP0R0_EL1", "ICC_AP1R0_EL1", "ICC_PMR_EL1",
+                               "ICC_BPR0_EL1", "ICC_BPR1_EL1", "ICC_CTLR_EL1", "ISR_EL1")))
+        s.ops.append(Op("el2", note="EL2"))
+        for reg in ("ICH_ELRSR_EL2", "ICH_EISR_EL2", "ICH_MISR_EL2", "ICH_HCR_EL2",
+                    "ICH_VMCR_EL2", "ICH_AP0R0_EL2", "ICH_AP1R0_EL2"):
+            s.sr(reg)
+        for n in range(4):
+            s.sr(f"ICH_LR{n}_EL2")
+    return {**V3, "virtualization": True}, s.ops

@@ -292,3 +292,34 @@ def gicv3_icv() -> tuple[dict, list[Op]]:
     s.sw("ICH_LR0_EL2", 0)
     s.sw("ICH_HCR_EL2", 0)
     return V3_EL2, s.ops
+
+
+def gicv3_icv_lpi() -> tuple[dict, list[Op]]:
+    """Virtual LPIs in list registers: EOI deactivates whatever EOImode, no DIR, no EOIcount."""
+    s = S()
+    s.sw("ICC_PMR_EL1", 0, "physical PMR 0")
+    s.sw("ICH_HCR_EL2", 1, "ICH_HCR_EL2 <- En")
+    for eoim, body in ((0, (("sr", "ICC_IAR1_EL1", 0), ("sw", "ICC_EOIR1_EL1", 8192))),
+                       (1, (("sr", "ICC_IAR1_EL1", 0), ("sw", "ICC_EOIR1_EL1", 8192))),
+                       (1, (("sr", "ICC_IAR1_EL1", 0), ("sw", "ICC_DIR_EL1", 8192),
+                            ("sw", "ICC_EOIR1_EL1", 8192))),
+                       (0, (("sr", "ICC_IAR1_EL1", 0), ("sw", "ICC_EOIR1_EL1", 8193))),
+                       (1, (("sr", "ICC_IAR1_EL1", 0), ("sw", "ICC_EOIR1_EL1", 8193),
+                            ("sw", "ICC_DIR_EL1", 8192)))):
+        s.sw("ICH_HCR_EL2", 1, "ICH_HCR_EL2 <- En (EOIcount 0)")
+        s.sw("ICH_AP1R0_EL2", 0)
+        s.sw("ICH_VMCR_EL2", 0xF8 << 24 | 3 | eoim << 9, f"ICH_VMCR_EL2 <- VEOIM={eoim}")
+        s.sw("ICH_LR0_EL2", _lr(1, 1, 0xA0, 8192), "ICH_LR0 <- pending vLPI 8192")
+        s.ops.append(Op("el1", value=IMO_FMO, note="EL1"))
+        for op, reg, v in body:
+            if op == "sr":
+                s.sr(reg, f"{reg} (ICV)")
+            else:
+                s.sw(reg, v, f"{reg} (ICV) <- {v}")
+        s.ops.append(Op("el2", note="EL2"))
+        for reg in ("ICH_LR0_EL2", "ICH_HCR_EL2", "ICH_AP1R0_EL2", "ICH_EISR_EL2",
+                    "ICH_ELRSR_EL2", "ICH_MISR_EL2"):
+            s.sr(reg)
+    s.sw("ICH_LR0_EL2", 0)
+    s.sw("ICH_HCR_EL2", 0)
+    return V3_EL2, s.ops

@@ -13,9 +13,9 @@ from peer import Op
 from probes_gicv2 import gicv2_flow, gicv2_id, gicv2_rw, gicv2_sizes
 from probes_gicv3 import gicv3_flow, gicv3_id, gicv3_its_id, gicv3_rw, gicv3_sizes
 from probes_lpi import gicv3_lpi
-from probes_random import gicv2_random, gicv3_random
+from probes_random import gicv2_random, gicv3_icv_random, gicv3_random
 from probes_smp import gicv2_smp, gicv3_smp
-from probes_virt import gicv2_virt, gicv3_el2, gicv3_icv
+from probes_virt import gicv2_virt, gicv3_el2, gicv3_icv, gicv3_icv_lpi
 
 SCRIPTS: dict[str, Callable[[], tuple[dict, list[Op]]]] = {
     "gicv3_id": gicv3_id,
@@ -31,8 +31,10 @@ SCRIPTS: dict[str, Callable[[], tuple[dict, list[Op]]]] = {
     "gicv2_virt": gicv2_virt,
     "gicv3_lpi": gicv3_lpi,
     "gicv3_icv": gicv3_icv,
+    "gicv3_icv_lpi": gicv3_icv_lpi,
     "gicv3_smp": gicv3_smp,
     "gicv2_smp": gicv2_smp,
     "gicv3_random": gicv3_random,
     "gicv2_random": gicv2_random,
+    "gicv3_icv_random": gicv3_icv_random,
 }

@@ -55,6 +55,8 @@ HCR_VGRP1EIE = 1 << 6
 HCR_VGRP1DIE = 1 << 7
 HCR_EOICOUNT_SHIFT = 27
 HCR_EOICOUNT_MASK = 0x1F << HCR_EOICOUNT_SHIFT
+#: The first LPI INTID: virtual LPIs in list registers have no DIR and no EOIcount.
+_LPI_BASE = 8192
 
 #: MISR bits, in order, with the names events use.
 MISR_CAUSES = ("EOI", "U", "LRENP", "NP", "VGrp0E", "VGrp0D", "VGrp1E", "VGrp1D")
@@ -279,13 +281,16 @@ class VgicCpuInterface:
             return
         i = self.find_active(vintid, cpuid)
         if i < 0:
-            self._increment_eoicount(vintid)
+            # IHI 0069 VirtualWriteEOIR: a vLPI not in the LRs does not count (QEMU too)
+            if vintid < _LPI_BASE:
+                self._increment_eoicount(vintid)
             result = "no_lr"
         else:
             g = self.lr_group[i]
             if (group is None or g == group) and \
                     (self.lr_prio[i] & self.gprio_mask(g)) == dropped:
-                if self.eoim:
+                # a vLPI is deactivated by its EOI whatever EOImode (no DIR for LPIs)
+                if self.eoim and vintid < _LPI_BASE:
                     result = "priority_drop"
                 else:
                     self._deactivate(i, "eoi")
@@ -297,9 +302,12 @@ class VgicCpuInterface:
         self.update()
 
     def dir(self, vintid: int, cpuid: int | None = None) -> None:
-        """A write to ICV_DIR / GICV_DIR: deactivate when EOImode=1 (ignored otherwise)."""
+        """A write to ICV_DIR / GICV_DIR: deactivate when EOImode=1 (ignored otherwise).
+
+        A vLPI INTID is ignored (IHI 0069 VirtualWriteDIR; its EOI deactivated it).
+        """
         ev = self._events
-        if not self.eoim or 1020 <= vintid <= 1023:
+        if not self.eoim or 1020 <= vintid <= 1023 or vintid >= _LPI_BASE:
             if ev.enabled:
                 ev.emit(f"{self._prefix}_dir", cpu=self.cpu, vintid=vintid, lr=-1,
                         result="ignored")
