@@ -200,3 +200,63 @@ def gicv3_icv_random(seed: int = 3, rounds: int = 150) -> tuple[dict, list[Op]]:
         for n in range(4):
             s.sr(f"ICH_LR{n}_EL2")
     return {**V3, "virtualization": True}, s.ops
+
+
+def gicv3_smp_random(seed: int = 4, n: int = 2500) -> tuple[dict, list[Op]]:
+    """GICv3 with 4 running CPUs: random SGIs, SPI routing, acknowledges on every CPU."""
+    r = random.Random(seed)
+    s = S()
+    s.w(GICD + 0x0, 0x13, note="GICD_CTLR <- ARE|Grp1|Grp0")
+    for cpu in range(4):
+        s.w(rd(cpu) + 0x14, 0, note=f"GICR{cpu}_WAKER <- 0")
+    for cpu in (1, 2, 3, 0):
+        s.ops.append(Op("cpu", value=cpu, note=f"CPU {cpu}"))
+        s.sw("ICC_PMR_EL1", 0xFF)
+        s.sw("ICC_IGRPEN0_EL1", 1)
+        s.sw("ICC_IGRPEN1_EL1", 1)
+    for _ in range(n):
+        k = r.randrange(100)
+        if k < 6:
+            s.ops.append(Op("cpu", value=r.randrange(4), note="switch CPU"))
+        elif k < 20:
+            base = r.choice((0x80, 0x100, 0x180, 0x200, 0x280, 0x300, 0x380))
+            s.w(GICD + base + 4, r.getrandbits(32) & r.getrandbits(32), note=f"GICD+{base + 4:#x}")
+        elif k < 24:
+            s.w(GICD + 0x420 + 4 * r.randrange(8), _prio_word(r), note="GICD_IPRIORITYR")
+        elif k < 30:
+            intid = r.randrange(32, 64)
+            s.w(GICD + 0x6000 + 8 * intid, r.choice((0, 1, 2, 3, 3, 1 << 31)), 8,
+                note=f"GICD_IROUTER{intid}")
+        elif k < 38:
+            cpu = r.randrange(4)
+            off = r.choice((0x80, 0x100, 0x180, 0x200, 0x280, 0x300, 0x380,
+                            0x400 + 4 * r.randrange(8)))
+            v = _prio_word(r) if off >= 0x400 else r.getrandbits(32) & r.getrandbits(32)
+            s.w(rd(cpu) + SGI + off, v, note=f"GICR{cpu}_SGI+{off:#x}")
+        elif k < 48:
+            reg = r.choice(("ICC_SGI1R_EL1", "ICC_SGI1R_EL1", "ICC_SGI0R_EL1"))
+            v = r.randrange(16) << 24 | r.randrange(1, 16)
+            if r.randrange(8) == 0:
+                v |= 1 << 40
+            s.sw(reg, v, reg)
+        elif k < 62:
+            g = r.randrange(2)
+            s.sr(f"ICC_IAR{g}_EL1")
+        elif k < 72:
+            g = r.randrange(2)
+            s.sw(f"ICC_EOIR{g}_EL1", r.randrange(64), "EOI (a guess)")
+        elif k < 75:
+            s.sw("ICC_PMR_EL1", r.randrange(0x80, 0x100))
+        elif k < 88:
+            s.sr(r.choice(("ISR_EL1", "ICC_HPPIR0_EL1", "ICC_HPPIR1_EL1", "ICC_RPR_EL1",
+                           "ICC_AP0R0_EL1", "ICC_AP1R0_EL1")))
+        else:
+            cpu = r.randrange(4)
+            off = r.choice((0x100, 0x200, 0x300))
+            if r.randrange(2):
+                s.r(rd(cpu) + SGI + off, note=f"GICR{cpu}_SGI+{off:#x}")
+            else:
+                s.r(GICD + off + 4, note=f"GICD+{off + 4:#x}")
+    s.ops.append(Op("cpu", value=0, note="CPU 0"))
+    return V3, s.ops
+

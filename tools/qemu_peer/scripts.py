@@ -13,7 +13,7 @@ from peer import Op
 from probes_gicv2 import gicv2_flow, gicv2_id, gicv2_rw, gicv2_sizes
 from probes_gicv3 import gicv3_flow, gicv3_id, gicv3_its_id, gicv3_rw, gicv3_sizes
 from probes_lpi import gicv3_lpi
-from probes_random import gicv2_random, gicv3_icv_random, gicv3_random
+from probes_random import gicv2_random, gicv3_icv_random, gicv3_random, gicv3_smp_random
 from probes_smp import gicv2_smp, gicv3_smp
 from probes_virt import gicv2_virt, gicv3_el2, gicv3_icv, gicv3_icv_lpi
 
@@ -37,4 +37,5 @@ SCRIPTS: dict[str, Callable[[], tuple[dict, list[Op]]]] = {
     "gicv3_random": gicv3_random,
     "gicv2_random": gicv2_random,
     "gicv3_icv_random": gicv3_icv_random,
+    "gicv3_smp_random": gicv3_smp_random,
 }
