@@ -392,7 +392,7 @@ def test_goldens_present() -> None:
     assert {"gicv3_id", "gicv3_rw", "gicv3_sizes", "gicv3_flow", "gicv3_its_id", "gicv3_el2",
             "gicv3_lpi", "gicv3_icv", "gicv3_smp", "gicv2_smp",
             "gicv3_random", "gicv2_random", "gicv3_icv_random", "gicv3_icv_lpi",
-            "gicv3_smp_random",
+            "gicv3_smp_random", "gicv3_reserved", "gicv2_reserved",
             "gicv2_id", "gicv2_rw", "gicv2_flow", "gicv2_sizes", "gicv2_virt"} <= set(NAMES)
     for name in NAMES:
         g = load(name)

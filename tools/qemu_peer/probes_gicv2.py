@@ -255,3 +255,17 @@ def gicv2_sizes() -> tuple[dict, list[Op]]:
     s.w(GICC + 0x4, 0xFF, 1, "GICC_PMR <- byte")
     s.r(GICC + 0x4, note="GICC_PMR")
     return V2, s.ops
+
+
+def gicv2_reserved() -> tuple[dict, list[Op]]:
+    """Reserved offsets of the GICv2 frames: read, write all-ones, read again."""
+    s = S()
+    for base, name, offs in ((GICD, "GICD", (0xC, 0x10, 0x40, 0x7C, 0xD00, 0xD04, 0xDFC,
+                                              0xF04, 0xF30, 0xFCC, 0x1000, 0x2000, 0xF000)),
+                             (GICC, "GICC", (0x2C, 0x30, 0x40, 0xCC, 0xF0, 0xF8, 0x100, 0x800,
+                                             0xFF8, 0x1004, 0x1800, 0x1FFC))):
+        for off in offs:
+            s.r(base + off, note=f"{name}+{off:#x}")
+            s.w(base + off, ONES, note=f"{name}+{off:#x} <- ones")
+            s.r(base + off, note=f"{name}+{off:#x}")
+    return V2, s.ops

@@ -419,3 +419,23 @@ def gicv3_flow() -> tuple[dict, list[Op]]:
     s.sw("ICC_EOIR1_EL1", 40)
     _ack_eoi_state(s)
     return V3, s.ops
+
+
+def gicv3_reserved() -> tuple[dict, list[Op]]:
+    """Reserved offsets of every GICv3 frame: read, write all-ones, read again."""
+    s = S()
+    offs = [*range(0x1000, 0x6000, 0x340), *range(0x8000, 0xFFD0, 0x2A0), 0xFFCC]
+    for base, name in ((GICD, "GICD"), (rd(0), "GICR0 RD"), (rd(0) + SGI, "GICR0 SGI"),
+                       (rd(3) + SGI, "GICR3 SGI")):
+        for off in offs:
+            if name == "GICD" and 0x6000 <= off < 0x8000:
+                continue
+            s.r(base + off, note=f"{name}+{off:#x}")
+            s.w(base + off, ONES, note=f"{name}+{off:#x} <- ones")
+            s.r(base + off, note=f"{name}+{off:#x}")
+    for off in (0x18, 0x1C, 0x20, 0x30, 0x3C, 0x60, 0x68, 0x80, 0xC4, 0xD0, 0xF8, 0x100,
+                0x800, 0xFFCC):
+        s.r(rd(0) + off, note=f"GICR0 RD+{off:#x} (reserved)")
+    for off in (0x004, 0x084, 0x104, 0x184, 0x420, 0x800, 0xC08, 0xD04, 0xE04, 0xF00):
+        s.r(rd(0) + SGI + off, note=f"GICR0 SGI+{off:#x} (extended/reserved)")
+    return V3, s.ops

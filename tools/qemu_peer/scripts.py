@@ -10,8 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from peer import Op
-from probes_gicv2 import gicv2_flow, gicv2_id, gicv2_rw, gicv2_sizes
-from probes_gicv3 import gicv3_flow, gicv3_id, gicv3_its_id, gicv3_rw, gicv3_sizes
+from probes_gicv2 import gicv2_flow, gicv2_id, gicv2_reserved, gicv2_rw, gicv2_sizes
+from probes_gicv3 import (
+    gicv3_flow,
+    gicv3_id,
+    gicv3_its_id,
+    gicv3_reserved,
+    gicv3_rw,
+    gicv3_sizes,
+)
 from probes_lpi import gicv3_lpi
 from probes_random import gicv2_random, gicv3_icv_random, gicv3_random, gicv3_smp_random
 from probes_smp import gicv2_smp, gicv3_smp
@@ -38,4 +45,6 @@ SCRIPTS: dict[str, Callable[[], tuple[dict, list[Op]]]] = {
     "gicv2_random": gicv2_random,
     "gicv3_icv_random": gicv3_icv_random,
     "gicv3_smp_random": gicv3_smp_random,
+    "gicv3_reserved": gicv3_reserved,
+    "gicv2_reserved": gicv2_reserved,
 }

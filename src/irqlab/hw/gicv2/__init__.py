@@ -51,7 +51,9 @@ class GICv2:
                        for i in range(c.cpus)]
         self.dist.cpuifs = self.cpuifs
         bus = machine.bus
-        bus.map(c.gicd[0], c.gicd[1], self.dist, "gicd")
+        # The Distributor's registers fill 4 KiB (IHI 0048B 4.1.2); like QEMU's arm_gic,
+        # nothing decodes the rest of the window: an access there takes an external abort.
+        bus.map(c.gicd[0], min(c.gicd[1], a.GICD_SIZE), self.dist, "gicd")
         bus.map(c.gicc[0], c.gicc[1], GiccFrame(self.cpuifs, c.gicc[1],
                                                      BadAccess(c, ev, "gicc", regmap.GICC)), "gicc")
         for cpu, ci in zip(machine.cpus, self.cpuifs, strict=True):
