@@ -269,3 +269,37 @@ def gicv2_reserved() -> tuple[dict, list[Op]]:
             s.w(base + off, ONES, note=f"{name}+{off:#x} <- ones")
             s.r(base + off, note=f"{name}+{off:#x}")
     return V2, s.ops
+
+
+def gicv2_v2m() -> tuple[dict, list[Op]]:
+    """GICv2m: MSI_SETSPI_NS on level- and edge-configured SPIs, sizes, out-of-range SPIs."""
+    s = S()
+    v2m = 0x0802_0000
+    s.w(GICD + 0x0, 0x3, note="GICD_CTLR <- EnableGrp0|EnableGrp1")
+    s.w(GICC + 0x0, 0x3, note="GICC_CTLR <- EnableGrp0|EnableGrp1")
+    s.w(GICC + 0x4, 0xFF, note="GICC_PMR <- 0xff")
+    for off in range(0x850, 0x868, 4):  # SPIs 80..103 target CPU 0 (QEMU: pending per target)
+        s.w(GICD + off, 0x0101_0101, note="GICD_ITARGETSR <- CPU 0")
+    s.w(GICD + 0x108, ONES, note="GICD_ISENABLER2 <- ones")
+    s.r(GICD + 0xC14, note="GICD_ICFGR5 (SPIs 80-95, level)")
+    s.w(v2m + 0x40, 80, note="MSI_SETSPI_NS <- 80 (level SPI: a pulse)")
+    s.r(GICD + 0x208, note="GICD_ISPENDR2 after a message to a level SPI")
+    s.w(GICD + 0x288, ONES, note="GICD_ICPENDR2 <- ones")
+    s.w(GICD + 0xC14, 0xAAAA_AAAA, note="GICD_ICFGR5 <- edge")
+    s.w(GICD + 0xC18, 0xAAAA_AAAA, note="GICD_ICFGR6 <- edge")
+    s.w(v2m + 0x40, 81, note="MSI_SETSPI_NS <- 81 (edge)")
+    s.r(GICD + 0x208, note="GICD_ISPENDR2")
+    s.r(GICC + 0xC, note="GICC_IAR 81")
+    s.w(GICC + 0x10, 81, note="GICC_EOIR 81")
+    s.r(GICD + 0x208, note="GICD_ISPENDR2")
+    s.w(v2m + 0x40, 82, 2, "MSI_SETSPI_NS <- 82 (16-bit)")
+    s.r(GICD + 0x208, note="GICD_ISPENDR2")
+    s.w(GICD + 0x288, ONES, note="GICD_ICPENDR2 <- ones")
+    for v in (20, 31, 32, 63, 64, 95, 96, 400):
+        s.w(v2m + 0x40, v, note=f"MSI_SETSPI_NS <- {v}")
+    for n in range(4):
+        s.r(GICD + 0x200 + 4 * n, note=f"GICD_ISPENDR{n}")
+    s.r(v2m + 0x40, note="MSI_SETSPI_NS read")
+    s.r(v2m + 0x8, 2, "MSI_TYPER (16-bit)")
+    s.r(v2m + 0x0, note="v2m+0x0")
+    return V2, s.ops

@@ -10,7 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from peer import Op
-from probes_gicv2 import gicv2_flow, gicv2_id, gicv2_reserved, gicv2_rw, gicv2_sizes
+from probes_gicv2 import (
+    gicv2_flow,
+    gicv2_id,
+    gicv2_reserved,
+    gicv2_rw,
+    gicv2_sizes,
+    gicv2_v2m,
+)
 from probes_gicv3 import (
     gicv3_flow,
     gicv3_id,
@@ -47,4 +54,5 @@ SCRIPTS: dict[str, Callable[[], tuple[dict, list[Op]]]] = {
     "gicv3_smp_random": gicv3_smp_random,
     "gicv3_reserved": gicv3_reserved,
     "gicv2_reserved": gicv2_reserved,
+    "gicv2_v2m": gicv2_v2m,
 }
