@@ -439,3 +439,21 @@ def gicv3_reserved() -> tuple[dict, list[Op]]:
     for off in (0x004, 0x084, 0x104, 0x184, 0x420, 0x800, 0xC08, 0xD04, 0xE04, 0xF00):
         s.r(rd(0) + SGI + off, note=f"GICR0 SGI+{off:#x} (extended/reserved)")
     return V3, s.ops
+
+
+def gicv3_noits() -> tuple[dict, list[Op]]:
+    """``its=off``: what the ID registers and LPI registers say without an ITS."""
+    s = S()
+    s.r(GICD + 0x4, note="GICD_TYPER")
+    s.r(GICD + 0xC, note="GICD_TYPER2")
+    for cpu in (0, 3):
+        b = rd(cpu)
+        s.r(b + 0x0, note=f"GICR{cpu}_CTLR")
+        s.r(b + 0x8, 8, f"GICR{cpu}_TYPER")
+        s.w(b + 0x70, 0x4800_0000 | 15, 8, f"GICR{cpu}_PROPBASER <- table")
+        s.r(b + 0x70, 8, f"GICR{cpu}_PROPBASER")
+        s.w(b + 0x0, 1, note=f"GICR{cpu}_CTLR <- EnableLPIs")
+        s.r(b + 0x0, note=f"GICR{cpu}_CTLR")
+        s.w(b + 0x0, 0, note=f"GICR{cpu}_CTLR <- 0")
+    s.r(GITS + 0x0, note="no ITS frame: GITS_CTLR")
+    return {"gic": 3, "cpus": 4, "its": False}, s.ops

@@ -22,6 +22,7 @@ from probes_gicv3 import (
     gicv3_flow,
     gicv3_id,
     gicv3_its_id,
+    gicv3_noits,
     gicv3_reserved,
     gicv3_rw,
     gicv3_sizes,
@@ -55,4 +56,5 @@ SCRIPTS: dict[str, Callable[[], tuple[dict, list[Op]]]] = {
     "gicv3_reserved": gicv3_reserved,
     "gicv2_reserved": gicv2_reserved,
     "gicv2_v2m": gicv2_v2m,
+    "gicv3_noits": gicv3_noits,
 }

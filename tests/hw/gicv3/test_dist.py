@@ -58,12 +58,12 @@ def test_typer_iidr_pidr2() -> None:
     assert (v >> 5) & 7 == 0  # CPUNumber: ARE is RAO (IHI 0069: 000), as QEMU
     assert (v >> 19) & 0x1F == 15
     assert (v >> 16) & 1 == 1  # MBIS
-    assert (v >> 17) & 1 == 1  # LPIS (ITS)
+    assert (v >> 17) & 1 == 1  # LPIS
     assert (v >> 25) & 1 == 0  # No1N = 0: 1-of-N supported
     assert (v >> 10) & 1 == 0  # SecurityExtn
     m2 = Machine.virt(cpus=1, its=False, idbits=20)
     v2 = m2.cpus[0].read(GICD + 4)
-    assert (v2 >> 17) & 1 == 0
+    assert (v2 >> 17) & 1 == 1  # LPIS without an ITS too (GICR_TYPER.PLPIS = 1), as QEMU
     assert (v2 >> 19) & 0x1F == 19
     assert m.cpus[0].read(GICD + 8) == 0x43B
     assert (m.cpus[0].read(GICD + 0xFFE8) >> 4) & 0xF == 3

@@ -62,7 +62,10 @@ class Distributor:
         #: SPIs using 1-of-N routing (IRM == 1); ordered, iterated sorted.
         self.one_of_n: dict[int, None] = {}
         self._bad = BadAccess(cfg, gic.events, "gicd", regmap.GICD_V3)
-        lpis = cfg.its or cfg.direct_lpi
+        # LPIS = 1 whatever the ITS: the redistributors always implement physical LPIs
+        # (GICR_TYPER.PLPIS = 1); QEMU's virt reports LPIS = 1 with its=off too
+        # (tests/hw/qemu_golden/gicv3_noits.json).
+        lpis = True
         self.typer = A.GICD_TYPER.encode(
             # CPUNumber is 0: ARE is RAO/WI, and IHI 0069 makes the field 000 when ARE == 0
             # is not supported (QEMU reports 0 too).
