@@ -203,7 +203,7 @@ class Diff:
 
 EXPECTED: tuple[Diff, ...] = (
     # ---- GICv3 -----------------------------------------------------------------------
-    Diff(("gicv3_id", "gicv3_rw", "gicv3_noits"),
+    Diff(("gicv3_id", "gicv3_rw", "gicv3_noits", "gicv3_up"),
          lambda st, i: st[i]["op"] == "r" and _addr(st[i]) == GICD + 4,
          lambda s: "0x57b0008",
          "GICD_TYPER: MBIS=1, No1N=0, RSS=1 (docs/gicv3.md differences); ITLinesNumber 8 "
@@ -398,7 +398,7 @@ def test_goldens_present() -> None:
             "gicv3_lpi", "gicv3_icv", "gicv3_smp", "gicv2_smp",
             "gicv3_random", "gicv2_random", "gicv3_icv_random", "gicv3_icv_lpi",
             "gicv3_smp_random", "gicv3_reserved", "gicv2_reserved",
-            "gicv2_v2m", "gicv3_noits",
+            "gicv2_v2m", "gicv3_noits", "gicv3_up", "gicv2_up",
             "gicv2_id", "gicv2_rw", "gicv2_flow", "gicv2_sizes", "gicv2_virt"} <= set(NAMES)
     for name in NAMES:
         g = load(name)

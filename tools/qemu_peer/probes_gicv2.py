@@ -303,3 +303,30 @@ def gicv2_v2m() -> tuple[dict, list[Op]]:
     s.r(v2m + 0x8, 2, "MSI_TYPER (16-bit)")
     s.r(v2m + 0x0, note="v2m+0x0")
     return V2, s.ops
+
+
+def gicv2_up() -> tuple[dict, list[Op]]:
+    """A uniprocessor GICv2 (-smp 1): ITARGETSR RAZ/WI, SPIs reach CPU 0, SGIR filters."""
+    s = S()
+    s.w(GICD + 0x0, 0x3, note="GICD_CTLR <- EnableGrp0|EnableGrp1")
+    s.w(GICC + 0x0, 0x3, note="GICC_CTLR <- EnableGrp0|EnableGrp1")
+    s.w(GICC + 0x4, 0xFF, note="GICC_PMR <- 0xff")
+    s.r(GICD + 0x4, note="GICD_TYPER")
+    for off in (0x800, 0x81C, 0x820, 0x828):
+        s.r(GICD + off, note=f"GICD_ITARGETSR+{off - 0x800:#x}")
+        s.w(GICD + off, ONES, note=f"GICD_ITARGETSR+{off - 0x800:#x} <- ones")
+        s.r(GICD + off, note=f"GICD_ITARGETSR+{off - 0x800:#x}")
+    s.w(GICD + 0x104, 1 << 8, note="GICD_ISENABLER1 <- 40")
+    s.w(GICD + 0x204, 1 << 8, note="GICD_ISPENDR1 <- 40")
+    s.r(GICD + 0x204, note="GICD_ISPENDR1")
+    s.sr("ISR_EL1")
+    s.r(GICC + 0xC, note="GICC_IAR 40")
+    s.w(GICC + 0x10, 40, note="GICC_EOIR 40")
+    for v, what in ((0x0001_0003, "filter 0, CPU 0"), (0x0100_0004, "filter 1 (others: none)"),
+                    (0x0200_0005, "filter 2 (self)"), (0x00FE_0006, "filter 0, absent CPUs")):
+        s.w(GICD + 0xF00, v, note=f"GICD_SGIR {what}")
+        s.r(GICD + 0x200, note="GICD_ISPENDR0")
+    s.r(GICD + 0xF20, note="GICD_SPENDSGIR0")
+    return {"gic": 2, "cpus": 1}, s.ops
+
+

@@ -457,3 +457,29 @@ def gicv3_noits() -> tuple[dict, list[Op]]:
         s.w(b + 0x0, 0, note=f"GICR{cpu}_CTLR <- 0")
     s.r(GITS + 0x0, note="no ITS frame: GITS_CTLR")
     return {"gic": 3, "cpus": 4, "its": False}, s.ops
+
+
+def gicv3_up() -> tuple[dict, list[Op]]:
+    """A uniprocessor GICv3 (-smp 1): one redistributor (Last), SGIs to self and others."""
+    s = S()
+    s.w(GICD + 0x0, 0x13, note="GICD_CTLR <- ARE|Grp1|Grp0")
+    s.r(GICD + 0x4, note="GICD_TYPER")
+    s.r(rd(0) + 0x8, 8, "GICR0_TYPER")
+    s.r(rd(1) + 0x8, 8, "GICR1_TYPER (no such redistributor)")
+    s.r(rd(1) + 0x14, note="GICR1_WAKER (no such redistributor)")
+    s.w(rd(0) + 0x14, 0, note="GICR0_WAKER <- 0")
+    s.sw("ICC_PMR_EL1", 0xFF)
+    s.sw("ICC_IGRPEN1_EL1", 1)
+    s.w(rd(0) + SGI + 0x80, ONES, note="GICR0_IGROUPR0 <- ones")
+    s.w(rd(0) + SGI + 0x100, ONES, note="GICR0_ISENABLER0 <- ones")
+    for v, what in ((3 << 24 | 1, "SGI 3 -> CPU 0"), (4 << 24 | 1 << 40, "SGI 4 IRM=1"),
+                    (5 << 24 | 0xFFFE, "SGI 5 -> absent CPUs")):
+        s.sw("ICC_SGI1R_EL1", v, what)
+        s.r(rd(0) + SGI + 0x200, note="GICR0_ISPENDR0")
+    s.w(GICD + 0x84, ONES, note="GICD_IGROUPR1 <- ones")
+    s.w(GICD + 0x6000 + 8 * 40, 1 << 31, 8, "GICD_IROUTER40 <- IRM=1")
+    s.w(GICD + 0x104, 1 << 8, note="GICD_ISENABLER1 <- 40")
+    s.w(GICD + 0x204, 1 << 8, note="GICD_ISPENDR1 <- 40")
+    s.sr("ISR_EL1")
+    s.sr("ICC_HPPIR1_EL1")
+    return {"gic": 3, "cpus": 1, "its": True}, s.ops

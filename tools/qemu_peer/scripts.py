@@ -16,6 +16,7 @@ from probes_gicv2 import (
     gicv2_reserved,
     gicv2_rw,
     gicv2_sizes,
+    gicv2_up,
     gicv2_v2m,
 )
 from probes_gicv3 import (
@@ -26,6 +27,7 @@ from probes_gicv3 import (
     gicv3_reserved,
     gicv3_rw,
     gicv3_sizes,
+    gicv3_up,
 )
 from probes_lpi import gicv3_lpi
 from probes_random import gicv2_random, gicv3_icv_random, gicv3_random, gicv3_smp_random
@@ -57,4 +59,6 @@ SCRIPTS: dict[str, Callable[[], tuple[dict, list[Op]]]] = {
     "gicv2_reserved": gicv2_reserved,
     "gicv2_v2m": gicv2_v2m,
     "gicv3_noits": gicv3_noits,
+    "gicv3_up": gicv3_up,
+    "gicv2_up": gicv2_up,
 }
