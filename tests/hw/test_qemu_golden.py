@@ -399,6 +399,7 @@ def test_goldens_present() -> None:
             "gicv3_random", "gicv2_random", "gicv3_icv_random", "gicv3_icv_lpi",
             "gicv3_smp_random", "gicv3_reserved", "gicv2_reserved",
             "gicv2_v2m", "gicv3_noits", "gicv3_up", "gicv2_up",
+            "gicv3_20cpu",
             "gicv2_id", "gicv2_rw", "gicv2_flow", "gicv2_sizes", "gicv2_virt"} <= set(NAMES)
     for name in NAMES:
         g = load(name)

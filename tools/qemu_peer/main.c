@@ -36,7 +36,7 @@ void secondary_entry(void);                         /* start.S */
 uint64_t el1_loop(uint64_t start);
 void secondary_main(void);
 
-#define MAX_CPUS 16
+#define MAX_CPUS 32
 
 /* CPU 0 hands the script to CPU n (OP_CPU n) and waits; OP_CPU 0 hands it back. */
 struct mailbox {
@@ -211,7 +211,9 @@ static uint32_t run_ops(uint32_t i, int at_el1, int secondary)
                 mb->go = 1;
                 if (!powered[o->value]) {
                     powered[o->value] = 1;
-                    psci_cpu_on(o->value, (uint64_t)&secondary_entry);
+                    /* QEMU virt's MPIDR: 16 CPUs per Aff1 cluster (GICv2 has at most 8) */
+                    psci_cpu_on((o->value / 16) << 8 | (o->value % 16),
+                                (uint64_t)&secondary_entry);
                 }
                 while (!mb->done) {
                 }
@@ -241,7 +243,7 @@ void secondary_main(void)
     struct mailbox *mb;
 
     __asm__ volatile("mrs %0, mpidr_el1" : "=r"(mpidr));
-    mb = &mbox[mpidr & 0xff];
+    mb = &mbox[((mpidr >> 8) & 0xff) * 16 + (mpidr & 0xff)];
     for (;;) {
         while (!mb->go) {
         }

@@ -171,3 +171,39 @@ def gicv2_smp() -> tuple[dict, list[Op]]:
     s.r(GICD + 0x304, note="GICD_ISACTIVER1")
     _on(s, 0)
     return V2, s.ops
+
+
+def gicv3_20cpu() -> tuple[dict, list[Op]]:
+    """-smp 20: two affinity clusters (16 CPUs each), GICR_TYPER affinities, SGIs by Aff1."""
+    s = S()
+    s.w(GICD + 0x0, 0x13, note="GICD_CTLR <- ARE|Grp1|Grp0")
+    for cpu in range(20):
+        s.r(rd(cpu) + 0x8, 8, f"GICR{cpu}_TYPER")
+    s.r(rd(20) + 0x8, 8, "GICR20_TYPER (no such redistributor)")
+    for cpu in (0, 15, 16, 19):
+        s.w(rd(cpu) + 0x14, 0, note=f"GICR{cpu}_WAKER <- 0")
+        s.w(rd(cpu) + SGI + 0x80, ONES, note=f"GICR{cpu}_IGROUPR0 <- ones")
+        s.w(rd(cpu) + SGI + 0x100, ONES, note=f"GICR{cpu}_ISENABLER0 <- ones")
+    for v, what in ((2 << 24 | 1 << 16 | 0b1001, "SGI 2 -> Aff1=1 {0, 3}"),
+                    (3 << 24 | 1 << 15, "SGI 3 -> Aff1=0 {15}"),
+                    (4 << 24 | 2 << 16 | 1, "SGI 4 -> Aff1=2 {0} (absent)"),
+                    (5 << 24 | 1 << 40, "SGI 5 IRM=1")):
+        s.sw("ICC_SGI1R_EL1", v, what)
+        for cpu in (0, 15, 16, 19):
+            s.r(rd(cpu) + SGI + 0x200, note=f"GICR{cpu}_ISPENDR0")
+    s.w(GICD + 0x84, ONES, note="GICD_IGROUPR1 <- ones")
+    s.w(GICD + 0x6000 + 8 * 40, 1 << 8 | 3, 8, "GICD_IROUTER40 <- Aff1=1 Aff0=3 (CPU 19)")
+    s.r(GICD + 0x6000 + 8 * 40, 8, "GICD_IROUTER40")
+    s.w(GICD + 0x104, 1 << 8, note="GICD_ISENABLER1 <- 40")
+    s.w(GICD + 0x204, 1 << 8, note="GICD_ISPENDR1 <- 40")
+    s.ops.append(Op("cpu", value=19, note="CPU 19"))
+    s.sw("ICC_PMR_EL1", 0xFF)
+    s.sw("ICC_IGRPEN1_EL1", 1)
+    s.sr("ISR_EL1")
+    s.sr("ICC_IAR1_EL1", "CPU 19 acknowledges SPI 40")
+    s.sw("ICC_EOIR1_EL1", 40)
+    s.sw("ICC_SGI1R_EL1", 6 << 24 | 1, "SGI 6 from CPU 19 -> Aff1=0 {0}")
+    s.sr("ICC_IAR1_EL1", "CPU 19 acknowledges SGI 2 (from CPU 0)")
+    s.ops.append(Op("cpu", value=0, note="CPU 0"))
+    s.r(rd(0) + SGI + 0x200, note="GICR0_ISPENDR0")
+    return {"gic": 3, "cpus": 20, "its": True}, s.ops

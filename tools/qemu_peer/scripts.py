@@ -31,7 +31,7 @@ from probes_gicv3 import (
 )
 from probes_lpi import gicv3_lpi
 from probes_random import gicv2_random, gicv3_icv_random, gicv3_random, gicv3_smp_random
-from probes_smp import gicv2_smp, gicv3_smp
+from probes_smp import gicv2_smp, gicv3_20cpu, gicv3_smp
 from probes_virt import gicv2_virt, gicv3_el2, gicv3_icv, gicv3_icv_lpi
 
 SCRIPTS: dict[str, Callable[[], tuple[dict, list[Op]]]] = {
@@ -60,5 +60,6 @@ SCRIPTS: dict[str, Callable[[], tuple[dict, list[Op]]]] = {
     "gicv2_v2m": gicv2_v2m,
     "gicv3_noits": gicv3_noits,
     "gicv3_up": gicv3_up,
+    "gicv3_20cpu": gicv3_20cpu,
     "gicv2_up": gicv2_up,
 }

@@ -10,8 +10,8 @@
     .global _start
 _start:
     mrs     x0, mpidr_el1
-    and     x0, x0, #0xff
-    cbnz    x0, park                    /* only CPU 0 runs the script */
+    and     x0, x0, #0xffffff
+    cbnz    x0, park                    /* only CPU 0 starts here (others: PSCI CPU_ON) */
     ldr     x0, =__stack_top
     mov     sp, x0
     mrs     x0, CurrentEL
@@ -39,7 +39,9 @@ park:
     .global secondary_entry
 secondary_entry:
     mrs     x1, mpidr_el1
-    and     x1, x1, #0xff
+    and     x2, x1, #0xff                /* Aff0 */
+    ubfx    x3, x1, #8, #8               /* Aff1: virt packs 16 CPUs per cluster */
+    add     x1, x2, x3, lsl #4           /* the CPU's index */
     ldr     x2, =__sec_stacks
     add     x1, x1, #1
     add     x2, x2, x1, lsl #13          /* 8 KiB per CPU */
