@@ -314,11 +314,6 @@ EXPECTED: tuple[Diff, ...] = (
          lambda s: hex(_qemu(s) & 0x0F0F_0F0F),
          "GICD_ITARGETSR / GICD_SPENDSGIR bits of CPU interfaces that do not exist (4-7 on a "
          "4-CPU machine) are RAZ/WI (IHI 0048B 4.3.12); QEMU stores them"),
-    Diff(("gicv2_rw",),
-         lambda st, i: st[i]["op"] == "r" and _addr(st[i]) == GICC and _qemu(st[i]) == 0x21F,
-         lambda s: "0x7ff",
-         "GICC_CTLR: irqlab stores the bypass-disable bits [8:5] and EOImodeNS (bit 10) of "
-         "the Secure format; QEMU 7.2 makes them RAZ/WI"),
     Diff(("gicv2_flow",),
          lambda st, i: _note(st[i]) == "GICC_HPPIR (PMR masks the HPPI)",
          lambda s: "0x28",

@@ -16,8 +16,8 @@ highest priority set in GICC_APR0 (group 0) / GICC_NSAPR0 (group 1).
 IMPDEF choices: the APR format is bit n = group priority n << (8 - preemption
 bits), preemption bits = min(priority bits, 7); an EOI with no active
 priority is ignored; a DIR write while EOImodeS=0 is ignored (as QEMU); an
-AEOIR of a group 0 interrupt is ignored; the bypass bits are stored and
-have no effect.  Accesses are 32-bit: other sizes are RAZ/WI with a
+AEOIR of a group 0 interrupt is ignored; the bypass-disable bits and EOImodeNS
+are RAZ/WI (as QEMU).  Accesses are 32-bit: other sizes are RAZ/WI with a
 ``gicc_bad_access`` event (or abort, ``MachineConfig.gic_bad_access``);
 misaligned accesses and accesses by a non-CPU bus master abort.
 """
@@ -37,7 +37,13 @@ if TYPE_CHECKING:
 
 __all__ = ["CpuInterface"]
 
-_CTLR_MASK = a.GICC_CTLR.defined_mask
+# IMPDEF choice (as QEMU's arm_gic, tests/hw/qemu_golden/gicv2_rw.json): the interrupt
+# bypass is not modelled, so the bypass-disable bits [8:5] are RAZ/WI; EOImodeNS (bit 10)
+# exists only with the Security Extensions (RAZ/WI without them, IHI 0048B 4.4.1).
+_CTLR_MASK = a.GICC_CTLR.defined_mask & ~(
+    a.GICC_CTLR.FIQBypDisGrp0.in_place | a.GICC_CTLR.IRQBypDisGrp0.in_place
+    | a.GICC_CTLR.FIQBypDisGrp1.in_place | a.GICC_CTLR.IRQBypDisGrp1.in_place
+    | a.GICC_CTLR.EOImodeNS.in_place)
 _EN0 = a.GICC_CTLR.EnableGrp0.in_place
 _EN1 = a.GICC_CTLR.EnableGrp1.in_place
 _ACKCTL = a.GICC_CTLR.AckCtl.in_place
