@@ -217,10 +217,8 @@ EXPECTED: tuple[Diff, ...] = (
          "later QEMU does)"),
     Diff(("gicv3_id", "gicv3_rw", "gicv3_smp"),
          lambda st, i: st[i]["op"] == "sr" and st[i]["reg"] == "ICC_CTLR_EL1",
-         lambda s: hex(_qemu(s) | 1 << 18 | (0x40 if _note(s) == "" and _qemu(s) & 3 == 3
-                                                 else 0)),
-         "ICC_CTLR_EL1.RSS = 1 (documented), and PMHE is writable: irqlab implements 1-of-N "
-         "SPI routing (No1N = 0) which PMHE hints; QEMU has neither and makes PMHE RAZ/WI"),
+         lambda s: hex(_qemu(s) | 1 << 18),
+         "ICC_CTLR_EL1.RSS = 1 (documented)"),
     Diff(("gicv3_rw",), lambda st, i: _irouter(st[i]), _irouter_ours,
          "GICD_IROUTER RES0 bits ([63:40], [30:24]) are RAZ/WI in irqlab; QEMU stores all 64"),
     Diff(("gicv3_rw",), lambda st, i: _gicr_base(st[i], 0x70),

@@ -166,9 +166,8 @@ ICC_CTLR_EL1 = Register(
     Field("CBPR", 0), Field("EOImode", 1), Field("PMHE", 6), Field("PRIbits", 8, 3),
     Field("IDbits", 11, 3), Field("SEIS", 14), Field("A3V", 15), Field("RSS", 18),
     Field("ExtRange", 19), width=64)
-#: Writable bits of ICC_CTLR_EL1 (the rest are read-only ID fields).
-ICC_CTLR_RW_MASK = ICC_CTLR_EL1.CBPR.in_place | ICC_CTLR_EL1.EOImode.in_place | \
-    ICC_CTLR_EL1.PMHE.in_place
+#: Writable bits of ICC_CTLR_EL1 (the rest are read-only ID fields; PMHE is RAZ/WI, as QEMU).
+ICC_CTLR_RW_MASK = ICC_CTLR_EL1.CBPR.in_place | ICC_CTLR_EL1.EOImode.in_place
 #: ICC_SGI0R_EL1 / ICC_SGI1R_EL1 / ICC_ASGI1R_EL1 share one layout.
 ICC_SGIR = Register(
     "ICC_SGI1R_EL1",

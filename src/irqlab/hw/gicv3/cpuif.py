@@ -47,7 +47,7 @@ class CpuInterface:
     __slots__ = ("_dbank", "_en0", "_en1", "_events", "_gmask", "_grp_en", "_minbpr", "_pmask",
                  "_rbank", "_shift",
                  "ap", "bpr", "cbpr", "eoimode", "fiq_line", "gic", "hppi_grp", "hppi_intid",
-                 "hppi_key", "hppi_prio", "igrpen", "index", "irq_line", "n_apr", "pmhe", "pmr",
+                 "hppi_key", "hppi_prio", "igrpen", "index", "irq_line", "n_apr", "pmr",
                  "prebits", "queues", "redist", "signal")
 
     def __init__(self, gic: GICv3, index: int, redist: Redistributor) -> None:
@@ -71,7 +71,6 @@ class CpuInterface:
         self.bpr = [self._minbpr, self._minbpr + 1]
         self.cbpr = False
         self.eoimode = False
-        self.pmhe = False
         self._gmask = [0, 0]
         self._set_gmask()
         self._grp_en = gic.dist.grp_enable
@@ -378,14 +377,15 @@ class CpuInterface:
         self._trace("ICC_CTLR_EL1", v)
         self.cbpr = bool(v & A.ICC_CTLR_EL1.CBPR.in_place)
         self.eoimode = bool(v & A.ICC_CTLR_EL1.EOImode.in_place)
-        self.pmhe = bool(v & A.ICC_CTLR_EL1.PMHE.in_place)
+        # IMPDEF choice: PMHE is RAZ/WI (PMR is no routing hint here), as QEMU's
+        # icc_ctlr_el1_write (tests/hw/qemu_golden/gicv3_rw.json).
         self._set_gmask()
         self.update()
 
     def _read_ctlr(self) -> int:
         c = self.gic.config
         return A.ICC_CTLR_EL1.encode(
-            CBPR=int(self.cbpr), EOImode=int(self.eoimode), PMHE=int(self.pmhe),
+            CBPR=int(self.cbpr), EOImode=int(self.eoimode), PMHE=0,
             # IDbits = 1 (24-bit INTIDs) whatever GICD_TYPER.IDbits, as QEMU: the CPU
             # interface handles 24-bit INTIDs (EOIR/DIR take INTID[23:0]).
             PRIbits=c.priority_bits - 1, IDbits=1, SEIS=0, A3V=1,
