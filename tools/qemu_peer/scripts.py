@@ -29,6 +29,7 @@ from probes_gicv3 import (
     gicv3_sizes,
     gicv3_up,
 )
+from probes_guided import gicv2_virt_guided
 from probes_lpi import gicv3_lpi
 from probes_random import gicv2_random, gicv3_icv_random, gicv3_random, gicv3_smp_random
 from probes_smp import gicv2_smp, gicv3_20cpu, gicv3_smp
@@ -61,5 +62,6 @@ SCRIPTS: dict[str, Callable[[], tuple[dict, list[Op]]]] = {
     "gicv3_noits": gicv3_noits,
     "gicv3_up": gicv3_up,
     "gicv3_20cpu": gicv3_20cpu,
+    "gicv2_virt_guided": gicv2_virt_guided,
     "gicv2_up": gicv2_up,
 }
