@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import pickle
+import threading
 
 import pytest
 
@@ -191,6 +192,15 @@ def test_start_method_is_fork_only_where_it_is_safe() -> None:
     assert start_method() in ("fork", "spawn")
     if start_method() == "fork":
         assert "fork" in multiprocessing.get_all_start_methods()
+    # another thread could hold a lock the child would inherit held: spawn then
+    release = threading.Event()
+    th = threading.Thread(target=release.wait)
+    th.start()
+    try:
+        assert start_method() == "spawn"
+    finally:
+        release.set()
+        th.join()
 
 
 def test_worker_sends_back_results_and_failures() -> None:
