@@ -203,6 +203,20 @@ def test_start_method_is_fork_only_where_it_is_safe() -> None:
         th.join()
 
 
+@pytest.mark.skipif(start_method() != "fork", reason="fork only")
+def test_forked_children_exit_when_the_parent_is_gone() -> None:
+    # a forked child must not keep the parent's ends of the pipes (its own or an earlier
+    # child's) open: closing them (what the parent's death does) ends both children
+    ctx = multiprocessing.get_context("fork")
+    one = parallel._Child(ctx)
+    two = parallel._Child(ctx, [one])
+    for c in (one, two):
+        c.conn.close()
+    for c in (two, one):
+        c.proc.join(10)
+        assert c.proc.exitcode == 0
+
+
 def test_worker_sends_back_results_and_failures() -> None:
     _, sh = shards("random", budget=40)
     ctx = multiprocessing.get_context("spawn")

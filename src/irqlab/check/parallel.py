@@ -53,7 +53,7 @@ import threading
 import time as _time
 import traceback
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import wait as _wait
 from typing import Any
@@ -313,12 +313,17 @@ class _Failure:
     text: str
 
 
-def _worker_main(conn: Any) -> None:
+def _worker_main(conn: Any, inherited: tuple[Any, ...] = ()) -> None:
     """A child's loop: receive ``(shard, deadline)``, run it, send its result; ``None`` ends it.
 
     ``deadline``: the parent's ``time.monotonic()`` deadline (one clock for every process
     of the machine), so a shard queued early does not run past the exploration's budget.
+    ``inherited``: the parent's ends of the pipes a forked child got copies of (its own and
+    the earlier children's); closed first, so that the child sees end-of-file and exits
+    when the parent dies.
     """
+    for c in inherited:
+        c.close()
     targets: dict[tuple[Any, ...], Target] = {}
     while True:
         try:
@@ -356,12 +361,16 @@ class _Child:
     """One child process, its end of the pipe, and the shards it holds (in order)."""
 
     __slots__ = ("conn", "held", "proc")
+    conn: Any
+    held: deque[int]
+    proc: Any
 
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: Any, others: Sequence[_Child] = ()) -> None:
         parent, child = ctx.Pipe(duplex=True)
-        self.proc = ctx.Process(target=_worker_main, args=(child,), daemon=True,
-                                name="irqlab-explore-worker")
         fork = ctx.get_start_method() == "fork"
+        inherited = (parent, *[o.conn for o in others]) if fork else ()
+        self.proc = ctx.Process(target=_worker_main, args=(child, inherited), daemon=True,
+                                name="irqlab-explore-worker")
         if fork:
             # the parent's objects go to the collector's permanent generation for the fork:
             # the child's collections never touch them, so their pages stay shared (a child
@@ -376,7 +385,7 @@ class _Child:
                 gc.unfreeze()
         child.close()
         self.conn = parent
-        self.held: deque[int] = deque()
+        self.held = deque()
 
     def stop(self) -> None:
         if self.proc.is_alive():
@@ -557,7 +566,7 @@ def explore_parallel(t: Target, *, strategy: str, budget: int | None, time: floa
     try:
         if not local:
             for _ in range(workers - 1):
-                children.append(_Child(multiprocessing.get_context(method)))
+                children.append(_Child(multiprocessing.get_context(method), children))
         n = k = 0
         if strategy == "pct":
             n, k = calibrate(t)
