@@ -194,6 +194,12 @@ class GpChoice:
 GP_CHOICE = GpChoice()
 
 
+def data_key(value: int) -> int:
+    """The choice key of value ``value`` of a data choice point (negative, like the other
+    pseudo choices; the schedule's shape hash folds it in)."""
+    return -200_000 - value
+
+
 class DataChoice:
     """One value of a data choice point (``await sim.choose(n)``): option ``value``.
 
@@ -209,7 +215,7 @@ class DataChoice:
         self.owner = owner
         self.cpu = owner.cpu
         self.value = value
-        self.key = -200_000 - value
+        self.key = data_key(value)
 
     def __repr__(self) -> str:
         return f"<DataChoice {self.value} of {self.owner.name}>"

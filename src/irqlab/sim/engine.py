@@ -42,6 +42,7 @@ from irqlab.sim._core import (
     SimError,
     Thread,
     context_stack,
+    data_key,
 )
 from irqlab.sim._services import EngineServices, _CallReq, _check_coro, _check_fn, _coro
 from irqlab.sim.result import RunResult
@@ -510,7 +511,7 @@ class Engine(EngineServices):
                     f"strategy.choose() must return an index in [0, {n}), not {i!r}")
         op.value = i
         self._sched.append(i)
-        self._shape_keys.append((n << 16) | ((-200_000 - i) & 0xFFFF))
+        self._shape_keys.append((n << 16) | (data_key(i) & 0xFFFF))
 
     def _bad_await(self, th: Thread, value: Any) -> None:
         self._fail(th, SimError(f"model code awaited {value!r}, which is not an engine "

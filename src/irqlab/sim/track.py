@@ -65,9 +65,14 @@ class _Rec:
         self.free_site = ""
 
 
-def _stack_here() -> list[str]:
+def _here(eng: Any) -> tuple[list[str] | None, str]:
+    """The stepping context's model stack and its innermost frame (the site), captured
+    only while someone listens to events: ``(None, "")`` otherwise."""
+    if not eng.events.enabled:
+        return None, ""
     th = RT.th
-    return context_stack(th) if th is not None else []
+    st = context_stack(th) if th is not None else []
+    return st, st[-1] if st else "?"
 
 
 def _emit_at(eng: Any, stack: list[str] | None, kind: str, **args: Any) -> None:
@@ -102,8 +107,8 @@ def alloc(obj_or_kind: Any, *, site: str | None = None) -> Any:
         th.nallocs = n + 1
         eng._stable[id(obj)] = (th.sid, n)
     ev = eng.events
-    st = _stack_here() if ev.enabled else None
-    s = site if site is not None else ("" if st is None else st[-1] if st else "?")
+    st, here = _here(eng)
+    s = site if site is not None else here
     eng._tracked[id(obj)] = _Rec(oid, kind, s)
     touch(obj)
     if ev.enabled:
@@ -137,22 +142,15 @@ def kfree(obj: Any) -> None:
     """Free a tracked object now (plain call).  A second free is reported as ``double=1``."""
     eng = _eng()
     th = cur_thread()
-    if eng.events.enabled:
-        st = _stack_here()
-        _free(eng, th, obj, False, st[-1] if st else "?", st)
-    else:
-        _free(eng, th, obj, False, "")
+    st, here = _here(eng)
+    _free(eng, th, obj, False, here, st)
 
 
 def kfree_rcu(obj: Any) -> None:
     """Free ``obj`` after a grace period (``kfree_rcu``); plain call."""
     eng = _eng()
     th = cur_thread()
-    if eng.events.enabled:
-        st = _stack_here()
-        site = st[-1] if st else "?"
-    else:
-        site = ""
+    _st, site = _here(eng)
     rec = _rec(eng, obj)
     if rec is not None and rec.state == LIVE:
         rec.state = RCU_PENDING
