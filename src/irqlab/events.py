@@ -156,7 +156,7 @@ class EventStream:
             return
         self._wanted = (None if None in ks
                         else frozenset().union(*ks))  # type: ignore[arg-type]
-        self._filter = len(ks) > 1 and any(k is not None for k in ks)
+        self._filter = any(k is not None for k in ks)
 
     def wants(self, kind: str) -> bool:
         """Whether an event of ``kind`` would reach a subscriber now (producers on hot
