@@ -62,6 +62,20 @@ def test_check_seed_scenarios(capsys: pytest.CaptureFixture[str]) -> None:
     last = out.strip().splitlines()[-1]
     assert last.startswith("5 variants, 5 as claimed, 0 not")
     assert "replay: irqlab replay vgic-lpi-refcount --variant dec-then-lock v1." in out
+    rows = {tuple(line.split()[:2]): line for line in out.splitlines()[-6:-1]}
+    assert "ok (dfs, 15 schedules, exhaustive, " in rows[("vgic-lpi-refcount", "dec-and-lock")]
+    assert ", exhaustive" not in rows[("vgic-lpi-xa", "irq")]     # findings: no coverage
+    assert "not exhaustive" not in out
+
+
+def test_check_says_when_clean_is_not_exhaustive(capsys: pytest.CaptureFixture[str]) -> None:
+    # a budget below the 15 schedules that exhaust dec-and-lock: the clean verdict says so
+    assert main(["check", "-q", "vgic-lpi-refcount", "--budget", "5"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert "ok (dfs, 5 schedules, not exhaustive, " in out[-3]
+    assert out[-2].startswith("2 variants, 2 as claimed, 0 not")
+    assert out[-1] == ("1 clean verdict not exhaustive (budget or time ran out): raise "
+                       "--budget / --time to explore further")
 
 
 def test_check_named_json(capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,8 +5,11 @@ exist): for each built-in scenario and variant, explore (``auto``: DFS with
 partial-order reduction within the budget; for a variant that claims a bug not
 yet shown, then PCT, then random), print the verdict against the variant's
 claim, and for each broken variant the shrunk counterexample drawn in CPU
-columns with the line that replays it.  Exit 0 when every variant behaves as
-it claims, 1 otherwise.
+columns with the line that replays it.  A clean verdict says how far it goes:
+``exhaustive`` (DFS covered every schedule up to reordering of independent
+steps) or ``not exhaustive`` (the budget or the time ran out first; random and
+PCT never exhaust).  Exit 0 when every variant behaves as it claims, 1
+otherwise.
 """
 
 from __future__ import annotations
@@ -29,8 +32,8 @@ def register(sub: Any) -> argparse.ArgumentParser:
                    help="only these scenarios (default: every seed scenario)")
     p.add_argument("--strategy", "-S", default="auto", metavar="NAME",
                    help="auto | random | pct | dfs (default auto)")
-    p.add_argument("--budget", "-n", type=int, default=2000, metavar="N",
-                   help="schedules per variant and strategy (default 2000)")
+    p.add_argument("--budget", "-n", type=int, default=5000, metavar="N",
+                   help="schedules per variant and strategy (default 5000)")
     p.add_argument("--time", "-t", type=float, default=5.0, metavar="S",
                    help="seconds per variant and strategy (default 5)")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -82,12 +85,22 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2, sort_keys=True))
         return 0 if bad == 0 else 1
     print(f"{'scenario':<22} {'variant':<16} {'claim':<34} {'verdict':<34} result")
+    partial = 0
     for r in rows:
         claim = r["expect"] or "clean"
         got = r["finding"]["kind"] if r["verdict"] == "finding" else "clean"
-        how = f"{r['strategy']}, {r['schedules']} schedules, {r['elapsed']:.2f} s"
+        how = f"{r['strategy']}, {r['schedules']} schedules"
+        if r["verdict"] == "clean":
+            # how far a clean verdict goes: every schedule (up to independent reorderings)
+            # or only those explored before the budget or the time ran out
+            how += ", exhaustive" if r["exhausted"] else ", not exhaustive"
+            partial += 0 if r["exhausted"] else 1
+        how += f", {r['elapsed']:.2f} s"
         mark = "ok" if r["expected"] else "MISMATCH"
         print(f"{r['scenario']:<22} {r['variant']:<16} {claim:<34} {got:<34} {mark} ({how})")
     total = time.monotonic() - t_all
     print(f"{len(rows)} variants, {len(rows) - bad} as claimed, {bad} not, in {total:.1f} s")
+    if partial:
+        print(f"{partial} clean verdict{'s' if partial > 1 else ''} not exhaustive (budget or "
+              f"time ran out): raise --budget / --time to explore further")
     return 0 if bad == 0 else 1
