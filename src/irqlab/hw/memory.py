@@ -28,6 +28,8 @@ _FRAME_SHIFT = 16
 #: Physical address width of the model (ID_AA64MMFR0_EL1.PARange = 48 bits).
 PA_BITS = 48
 PA_LIMIT = 1 << PA_BITS
+#: A page of zeros: writes of zeros to a page never written compare against it (memcmp)
+_ZERO_PAGE = memoryview(bytes(PAGE_SIZE))
 
 
 class SparseMemory:
@@ -67,7 +69,7 @@ class SparseMemory:
             pn = addr >> PAGE_SHIFT
             page = pages.get(pn)
             if page is None:
-                if not any(data[pos:pos + chunk]):
+                if data[pos:pos + chunk] == _ZERO_PAGE[:chunk]:
                     addr += chunk
                     pos += chunk
                     continue
