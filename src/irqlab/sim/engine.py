@@ -368,7 +368,7 @@ class Engine(EngineServices):
         hw_lines = handler is not None and self.machine is not None
         rcu_done = self._rcu_done
         rt = RT
-        slow = self.footprint is not None
+        fp = self.footprint
         while True:
             # -- the choices, in a fixed order -------------------------------------
             ch: list[Any] = []
@@ -448,17 +448,19 @@ class Engine(EngineServices):
             if type(c) is Thread:
                 if type(c.op) is ChooseOp:
                     self._choose_data(c, c.op, rnd)
-                if slow or (ev.enabled and self.trace_steps and ev.wants("sim_step")):
+                if ev.enabled and self.trace_steps and ev.wants("sim_step"):
                     step_thread(c)
                     if self._error is not None:
                         return "error"
                 else:
-                    # inlined _step_thread() for the common case (no footprints, no
-                    # per-step events)
+                    # inlined _step_thread() for the common case (no per-step events)
                     cc = c.cctx
                     if c.kind is TASK and cc.current is not c and cc.online:
                         cc.current = c
                     rt.th = c
+                    if fp is not None and not (c.op is START and c.kind is IRQ):
+                        fp.clear()
+                        self.last_op = c.op
                     try:
                         nop = c.coro.send(c.op.perform(c))
                     except StopIteration as e:
@@ -475,15 +477,15 @@ class Engine(EngineServices):
                             self._bad_await(c, nop)
                             return "error"
             elif type(c) is IrqChoice:
-                if slow:
-                    self.footprint.clear()  # type: ignore[union-attr]
+                if fp is not None:
+                    fp.clear()
                     self.last_op = None
                 self._take_irq(c)
                 if self._error is not None:
                     return "error"
             else:
-                if slow:
-                    self.footprint.clear()  # type: ignore[union-attr]
+                if fp is not None:
+                    fp.clear()
                     self.last_op = None
                 self._fire_gp()
                 if self._error is not None:
