@@ -29,7 +29,7 @@ _FRAME_SHIFT = 16
 PA_BITS = 48
 PA_LIMIT = 1 << PA_BITS
 #: A page of zeros: writes of zeros to a page never written compare against it (memcmp)
-_ZERO_PAGE = memoryview(bytes(PAGE_SIZE))
+_ZERO_PAGE = bytes(PAGE_SIZE)
 
 
 class SparseMemory:
@@ -69,7 +69,7 @@ class SparseMemory:
             pn = addr >> PAGE_SHIFT
             page = pages.get(pn)
             if page is None:
-                if data[pos:pos + chunk] == _ZERO_PAGE[:chunk]:
+                if _ZERO_PAGE.startswith(data[pos:pos + chunk]):
                     addr += chunk
                     pos += chunk
                     continue
