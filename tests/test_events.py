@@ -59,3 +59,26 @@ def test_bad_kinds_name_the_argument() -> None:
         EventStream().subscribe(lambda e: None, kinds=[1])  # type: ignore[list-item]
     with pytest.raises(InvalidArgumentType, match="fn must be callable"):
         EventStream().subscribe(None)  # type: ignore[arg-type]
+
+
+def test_subscribe_handlers_routes_each_kind_in_subscription_order() -> None:
+    es = EventStream()
+    got: list[tuple[str, str, int]] = []
+    tok = es.subscribe_handlers({"a": lambda e: got.append(("h.a", e.kind, e.seq)),
+                                 "b": lambda e: got.append(("h.b", e.kind, e.seq))})
+    assert es.enabled and es.wants("a") and es.wants("b") and not es.wants("c")
+    assert es.emit("c") is None
+    es.emit("a", x=1)
+    fn = es.subscribe(lambda e: got.append(("all", e.kind, e.seq)))
+    es.emit_args("b", None, {"y": 2})
+    es.emit("c")
+    assert got == [("h.a", "a", 1), ("h.b", "b", 2), ("all", "b", 2), ("all", "c", 3)]
+    es.unsubscribe(tok)
+    assert es.wants("a")                       # (the catch-all subscriber)
+    es.unsubscribe(fn)
+    assert not es.enabled and es.emit("a") is None
+    with pytest.raises(InvalidArgumentType, match="handlers must"):
+        es.subscribe_handlers([("a", print)])  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentType, match="handlers must map kinds to callables"):
+        es.subscribe_handlers({"a": 1})  # type: ignore[dict-item]
+    assert not es.enabled

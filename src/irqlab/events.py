@@ -18,7 +18,7 @@ before building an event, so the fast path costs one attribute load.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 __all__ = ["Event", "EventStream", "Recorder"]
@@ -87,18 +87,31 @@ Subscriber = Callable[[Event], None]
 _CHECKED: set[frozenset[str]] = set()
 
 
+def _fan_out(fns: tuple[Subscriber, ...]) -> Subscriber:
+    # several subscribers of one kind, in subscription order (the tuple is a snapshot: a
+    # subscriber that unsubscribes during a delivery does not change that delivery)
+    def deliver(ev: Event) -> None:
+        for fn in fns:
+            fn(ev)
+    return deliver
+
+
 class EventStream:
-    """An ordered stream of :class:`Event`, delivered synchronously to subscribers."""
+    """An ordered stream of :class:`Event`, delivered synchronously to subscribers.
+
+    Delivery is routed by kind: one dict lookup finds the one callable that takes an
+    event of that kind (a subscriber, a handler of :meth:`subscribe_handlers`, or a
+    fan-out over several of them), so an event costs the same however many kinds the
+    subscribers name.
+    """
 
     def __init__(self) -> None:
-        # a tuple, replaced on (un)subscribe: emit() iterates it without copying, and a
-        # subscriber that unsubscribes during a delivery does not change that delivery
-        self._subscribers: tuple[Subscriber, ...] = ()
-        #: per subscriber, the kinds it takes (None: every kind)
-        self._kinds: tuple[frozenset[str] | None, ...] = ()
-        #: the union of the kinds (None: some subscriber takes every kind)
-        self._wanted: frozenset[str] | None = None
-        self._filter = False
+        # (fn, kinds) per subscription, in order; fn is a callable, or for
+        # subscribe_handlers() a dict kind -> callable (kinds is then its key set)
+        self._subs: tuple[tuple[Any, frozenset[str] | None], ...] = ()
+        #: kind -> what delivers it; kinds not in it go to _rest (None: not built at all)
+        self._route: dict[str, Subscriber] = {}
+        self._rest: Subscriber | None = None
         #: True while at least one subscriber listens; producers test it first.
         self.enabled = False
         #: Logical clock stamped on events; the engine advances it per step.
@@ -125,50 +138,91 @@ class EventStream:
                 if isinstance(kinds, str):
                     kinds = (kinds,)
                 ks = frozenset(kinds)
-                if not all(isinstance(k, str) for k in ks):
-                    from irqlab.errors import InvalidArgumentType
-
-                    raise InvalidArgumentType(
-                        f"kinds must be an iterable of event kinds (str), not {kinds!r}")
-                if len(_CHECKED) < 256:
-                    _CHECKED.add(ks)
-        self._subscribers += (fn,)
-        self._kinds += (ks,)
+                _check_kinds(ks, kinds)
+        self._subs += ((fn, ks),)
         self._update()
         return fn
 
-    def unsubscribe(self, fn: Subscriber) -> None:
-        """Stop delivering to ``fn``; unknown subscribers are ignored."""
-        subs = list(self._subscribers)
-        if fn in subs:
-            i = subs.index(fn)
-            self._subscribers = self._subscribers[:i] + self._subscribers[i + 1:]
-            self._kinds = self._kinds[:i] + self._kinds[i + 1:]
+    def subscribe_handlers(self, handlers: Mapping[str, Subscriber]) -> Any:
+        """Deliver each event of a kind in ``handlers`` to ``handlers[kind]``; returns a
+        token for :meth:`unsubscribe`.
+
+        One subscription with a handler per kind (what the checker's observers use):
+        no dispatch of their own, the stream's routing table calls the handler.
+        """
+        if not isinstance(handlers, Mapping):
+            from irqlab.errors import InvalidArgumentType
+
+            raise InvalidArgumentType(f"handlers must be a mapping, not {handlers!r}")
+        table = dict(handlers)
+        ks = frozenset(table)
+        if ks not in _CHECKED:
+            _check_kinds(ks, handlers)
+        for fn in table.values():
+            if not callable(fn):
+                from irqlab.errors import InvalidArgumentType
+
+                raise InvalidArgumentType(f"handlers must map kinds to callables, not {fn!r}")
+        token = _HandlersToken(table)
+        self._subs += ((token, ks),)
+        self._update()
+        return token
+
+    def unsubscribe(self, fn: Any) -> None:
+        """Stop delivering to ``fn`` (or a :meth:`subscribe_handlers` token); unknown
+        subscribers are ignored."""
+        subs = self._subs
+        for i, (f, _ks) in enumerate(subs):
+            if f is fn or f == fn:
+                self._subs = subs[:i] + subs[i + 1:]
+                break
         self._update()
 
     def _update(self) -> None:
-        ks = self._kinds
-        self.enabled = bool(ks)
-        if len(ks) == 1:
-            # the common single-subscriber case delivers without per-subscriber checks
-            self._wanted = ks[0]
-            self._filter = False
+        subs = self._subs
+        self.enabled = bool(subs)
+        if len(subs) == 1:
+            # the common single-subscriber case: the routing table is its own
+            f, ks = subs[0]
+            if type(f) is _HandlersToken:
+                self._route = dict(f.table)
+                self._rest = None
+            elif ks is None:
+                self._route = {}
+                self._rest = f
+            else:
+                self._route = dict.fromkeys(ks, f)
+                self._rest = None
             return
-        self._wanted = (None if None in ks
-                        else frozenset().union(*ks))  # type: ignore[arg-type]
-        self._filter = any(k is not None for k in ks)
+        named: set[str] = set()
+        for _f, ks in subs:
+            if ks is not None:
+                named |= ks
+        route: dict[str, Subscriber] = {}
+        for kind in sorted(named):
+            fns = tuple(_handler(f, ks, kind) for f, ks in subs if ks is None or kind in ks)
+            route[kind] = fns[0] if len(fns) == 1 else _fan_out(fns)
+        rest = tuple(f for f, ks in subs if ks is None)
+        self._route = route
+        self._rest = (None if not rest else rest[0] if len(rest) == 1 else _fan_out(rest))
 
     def wants(self, kind: str) -> bool:
         """Whether an event of ``kind`` would reach a subscriber now (producers on hot
         paths test it before computing expensive fields)."""
-        w = self._wanted
-        return self.enabled and (w is None or kind in w)
+        return self.enabled and (kind in self._route or self._rest is not None)
 
     def emit(self, kind: str, cpu: int | None = None, **args: Any) -> Event | None:
         """Build an event and deliver it; returns ``None`` when nobody listens to ``kind``."""
         if not self.enabled:
             return None
-        return self.emit_args(kind, cpu, args)
+        seq = self._seq
+        self._seq = seq + 1
+        fn = self._route.get(kind, self._rest)
+        if fn is None:
+            return None
+        ev = Event(seq, self.time, kind, cpu, args)
+        fn(ev)
+        return ev
 
     def emit_args(self, kind: str, cpu: int | None, args: dict[str, Any]) -> Event | None:
         """:meth:`emit` with the fields as a dict the stream takes over (hot producers
@@ -177,22 +231,42 @@ class EventStream:
             return None
         seq = self._seq
         self._seq = seq + 1
-        w = self._wanted
-        if w is not None and kind not in w:
+        fn = self._route.get(kind, self._rest)
+        if fn is None:
             return None
         ev = Event(seq, self.time, kind, cpu, args)
-        if self._filter:
-            for fn, ks in zip(self._subscribers, self._kinds, strict=True):
-                if ks is None or kind in ks:
-                    fn(ev)
-        else:
-            for fn in self._subscribers:
-                fn(ev)
+        fn(ev)
         return ev
 
     def record(self, maxlen: int | None = None) -> Recorder:
         """Start recording every later event (the last ``maxlen`` if given)."""
         return Recorder(self, maxlen)
+
+
+class _HandlersToken:
+    """What :meth:`EventStream.subscribe_handlers` returns (pass it to ``unsubscribe``)."""
+
+    __slots__ = ("table",)
+
+    def __init__(self, table: dict[str, Subscriber]) -> None:
+        self.table = table
+
+    def __repr__(self) -> str:
+        return f"<event handlers for {len(self.table)} kinds>"
+
+
+def _handler(f: Any, ks: frozenset[str] | None, kind: str) -> Subscriber:
+    return f.table[kind] if type(f) is _HandlersToken else f  # type: ignore[no-any-return]
+
+
+def _check_kinds(ks: frozenset[str], given: Any) -> None:
+    if not all(isinstance(k, str) for k in ks):
+        from irqlab.errors import InvalidArgumentType
+
+        raise InvalidArgumentType(
+            f"kinds must be an iterable of event kinds (str), not {given!r}")
+    if len(_CHECKED) < 256:
+        _CHECKED.add(ks)
 
 
 class Recorder:

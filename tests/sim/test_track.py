@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from irqlab import sim
@@ -260,3 +262,43 @@ def test_work_queued_on_a_cpu_that_goes_offline_still_runs() -> None:
     eng.spawn(0, hotplug)
     res = eng.run()
     assert res.outcome == "ok" and ran == [1]
+
+
+def test_cheap_stacks_are_the_cores_stacks() -> None:
+    # track.context_stack/parked_stack/stack_now cache by (id(code), f_lasti); they must
+    # give exactly _core's strings, for every event of seed scenarios, running and parked
+    from irqlab.check.run import Target
+    from irqlab.sim import _core, track
+
+    checked = [0, 0]
+    for sc, v in [("vmd-teardown", "immediate-free"), ("vgic-lpi-refcount", "dec-then-lock"),
+                  ("vmd-balance", "least-loaded"), ("vgic-lpi-xa", "irq")]:
+        t = Target(sc, v)
+        for seed in range(3):
+            w = t.build(sim.Random(seed))
+            eng = w.engine
+
+            def on(ev: Any, eng: sim.Engine = eng) -> None:
+                if not ev.kind.startswith("sim_"):
+                    # (emitted by model code: this function is then a model frame of the
+                    # stack, seen at a different line by each call)
+                    return
+                try:
+                    want = eng.stack()
+                except AttributeError:  # _core: the RCU callback pseudo-context has no frame
+                    want = None
+                got = track.stack_now(eng)
+                if want is not None:
+                    assert got == want
+                    checked[0] += 1
+                for th in eng.threads:
+                    if not th.done and not getattr(th.coro, "cr_running", False):
+                        assert track.parked_stack(th) == _core.suspended_stack(th)
+                        assert track.context_stack(th) == _core.context_stack(th)
+                        checked[1] += 1
+
+            eng.events.subscribe(on)
+            eng.run()
+    assert checked[0] > 300 and checked[1] > 300
+    st = track.stack_now
+    assert st.__doc__ and track.context_stack.__doc__

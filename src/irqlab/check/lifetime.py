@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 from irqlab.check.findings import Finding
 from irqlab.events import Event
 from irqlab.sim._core import RT, SimError
+from irqlab.sim.track import stack_now
 
 __all__ = ["LifetimeObserver", "long_lived"]
 
@@ -95,7 +96,7 @@ class LifetimeObserver:
         self._read: dict[Any, dict[int, tuple[int, str]]] = {}
 
     def _stack(self) -> str:
-        return ";".join(self.engine.stack())
+        return ";".join(stack_now(self.engine))
 
     @staticmethod
     def _reader(ev: Event) -> Any:

@@ -35,6 +35,7 @@ from typing import Any, ClassVar
 
 from irqlab.check.findings import Finding
 from irqlab.events import Event
+from irqlab.sim.track import stack_now
 
 __all__ = ["LockClass", "Lockdep"]
 
@@ -203,7 +204,7 @@ class Lockdep:
             for h in hl:
                 if HARDIRQ_ON not in h.cls.usage:
                     if stack is None:
-                        stack = self.engine.stack()
+                        stack = stack_now(self.engine)
                     self._mark(h.cls, HARDIRQ_ON, stack, ev, tid, cpu, h)
 
     # -- acquisition -------------------------------------------------------------------
@@ -266,7 +267,7 @@ class Lockdep:
                     or (on and HARDIRQ_ON not in usage)
                     or (held and cls not in self.fwd.get(held[-1].cls, ()))
                     or why is not None or any(o.cls is cls for o in held)):
-                stack = self.engine.stack()
+                stack = stack_now(self.engine)
                 self._flav.setdefault(flav, stack)
         else:
             stack = attempt[1]
@@ -531,7 +532,7 @@ class Lockdep:
 
     def _irq_enabled_in_atomic(self, ev: Event, h: _Held | None, in_irq: bool) -> None:
         cpu = ev.cpu
-        stack = self.engine.stack()
+        stack = stack_now(self.engine)
         tid = next((t for t in sorted(self._held) if self._tid_cpu.get(t) == cpu
                     and self._held[t]), None)
         holding = []

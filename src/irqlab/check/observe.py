@@ -26,11 +26,12 @@ list[Finding]`` (the end-of-run findings).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from types import MethodType
 from typing import Any
 
 from irqlab.check.findings import Finding
 from irqlab.errors import InvalidArgumentType
-from irqlab.events import Event
+from irqlab.events import Event, _fan_out
 
 __all__ = ["Observers", "StepInvariant", "attach", "outcome_findings"]
 
@@ -77,15 +78,15 @@ class Observers:
         self._inv_found: list[Finding] = []
         self._inv_seen: set[str] = set()
         self._last_time = -1
-        #: the findings raised during the run, in event order (shared by the observers)
-        self._found: list[Finding] = []
+        #: the findings raised during the run, in event order (shared by the observers);
+        #: each is tagged with the seq of the event being delivered when it was added
+        self._found = _Found(engine.events)
         obs = [o for o in (self.lockdep, self.lifetimes, self.irqs) if o is not None]
         for ob in obs:
             self._share_found(ob)
         # kind -> ((function, observer index), ...): one table per combination of
-        # observer classes that declare HANDLERS (built once per process), called as
-        # function(observer, event) -- attaching binds nothing.  Observers with
-        # instance handlers only (and extras added later) go to self._xh.
+        # observer classes that declare HANDLERS (built once per process).  Observers
+        # with instance handlers only (and extras added later) go to self._xh.
         self._obs = obs
         self._xh: dict[str, list[Callable[[Event], None]]] = {}
         key = tuple([type(o) for o in obs])
@@ -101,13 +102,23 @@ class Observers:
         self._tmpl = tmpl
         self._slow = bool(self.invariants or self._xh)
         self._attached = True
-        # the built-in observers name the kinds they handle: the engine then builds no
-        # event of other kinds (per-step invariants and extra observers see every event)
-        kinds = _KINDS.get(key) if tmpl else None
-        if kinds is None and tmpl:
-            kinds = _KINDS[key] = frozenset(tmpl)
-        self._fn = engine.events.subscribe(self._dispatch,
-                                           kinds=None if self._slow else kinds)
+        self._fn: Any = None
+        if self._slow:
+            # per-step invariants and instance handlers: one subscriber sees every event
+            self._found.live = False
+            self._fn = engine.events.subscribe(self._on_event)
+        else:
+            # the built-in observers' handlers go straight into the stream's routing
+            # table (no dispatch of ours per event); the engine then builds no event of
+            # other kinds
+            handlers: dict[str, Callable[[Event], None]] = {}
+            for kind, ent in tmpl.items():
+                if len(ent) == 1:
+                    f, i = ent[0]
+                    handlers[kind] = MethodType(f, obs[i])
+                else:
+                    handlers[kind] = _fan_out(tuple([MethodType(f, obs[i]) for f, i in ent]))
+            self._fn = engine.events.subscribe_handlers(handlers)
 
     @property
     def observers(self) -> list[Any]:
@@ -125,10 +136,11 @@ class Observers:
         for kind, fn in ob.handlers.items():
             self._xh.setdefault(kind, []).append(fn)
         if not self._slow and self._attached:
-            # from now on every event is wanted
+            # from now on every event is wanted, and delivered through _on_event
             ev = self.engine.events
             ev.unsubscribe(self._fn)
-            self._fn = ev.subscribe(self._dispatch)
+            self._found.live = False
+            self._fn = ev.subscribe(self._on_event)
         self._slow = True
 
     def add(self, observer: Any) -> Any:
@@ -139,21 +151,6 @@ class Observers:
         self.extra.append(observer)
         self._register(observer)
         return observer
-
-    def _dispatch(self, ev: Event) -> None:
-        # the common case (the built-in observers, no invariants): one lookup per event
-        if self._slow:
-            self._on_event(ev)
-            return
-        ent = self._tmpl.get(ev.kind)
-        if ent:
-            found = self._found
-            n = len(found)
-            obs = self._obs
-            for fn, i in ent:
-                fn(obs[i], ev)
-            if len(found) != n:
-                self._tag(n, ev)
 
     def _tag(self, n: int, ev: Event) -> None:
         # findings made at this event: remember which event (the drawing marks its row)
@@ -197,6 +194,7 @@ class Observers:
         if self._attached:
             self.engine.events.unsubscribe(self._fn)
             self._attached = False
+            self._found.live = False
 
     def findings(self, result: Any) -> list[Finding]:
         """Everything the run showed: the observers' findings, the invariants', the outcome's.
@@ -230,8 +228,24 @@ _BUILTIN: tuple[type, type, type] | None = None
 _Entry = tuple[Callable[[Any, Event], None], int]
 #: A cache of static class data (which method of which observer handles a kind).
 _TABLES: dict[tuple[type, ...], dict[str, tuple[_Entry, ...]]] = {}
-#: ... and the kinds they handle (what the observers subscribe to)
-_KINDS: dict[tuple[type, ...], frozenset[str]] = {}
+
+
+class _Found(list):  # type: ignore[type-arg]
+    """The observers' shared findings list: while ``live``, a finding added gets
+    ``data["seq"]``, the seq of the event being delivered (the drawing marks its row)."""
+
+    __slots__ = ("live", "stream")
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__()
+        self.stream = stream
+        self.live = True
+
+    def append(self, f: Finding) -> None:
+        if self.live:
+            # the event being delivered is the last one numbered (observers emit none)
+            f.data.setdefault("seq", self.stream._seq - 1)
+        super().append(f)
 
 
 def _template(obs: list[Any]) -> dict[str, tuple[_Entry, ...]]:

@@ -16,6 +16,8 @@ it was called has finished.
 
 from __future__ import annotations
 
+import sys
+from types import CoroutineType
 from typing import Any
 
 from irqlab.errors import InvalidArgumentType, InvalidArgumentValue, check_int
@@ -25,7 +27,7 @@ from irqlab.sim._core import (
     Op,
     SimError,
     Thread,
-    context_stack,
+    _chain_to,
     cur_thread,
     suspended_stack,
     touch,
@@ -63,6 +65,108 @@ class _Rec:
         self.site = site
         self.state = LIVE
         self.free_site = ""
+
+
+# -- stacks, cheaply -------------------------------------------------------------------------
+# The same strings as irqlab.sim._core.context_stack()/suspended_stack() (which compute every
+# missing entry here), from caches keyed by (id(code), f_lasti) pairs: _core's caches key by
+# code objects and line numbers, and hashing a code object hashes its constants (~0.5 us a
+# frame), finding a line number walks the code's line table.  Every code object whose id
+# enters a key is kept in _CODES, so that id cannot name another code object later.
+_CODES: dict[int, Any] = {}
+_RUNNING: dict[tuple[Any, ...], list[str]] = {}
+_PARKED: dict[tuple[Any, ...], list[str]] = {}
+_CACHE_MAX = 65536
+_ROOT_NAMES = ("_fire_gp", "_loop")
+
+
+def _keep_codes(f: Any, root: Any) -> None:
+    while f is not None:
+        co = f.f_code
+        _CODES[id(co)] = co
+        if f is root or (root is None and co.co_name in _ROOT_NAMES):
+            break
+        f = f.f_back
+
+
+def context_stack(th: Thread) -> list[str]:
+    """``irqlab.sim._core.context_stack(th)``, from a cache keyed cheaply (same strings).
+
+    For a running context the frames walked start at this function's caller, as
+    ``_core``'s do (callers in :mod:`irqlab.sim` and the observers are not model code).
+    """
+    coro: Any = th.coro
+    if th.tid < 0:  # the RCU callback pseudo-context: up to the engine's frame
+        root = None
+    elif getattr(coro, "cr_running", False):
+        root = coro.cr_frame
+    else:
+        return parked_stack(th)
+    key: list[Any] = []
+    app = key.append
+    f: Any = sys._getframe(1)
+    while f is not None:
+        co = f.f_code
+        app(id(co))
+        app(f.f_lasti)
+        if f is root or (root is None and co.co_name in _ROOT_NAMES):
+            break
+        f = f.f_back
+    k = tuple(key)
+    out = _RUNNING.get(k)
+    if out is None:
+        out = _chain_to(root)  # (its frames start at our caller, as the key's)
+        if len(_RUNNING) < _CACHE_MAX:
+            _keep_codes(sys._getframe(1), root)
+            _RUNNING[k] = out
+    return list(out)
+
+
+def parked_stack(th: Thread) -> list[str]:
+    """``irqlab.sim._core.suspended_stack(th)``, from a cache keyed cheaply (same strings)."""
+    key: list[Any] = []
+    app = key.append
+    c: Any = th.coro
+    while c is not None:
+        if type(c) is CoroutineType:
+            f = c.cr_frame
+            nxt = c.cr_await
+        else:
+            f = getattr(c, "gi_frame", None)
+            nxt = getattr(c, "gi_yieldfrom", None)
+        if f is not None:
+            app(id(f.f_code))
+            app(f.f_lasti)
+        c = nxt
+    k = tuple(key)
+    out = _PARKED.get(k)
+    if out is None:
+        out = suspended_stack(th)
+        if len(_PARKED) < _CACHE_MAX:
+            c = th.coro
+            while c is not None:
+                if type(c) is CoroutineType:
+                    f = c.cr_frame
+                    nxt = c.cr_await
+                else:
+                    f = getattr(c, "gi_frame", None)
+                    nxt = getattr(c, "gi_yieldfrom", None)
+                if f is not None:
+                    _CODES[id(f.f_code)] = f.f_code
+                c = nxt
+            _PARKED[k] = out
+    return list(out)
+
+
+def stack_now(eng: Any) -> list[str]:
+    """``eng.stack()`` (the stepping context's model stack, for observers), cheaply."""
+    st = eng._stack_now
+    if st is not None:
+        return list(st)
+    th = RT.th
+    if th is None:
+        return []
+    return context_stack(th)
 
 
 def _here(eng: Any) -> tuple[list[str] | None, str]:
@@ -184,7 +288,7 @@ class _Access(Op):
         if ev.enabled:
             obj = self.obj
             rec = eng._tracked.get(id(obj))  # type: ignore[union-attr]
-            frames = suspended_stack(th)
+            frames = parked_stack(th)
             ev.emit("sim_access", cpu=th.cpu, tid=th.tid, oid=eng.oid(obj),  # type: ignore
                     obj_kind=rec.kind if rec else type(obj).__name__, rw="w" if self.write
                     else "r", label=self.label, live=rec is None or rec.state != FREED,
