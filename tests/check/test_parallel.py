@@ -13,11 +13,12 @@ from irqlab import sim
 from irqlab.check import parallel
 from irqlab.check.explore import explore
 from irqlab.check.parallel import (
-    DFS_SHARDS,
+    DFS_SPLIT_DEPTH,
     IN_PROCESS_BELOW,
     Shard,
-    dfs_prefixes,
+    dfs_split_depth,
     explore_parallel,
+    iter_dfs_prefixes,
     make_shards,
     run_shard,
     start_method,
@@ -59,9 +60,10 @@ def test_shard_result_equals_serial_exploration() -> None:
     assert list(first.choices or ()) == list(serial.outcome.result.choices)
 
 
-@pytest.mark.parametrize(("cpus", "iters", "want"), [(2, 2, 6), (3, 2, 90), (3, 3, 1680)])
+@pytest.mark.parametrize(("cpus", "iters", "want", "count"),
+                         [(2, 2, 6, 8), (3, 2, 90, 39), (3, 3, 1680, 47)])
 def test_dfs_shards_together_explore_one_schedule_per_class(cpus: int, iters: int,
-                                                            want: int) -> None:
+                                                            want: int, count: int) -> None:
     t = Target("counter", "locked", {"cpus": cpus, "iters": iters}, observe=False)
     kw = {"budget": None, "time": None, "seed": 0, "depth": 3, "preemptions": None,
           "reduction": True}
@@ -69,22 +71,41 @@ def test_dfs_shards_together_explore_one_schedule_per_class(cpus: int, iters: in
     # the split depends on the tree, not on the number of workers (up to 4)
     for workers in (1, 3, 4):
         assert make_shards(t, "dfs", workers=workers, **kw) == sh  # type: ignore[arg-type]
-    assert len(sh) >= (DFS_SHARDS if want > DFS_SHARDS else 3)
+    assert len(sh) == count
     results = [run_shard(pickle.loads(pickle.dumps(s))) for s in sh]
     assert all(r.exhausted and r.found_at is None for r in results)
     assert sum(r.schedules for r in results) == want
-    assert [p for p, _ in dfs_prefixes(t, 4)] == [p for p, _ in dfs_prefixes(t, 4)]
 
 
-def test_split_is_made_without_observers_and_bounded() -> None:
-    t = Target("counter", "locked", {"cpus": 3, "iters": 3})
-    bare = Target("counter", "locked", {"cpus": 3, "iters": 3}, observe=False)
+def test_split_is_made_without_observers_and_streamed() -> None:
     from irqlab.check.dfs import split_prefixes
 
-    assert dfs_prefixes(t, 32) == dfs_prefixes(bare, 32) == split_prefixes(t, 7)
-    # deepening stops once the depths tried made max_runs partial runs (3+6+10+12 >= 30)
-    assert len(dfs_prefixes(t, 10**6, max_runs=30)) == 12
-    assert len(dfs_prefixes(t, 10**6, max_depth=3)) == 10
+    t = Target("counter", "locked", {"cpus": 3, "iters": 3})
+    bare = Target("counter", "locked", {"cpus": 3, "iters": 3}, observe=False)
+    assert dfs_split_depth(2) == dfs_split_depth(4) == DFS_SPLIT_DEPTH == 7
+    assert dfs_split_depth(5) == dfs_split_depth(8) == 8 and dfs_split_depth(9) == 9
+    whole = split_prefixes(t, 7)
+    assert list(iter_dfs_prefixes(t, 2)) == list(iter_dfs_prefixes(bare, 2)) == whole
+    assert len(whole) == 47
+    # a generator: the first prefix is there after the first partial run
+    gen = iter_dfs_prefixes(t, 2)
+    assert next(gen) == whole[0] and next(gen) == whole[1]
+
+
+@pytest.mark.parametrize(("variant", "cpus", "iters", "top", "depth"),
+                         [("locked", 3, 3, 2, 7), ("racy", 3, 2, 3, 5), ("locked", 4, 2, 4, 8)])
+def test_a_subtree_splits_as_the_whole_tree_does(variant: str, cpus: int, iters: int,
+                                                 top: int, depth: int) -> None:
+    # re-splitting a shard late gives exactly the shards a deeper split up front gives
+    from irqlab.check.dfs import iter_prefixes, split_prefixes
+
+    t = Target("counter", variant, {"cpus": cpus, "iters": iters}, observe=False)
+    whole = split_prefixes(t, depth)
+    parts = [q for p, sl in split_prefixes(t, top)
+             for q in iter_prefixes(t, depth, prefix=p, prefix_sleeps=sl)]
+    assert parts == whole
+    with pytest.raises(InvalidArgument, match="depth must be at least"):
+        split_prefixes(t, 1, prefix=(0, 0))
 
 
 def test_dfs_budget_counts_whole_shards() -> None:
@@ -100,7 +121,7 @@ def test_more_than_four_workers_split_deeper() -> None:
     t = Target("counter", "locked", {"cpus": 3, "iters": 3}, observe=False)
     kw = {"budget": None, "time": None, "seed": 0, "depth": 3, "preemptions": None,
           "reduction": True}
-    assert len(make_shards(t, "dfs", workers=8, **kw)) >= 64  # type: ignore[arg-type]
+    assert len(make_shards(t, "dfs", workers=8, **kw)) == 95  # type: ignore[arg-type]
 
 
 def test_dfs_on_two_and_three_workers_is_exactly_dpor() -> None:

@@ -46,14 +46,14 @@ an earlier shard covers through independent reorderings of the prefix.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from irqlab.check.run import Outcome, Target, run_built
-from irqlab.errors import InvalidArgumentType, IrqlabError, check_int
+from irqlab.errors import InvalidArgumentType, InvalidArgumentValue, IrqlabError, check_int
 from irqlab.sim import Strategy
 
-__all__ = ["DfsExplorer", "NondeterministicScenario", "split_prefixes"]
+__all__ = ["DfsExplorer", "NondeterministicScenario", "Prefix", "iter_prefixes", "split_prefixes"]
 
 _HW = "hw"  # the key of "the hardware" in footprints
 # footprint values: read, write (a lock's release is a plain write), lock acquisition (a
@@ -620,16 +620,43 @@ class DfsExplorer:
         self.finished = True
 
 
-def split_prefixes(target: Target, depth: int, *, preemptions: int | None = None
-                   ) -> list[tuple[tuple[int, ...], tuple[dict[Any, dict[Any, int]], ...]]]:
+Prefix = tuple[tuple[int, ...], tuple[dict[Any, dict[Any, int]], ...]]
+
+
+def iter_prefixes(target: Target, depth: int, *, preemptions: int | None = None,
+                  prefix: Sequence[int] = (),
+                  prefix_sleeps: Sequence[dict[Any, dict[Any, int]]] = ()) -> Iterator[Prefix]:
+    """The subtrees below the first ``depth`` choice points, yielded in DFS order as found.
+
+    The generator form of :func:`split_prefixes`: each item is ready after one partial
+    run (plus any sleep-blocked ones), so a consumer can hand the first subtrees out
+    while the rest are enumerated.  ``prefix``/``prefix_sleeps``: enumerate one subtree
+    only (a shard's own prefix, e.g. to re-split it): the items are exactly those of the
+    whole tree's enumeration that lie in it, with the same sleep sets.  ``depth`` counts
+    choice points from the root and must be at least ``len(prefix)``.
+    """
+    check_int("depth", depth, 0, 64)
+    if len(prefix) > depth:
+        raise InvalidArgumentValue(
+            f"depth must be at least the prefix length {len(prefix)}, not {depth!r}")
+    ex = DfsExplorer(target, preemptions=preemptions, prefix=prefix,
+                     prefix_sleeps=prefix_sleeps, split_depth=depth)
+    out = ex.prefixes
+    while not ex.finished:
+        ex.next_run()
+        while out:
+            yield out.pop(0)
+
+
+def split_prefixes(target: Target, depth: int, *, preemptions: int | None = None,
+                   prefix: Sequence[int] = (),
+                   prefix_sleeps: Sequence[dict[Any, dict[Any, int]]] = ()) -> list[Prefix]:
     """The subtrees below the first ``depth`` choice points, in DFS order, with sleep sets.
 
     Each item is ``(choice indices, sleep set per choice point)``: pass them as
     ``DfsExplorer(target, prefix=..., prefix_sleeps=...)``.  Prefixes whose runs end
-    before ``depth`` choice points are shorter.
+    before ``depth`` choice points are shorter.  ``prefix``/``prefix_sleeps``: one
+    subtree only (see :func:`iter_prefixes`).
     """
-    check_int("depth", depth, 0, 64)
-    ex = DfsExplorer(target, preemptions=preemptions, split_depth=depth)
-    while not ex.finished:
-        ex.next_run()
-    return ex.prefixes
+    return list(iter_prefixes(target, depth, preemptions=preemptions, prefix=prefix,
+                              prefix_sleeps=prefix_sleeps))

@@ -53,21 +53,23 @@ import threading
 import time as _time
 import traceback
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import wait as _wait
 from typing import Any
 
+from irqlab.check.dfs import Prefix
 from irqlab.check.run import Target, run_built
 from irqlab.errors import InvalidArgumentValue, IrqlabError
 
-__all__ = ["DFS_SHARDS", "DFS_SPLIT_WORKERS", "IN_PROCESS_BELOW", "Shard", "ShardResult",
-           "dfs_prefixes", "explore_parallel", "make_shards", "run_shard", "start_method"]
+__all__ = ["DFS_SPLIT_DEPTH", "DFS_SPLIT_WORKERS", "IN_PROCESS_BELOW", "Shard", "ShardResult",
+           "dfs_split_depth", "explore_parallel", "iter_dfs_prefixes", "make_shards",
+           "run_shard", "start_method"]
 
-#: A DFS exploration is split into at least this many subtrees (the shallowest split depth
-#: that gives as many), whatever the number of workers up to :data:`DFS_SPLIT_WORKERS`;
-#: more workers split deeper (8 subtrees per worker).
-DFS_SHARDS = 32
+#: A DFS exploration's shards are the subtrees below its first this many choice points
+#: (whatever the number of workers up to :data:`DFS_SPLIT_WORKERS`; one more per doubling
+#: beyond): 47 subtrees for the 3x3 counter, 48 for 3x4, 82 for 4x2.
+DFS_SPLIT_DEPTH = 7
 DFS_SPLIT_WORKERS = 4
 #: Random/PCT explorations with a schedule budget below this run in the calling process
 #: alone (same result): a child process would not earn its start-up back.
@@ -76,8 +78,6 @@ IN_PROCESS_BELOW = 64
 #: (the last shard one process runs while the other is idle costs at most 128 runs).
 RANDOM_SHARD_MAX = 128
 _RANDOM_SHARD_MIN = 16
-#: With a time budget, the DFS split stops deepening after this fraction of it.
-SPLIT_TIME = 0.1
 _POLL = 0.001  # seconds between the parent's looks at its children while it runs a shard
 
 
@@ -207,41 +207,34 @@ def run_shard(shard: Shard, target: Target | None = None) -> ShardResult:
             return res
 
 
-def dfs_prefixes(target: Target, want: int, max_depth: int = 12,
-                 preemptions: int | None = None, *, max_runs: int | None = None,
-                 until: float | None = None
-                 ) -> list[tuple[tuple[int, ...], tuple[dict[Any, dict[Any, int]], ...]]]:
-    """Split the DPOR tree at the shallowest depth giving at least ``want`` subtrees.
+def dfs_split_depth(workers: int = 1) -> int:
+    """The choice points a parallel DFS fixes per shard: :data:`DFS_SPLIT_DEPTH`, one more
+    per doubling of the workers beyond :data:`DFS_SPLIT_WORKERS` (a function of the number
+    of workers only beyond that, so 2, 3 or 4 workers cut the same shards)."""
+    depth = DFS_SPLIT_DEPTH
+    n = DFS_SPLIT_WORKERS
+    while workers > n:
+        depth += 1
+        n *= 2
+    return depth
 
-    Items are ``(choice indices, sleep sets)`` in DFS order
-    (:func:`irqlab.check.dfs.split_prefixes`): the top of the tree is enumerated with
-    sleep sets, so the shards together explore what one DPOR run explores.  Each depth
-    tried costs about one partial run per prefix; the runs are made without the
-    checker's observers (they never change a choice), about 5x cheaper: 0.014 s for the
-    47 prefixes of the 3x3 counter at depth 7, all depths included.  Deepening also stops
-    once the depths tried made ``max_runs`` partial runs (deterministic), or at the
-    ``time.monotonic()`` value ``until`` (a time-budgeted exploration: its shards then
-    depend on timing, as its result does anyway).
+
+def iter_dfs_prefixes(target: Target, workers: int = 1, preemptions: int | None = None
+                      ) -> Iterator[Prefix]:
+    """The DFS shards' prefixes, yielded as the split finds them (DFS order).
+
+    :func:`irqlab.check.dfs.iter_prefixes` at :func:`dfs_split_depth`, made without the
+    checker's observers (they never change a choice; about 5x cheaper): each item costs
+    one partial run, about 0.1 ms for the counter, so the first shards can be handed out
+    at once and the split goes on while they run.
     """
-    from irqlab.check.dfs import split_prefixes
+    from irqlab.check.dfs import iter_prefixes
 
     bare = target
     if target.observe and target.scenario is not None:
         bare = Target(scenario=target.scenario, variant=target.variant,
                       params=dict(target.params), observe=False)
-    best = split_prefixes(bare, 0, preemptions=preemptions)
-    runs = len(best)
-    for d in range(1, max_depth + 1):
-        if len(best) >= want or (max_runs is not None and runs >= max_runs):
-            break
-        if until is not None and _time.monotonic() >= until:
-            break
-        nxt = split_prefixes(bare, d, preemptions=preemptions)
-        runs += len(nxt)
-        if len(nxt) == len(best) and d > 1:
-            break  # the runs have no more choice points
-        best = nxt
-    return best
+    return iter_prefixes(bare, dfs_split_depth(workers), preemptions=preemptions)
 
 
 def _base(target: Target, strategy: str, *, time: float | None, seed: int, depth: int,
@@ -270,25 +263,17 @@ def make_shards(target: Target, strategy: str, *, budget: int | None, time: floa
 
     Random/PCT: the first ``budget`` runs in shards of :func:`_random_size` runs
     (without a budget: the first 4,096 shards; :func:`explore_parallel` makes more
-    as needed).  DFS: one shard per subtree of :func:`dfs_prefixes`.  ``workers``
+    as needed).  DFS: one shard per subtree of :func:`iter_dfs_prefixes`.  ``workers``
     matters only for DFS beyond :data:`DFS_SPLIT_WORKERS` workers.
     """
     base = _base(target, strategy, time=time, seed=seed, depth=depth,
                  preemptions=preemptions, reduction=reduction, k=k, want=want)
     if strategy == "dfs":
-        want_n = _dfs_want(workers)
-        until = None if time is None else _time.monotonic() + time * SPLIT_TIME
-        pres = dfs_prefixes(target, want_n, preemptions=preemptions, max_runs=4 * want_n,
-                            until=until)
         return [Shard(index=i, prefix=p, prefix_sleeps=sl, **base)
-                for i, (p, sl) in enumerate(pres)]
+                for i, (p, sl) in enumerate(iter_dfs_prefixes(target, workers, preemptions))]
     size = _random_size(budget)
     count = 4096 if budget is None else -(-budget // size)
     return [_random_shard(base, i, size, budget) for i in range(count)]
-
-
-def _dfs_want(workers: int) -> int:
-    return max(DFS_SHARDS, 8 * workers) if workers > DFS_SPLIT_WORKERS else DFS_SHARDS
 
 
 def _random_shard(base: dict[str, Any], i: int, size: int, budget: int | None) -> Shard:
@@ -408,10 +393,12 @@ class _Exploration:
 
     Shards ``0 .. handed-1`` have been handed out (to a child or to this process);
     results are merged in shard order from ``nxt``; nothing from ``stop_before`` on is
-    needed (the end of the budget, a shard that found something, the time budget).
+    needed (the end of the budget, a shard that found something, the time budget, the
+    last shard).  ``shard(i)``: shard ``i``, made on demand (``None`` past the last one:
+    a DFS split goes on while the first shards run).
     """
 
-    def __init__(self, t: Target, strategy: str, shard: Callable[[int], Shard],
+    def __init__(self, t: Target, strategy: str, shard: Callable[[int], Shard | None],
                  total: int | None, children: list[_Child], budget: int | None,
                  deadline: float | None) -> None:
         from irqlab.check.explore import ExploreResult
@@ -475,10 +462,18 @@ class _Exploration:
                 return
 
     def _more(self) -> bool:
-        return self.stop_before is None or self.handed < self.stop_before
+        if self.stop_before is not None and self.handed >= self.stop_before:
+            return False
+        if self.total is None and self.shard(self.handed) is None:
+            self.total = self.handed  # the split has ended: no shard from here on
+            if self.stop_before is None or self.stop_before > self.total:
+                self.stop_before = self.total
+            return False
+        return True
 
     def _hand_out(self) -> Shard:
         sh = self.shard(self.handed)
+        assert sh is not None  # _more() said so
         self.handed += 1
         return sh
 
@@ -518,8 +513,8 @@ class _Exploration:
                 self.mine = _ShardRun(self._hand_out(), self.t, self.deadline)
             mine = self.mine
             if mine is None:
-                if not children:
-                    return  # nothing left anywhere (not reached: merged above)
+                if not any(c.held for c in children):
+                    continue  # nothing left anywhere: all merged (the check above ends it)
                 wait = 0.2 if progress is not None else None
                 if self.deadline is not None and not self.late:
                     left = max(0.0, self.deadline - _time.monotonic())
@@ -545,9 +540,9 @@ def explore_parallel(t: Target, *, strategy: str, budget: int | None, time: floa
 
     The calling process is one of the workers.  ``start``: the start method of the
     children (default :func:`start_method`).  Random/PCT budgets below
-    :data:`IN_PROCESS_BELOW` schedules, and DFS trees of a single subtree, run in the
-    calling process alone.  A DFS schedule budget is counted in whole shards: the
-    exploration stops after the shard (in merge order) that reaches it.
+    :data:`IN_PROCESS_BELOW` schedules run in the calling process alone.  A DFS schedule
+    budget is counted in whole shards: the exploration stops after the shard (in merge
+    order) that reaches it.
     """
     from irqlab import sim
     from irqlab.check.explore import DEFAULT_BUDGET, calibrate, pick_finding
@@ -560,7 +555,8 @@ def explore_parallel(t: Target, *, strategy: str, budget: int | None, time: floa
         raise InvalidArgumentValue(
             "target must be a built-in scenario for parallel exploration, not a factory")
     local = strategy != "dfs" and budget is not None and budget < IN_PROCESS_BELOW
-    # children start first: a spawned one imports irqlab while this process splits the tree
+    # children start first: a forked one gets its first DFS shard after one partial run of
+    # the split; a spawned one imports irqlab while this process explores
     method = start or start_method()
     children: list[_Child] = []
     try:
@@ -574,21 +570,28 @@ def explore_parallel(t: Target, *, strategy: str, budget: int | None, time: floa
                      preemptions=preemptions, reduction=reduction, k=k, want=want)
         shards: list[Shard] = []
         size = _random_size(budget)
+        total: int | None = None
+        prefixes: Iterator[Prefix] | None = None
         if strategy == "dfs":
-            shards = make_shards(t, strategy, budget=None, time=time, seed=seed, depth=depth,
-                                 preemptions=preemptions, reduction=reduction,
-                                 workers=workers, k=k, want=want)
-            total: int | None = len(shards)
-            if len(shards) <= 1:  # a single subtree: nothing to share
-                for c in children:
-                    c.stop()
-                children = []
-        else:
-            total = None if budget is None else -(-budget // size)
+            # the split goes on while the first shards run (each prefix: one partial run)
+            prefixes = iter_dfs_prefixes(t, workers, preemptions)
+        elif budget is not None:
+            total = -(-budget // size)
 
-        def shard(i: int) -> Shard:
-            while len(shards) <= i:  # random/PCT: made as needed
-                shards.append(_random_shard(base, len(shards), size, budget))
+        def shard(i: int) -> Shard | None:
+            nonlocal prefixes
+            while len(shards) <= i:  # made as needed
+                if prefixes is None:
+                    if strategy == "dfs":
+                        return None
+                    shards.append(_random_shard(base, len(shards), size, budget))
+                    continue
+                p = next(prefixes, None)
+                if p is None:
+                    prefixes = None  # the split has ended
+                    return None
+                shards.append(Shard(index=len(shards), prefix=p[0], prefix_sleeps=p[1],
+                                    **base))
             return shards[i]
 
         ex = _Exploration(t, strategy, shard, total, children, budget, deadline)
@@ -609,7 +612,7 @@ def explore_parallel(t: Target, *, strategy: str, budget: int | None, time: floa
             res.finding = pick_finding(out.findings, t.expect)
             res.first_at = pick[0]
     res.exhausted = (strategy == "dfs" and found is None and ex.all_exhausted
-                     and ex.nxt == total)
+                     and ex.nxt == ex.total)
     label = {"dfs": "DFS shards", "random": "random", "pct": "PCT"}[strategy]
     procs = (f"{workers} workers (this process and {len(children)} {method} children)"
              if children else "this process alone")
