@@ -258,3 +258,39 @@ def test_enable_footprints_records_the_objects_a_step_touches_and_only_before_ru
     assert ["fp"] in seen
     with pytest.raises(sim.SimError, match=r"before run\(\)"):
         eng.enable_footprints()
+
+
+def test_footprints_note_every_access_to_the_machine() -> None:
+    # a register read makes no event: the footprint still says the step touched the
+    # hardware (the machine, written), as do system registers, RAM and interrupt lines
+    from irqlab.hw.machine import Machine
+
+    m = Machine.virt(cpus=2)
+    gicd = m.config.gicd[0]
+    steps: list[tuple[str, bool]] = []
+
+    class Watch(sim.RoundRobin):
+        def after_step(self, choice, engine) -> None:
+            steps.append((choice.name, any(o is m for o, _ in engine.footprint)))
+
+    async def reader() -> None:
+        m.cpus[0].read(gicd + 0x4)                 # GICD_TYPER
+        await sim.point()
+        m.cpus[0].read_sysreg("ICC_PMR_EL1")
+        await sim.point()
+        m.ram_read(m.config.ram[0], 8)
+        await sim.point()
+        m.set_interrupt_level(40, True)
+        await sim.point()
+
+    async def idle() -> None:
+        await sim.point()
+
+    eng = sim.Engine(machine=m, strategy=Watch(), footprints=True)
+    eng.spawn(0, reader, name="reader")
+    eng.spawn(1, idle, name="idle")
+    eng.run()
+    assert [hw for name, hw in steps if name == "reader"] == [True, True, True, True, False]
+    assert [hw for name, hw in steps if name == "idle"] == [False, False]
+    assert m.bus.on_access is None                # the hook goes with the run
+    m.cpus[0].read(gicd + 0x4)                     # and the machine works on without it

@@ -118,6 +118,9 @@ class Cpu:
             raise self._unknown(name) from None
         if fn is None:
             raise UndefinedInstruction(name, "not readable in this configuration")
+        h = self._bus.on_access
+        if h is not None:
+            h()
         return fn()
 
     def write_sysreg(self, name: str, value: int) -> None:
@@ -130,6 +133,9 @@ class Cpu:
             raise UndefinedInstruction(name, "not writable in this configuration")
         if type(value) is not int:
             raise InvalidArgumentType(f"value must be an int, not {value!r}")
+        h = self._bus.on_access
+        if h is not None:
+            h()
         fn(value & _U64)
 
     def _unknown(self, name: object) -> Exception:
@@ -229,12 +235,18 @@ class Machine:
         if not isinstance(data, bytes | bytearray | memoryview):
             raise InvalidArgumentType(f"data must be bytes, not {type(data).__name__}")
         self._check_ram(addr, len(data))
+        h = self.bus.on_access
+        if h is not None:
+            h()
         self.memory.write(addr, data)
 
     def ram_read(self, addr: int, n: int) -> bytes:
         """``n`` bytes of RAM at ``addr`` (no side effects)."""
         check_int("n", n, 0, self.config.ram[1])
         self._check_ram(addr, n)
+        h = self.bus.on_access
+        if h is not None:
+            h()
         return self.memory.read(addr, n)
 
     # -- bus masters --------------------------------------------------------
@@ -253,6 +265,9 @@ class Machine:
         For a level-sensitive interrupt the line level is the pending state's
         source; for an edge-triggered one a rising edge makes it pending.
         """
+        h = self.bus.on_access
+        if h is not None:
+            h()
         self.gic.set_interrupt_level(intid, level, cpu=cpu)
 
     def describe(self) -> str:

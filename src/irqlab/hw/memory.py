@@ -15,6 +15,7 @@ An access that no region decodes, or that the addressed device refuses
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable
 from typing import Protocol
 
 from irqlab.errors import ExternalAbort, InvalidArgumentValue, _AccessFault
@@ -203,6 +204,10 @@ class Bus:
         self._regions: list[Region] = []
         self._bases: list[int] = []
         self._frame_cache: dict[int, Region | None] = {}
+        #: Called (no arguments) before every access through the bus and every other
+        #: access to the machine's state (system registers, RAM, interrupt lines): how
+        #: an engine recording footprints learns that a step touched the hardware.
+        self.on_access: Callable[[], None] | None = None
 
     @property
     def regions(self) -> tuple[Region, ...]:
@@ -249,6 +254,9 @@ class Bus:
         return r
 
     def read(self, addr: int, size: int, cpu: int | None) -> int:
+        h = self.on_access
+        if h is not None:
+            h()
         r = self.lookup(addr)
         if r is None or addr + size > r.end:
             raise ExternalAbort(addr, size, "no device decodes this address")
@@ -259,6 +267,9 @@ class Bus:
 
     def write(self, addr: int, value: int, size: int, cpu: int | None,
               device_id: int | None = None) -> None:
+        h = self.on_access
+        if h is not None:
+            h()
         r = self.lookup(addr)
         if r is None or addr + size > r.end:
             raise ExternalAbort(addr, size, "no device decodes this address", write=True)

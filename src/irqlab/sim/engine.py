@@ -124,8 +124,10 @@ class Engine(EngineServices):
         #: Emit ``sim_step`` for every step (when someone listens).
         self.trace_steps = bool(trace_steps)
         #: Objects touched by plain calls during the last step (``footprints=True`` only).
-        self.footprint: list[tuple[Any, bool]] | None = [] if footprints else None
+        self.footprint: list[tuple[Any, bool]] | None = None
         self.machine = machine
+        if footprints:
+            self.enable_footprints()
         self.fingerprint = fingerprint
         #: First 8 hex digits of SHA-256 of the fingerprint (goes into schedule strings).
         self.scenario_hash = _hash8(fingerprint)
@@ -678,6 +680,9 @@ class Engine(EngineServices):
             self._close()
 
     def _close(self) -> None:
+        m = self.machine
+        if m is not None and self.footprint is not None:
+            m.bus.on_access = None
         for th in self._threads:
             if not th.done:
                 with contextlib.suppress(Exception):  # model code awaiting in a finally
@@ -692,6 +697,23 @@ class Engine(EngineServices):
             raise SimError("enable_footprints() must be called before run()")
         if self.footprint is None:
             self.footprint = []
+            self._hook_machine()
+
+    def _hook_machine(self) -> None:
+        # every access to the machine's state is a footprint entry (the machine, written):
+        # a step that touched the hardware depends on every other step that did
+        m = self.machine
+        if m is None:
+            return
+        fp = self.footprint
+        assert fp is not None
+        entry = (m, True)
+
+        def touched() -> None:
+            if not fp or fp[-1] is not entry:
+                fp.append(entry)
+
+        m.bus.on_access = touched
 
     # -- results -----------------------------------------------------------------------
     @property
