@@ -28,7 +28,8 @@ FOUND = [
     ("counter", "racy", "dfs", 5),
 ]
 CLEAN = [("vgic-lpi-xa", "irqsave"), ("vgic-lpi-refcount", "dec-and-lock"),
-         ("vmd-teardown", "rcu-desc"), ("vmd-teardown", "srcu"), ("counter", "locked")]
+         ("vmd-teardown", "rcu-desc"), ("vmd-teardown", "srcu"), ("counter", "locked"),
+         ("vmd-balance", "least-loaded")]
 NAMES = {sc.name for sc in all_scenarios()} | {"counter"}
 
 

@@ -81,3 +81,15 @@ def test_bad_param() -> None:
         SC.build("bulk", None, cycles="3")
     with pytest.raises(InvalidArgumentValue, match=r"^cycles must be"):
         SC.build("bulk", None, cycles=0)
+
+
+@pytest.mark.parametrize("variant", ["bulk", "lifecycle"])
+def test_fixed_variants_clean_under_exhaustive_dfs_of_one_cycle(variant: str) -> None:
+    # every interleaving of one insmod/rmmod cycle with CPU1's bring-up and its kworker
+    # (up to reordering of independent steps); the 100-cycle default is one run each
+    from irqlab.check.explore import explore
+
+    r = explore("msi-reinsert", variant, strategy="dfs", params={"cycles": 1}, budget=2000,
+                shrink=False)
+    assert r.verdict == "clean" and r.exhausted, r.report(draw=False)
+    assert 200 <= r.schedules <= 400
