@@ -114,6 +114,13 @@ class EventStream:
         self._rest: Subscriber | None = None
         #: True while at least one subscriber listens; producers test it first.
         self.enabled = False
+        #: kind -> a direct handler, while the only subscription registered one (see
+        #: subscribe_handlers).  A hot producer in irqlab may call it instead of
+        #: emitting: ``d = stream.direct.get(kind)``; if ``d`` is not None, count the
+        #: event (``stream._seq += 1``) and call ``d(stream.time, cpu, *fields)`` with
+        #: the fields the event would carry, in order.  Nobody else sees the event, so
+        #: the outcome is the same as delivering it.
+        self.direct: dict[str, Callable[..., None]] = {}
         #: Logical clock stamped on events; the engine advances it per step.
         self.time = 0
         self._seq = 0
@@ -143,12 +150,18 @@ class EventStream:
         self._update()
         return fn
 
-    def subscribe_handlers(self, handlers: Mapping[str, Subscriber]) -> Any:
+    def subscribe_handlers(self, handlers: Mapping[str, Subscriber],
+                           direct: Mapping[str, Callable[..., None]] | None = None) -> Any:
         """Deliver each event of a kind in ``handlers`` to ``handlers[kind]``; returns a
         token for :meth:`unsubscribe`.
 
         One subscription with a handler per kind (what the checker's observers use):
         no dispatch of their own, the stream's routing table calls the handler.
+
+        ``direct`` (optional): kind -> a handler taking the event's ``time``, ``cpu``
+        and fields *positionally*, in the order the producer emits them.  While this
+        subscription is the only one, :attr:`direct` offers them to producers, which
+        may then call one instead of building the event (see :attr:`direct`).
         """
         if not isinstance(handlers, Mapping):
             from irqlab.errors import InvalidArgumentType
@@ -163,7 +176,14 @@ class EventStream:
                 from irqlab.errors import InvalidArgumentType
 
                 raise InvalidArgumentType(f"handlers must map kinds to callables, not {fn!r}")
-        token = _HandlersToken(table)
+        dt = dict(direct) if direct is not None else {}
+        for k, fn in dt.items():
+            if k not in table or not callable(fn):
+                from irqlab.errors import InvalidArgumentType
+
+                raise InvalidArgumentType(
+                    f"direct must map kinds of handlers to callables, not {direct!r}")
+        token = _HandlersToken(table, dt)
         self._subs += ((token, ks),)
         self._update()
         return token
@@ -181,12 +201,14 @@ class EventStream:
     def _update(self) -> None:
         subs = self._subs
         self.enabled = bool(subs)
+        self.direct = {}
         if len(subs) == 1:
             # the common single-subscriber case: the routing table is its own
             f, ks = subs[0]
             if type(f) is _HandlersToken:
                 self._route = dict(f.table)
                 self._rest = None
+                self.direct = f.direct
             elif ks is None:
                 self._route = {}
                 self._rest = f
@@ -246,10 +268,12 @@ class EventStream:
 class _HandlersToken:
     """What :meth:`EventStream.subscribe_handlers` returns (pass it to ``unsubscribe``)."""
 
-    __slots__ = ("table",)
+    __slots__ = ("direct", "table")
 
-    def __init__(self, table: dict[str, Subscriber]) -> None:
+    def __init__(self, table: dict[str, Subscriber],
+                 direct: dict[str, Callable[..., None]]) -> None:
         self.table = table
+        self.direct = direct
 
     def __repr__(self) -> str:
         return f"<event handlers for {len(self.table)} kinds>"

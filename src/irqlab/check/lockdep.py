@@ -49,12 +49,13 @@ _WAIT = {"raw_spin": 2, "spin": 3, "mutex": 4}
 class LockClass:
     """A lockdep class: ``key`` (class string and subclass), a display name, usage."""
 
-    __slots__ = ("key", "name", "type", "usage")
+    __slots__ = ("key", "name", "sleeps", "type", "usage")
 
     def __init__(self, key: tuple[str, int], name: str, type_: str) -> None:
         self.key = key
         self.name = name if key[1] == 0 else f"{name}/{key[1]}"
         self.type = type_
+        self.sleeps = type_ == "mutex"
         #: usage bit -> (stack, step, context name)
         self.usage: dict[str, tuple[list[str], int, str]] = {}
 
@@ -74,7 +75,7 @@ class LockClass:
 
 
 class _Held:
-    __slots__ = ("cls", "lid", "mode", "prev_off", "stack", "step", "trylock")
+    __slots__ = ("cls", "lid", "mode", "prev_off", "stack", "step", "trylock", "unmarked")
 
     def __init__(self, cls: LockClass, lid: int, mode: str, prev_off: bool, stack: list[str],
                  step: int) -> None:
@@ -85,6 +86,8 @@ class _Held:
         self.stack = stack
         self.step = step
         self.trylock = mode == "try"
+        #: counted in Lockdep._unmarked (its class was not HARDIRQ-ON when acquired)
+        self.unmarked = False
 
 
 def _frames(stack: list[str], indent: str = "       ") -> str:
@@ -120,6 +123,12 @@ class Lockdep:
         "sim_irq_exit": "_irq_exit",
         "sim_atomic_sleep": "_atomic_sleep",
     }
+    #: the direct forms (fields positionally, see irqlab.events.EventStream.direct)
+    DIRECT: ClassVar[dict[str, str]] = {
+        "sim_lock_acquire": "_lock_acquire",
+        "sim_lock_release": "_lock_release",
+        "sim_irq_disable": "_irq_disable_direct",
+    }
 
     @property
     def handlers(self) -> dict[str, Any]:
@@ -143,6 +152,10 @@ class Lockdep:
         #: CPU -> seq of the sim_irq_disable a spin_lock_irq(save) issued, until it acquires
         self._lock_disabled: dict[int | None, int] = {}
         self._flav: dict[tuple[Any, ...], list[str]] = {}
+        #: patterns (see _acquire) known to record nothing new -> (class, their stack)
+        self._good: dict[tuple[Any, ...], tuple[LockClass, list[str]]] = {}
+        #: held entries whose class may still lack HARDIRQ-ON (0: nothing to mark)
+        self._unmarked = 0
         self._reported: set[Any] = set()
 
     # -- context bookkeeping -----------------------------------------------------------
@@ -181,6 +194,12 @@ class Lockdep:
         if ev.args.get("via", "").startswith("spin_lock_"):
             self._lock_disabled[ev.cpu] = ev.seq
 
+    def _irq_disable_direct(self, time: int, cpu: int | None, via: str, in_irq: bool) -> None:
+        """``sim_irq_disable``, its fields in order (the direct form; see EventStream)."""
+        self._irqs_on[cpu] = False
+        if via.startswith("spin_lock_"):
+            self._lock_disabled[cpu] = self.engine.events._seq - 1
+
     def _irq_enable(self, ev: Event) -> None:
         cpu = ev.cpu
         self._irqs_on[cpu] = True
@@ -196,6 +215,8 @@ class Lockdep:
 
     def _mark_held_on_cpu(self, cpu: int | None, ev: Event, via: str) -> None:
         # lockdep's mark_held_locks(): every lock held on this CPU is now held with irqs on
+        if not self._unmarked:
+            return  # every held lock is HARDIRQ-ON already
         stack: list[str] | None = None
         for tid in sorted(self._held):
             hl = self._held[tid]
@@ -217,52 +238,122 @@ class Lockdep:
 
     def _acquire(self, ev: Event, attempt: tuple[bool, list[str]] | None = None) -> None:
         a = ev.args
+        if attempt is None:
+            self._lock_acquire(ev.time, ev.cpu, a["tid"], a["lock"], a["lid"], a["class"],
+                               a["subclass"], a["type"], a["mode"], a["irqs_disabled"],
+                               a["in_irq"], a.get("prev_irqs_on"), ev)
+            return
+        # an acquisition still being attempted when the run ended (see finish)
         tid = a["tid"]
         cpu = ev.cpu
         self._tid_cpu[tid] = cpu
-        mode = a["mode"]
         key = (a["class"], a["subclass"])
+        held = self._held.get(tid)
+        if held is None:
+            held = self._held[tid] = []
+        top = held[-1] if held else None
+        flav = (key, a["in_irq"], not a["irqs_disabled"], a["mode"],
+                top.cls.key if top is not None else None)
+        self._irqs_on[cpu] = not a["irqs_disabled"]
         cls = self.classes.get(key)
         if cls is None:
             cls = self.classes[key] = LockClass(key, a["lock"], a["type"])
-        irqs_disabled = a["irqs_disabled"]
+        self._acquire_slow(ev, tid, cpu, a["mode"], a["lid"], cls, flav, attempt[0], held, top,
+                           attempt)
+
+    def _lock_acquire(self, time: int, cpu: int | None, tid: int, lock: str, lid: int,
+                      klass: str, subclass: int, type_: str, mode: str, irqs_disabled: bool,
+                      in_irq: bool, prev_irqs_on: bool | None, ev: Event | None = None) -> None:
+        """``sim_lock_acquire``, its fields in order (the direct form; see EventStream)."""
+        self._tid_cpu[tid] = cpu
+        key = (klass, subclass)
+        held = self._held.get(tid)
+        if held is None:
+            held = self._held[tid] = []
+        top = held[-1] if held else None
+        # the pattern of this acquisition: class, irq context, irq state, mode, held class
+        flav = (key, in_irq, not irqs_disabled, mode, top.cls.key if top is not None else None)
         # the interrupt state before the acquire (an irqsave/irq acquire disabled them)
-        if attempt is not None:
-            prev_off = attempt[0]
-        elif mode == "irq" or mode == "irqsave":
+        if mode == "irq" or mode == "irqsave":
             # irqs were on before iff spin_lock_irq(save) itself disabled them (its
             # sim_irq_disable came when the acquire was issued, before spinning)
             prev_off = self._lock_disabled.pop(cpu, None) is None
         else:
             prev_off = bool(irqs_disabled)
-        on = not irqs_disabled
-        self._irqs_on[cpu] = on
-        held = self._held.get(tid)
-        if held is None:
-            held = self._held[tid] = []
-        in_irq = a["in_irq"]
-        usage = cls.usage
-        top = held[-1] if held else None
-        # Stacks are captured only when this acquisition may record something new (or
-        # the first time a class is taken in this way); otherwise the stack of that
-        # first acquisition stands in (one capture per run for a repeated pattern).
-        flav = (key, in_irq, on, mode, top.cls.key if top is not None else None)
-        why = (self._wait_violation(cls.type, held, prev_off, bool(in_irq))
-               if self.preempt_rt or cls.type == "mutex" else None)
-        if attempt is None:
-            stack = self._flav.get(flav)
-            if stack is not None and why is None and not (in_irq and IN_HARDIRQ not in usage) \
-                    and not (on and HARDIRQ_ON not in usage) and (
-                        top is None or (not top.trylock and top.cls is not cls
-                                        and cls in self.fwd.get(top.cls, ()))):
-                # the common case: a known pattern, nothing new to record (the edge from
-                # the held lock exists, no usage bit, no recursion): just hold it
+        self._irqs_on[cpu] = not irqs_disabled
+        g = self._good.get(flav)
+        if g is not None:
+            # a known pattern with nothing new to record: its class has the usage bits,
+            # the edge from the held class exists, and a stack was captured for it (these
+            # only ever become true); what remains to check is the held lock's kind,
+            # recursion and the wait context
+            cls = g[0]
+            if top is None or not top.trylock:
                 for o in held:
                     if o.cls is cls:
                         break
                 else:
-                    held.append(_Held(cls, a["lid"], mode, prev_off, stack, ev.time))
-                    return
+                    if cls.sleeps and not self.preempt_rt:
+                        ok = not in_irq and not prev_off
+                        if ok:
+                            for o in held:
+                                if not o.cls.sleeps:
+                                    ok = False
+                                    break
+                    elif self.preempt_rt:
+                        ok = self._wait_violation(cls.type, held, prev_off,
+                                                  bool(in_irq)) is None
+                    else:
+                        ok = True
+                    if ok:
+                        h = _Held(cls, lid, mode, prev_off, g[1], time)
+                        if HARDIRQ_ON not in cls.usage:
+                            h.unmarked = True
+                            self._unmarked += 1
+                        held.append(h)
+                        return
+        cls = self.classes.get(key)
+        if cls is None:
+            cls = self.classes[key] = LockClass(key, lock, type_)
+        if ev is None:
+            # the direct form: the event this acquisition is (for the reports)
+            ev = Event(self.engine.events._seq - 1, time, "sim_lock_acquire", cpu, {
+                "tid": tid, "lock": lock, "lid": lid, "class": klass, "subclass": subclass,
+                "type": type_, "mode": mode, "irqs_disabled": irqs_disabled,
+                "in_irq": in_irq, "prev_irqs_on": prev_irqs_on})
+        self._acquire_slow(ev, tid, cpu, mode, lid, cls, flav, prev_off, held, top, None)
+
+    def _acquire_slow(self, ev: Event, tid: int, cpu: int | None, mode: str, lid: int,
+                      cls: LockClass, flav: tuple[Any, ...], prev_off: bool, held: list[_Held],
+                      top: _Held | None, attempt: tuple[bool, list[str]] | None) -> None:
+        on = flav[2]
+        in_irq = flav[1]
+        usage = cls.usage
+        # Stacks are captured only when this acquisition may record something new (or
+        # the first time a class is taken in this way); otherwise the stack of that
+        # first acquisition stands in (one capture per run for a repeated pattern).
+        why = (self._wait_violation(cls.type, held, prev_off, bool(in_irq))
+               if self.preempt_rt or cls.type == "mutex" else None)
+        if attempt is None:
+            stack = self._flav.get(flav)
+            if stack is not None and not (in_irq and IN_HARDIRQ not in usage) \
+                    and not (on and HARDIRQ_ON not in usage) and (
+                        top is None or (top.cls is not cls
+                                        and cls in self.fwd.get(top.cls, ()))):
+                self._good[flav] = (cls, stack)
+                if why is None and (top is None or not top.trylock):
+                    # the common case: a known pattern, nothing new to record (the edge
+                    # from the held lock exists, no usage bit, no recursion): just hold it
+                    for o in held:
+                        if o.cls is cls:
+                            break
+                    else:
+                        h = _Held(cls, lid, mode, prev_off, stack, ev.time)
+                        if HARDIRQ_ON not in usage:
+                            h.unmarked = True
+                            self._unmarked += 1
+                        held.append(h)
+                        return
             if (stack is None or (in_irq and IN_HARDIRQ not in usage)
                     or (on and HARDIRQ_ON not in usage)
                     or (held and cls not in self.fwd.get(held[-1].cls, ()))
@@ -273,7 +364,7 @@ class Lockdep:
             stack = attempt[1]
         if stack is None:
             stack = []
-        h = _Held(cls, a["lid"], mode, prev_off, stack, ev.time)
+        h = _Held(cls, lid, mode, prev_off, stack, ev.time)
         # recursion
         for o in held:
             if o.cls is cls and not h.trylock:
@@ -293,19 +384,34 @@ class Lockdep:
             self._mark(cls, IN_HARDIRQ, stack, ev, tid, cpu, h)
         if on and HARDIRQ_ON not in usage:
             self._mark(cls, HARDIRQ_ON, stack, ev, tid, cpu, h)
+        if HARDIRQ_ON not in usage:
+            h.unmarked = True
+            self._unmarked += 1
         held.append(h)
 
     def _release(self, ev: Event) -> None:
         a = ev.args
-        held = self._held.get(a["tid"])
+        self._lock_release(ev.time, ev.cpu, a["tid"], a["lock"], a["lid"], a["class"], a["type"])
+
+    def _lock_release(self, time: int, cpu: int | None, tid: int, lock: str, lid: int,
+                      klass: str, type_: str) -> None:
+        """``sim_lock_release``, its fields in order (the direct form; see EventStream)."""
+        held = self._held.get(tid)
         if not held:
             return
-        lid = a["lid"]
-        for i in range(len(held) - 1, -1, -1):
-            if held[i].lid == lid:
-                h = held.pop(i)
-                self._last_release[ev.cpu] = h
+        h = held[-1]
+        if h.lid == lid:
+            held.pop()
+        else:
+            for i in range(len(held) - 2, -1, -1):
+                if held[i].lid == lid:
+                    h = held.pop(i)
+                    break
+            else:
                 return
+        self._last_release[cpu] = h
+        if h.unmarked:
+            self._unmarked -= 1
 
     # -- the graph ---------------------------------------------------------------------
     def _path(self, src: LockClass, dst: LockClass) -> list[LockClass] | None:

@@ -94,6 +94,7 @@ class Observers:
         if tmpl is None:
             try:
                 tmpl = _TABLES[key] = _template(obs)
+                _DIRECT[key] = _direct_template(obs, tmpl)
             except _NoTemplate:
                 tmpl = {}
                 for ob in obs:
@@ -118,7 +119,10 @@ class Observers:
                     handlers[kind] = MethodType(f, obs[i])
                 else:
                     handlers[kind] = _fan_out(tuple([MethodType(f, obs[i]) for f, i in ent]))
-            self._fn = engine.events.subscribe_handlers(handlers)
+            # ... and their direct forms, for kinds one observer alone handles (hot
+            # producers then call them with the fields instead of building the event)
+            direct = {kind: MethodType(f, obs[i]) for kind, (f, i) in _DIRECT[key].items()}
+            self._fn = engine.events.subscribe_handlers(handlers, direct)
 
     @property
     def observers(self) -> list[Any]:
@@ -258,6 +262,21 @@ def _template(obs: list[Any]) -> dict[str, tuple[_Entry, ...]]:
         for kind, meth in names.items():
             out.setdefault(kind, []).append((getattr(type(ob), meth), i))
     return {k: tuple(v) for k, v in out.items()}
+
+
+#: ... and their direct forms: kind -> (function, observer index)
+_DIRECT: dict[tuple[type, ...], dict[str, _Entry]] = {}
+
+
+def _direct_template(obs: list[Any], tmpl: dict[str, tuple[_Entry, ...]]) -> dict[str, _Entry]:
+    """kind -> (function, observer index) of ``DIRECT`` forms, for kinds one observer
+    handles."""
+    out: dict[str, _Entry] = {}
+    for i, ob in enumerate(obs):
+        for kind, meth in (getattr(type(ob), "DIRECT", None) or {}).items():
+            if len(tmpl.get(kind, ())) == 1 and tmpl[kind][0][1] == i:
+                out[kind] = (getattr(type(ob), meth), i)
+    return out
 
 
 class _NoTemplate(Exception):

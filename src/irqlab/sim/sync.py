@@ -46,6 +46,7 @@ __all__ = [
 # acquire modes
 _PLAIN, _IRQSAVE, _IRQ = 0, 1, 2
 _MODE_NAMES = ("", "irqsave", "irq")
+_VIA = ("", "spin_lock_irqsave", "spin_lock_irq")
 
 
 _BASENAMES: dict[str, str] = {}
@@ -84,11 +85,16 @@ class _Acquire(Op):
     def perform(self, th: Thread) -> Any:
         lk = self.obj
         eng = RT.eng
-        if eng.events.enabled:  # type: ignore[union-attr]
+        ev = eng.events  # type: ignore[union-attr]
+        if ev.enabled:
             if self.mode and self.flags:
-                eng.events.emit("sim_irq_disable", cpu=th.cpu,  # type: ignore[union-attr]
-                                via="spin_lock_" + _MODE_NAMES[self.mode],
-                                in_irq=th.cctx.in_irq)
+                d = ev.direct.get("sim_irq_disable")
+                if d is not None:
+                    ev._seq += 1
+                    d(ev.time, th.cpu, _VIA[self.mode], th.cctx.in_irq)
+                else:
+                    ev.emit("sim_irq_disable", cpu=th.cpu, via=_VIA[self.mode],
+                            in_irq=th.cctx.in_irq)
             lk._acquire(th, self.mode, self.subclass, False, self.flags)
             return self.flags if self.mode == _IRQSAVE else None
         # fast path: plain acquire, nobody listening
@@ -135,7 +141,7 @@ class SpinLock:
     primitive: contexts holding one are atomic.
     """
 
-    __slots__ = ("_op", "cls", "name", "owner", "raw")
+    __slots__ = ("_lid", "_lid_eng", "_op", "_tn", "cls", "name", "owner", "raw")
     sleeping = False
     kind_name = "spin_lock"
 
@@ -151,6 +157,10 @@ class SpinLock:
         self.owner: Thread | None = None
         # ops are immutable descriptors: the plain acquire is built once and reused
         self._op = self._plain_op()
+        self._tn = self.type_name
+        # the engine that numbered this lock (engine.oid) and the number it gave
+        self._lid_eng: Any = None
+        self._lid = -1
 
     def _plain_op(self) -> _Acquire:
         return _Acquire(self, _PLAIN)
@@ -199,9 +209,21 @@ class SpinLock:
         ev = eng.events
         if ev.enabled:
             on = cc.irqs_on
+            if self._lid_eng is eng:
+                lid = self._lid
+            else:
+                lid = self._lid = eng.oid(self)
+                self._lid_eng = eng
+            d = ev.direct.get("sim_lock_acquire")
+            if d is not None:
+                ev._seq += 1
+                d(ev.time, th.cpu, th.tid, self.name, lid, self.cls, subclass, self._tn,
+                  "try" if trying else _MODE_NAMES[mode], not on, th.kind is IRQ,
+                  on if prev_on is None else prev_on)
+                return
             ev.emit_args("sim_lock_acquire", th.cpu, {
-                "tid": th.tid, "lock": self.name, "lid": eng.oid(self), "class": self.cls,
-                "subclass": subclass, "type": self.type_name,
+                "tid": th.tid, "lock": self.name, "lid": lid, "class": self.cls,
+                "subclass": subclass, "type": self._tn,
                 "mode": "try" if trying else _MODE_NAMES[mode], "irqs_disabled": not on,
                 "in_irq": th.kind is IRQ, "prev_irqs_on": on if prev_on is None else prev_on})
 
@@ -220,10 +242,20 @@ class SpinLock:
             fp.append((self, True))
         ev = eng.events  # type: ignore[union-attr]
         if ev.enabled:
-            ev.emit_args("sim_lock_release", th.cpu, {  # type: ignore[union-attr]
-                "tid": th.tid, "lock": self.name,  # type: ignore[union-attr]
-                "lid": eng.oid(self), "class": self.cls,  # type: ignore[union-attr]
-                "type": self.type_name})
+            if self._lid_eng is eng:
+                lid = self._lid
+            else:
+                lid = self._lid = eng.oid(self)  # type: ignore[union-attr]
+                self._lid_eng = eng
+            d = ev.direct.get("sim_lock_release")
+            if d is not None:
+                ev._seq += 1
+                d(ev.time, th.cpu, th.tid, self.name, lid,  # type: ignore[union-attr]
+                  self.cls, self._tn)
+            else:
+                ev.emit_args("sim_lock_release", th.cpu, {  # type: ignore[union-attr]
+                    "tid": th.tid, "lock": self.name,  # type: ignore[union-attr]
+                    "lid": lid, "class": self.cls, "type": self._tn})
         return th  # type: ignore[return-value]
 
     def _bad_release(self, via: str) -> None:
