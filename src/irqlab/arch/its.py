@@ -19,6 +19,8 @@ records and encode from keyword fields::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from irqlab.arch.fields import Field, Register
 
 __all__ = [
@@ -233,10 +235,11 @@ class ItsCommand:
     both in :attr:`fields` and as attributes (``cmd.DeviceID``)."""
 
     def __init__(self, opcode: int, name: str, fields: dict[str, int] | None = None) -> None:
-        self.__dict__.update(fields or {})
+        f = dict(fields) if fields else {}
+        self.__dict__.update(f)
         self.opcode = opcode
         self.name = name
-        self.fields: dict[str, int] = dict(fields or {})
+        self.fields: dict[str, int] = f
 
     def __getattr__(self, item: str) -> int:
         # only reached for a field the command does not have
@@ -267,7 +270,7 @@ def decode_command(raw: bytes) -> ItsCommand:
     return decode_command_words(dw)
 
 
-def decode_command_words(dw: list[int]) -> ItsCommand:
+def decode_command_words(dw: Sequence[int]) -> ItsCommand:
     """Decode a command given as its four little-endian doublewords."""
     op = dw[0] & 0xFF
     spec = COMMANDS.get(op)

@@ -11,6 +11,7 @@ or reprograms GITS_CBASER).
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
 
 __all__ = ["CommandQueueMixin"]
 
+#: a command's four little-endian doublewords
+_unpack_words = struct.Struct("<4Q").unpack
 _CBASER_PA_MASK = GITS_CBASER.Physical_Address.in_place
 _ID_FIELDS = (("DeviceID", "devid"), ("EventID", "eventid"), ("pINTID", "intid"),
               ("ICID", "icid"), ("RDbase", "rdbase"), ("RDbase1", "rdbase1"),
@@ -55,6 +58,10 @@ def _event_fields(cmd: ItsCommand) -> dict[str, int]:
     if "itt_addr" in out:
         out["itt_addr"] <<= 8
     return out
+
+
+#: the event kind of each command, by name (``its_cmd_mapti``)
+_DONE_KIND: dict[str, str] = {}
 
 
 class CommandQueueMixin:
@@ -108,9 +115,7 @@ class CommandQueueMixin:
             try:
                 if not ring_ok and not (is_ram(addr) and is_ram(addr + CMD_SIZE - 1)):
                     raise _CommandError("command queue entry is not in RAM", memory=True)
-                raw = mem.read(addr, CMD_SIZE)
-                cmd = decode_command_words(
-                    [int.from_bytes(raw[i:i + 8], "little") for i in range(0, 32, 8)])
+                cmd = decode_command_words(_unpack_words(mem.read(addr, CMD_SIZE)))
                 handler = _DISPATCH.get(cmd.opcode)
                 if handler is None:
                     raise _CommandError(
@@ -137,7 +142,11 @@ class CommandQueueMixin:
     def _done(self, cmd: ItsCommand, cpu: int | None = None) -> None:
         ev = self._events
         if ev.enabled:
-            ev.emit("its_cmd_" + cmd.name.lower(), cpu=cpu, **_event_fields(cmd))
+            name = cmd.name
+            kind = _DONE_KIND.get(name)
+            if kind is None:
+                kind = _DONE_KIND[name] = "its_cmd_" + name.lower()
+            ev.emit_args(kind, cpu, _event_fields(cmd))
 
     # -- shared checks ------------------------------------------------------------------
     def _entry_addr(self, table: Table, index: int, what: str) -> int:
