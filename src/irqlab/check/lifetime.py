@@ -41,7 +41,12 @@ def long_lived(obj: Any) -> Any:
     ev = eng.events
     if ev.enabled:
         th = RT.th
-        ev.emit("check_long_lived", cpu=None if th is None else th.cpu, oid=eng.oid(obj))
+        d = ev.direct.get("check_long_lived")
+        if d is not None:
+            ev._seq += 1
+            d(ev.time, None if th is None else th.cpu, eng.oid(obj))
+        else:
+            ev.emit("check_long_lived", cpu=None if th is None else th.cpu, oid=eng.oid(obj))
     return obj
 
 
@@ -59,7 +64,7 @@ class _Obj:
         self.free_stack = ""
         self.rcu_site = ""
         self.keep = False
-        self.reported: set[str] = set()
+        self.reported: tuple[str, ...] = ()
 
 
 def _stack_lines(stack: str) -> str:
@@ -80,6 +85,11 @@ class LifetimeObserver:
         "sim_rcu_read_lock": "_rcu_lock",
         "sim_rcu_read_unlock": "_rcu_unlock",
         "check_long_lived": "_keep",
+    }
+    #: the direct forms (fields positionally, see irqlab.events.EventStream.direct)
+    DIRECT: ClassVar[dict[str, str]] = {
+        "sim_alloc": "_alloc_direct",
+        "check_long_lived": "_keep_direct",
     }
 
     @property
@@ -106,8 +116,21 @@ class LifetimeObserver:
         a = ev.args
         self._objs[a["oid"]] = _Obj(a["oid"], a["obj_kind"], a["site"], self._stack())
 
+    def _alloc_direct(self, time: int, cpu: int | None, tid: int, oid: int, obj_kind: str,
+                      site: str) -> None:
+        """``sim_alloc``, its fields in order (the direct form; see EventStream)."""
+        st = self.engine._stack_now  # (the stack track.alloc captured for its site)
+        self._objs[oid] = _Obj(oid, obj_kind, site,
+                               ";".join(st) if st is not None else self._stack())
+
     def _keep(self, ev: Event) -> None:
         o = self._objs.get(ev.args["oid"])
+        if o is not None:
+            o.keep = True
+
+    def _keep_direct(self, time: int, cpu: int | None, oid: int) -> None:
+        """``check_long_lived``, its fields in order (the direct form)."""
+        o = self._objs.get(oid)
         if o is not None:
             o.keep = True
 
@@ -210,7 +233,7 @@ class LifetimeObserver:
     def _report(self, f: Finding, o: _Obj) -> None:
         # once per object and kind
         if f.kind not in o.reported:
-            o.reported.add(f.kind)
+            o.reported += (f.kind,)
             self.found.append(f)
 
     def finish(self, result: Any) -> list[Finding]:

@@ -216,7 +216,18 @@ def alloc(obj_or_kind: Any, *, site: str | None = None) -> Any:
     eng._tracked[id(obj)] = _Rec(oid, kind, s)
     touch(obj)
     if ev.enabled:
-        _emit_at(eng, st, "sim_alloc", cpu=th.cpu, tid=th.tid, oid=oid, obj_kind=kind, site=s)
+        d = ev.direct.get("sim_alloc")
+        if d is not None:
+            # (the one listener takes the fields directly; see EventStream.direct)
+            ev._seq += 1
+            eng._stack_now = st
+            try:
+                d(ev.time, th.cpu, th.tid, oid, kind, s)
+            finally:
+                eng._stack_now = None
+        else:
+            _emit_at(eng, st, "sim_alloc", cpu=th.cpu, tid=th.tid, oid=oid, obj_kind=kind,
+                     site=s)
     return obj
 
 
