@@ -19,6 +19,7 @@ records and encode from keyword fields::
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Sequence
 
 from irqlab.arch.fields import Field, Register
@@ -221,6 +222,11 @@ COMMANDS: dict[int, tuple[str, tuple[_F, ...]]] = {
     0x0F: ("DISCARD", (_DEVID, _EVID)),
 }
 _BY_NAME = {name: (op, fields) for op, (name, fields) in COMMANDS.items()}
+#: per command name: its opcode and {field: (doubleword, lsb, largest value, shift)}
+_ENCODE = {name: (op, {f: (d, lsb, (1 << (52 if f == "ITT_addr" else w)) - 1,
+                           8 if f == "ITT_addr" else 0) for f, d, lsb, w in fields})
+           for op, (name, fields) in COMMANDS.items()}
+_pack_words = struct.Struct("<4Q").pack
 
 #: GICv4 / GICv4.1 opcodes: a GICv3 ITS (GITS_TYPER.Virtual=0) treats them as errors.
 GICV4_OPCODES: dict[int, str] = {
@@ -286,21 +292,23 @@ def encode_command(name: str, **values: int) -> bytes:
     ``ITT_addr`` is given as the physical address (bits [7:0] dropped); ``RDbase``,
     ``RDbase1`` and ``RDbase2`` as the field value (processor number, or PA >> 16).
     """
-    from irqlab.errors import InvalidArgumentValue, check_int
+    spec = _ENCODE.get(name) if type(name) is str else None
+    if spec is None:
+        from irqlab.errors import InvalidArgumentValue
 
-    try:
-        op, fields = _BY_NAME[name]
-    except KeyError:
-        raise InvalidArgumentValue(f"name must be an ITS command name, not {name!r}") from None
-    known = {f[0]: f for f in fields}
+        raise InvalidArgumentValue(f"name must be an ITS command name, not {name!r}")
+    op, known = spec
     dw = [op, 0, 0, 0]
     for k, v in values.items():
-        if k not in known:
+        f = known.get(k)
+        if f is None:
+            from irqlab.errors import InvalidArgumentValue
+
             raise InvalidArgumentValue(f"{name} has no field {k}")
-        _, d, lsb, w = known[k]
-        if k == "ITT_addr":
-            v = check_int(k, v, 0, (1 << 52) - 1) >> 8
-        else:
-            v = check_int(k, v, 0, (1 << w) - 1)
-        dw[d] |= v << lsb
-    return b"".join(x.to_bytes(8, "little") for x in dw)
+        d, lsb, hi, shift = f
+        if type(v) is not int or not 0 <= v <= hi:
+            from irqlab.errors import check_int
+
+            check_int(k, v, 0, hi)
+        dw[d] |= (v >> shift) << lsb
+    return _pack_words(*dw)
