@@ -69,24 +69,13 @@ class _Rec:
 
 # -- stacks, cheaply -------------------------------------------------------------------------
 # The same strings as irqlab.sim._core.context_stack()/suspended_stack() (which compute every
-# missing entry here), from caches keyed by (id(code), f_lasti) pairs: _core's caches key by
-# code objects and line numbers, and hashing a code object hashes its constants (~0.5 us a
-# frame), finding a line number walks the code's line table.  Every code object whose id
-# enters a key is kept in _CODES, so that id cannot name another code object later.
-_CODES: dict[int, Any] = {}
-_RUNNING: dict[tuple[Any, ...], list[str]] = {}
-_PARKED: dict[tuple[Any, ...], list[str]] = {}
+# missing entry here), from caches keyed by the frames' f_lasti (a tuple of small ints) and
+# checked against their code objects by identity: _core's caches key by code objects and
+# line numbers, and hashing a code object hashes its constants (~0.5 us a frame), finding a
+# line number walks the code's line table.  An entry keeps its code objects alive.
+_RUNNING: dict[tuple[int, ...], list[tuple[tuple[Any, ...], list[str]]]] = {}
+_PARKED: dict[tuple[int, ...], list[tuple[tuple[Any, ...], list[str]]]] = {}
 _CACHE_MAX = 65536
-_ROOT_NAMES = ("_fire_gp", "_loop")
-
-
-def _keep_codes(f: Any, root: Any) -> None:
-    while f is not None:
-        co = f.f_code
-        _CODES[id(co)] = co
-        if f is root or (root is None and co.co_name in _ROOT_NAMES):
-            break
-        f = f.f_back
 
 
 def context_stack(th: Thread) -> list[str]:
@@ -96,37 +85,48 @@ def context_stack(th: Thread) -> list[str]:
     ``_core``'s do (callers in :mod:`irqlab.sim` and the observers are not model code).
     """
     coro: Any = th.coro
-    if th.tid < 0:  # the RCU callback pseudo-context: up to the engine's frame
-        root = None
-    elif getattr(coro, "cr_running", False):
-        root = coro.cr_frame
-    else:
+    if th.tid < 0:  # the RCU callback pseudo-context: up to the engine's frame (rare)
+        return _chain_to(None)
+    if not getattr(coro, "cr_running", False):
         return parked_stack(th)
-    key: list[Any] = []
-    app = key.append
+    root = coro.cr_frame
+    lastis: list[int] = []
+    codes_l: list[Any] = []
+    app = lastis.append
+    capp = codes_l.append
     f: Any = sys._getframe(1)
     while f is not None:
-        co = f.f_code
-        app(id(co))
         app(f.f_lasti)
-        if f is root or (root is None and co.co_name in _ROOT_NAMES):
+        capp(f.f_code)
+        if f is root:
             break
         f = f.f_back
-    k = tuple(key)
-    out = _RUNNING.get(k)
-    if out is None:
-        out = _chain_to(root)  # (its frames start at our caller, as the key's)
-        if len(_RUNNING) < _CACHE_MAX:
-            _keep_codes(sys._getframe(1), root)
-            _RUNNING[k] = out
+    k = tuple(lastis)
+    codes = tuple(codes_l)
+    ent = _RUNNING.get(k)
+    if ent is not None:
+        for cs, out in ent:
+            if cs == codes:
+                return list(out)
+    out = _chain_to(root)  # (its frames start at our caller, as the key's)
+    if len(_RUNNING) < _CACHE_MAX:
+        _RUNNING.setdefault(k, []).append((codes, out))
     return list(out)
 
 
 def parked_stack(th: Thread) -> list[str]:
     """``irqlab.sim._core.suspended_stack(th)``, from a cache keyed cheaply (same strings)."""
-    key: list[Any] = []
-    app = key.append
+    lastis: list[int] = []
+    codes_l: list[Any] = []
+    app = lastis.append
+    capp = codes_l.append
     c: Any = th.coro
+    while type(c) is CoroutineType:
+        f = c.cr_frame
+        if f is not None:
+            app(f.f_lasti)
+            capp(f.f_code)
+        c = c.cr_await
     while c is not None:
         if type(c) is CoroutineType:
             f = c.cr_frame
@@ -135,26 +135,19 @@ def parked_stack(th: Thread) -> list[str]:
             f = getattr(c, "gi_frame", None)
             nxt = getattr(c, "gi_yieldfrom", None)
         if f is not None:
-            app(id(f.f_code))
             app(f.f_lasti)
+            capp(f.f_code)
         c = nxt
-    k = tuple(key)
-    out = _PARKED.get(k)
-    if out is None:
-        out = suspended_stack(th)
-        if len(_PARKED) < _CACHE_MAX:
-            c = th.coro
-            while c is not None:
-                if type(c) is CoroutineType:
-                    f = c.cr_frame
-                    nxt = c.cr_await
-                else:
-                    f = getattr(c, "gi_frame", None)
-                    nxt = getattr(c, "gi_yieldfrom", None)
-                if f is not None:
-                    _CODES[id(f.f_code)] = f.f_code
-                c = nxt
-            _PARKED[k] = out
+    k = tuple(lastis)
+    codes = tuple(codes_l)
+    ent = _PARKED.get(k)
+    if ent is not None:
+        for cs, out in ent:
+            if cs == codes:
+                return list(out)
+    out = suspended_stack(th)
+    if len(_PARKED) < _CACHE_MAX:
+        _PARKED.setdefault(k, []).append((codes, out))
     return list(out)
 
 
