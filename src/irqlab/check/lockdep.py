@@ -207,7 +207,8 @@ class Lockdep:
         in_irq = bool(ev.args.get("in_irq"))
         last = self._last_release.pop(cpu, None)
         # lockdep's own view first (held locks now HARDIRQ-ON), then why it happened
-        self._mark_held_on_cpu(cpu, ev, via=via)
+        if self._unmarked:
+            self._mark_held_on_cpu(cpu, ev, via=via)
         if via == "spin_unlock_irq" and last is not None and last.prev_off:
             self._irq_enabled_in_atomic(ev, last, in_irq)
         elif via == "local_irq_enable" and in_irq:
@@ -252,7 +253,7 @@ class Lockdep:
         if held is None:
             held = self._held[tid] = []
         top = held[-1] if held else None
-        flav = (key, a["in_irq"], not a["irqs_disabled"], a["mode"],
+        flav = (a["class"], a["subclass"], a["in_irq"], a["irqs_disabled"], a["mode"],
                 top.cls.key if top is not None else None)
         self._irqs_on[cpu] = not a["irqs_disabled"]
         cls = self.classes.get(key)
@@ -266,15 +267,18 @@ class Lockdep:
                       in_irq: bool, prev_irqs_on: bool | None, ev: Event | None = None) -> None:
         """``sim_lock_acquire``, its fields in order (the direct form; see EventStream)."""
         self._tid_cpu[tid] = cpu
-        key = (klass, subclass)
         held = self._held.get(tid)
-        if held is None:
-            held = self._held[tid] = []
-        top = held[-1] if held else None
         # the pattern of this acquisition: class, irq context, irq state, mode, held class
-        flav = (key, in_irq, not irqs_disabled, mode, top.cls.key if top is not None else None)
+        if held:
+            top = held[-1]
+            flav = (klass, subclass, in_irq, irqs_disabled, mode, top.cls.key)
+        else:
+            if held is None:
+                held = self._held[tid] = []
+            top = None
+            flav = (klass, subclass, in_irq, irqs_disabled, mode, None)
         # the interrupt state before the acquire (an irqsave/irq acquire disabled them)
-        if mode == "irq" or mode == "irqsave":
+        if mode == "irqsave" or mode == "irq":
             # irqs were on before iff spin_lock_irq(save) itself disabled them (its
             # sim_irq_disable came when the acquire was issued, before spinning)
             prev_off = self._lock_disabled.pop(cpu, None) is None
@@ -282,36 +286,36 @@ class Lockdep:
             prev_off = bool(irqs_disabled)
         self._irqs_on[cpu] = not irqs_disabled
         g = self._good.get(flav)
-        if g is not None:
+        if g is not None and (top is None or not top.trylock):
             # a known pattern with nothing new to record: its class has the usage bits,
             # the edge from the held class exists, and a stack was captured for it (these
-            # only ever become true); what remains to check is the held lock's kind,
-            # recursion and the wait context
+            # only ever become true); what remains to check is recursion and the wait
+            # context
             cls = g[0]
-            if top is None or not top.trylock:
+            ok = True
+            if top is not None:
                 for o in held:
                     if o.cls is cls:
+                        ok = False
                         break
+            if ok and cls.sleeps and not self.preempt_rt:
+                if in_irq or prev_off:
+                    ok = False
                 else:
-                    if cls.sleeps and not self.preempt_rt:
-                        ok = not in_irq and not prev_off
-                        if ok:
-                            for o in held:
-                                if not o.cls.sleeps:
-                                    ok = False
-                                    break
-                    elif self.preempt_rt:
-                        ok = self._wait_violation(cls.type, held, prev_off,
-                                                  bool(in_irq)) is None
-                    else:
-                        ok = True
-                    if ok:
-                        h = _Held(cls, lid, mode, prev_off, g[1], time)
-                        if HARDIRQ_ON not in cls.usage:
-                            h.unmarked = True
-                            self._unmarked += 1
-                        held.append(h)
-                        return
+                    for o in held:
+                        if not o.cls.sleeps:
+                            ok = False
+                            break
+            elif ok and self.preempt_rt:
+                ok = self._wait_violation(cls.type, held, prev_off, bool(in_irq)) is None
+            if ok:
+                h = _Held(cls, lid, mode, prev_off, g[1], time)
+                if HARDIRQ_ON not in cls.usage:
+                    h.unmarked = True
+                    self._unmarked += 1
+                held.append(h)
+                return
+        key = (klass, subclass)
         cls = self.classes.get(key)
         if cls is None:
             cls = self.classes[key] = LockClass(key, lock, type_)
@@ -326,8 +330,8 @@ class Lockdep:
     def _acquire_slow(self, ev: Event, tid: int, cpu: int | None, mode: str, lid: int,
                       cls: LockClass, flav: tuple[Any, ...], prev_off: bool, held: list[_Held],
                       top: _Held | None, attempt: tuple[bool, list[str]] | None) -> None:
-        on = flav[2]
-        in_irq = flav[1]
+        on = not flav[3]
+        in_irq = flav[2]
         usage = cls.usage
         # Stacks are captured only when this acquisition may record something new (or
         # the first time a class is taken in this way); otherwise the stack of that
