@@ -46,7 +46,9 @@ an earlier shard covers through independent reorderings of the prefix.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterator, Sequence
+from operator import attrgetter
 from typing import Any
 
 from irqlab.check.run import Outcome, Target, run_built
@@ -132,6 +134,13 @@ def _indep(a: dict[Any, int], b: dict[Any, int]) -> bool:
 
 
 _LOCK_TYPES = frozenset({"SpinLock", "Mutex"})
+_KEY = attrgetter("key")
+_CPU_KEYS = tuple(("CpuCtx", cpu) for cpu in range(64))
+
+
+def _cpu_key(cpu: int) -> tuple[str, int]:
+    """``("CpuCtx", cpu)`` (built once for the first 64 CPUs)."""
+    return _CPU_KEYS[cpu] if cpu < 64 else ("CpuCtx", cpu)
 
 
 def _racy(key: Any, a: int, b: int) -> bool:
@@ -149,6 +158,10 @@ class _DfsRun(Strategy):
         self.ex = ex
         self.cp = 0  # choice points (>= 2 options) seen so far
         self.hw = False
+        # fixed for the run: the path (one list, extended by the run) and the length of
+        # its prefix whose footprints are recorded already
+        self.path = ex.path
+        self.valid = ex._valid
 
     def on_engine(self, engine: Any) -> None:
         self.engine = engine
@@ -197,10 +210,11 @@ class _DfsRun(Strategy):
             raise _Cut
         if cp == len(ex.cp_nodes):
             ex.cp_nodes.append(i)
-        if i < len(ex.path):
+        path = self.path
+        if i < len(path):
             # replaying the previous run's path: the option count and the chosen
             # context must match (what a schedule string's shape hash checks)
-            node = ex.path[i]
+            node = path[i]
             en = node.enabled
             j = en.index(node.key)
             if len(choices) != len(en) or choices[j].key != node.key:
@@ -208,7 +222,7 @@ class _DfsRun(Strategy):
                     f"replaying step {i}: options {tuple([c.key for c in choices])} differ "
                     f"from the recorded {en} (the scenario is not deterministic)")
             return j
-        keys = tuple([c.key for c in choices])
+        keys = tuple(map(_KEY, choices))
         if cp < len(ex.prefix):
             j = ex.prefix[cp]
             if j >= len(keys):
@@ -244,10 +258,10 @@ class _DfsRun(Strategy):
         return node.dv
 
     def after_step(self, c: Any, engine: Any) -> None:
-        ex = self.ex
-        i = engine._steps - 1 if engine._t0 is None else engine.events.time - engine._t0 - 1
-        path = ex.path
-        if i < ex._valid:
+        t0 = engine._t0
+        i = (engine._steps if t0 is None else engine.events.time - t0) - 1
+        path = self.path
+        if i < self.valid:
             # the unchanged prefix of the previous run: its footprints are recorded already
             if path[i].key != c.key:
                 raise NondeterministicScenario(
@@ -266,16 +280,18 @@ class _DfsRun(Strategy):
                                         if op.kind == "trylock" else _W if op.write else _R)
         for o, w in engine.footprint:
             k = _okey(o, stable)
-            v = _W if w else _R
-            if fp.get(k, 0) < v:
-                fp[k] = v
+            if w:
+                if fp.get(k, 0) < _W:
+                    fp[k] = _W
+            elif k not in fp:
+                fp[k] = _R
         cpu = c.cpu
         if cpu is not None:
-            fp[("CpuCtx", cpu)] = _W
+            fp[_cpu_key(cpu)] = _W
             if c.op is None and c.kind == "irq":
                 fp[_HW] = _W  # an interrupt arrival depends on the hardware
         elif c.kind == "rcu_gp":
-            fp[ex.rcu_key] = _W
+            fp[self.ex.rcu_key] = _W
         if self.hw:
             fp[_HW] = _W
             self.hw = False
@@ -285,7 +301,7 @@ class _DfsRun(Strategy):
                 raise NondeterministicScenario(
                     f"replaying step {i}: context {c.key} ran, recorded {node.key}")
         else:
-            node = ex.new_node(i, (c.key,))
+            node = self.ex.new_node(i, (c.key,))
         node.fp = fp
 
 
@@ -328,6 +344,7 @@ class DfsExplorer:
         # race tables of the steps before _valid (kept between runs, see _races)
         self._hist: dict[Any, list[tuple[int, int, int]]] = {}
         self._last_of: dict[int, int] = {}
+        self._keys: list[int] = []  # the context of each step whose races were handled
         self._clocks: list[dict[int, int]] = []
         self._log: list[tuple[int, int | None, tuple[Any, ...]]] = []
         from irqlab.sim._core import RCU_STATE
@@ -343,32 +360,36 @@ class DfsExplorer:
         """
         path = self.path
         prev = path[i - 1] if i else None
-        if prev is None or not self.reduction:
-            sleep: dict[Any, dict[Any, int]] = {}
-        else:
+        sleep: dict[Any, dict[Any, int]] = {}
+        if prev is not None and self.reduction:
+            pkey = prev.key
             pfp = prev.fp
-            sleep = {k: f for k, f in prev.sleep.items() if k != prev.key and _indep(f, pfp)}
-            for k, f in prev.done.items():
-                if k != prev.key and _indep(f, pfp):
-                    sleep[k] = f
+            for src in (prev.sleep, prev.done):
+                for k, f in src.items():
+                    if k != pkey and _indep(f, pfp):
+                        sleep[k] = f
         node = _Node(keys, sleep)
         pk = prev.key if prev is not None else None
         ppre = prev.pre if prev is not None else 0
         if forced is not None:
             key = forced
         else:
-            cand = [k for k in keys if k not in sleep]
-            if not cand:
-                raise _Blocked
+            if sleep:
+                cand = [k for k in keys if k not in sleep]
+                if not cand:
+                    raise _Blocked
+                first = cand[0]
+            else:
+                first = keys[0]
             if pk in keys:
                 if pk in sleep:
                     if self.bound is not None and ppre + 1 > self.bound:
                         raise _Blocked
-                    key = cand[0]
+                    key = first
                 else:
                     key = pk
             else:
-                key = cand[0]
+                key = first
         node.key = key
         node.pre = ppre + (1 if (pk in keys and key != pk) else 0)
         if forced is None:
@@ -402,7 +423,7 @@ class DfsExplorer:
             out = None
         self._pending = st.pending() if self.split_depth is None else []
         st.engine = None
-        del self.cp_nodes[len([i for i in self.cp_nodes if i < len(self.path)]):]
+        del self.cp_nodes[bisect_left(self.cp_nodes, len(self.path)):]  # (ascending)
         if self.split_depth is not None:
             if out is not None or len(self.cp_nodes) == self.split_depth or self._data_cut:
                 self.prefixes.append(self._prefix_of_path())
@@ -442,12 +463,13 @@ class DfsExplorer:
         # history per object, last step per context, clocks) are kept from that run:
         # only the entries of the steps that changed are undone.
         path = self.path
-        keys = [n.key for n in path]
+        keys = self._keys
         hist = self._hist
         last_of = self._last_of
         clocks = self._clocks
         log = self._log
-        start = min(self._valid, len(path))
+        n = len(path)
+        start = self._valid if self._valid < n else n
         while len(log) > start:  # undo the previous run's steps from `start` on
             q, prevq, fks = log.pop()
             for k in fks:
@@ -460,100 +482,147 @@ class DfsExplorer:
             else:
                 last_of[q] = prevq
         del clocks[start:]
-
-        def race_candidates(p: int, fp: dict[Any, int], prev: int,
-                            pclk: dict[int, int]) -> set[int]:
-            # Flanagan-Godefroid, for every state between p's previous step and j (p's
-            # next step is j there): the last step dependent with j, of another
-            # context, not happening before p's previous step.  That is every such
-            # step after p's previous step, and the last such step before it.
-            out: set[int] = set()
+        del keys[start:]
+        reverse = self._reverse
+        for j in range(start, n):
+            node = path[j]
+            p = node.key
+            keys.append(p)
+            fp = node.fp
+            prev = last_of.get(p)
+            if prev is None:
+                pclk: dict[int, int] = {}
+                clk: dict[int, int] = {}
+                prev = -1
+            else:
+                pclk = clocks[prev]
+                clk = pclk.copy()
+            cands: list[int] | None = None
             for k, v in fp.items():
                 h = hist.get(k)
-                if not h:
+                if h is None:
+                    hist[k] = [(j, v, p)]
                     continue
-                for e, ve, q in reversed(h):
-                    if q == p or pclk.get(q, -1) >= e:
-                        if e <= prev and ve > _R:
-                            break  # a write before p's previous step: all earlier ones too
-                        continue
-                    if not _racy(k, ve, v):
-                        continue
-                    out.add(e)
-                    if e < prev:
-                        break
-            return out
-
-        def join(prev: int | None, fp: dict[Any, int], p: int, j: int) -> dict[int, int]:
-            # after p's previous step, the last write of each object the step touches and,
-            # for a write, the reads since
-            clk = dict(clocks[prev]) if prev is not None else {}
-            for k, v in fp.items():
-                h = hist.get(k)
-                if not h:
+                e, ve, q = h[-1]
+                if e == prev and ve > _R:
+                    # p's own previous step wrote k: nothing before it joins or races
+                    h.append((j, v, p))
                     continue
+                # happens-before: after p's previous step, the last write of k and, for a
+                # write, the reads since
+                vw = v > _R
                 for e, ve, _q in reversed(h):
-                    if ve > _R or v > _R:
+                    if (vw or ve > _R) and e != prev:  # (p's previous step: clk has it)
                         for q, t in clocks[e].items():
                             if clk.get(q, -1) < t:
                                 clk[q] = t
                     if ve > _R:
                         break
+                # race candidates (Flanagan-Godefroid), for every state between p's
+                # previous step and j (p's next step is j there): the last step dependent
+                # with j, of another context, not happening before p's previous step --
+                # every such step after p's previous step, and the last one before it
+                for e, ve, q in reversed(h):
+                    if q == p or pclk.get(q, -1) >= e:
+                        if e <= prev and ve > _R:
+                            break  # a write before p's previous step: all earlier ones too
+                        continue
+                    if ve == _R and not vw:
+                        continue
+                    if ve + v == _W + _ACQ and k[0] in _LOCK_TYPES:
+                        continue  # a release and an acquisition of one lock never reorder
+                    if cands is None:
+                        cands = [e]
+                    elif e not in cands:
+                        cands.append(e)
+                    if e < prev:
+                        break
+                h.append((j, v, p))
             clk[p] = j
-            return clk
-
-        for j in range(start, len(path)):
-            node = path[j]
-            p = keys[j]
-            fp = node.fp
-            prev = last_of.get(p)
-            pclk = clocks[prev] if prev is not None else {}
-            clk = join(prev, fp, p, j)
             clocks.append(clk)
-            for e in sorted(race_candidates(p, fp, -1 if prev is None else prev, pclk)):
-                self._reverse(e, j, keys, clocks)
-            for k, v in fp.items():
-                h = hist.get(k)
-                if h is None:
-                    hist[k] = [(j, v, p)]
-                else:
-                    h.append((j, v, p))
-            log.append((p, prev, tuple(fp)))
+            if cands is not None:
+                if len(cands) > 1:
+                    cands.sort()
+                for e in cands:
+                    reverse(e, j, keys, clocks)
+            log.append((p, None if prev < 0 else prev, tuple(fp)))
             last_of[p] = j
         # the blocked contexts' next operations, as if each ran next (not recorded)
-        n = len(path)
         for p, fp in self._pending:
             prev = last_of.get(p)
             pclk = clocks[prev] if prev is not None else {}
-            clk = join(prev, fp, p, n)
+            clk = self._join(prev, fp, p, n)
             keys.append(p)
             clocks.append(clk)
-            for e in sorted(race_candidates(p, fp, -1 if prev is None else prev, pclk)):
-                self._reverse(e, n, keys, clocks)
+            for e in sorted(self._race_candidates(p, fp, -1 if prev is None else prev, pclk)):
+                reverse(e, n, keys, clocks)
             keys.pop()
             clocks.pop()
 
+    def _join(self, prev: int | None, fp: dict[Any, int], p: int, j: int) -> dict[int, int]:
+        # after p's previous step, the last write of each object the step touches and,
+        # for a write, the reads since (the tables as they are; see _races)
+        clocks = self._clocks
+        clk = dict(clocks[prev]) if prev is not None else {}
+        for k, v in fp.items():
+            h = self._hist.get(k)
+            if not h:
+                continue
+            for e, ve, _q in reversed(h):
+                if ve > _R or v > _R:
+                    for q, t in clocks[e].items():
+                        if clk.get(q, -1) < t:
+                            clk[q] = t
+                if ve > _R:
+                    break
+        clk[p] = j
+        return clk
+
+    def _race_candidates(self, p: int, fp: dict[Any, int], prev: int,
+                         pclk: dict[int, int]) -> set[int]:
+        # as in _races: the last step dependent with j of another context, not happening
+        # before p's previous step, for every state between that step and j
+        out: set[int] = set()
+        for k, v in fp.items():
+            h = self._hist.get(k)
+            if not h:
+                continue
+            for e, ve, q in reversed(h):
+                if q == p or pclk.get(q, -1) >= e:
+                    if e <= prev and ve > _R:
+                        break
+                    continue
+                if not _racy(k, ve, v):
+                    continue
+                out.add(e)
+                if e < prev:
+                    break
+        return out
+
     def _reverse(self, e: int, j: int, keys: list[int], clocks: list[dict[int, int]]) -> None:
         node = self.path[e]
-        if node.frozen or len(node.backtrack) >= len(node.enabled):
+        bt = node.backtrack
+        if node.frozen or len(bt) >= len(node.enabled):
             return  # nothing could be added there
         qe = keys[e]
         first: dict[int, int] = {}
         initials: list[int] = []
         for m in range(e + 1, j + 1):
-            if m != j and clocks[m].get(qe, -1) >= e:
+            cm = clocks[m]
+            if m != j and cm.get(qe, -1) >= e:
                 continue  # happens after e: not part of the reordering
             q = keys[m]
             if q in first:
                 continue
-            cm = clocks[m]
-            if all(cm.get(r, -1) < f for r, f in first.items()):
+            for r, f in first.items():
+                if cm.get(r, -1) >= f:
+                    break
+            else:
+                if q in bt:
+                    return  # a reordering starts there already
                 initials.append(q)
             first[q] = m
         if not initials:
-            return
-        bt = node.backtrack
-        if any(q in bt for q in initials):
             return
         p = keys[j]
         q = p if p in initials else initials[0]
