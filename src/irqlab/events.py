@@ -183,7 +183,13 @@ class EventStream:
 
                 raise InvalidArgumentType(
                     f"direct must map kinds of handlers to callables, not {direct!r}")
-        token = _HandlersToken(table, dt)
+        return self._subscribe_table(table, dt, ks)
+
+    def _subscribe_table(self, table: dict[str, Subscriber],
+                         direct: dict[str, Callable[..., None]], ks: frozenset[str]) -> Any:
+        # subscribe_handlers() without the checks (the observers' tables are built from
+        # class declarations; ks is frozenset(table))
+        token = _HandlersToken(table, direct)
         self._subs += ((token, ks),)
         self._update()
         return token

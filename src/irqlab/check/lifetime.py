@@ -67,6 +67,10 @@ class _Obj:
         self.reported: tuple[str, ...] = ()
 
 
+def _by_oid(o: _Obj) -> int:
+    return o.oid
+
+
 def _stack_lines(stack: str) -> str:
     if not stack:
         return "  (no stack)"
@@ -241,13 +245,12 @@ class LifetimeObserver:
         if getattr(result, "outcome", "ok") != "ok":
             return []
         out = []
-        for oid in sorted(self._objs):
-            o = self._objs[oid]
-            if o.state == "live" and not o.keep:
-                out.append(Finding(
-                    "leak", f"{o.kind}#{o.oid} allocated at {o.alloc_site} never freed",
-                    details=f"unreferenced object {o.kind}#{o.oid}, allocated at:\n"
-                    + _stack_lines(o.alloc_stack),
-                    sites={"alloc": o.alloc_site}, step=getattr(result, "steps", None),
-                    data={"oid": o.oid, "obj_kind": o.kind}))
+        live = [o for o in self._objs.values() if o.state == "live" and not o.keep]
+        for o in sorted(live, key=_by_oid) if live else ():
+            out.append(Finding(
+                "leak", f"{o.kind}#{o.oid} allocated at {o.alloc_site} never freed",
+                details=f"unreferenced object {o.kind}#{o.oid}, allocated at:\n"
+                + _stack_lines(o.alloc_stack),
+                sites={"alloc": o.alloc_site}, step=getattr(result, "steps", None),
+                data={"oid": o.oid, "obj_kind": o.kind}))
         return out

@@ -94,7 +94,7 @@ class Observers:
         if tmpl is None:
             try:
                 tmpl = _TABLES[key] = _template(obs)
-                _DIRECT[key] = _direct_template(obs, tmpl)
+                _PLANS[key] = _plan(obs, tmpl)
             except _NoTemplate:
                 tmpl = {}
                 for ob in obs:
@@ -112,17 +112,14 @@ class Observers:
             # the built-in observers' handlers go straight into the stream's routing
             # table (no dispatch of ours per event); the engine then builds no event of
             # other kinds
-            handlers: dict[str, Callable[[Event], None]] = {}
-            for kind, ent in tmpl.items():
-                if len(ent) == 1:
-                    f, i = ent[0]
-                    handlers[kind] = MethodType(f, obs[i])
-                else:
-                    handlers[kind] = _fan_out(tuple([MethodType(f, obs[i]) for f, i in ent]))
+            singles, multi, dtab, ks = _PLANS[key]
+            handlers = {kind: MethodType(f, obs[i]) for kind, f, i in singles}
+            for kind, ent in multi:
+                handlers[kind] = _fan_out(tuple([MethodType(f, obs[i]) for f, i in ent]))
             # ... and their direct forms, for kinds one observer alone handles (hot
             # producers then call them with the fields instead of building the event)
-            direct = {kind: MethodType(f, obs[i]) for kind, (f, i) in _DIRECT[key].items()}
-            self._fn = engine.events.subscribe_handlers(handlers, direct)
+            direct = {kind: MethodType(f, obs[i]) for kind, f, i in dtab}
+            self._fn = engine.events._subscribe_table(handlers, direct, ks)
 
     @property
     def observers(self) -> list[Any]:
@@ -264,19 +261,24 @@ def _template(obs: list[Any]) -> dict[str, tuple[_Entry, ...]]:
     return {k: tuple(v) for k, v in out.items()}
 
 
-#: ... and their direct forms: kind -> (function, observer index)
-_DIRECT: dict[tuple[type, ...], dict[str, _Entry]] = {}
+_Plan = tuple[tuple[tuple[str, Callable[..., None], int], ...],
+              tuple[tuple[str, tuple[_Entry, ...]], ...],
+              tuple[tuple[str, Callable[..., None], int], ...], frozenset[str]]
+#: ... and what attaching them subscribes: the kinds one observer handles (kind, function,
+#: observer index), the kinds several do, the ``DIRECT`` forms (for kinds one observer
+#: handles), all the kinds
+_PLANS: dict[tuple[type, ...], _Plan] = {}
 
 
-def _direct_template(obs: list[Any], tmpl: dict[str, tuple[_Entry, ...]]) -> dict[str, _Entry]:
-    """kind -> (function, observer index) of ``DIRECT`` forms, for kinds one observer
-    handles."""
-    out: dict[str, _Entry] = {}
+def _plan(obs: list[Any], tmpl: dict[str, tuple[_Entry, ...]]) -> _Plan:
+    singles = tuple((k, ent[0][0], ent[0][1]) for k, ent in tmpl.items() if len(ent) == 1)
+    multi = tuple((k, ent) for k, ent in tmpl.items() if len(ent) > 1)
+    direct = []
     for i, ob in enumerate(obs):
         for kind, meth in (getattr(type(ob), "DIRECT", None) or {}).items():
             if len(tmpl.get(kind, ())) == 1 and tmpl[kind][0][1] == i:
-                out[kind] = (getattr(type(ob), meth), i)
-    return out
+                direct.append((kind, getattr(type(ob), meth), i))
+    return singles, multi, tuple(direct), frozenset(tmpl)
 
 
 class _NoTemplate(Exception):

@@ -95,8 +95,26 @@ class _Acquire(Op):
                 else:
                     ev.emit("sim_irq_disable", cpu=th.cpu, via=_VIA[self.mode],
                             in_irq=th.cctx.in_irq)
-            lk._acquire(th, self.mode, self.subclass, False, self.flags)
-            return self.flags if self.mode == _IRQSAVE else None
+            d = ev.direct.get("sim_lock_acquire")
+            if d is None:
+                lk._acquire(th, self.mode, self.subclass, False, self.flags)
+                return self.flags if self.mode == _IRQSAVE else None
+            # SpinLock._acquire inlined, for the direct form (see EventStream.direct)
+            lk.owner = th
+            th.held.append(lk)
+            if not lk.sleeping:
+                th.nspin += 1
+            if lk._lid_eng is eng:
+                lid = lk._lid
+            else:
+                lid = lk._lid = eng.oid(lk)  # type: ignore[union-attr]
+                lk._lid_eng = eng
+            on = th.cctx.irqs_on
+            flags = self.flags
+            ev._seq += 1
+            d(ev.time, th.cpu, th.tid, lk.name, lid, lk.cls, self.subclass, lk._tn, self.label,
+              not on, th.kind is IRQ, on if flags is None else flags)
+            return flags if self.mode == _IRQSAVE else None
         # fast path: plain acquire, nobody listening
         lk.owner = th
         th.held.append(lk)
