@@ -51,20 +51,20 @@ def long_lived(obj: Any) -> Any:
 
 
 class _Obj:
-    __slots__ = ("alloc_site", "alloc_stack", "free_site", "free_stack", "keep", "kind", "oid",
-                 "rcu_site", "reported", "state")
+    # (no __slots__: the fields a free or a report sets start as these class defaults,
+    # so making one costs four stores)
+    state = "live"
+    free_site = ""
+    free_stack = ""
+    rcu_site = ""
+    keep = False
+    reported: tuple[str, ...] = ()
 
     def __init__(self, oid: int, kind: str, site: str, stack: str) -> None:
         self.oid = oid
         self.kind = kind
         self.alloc_site = site
         self.alloc_stack = stack
-        self.state = "live"
-        self.free_site = ""
-        self.free_stack = ""
-        self.rcu_site = ""
-        self.keep = False
-        self.reported: tuple[str, ...] = ()
 
 
 def _by_oid(o: _Obj) -> int:

@@ -149,8 +149,8 @@ class Lockdep:
         self._irqs_on: dict[int | None, bool] = {}
         self._irq_stack: dict[int | None, list[tuple[int, bool]]] = {}
         self._last_release: dict[int | None, _Held] = {}
-        #: CPU -> seq of the sim_irq_disable a spin_lock_irq(save) issued, until it acquires
-        self._lock_disabled: dict[int | None, int] = {}
+        #: CPUs where a spin_lock_irq(save) disabled interrupts, until it acquires
+        self._lock_disabled: dict[int | None, bool] = {}
         self._flav: dict[tuple[Any, ...], list[str]] = {}
         #: patterns (see _acquire) known to record nothing new -> (class, their stack)
         self._good: dict[tuple[Any, ...], tuple[LockClass, list[str]]] = {}
@@ -192,13 +192,13 @@ class Lockdep:
     def _irq_disable(self, ev: Event) -> None:
         self._irqs_on[ev.cpu] = False
         if ev.args.get("via", "").startswith("spin_lock_"):
-            self._lock_disabled[ev.cpu] = ev.seq
+            self._lock_disabled[ev.cpu] = True
 
     def _irq_disable_direct(self, time: int, cpu: int | None, via: str, in_irq: bool) -> None:
         """``sim_irq_disable``, its fields in order (the direct form; see EventStream)."""
         self._irqs_on[cpu] = False
         if via.startswith("spin_lock_"):
-            self._lock_disabled[cpu] = self.engine.events._seq - 1
+            self._lock_disabled[cpu] = True
 
     def _irq_enable(self, ev: Event) -> None:
         cpu = ev.cpu

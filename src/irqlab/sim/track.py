@@ -192,22 +192,37 @@ def alloc(obj_or_kind: Any, *, site: str | None = None) -> Any:
     Plain call (allocation is not a scheduling point).  ``site`` overrides
     the captured allocation site.
     """
-    eng = _eng()
-    th = cur_thread()
-    obj = Tracked(obj_or_kind) if isinstance(obj_or_kind, str) else obj_or_kind
-    kind = obj_or_kind if isinstance(obj_or_kind, str) else type(obj).__name__
+    eng = RT.eng
+    th = RT.th
+    if eng is None or th is None:
+        _eng()
+        th = cur_thread()  # (both raise)
+    if isinstance(obj_or_kind, str):
+        obj = Tracked(obj_or_kind)
+        kind = obj_or_kind
+    else:
+        obj = obj_or_kind
+        kind = type(obj).__name__
     if site is not None and not isinstance(site, str):
         raise InvalidArgumentType(f"site must be a str or None, not {site!r}")
     oid = eng.oid(obj)
-    if eng.footprint is not None:
+    fp = eng.footprint
+    if fp is not None:
         n = th.nallocs
         th.nallocs = n + 1
         eng._stable[id(obj)] = (th.sid, n)
     ev = eng.events
-    st, here = _here(eng)
-    s = site if site is not None else here
+    if ev.enabled:
+        # the model stack and its innermost frame (the site), captured while someone
+        # listens (the frames of this module are not model code: same stack as _here's)
+        st: list[str] | None = context_stack(th)
+        s = site if site is not None else st[-1] if st else "?"  # type: ignore[index]
+    else:
+        st = None
+        s = site if site is not None else ""
     eng._tracked[id(obj)] = _Rec(oid, kind, s)
-    touch(obj)
+    if fp is not None:
+        fp.append((obj, True))  # touch(obj)
     if ev.enabled:
         d = ev.direct.get("sim_alloc")
         if d is not None:
