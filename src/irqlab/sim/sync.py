@@ -175,7 +175,7 @@ class SpinLock:
         self.owner: Thread | None = None
         # ops are immutable descriptors: the plain acquire is built once and reused
         self._op = self._plain_op()
-        self._tn = self.type_name
+        self._tn = "raw_spin" if self.raw else "spin"  # (Mutex: "mutex"; see type_name)
         # the engine that numbered this lock (engine.oid) and the number it gave
         self._lid_eng: Any = None
         self._lid = -1
@@ -315,6 +315,7 @@ class Mutex(SpinLock):
 
     def __init__(self, name: str = "mutex", *, key: str | None = None) -> None:
         super().__init__(name, key=key if key is not None else _site(2))
+        self._tn = "mutex"
 
     @property
     def type_name(self) -> str:
