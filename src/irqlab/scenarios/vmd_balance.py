@@ -82,12 +82,17 @@ def _setup(world: World) -> None:
 
     async def hotplug(script: str) -> None:
         vmd, other = st["vmd"], st["other"]
+        # both hotplug threads read and append to the enumeration list: declared to the
+        # explorer (footprints), as a plain list is shared state it cannot see
         for c in script:
             if c == "x":
+                sim.note_access(children, write=False)
                 irq = await irq_domain_alloc_irqs(other, 1, arg=len(children) + 1)
             else:
                 irq = await irq_domain_alloc_irqs(vmd.irq_domain, 1, arg=_CHILD_INFO[c])
+                sim.note_access(children, write=False)
                 await request_irq(irq, child_irq, 0, f"{c}{len(children)}", children)
+            sim.note_access(children)
             children.append((c, irq))
 
     async def pciehp0() -> None:
