@@ -203,15 +203,16 @@ class Lockdep:
     def _irq_enable(self, ev: Event) -> None:
         cpu = ev.cpu
         self._irqs_on[cpu] = True
-        via = ev.args.get("via", "")
-        in_irq = bool(ev.args.get("in_irq"))
+        a = ev.args
+        via = a.get("via", "")
         last = self._last_release.pop(cpu, None)
         # lockdep's own view first (held locks now HARDIRQ-ON), then why it happened
         if self._unmarked:
             self._mark_held_on_cpu(cpu, ev, via=via)
-        if via == "spin_unlock_irq" and last is not None and last.prev_off:
-            self._irq_enabled_in_atomic(ev, last, in_irq)
-        elif via == "local_irq_enable" and in_irq:
+        if via == "spin_unlock_irq":
+            if last is not None and last.prev_off:
+                self._irq_enabled_in_atomic(ev, last, bool(a.get("in_irq")))
+        elif via == "local_irq_enable" and a.get("in_irq"):
             self._irq_enabled_in_atomic(ev, None, True)
 
     def _mark_held_on_cpu(self, cpu: int | None, ev: Event, via: str) -> None:
