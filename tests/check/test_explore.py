@@ -136,3 +136,13 @@ def test_report_shapes() -> None:
     assert "counterexample:" in text and "CPU0" in text and "CPU1" in text
     assert text.splitlines()[-1].startswith("  replay: irqlab replay counter --variant racy "
                                             "-p cpus=2 -p iters=1 v1.")
+
+
+def test_bounded_dfs_says_what_the_bound_leaves_out() -> None:
+    t = {"params": {"cpus": 2, "iters": 1}, "strategy": "dfs", "shrink": False}
+    r = explore("counter", "irq", preemptions=1, **t)   # type: ignore[arg-type]
+    assert r.info.startswith("DFS (source-DPOR + sleep sets, <= 1 preemptions; not every "
+                             "behaviour within the bound: --no-reduction for all): ")
+    r = explore("counter", "irq", preemptions=1, reduction=False, **t)  # type: ignore[arg-type]
+    assert r.info.startswith("DFS (no reduction, <= 1 preemptions: every such schedule): ")
+    assert r.exhausted is False and r.verdict == "finding"

@@ -214,6 +214,18 @@ def explore(target: Any, variant: str | None = None, *, strategy: str = "random"
     return res
 
 
+def dfs_label(reduction: bool, preemptions: int | None) -> str:
+    """How a DFS explored, for reports: reduction, bound, and what a bound leaves out."""
+    if preemptions is None:
+        return f"DFS ({'source-DPOR + sleep sets' if reduction else 'no reduction'}, unbounded)"
+    if not reduction:
+        return f"DFS (no reduction, <= {preemptions} preemptions: every such schedule)"
+    # bounded DPOR explores one schedule per class, which may need more preemptions than
+    # another schedule of the class: a behaviour reachable within the bound can be missed
+    return (f"DFS (source-DPOR + sleep sets, <= {preemptions} preemptions; not every "
+            f"behaviour within the bound: --no-reduction for all)")
+
+
 def wanted(findings: list[Finding], want: str | None) -> bool:
     """Whether a run's findings end the exploration (any, or one of kind ``want``)."""
     return bool(findings) and (want is None or any(f.kind == want for f in findings))
@@ -253,9 +265,8 @@ def _explore_serial(t: Target, strategy: str, budget: int | None, time: float | 
         res.schedules, res.blocked = ex.schedules, ex.blocked
         res.exhausted = ex.finished and (res.finding is None or not wanted(
             res.outcome.findings if res.outcome is not None else [], want))
-        bound = "unbounded" if preemptions is None else f"<= {preemptions} preemptions"
-        res.info = (f"DFS ({'source-DPOR + sleep sets' if reduction else 'no reduction'}, "
-                    f"{bound}): {ex.schedules} schedules, {ex.blocked} blocked"
+        res.info = (dfs_label(reduction, preemptions)
+                    + f": {ex.schedules} schedules, {ex.blocked} blocked"
                     + (", space exhausted" if res.exhausted else ""))
     else:
         n = k = 0
