@@ -32,7 +32,9 @@ def add_explore_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--depth", "-d", type=int, default=3, metavar="D",
                    help="PCT bug depth d (default 3)")
     p.add_argument("--preemptions", "-P", type=int, metavar="P",
-                   help="DFS preemption bound (default: unbounded)")
+                   help="DFS preemption bound (default: unbounded); with reduction, a "
+                        "behaviour within the bound can be missed: add --no-reduction to "
+                        "explore every schedule within it")
     p.add_argument("--no-reduction", action="store_true",
                    help="DFS without partial-order reduction (every schedule)")
     p.add_argument("--no-shrink", action="store_true", help="report the finding unshrunk")
