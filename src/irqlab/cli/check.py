@@ -34,8 +34,8 @@ def register(sub: Any) -> argparse.ArgumentParser:
                    help="auto | random | pct | dfs (default auto)")
     p.add_argument("--budget", "-n", type=int, default=5000, metavar="N",
                    help="schedules per variant and strategy (default 5000)")
-    p.add_argument("--time", "-t", type=float, default=5.0, metavar="S",
-                   help="seconds per variant and strategy (default 5)")
+    p.add_argument("--time", "-t", type=float, default=10.0, metavar="S",
+                   help="seconds per variant and strategy (default 10)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--quiet", "-q", action="store_true", help="verdicts only, no drawings")
     p.set_defaults(run=run)
