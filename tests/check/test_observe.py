@@ -51,7 +51,7 @@ def test_direct_forms_are_offered_only_to_a_lone_subscription() -> None:
     ev = w.engine.events
     obs = attach(w.engine)
     assert set(ev.direct) == {"sim_lock_acquire", "sim_lock_release", "sim_irq_disable",
-                              "sim_alloc", "check_long_lived"}
+                              "sim_irq_enable", "sim_alloc", "check_long_lived"}
     rec = ev.record()
     assert ev.direct == {}                    # the recorder must see those events
     rec.stop()
@@ -141,3 +141,51 @@ def test_direct_forms_on_lifetime_findings() -> None:
         assert _sig(alone) == _sig(both)
         seen_kinds |= {f.kind for f in alone.findings}
     assert {"use-after-free", "double-free", "leak"} <= seen_kinds
+
+
+def test_lockdep_irq_direct_forms_match_the_event_forms() -> None:
+    # the engine may deliver sim_irq_enable/disable in direct form: the same state and
+    # findings as the events (here driven by hand, as a producer would)
+    from irqlab.events import EventStream
+
+    class Eng:
+        def __init__(self) -> None:
+            self.events = EventStream()
+            self.threads: list[Any] = []
+            self._stack_now = ["f@x.py:1"]
+
+    def feed(direct: bool) -> list[tuple[str, str, Any]]:
+        eng = Eng()
+        ld = Lockdep(eng)
+        ev = eng.events
+        ev.subscribe(lambda e: None)          # (numbers the events)
+        seq = 0
+
+        def emit(kind: str, cpu: int, **a: Any) -> None:
+            nonlocal seq
+            ev._seq = seq + 1
+            if direct and kind in ("sim_irq_enable", "sim_irq_disable"):
+                getattr(ld, Lockdep.DIRECT[kind])(seq, cpu, *a.values())
+            else:
+                getattr(ld, Lockdep.HANDLERS[kind])(Event(seq, seq, kind, cpu, a))
+            seq += 1
+
+        acq = {"lock": "l", "lid": 1, "class": "c", "subclass": 0, "type": "spin"}
+        emit("sim_irq_disable", 0, via="spin_lock_irq", in_irq=False)
+        emit("sim_lock_acquire", 0, tid=1, **acq, mode="irq", irqs_disabled=True,
+             in_irq=False, prev_irqs_on=True)
+        emit("sim_irq_disable", 0, via="local_irq_disable", in_irq=False)
+        emit("sim_irq_enable", 0, via="local_irq_restore", in_irq=False)
+        emit("sim_lock_release", 0, tid=1, lock="l", lid=1, **{"class": "c"}, type="spin")
+        emit("sim_irq_enable", 0, via="spin_unlock_irq", in_irq=False)
+        emit("sim_irq_enter", 1, tid=2, name="irq", intid=27)
+        emit("sim_lock_acquire", 1, tid=2, **acq, mode="", irqs_disabled=True, in_irq=True,
+             prev_irqs_on=False)
+        emit("sim_irq_enable", 1, via="local_irq_enable", in_irq=True)
+        return [(f.kind, f.details, sorted(f.data.items())) for f in ld.found] + [
+            (k, str(v), None) for k, v in sorted(ld._irqs_on.items())]
+
+    assert feed(True) == feed(False)
+    kinds = [k for k, _d, _x in feed(True)]
+    assert "lockdep:inconsistent-lock-state" in kinds
+    assert "lockdep:irq-enabled-in-atomic" in kinds

@@ -128,6 +128,7 @@ class Lockdep:
         "sim_lock_acquire": "_lock_acquire",
         "sim_lock_release": "_lock_release",
         "sim_irq_disable": "_irq_disable_direct",
+        "sim_irq_enable": "_irq_enable_direct",
     }
 
     @property
@@ -214,6 +215,16 @@ class Lockdep:
                 self._irq_enabled_in_atomic(ev, last, bool(a.get("in_irq")))
         elif via == "local_irq_enable" and a.get("in_irq"):
             self._irq_enabled_in_atomic(ev, None, True)
+
+    def _irq_enable_direct(self, time: int, cpu: int | None, via: str, in_irq: bool) -> None:
+        """``sim_irq_enable``, its fields in order (the direct form; see EventStream)."""
+        if self._unmarked or via == "spin_unlock_irq" or via == "local_irq_enable":
+            # something may be recorded: the event form, with the event it is
+            self._irq_enable(Event(self.engine.events._seq - 1, time, "sim_irq_enable", cpu,
+                                   {"via": via, "in_irq": in_irq}))
+            return
+        self._irqs_on[cpu] = True
+        self._last_release.pop(cpu, None)
 
     def _mark_held_on_cpu(self, cpu: int | None, ev: Event, via: str) -> None:
         # lockdep's mark_held_locks(): every lock held on this CPU is now held with irqs on
