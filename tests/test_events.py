@@ -82,3 +82,16 @@ def test_subscribe_handlers_routes_each_kind_in_subscription_order() -> None:
     with pytest.raises(InvalidArgumentType, match="handlers must map kinds to callables"):
         es.subscribe_handlers({"a": 1})  # type: ignore[dict-item]
     assert not es.enabled
+
+
+def test_should_emit_numbers_a_dropped_event_like_emit() -> None:
+    a, b = EventStream(), EventStream()
+    got: list[int] = []
+    for es in (a, b):
+        es.subscribe(lambda e: got.append(e.seq), kinds=("x",))
+    assert not EventStream().should_emit("x")    # nobody listens: nothing counted
+    for kind in ("y", "x", "y", "x"):
+        a.emit(kind, v=1)                         # the plain way
+        if b.should_emit(kind):                   # the cheap way
+            b.emit(kind, v=1)
+    assert got == [1, 3, 1, 3] and a._seq == b._seq == 4

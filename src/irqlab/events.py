@@ -239,6 +239,21 @@ class EventStream:
         paths test it before computing expensive fields)."""
         return self.enabled and (kind in self._route or self._rest is not None)
 
+    def should_emit(self, kind: str) -> bool:
+        """For a producer about to emit ``kind``: True if the event would reach a
+        subscriber (build it and :meth:`emit` it); False if not -- the event is then
+        numbered as emitted and dropped, so the producer skips it entirely.
+
+        Cheaper than building the fields of an event nobody takes: ``if ev.enabled and
+        ev.should_emit("irq_startup"): ev.emit("irq_startup", cpu=..., irq=...)``.
+        """
+        if not self.enabled:
+            return False
+        if kind in self._route or self._rest is not None:
+            return True
+        self._seq += 1
+        return False
+
     def emit(self, kind: str, cpu: int | None = None, **args: Any) -> Event | None:
         """Build an event and deliver it; returns ``None`` when nobody listens to ``kind``."""
         if not self.enabled:
