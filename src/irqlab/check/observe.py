@@ -1,4 +1,4 @@
-"""Attach the checker's observers to an engine: one subscriber, many observers, one verdict.
+"""Attach the checker's observers to an engine: one subscription, many observers, one verdict.
 
 ::
 
@@ -11,9 +11,18 @@
 
 The observers only read the engine's event stream (``sim_*``, ``gic*``,
 ``irq_*`` kinds); none of them reaches into model internals, except that
-they call ``engine.stack()`` from inside an event to capture the model-code
-stack of the context that is stepping (done only when something is first
-recorded: a new lock dependency, a new usage bit, an allocation, a free).
+they capture the model-code stack of the context that is stepping from
+inside an event (:func:`irqlab.sim.track.stack_now`, the same frames as
+``engine.stack()`` from a cache; done only when something may be recorded:
+a new lock pattern, dependency or usage bit, an allocation, a free).
+
+Cost: the built-in observers' handlers go straight into the stream's
+routing table (one dict lookup per event, no dispatch of ours), the engine
+builds no event of a kind nobody handles, and while they are the only
+subscription the hottest kinds (lock acquire/release, irq disable/enable,
+``sim_alloc``, ``check_long_lived``) reach them in *direct form* -- the
+fields as arguments, no event built (``EventStream.direct``).  The findings
+are the same either way (``tests/check/test_observe.py``).
 
 An observer is any object with ``handlers`` (a dict from event kind -- or
 ``"*"`` for every event -- to a callable taking the :class:`~irqlab.events.Event`),
@@ -45,8 +54,9 @@ class Observers:
 
     Build with :func:`attach`.  ``lockdep``, ``lifetimes``, ``irqs`` are the
     observer objects (``None`` when disabled); ``extra`` any further
-    observers added with :meth:`add`.  Subscribing costs one dict lookup per
-    event; per-step invariants cost one call each per step.
+    observers added with :meth:`add`.  The built-in observers cost one dict lookup
+    per event they handle (none for other kinds); per-step invariants and extra
+    observers make one subscriber see every event, and cost one call each per step.
     """
 
     def __init__(self, engine: Any, *, lockdep: bool | Any = True, lifetimes: bool | Any = True,
