@@ -135,12 +135,7 @@ def _indep(a: dict[Any, int], b: dict[Any, int]) -> bool:
 
 _LOCK_TYPES = frozenset({"SpinLock", "Mutex"})
 _KEY = attrgetter("key")
-_CPU_KEYS = tuple(("CpuCtx", cpu) for cpu in range(64))
-
-
-def _cpu_key(cpu: int) -> tuple[str, int]:
-    """``("CpuCtx", cpu)`` (built once for the first 64 CPUs)."""
-    return _CPU_KEYS[cpu] if cpu < 64 else ("CpuCtx", cpu)
+_CPU_KEYS = tuple(("CpuCtx", cpu) for cpu in range(64))  # a CPU's footprint key, built once
 
 
 def _racy(key: Any, a: int, b: int) -> bool:
@@ -287,7 +282,7 @@ class _DfsRun(Strategy):
                 fp[k] = _R
         cpu = c.cpu
         if cpu is not None:
-            fp[_cpu_key(cpu)] = _W
+            fp[_CPU_KEYS[cpu] if cpu < 64 else ("CpuCtx", cpu)] = _W
             if c.op is None and c.kind == "irq":
                 fp[_HW] = _W  # an interrupt arrival depends on the hardware
         elif c.kind == "rcu_gp":
@@ -361,7 +356,7 @@ class DfsExplorer:
         path = self.path
         prev = path[i - 1] if i else None
         sleep: dict[Any, dict[Any, int]] = {}
-        if prev is not None and self.reduction:
+        if prev is not None and self.reduction and (prev.sleep or prev.done):
             pkey = prev.key
             pfp = prev.fp
             for src in (prev.sleep, prev.done):
