@@ -58,6 +58,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import wait as _wait
 from typing import Any
 
+from irqlab.check import explore as _explore
 from irqlab.check.dfs import Prefix
 from irqlab.check.run import Target, run_built
 from irqlab.errors import InvalidArgumentValue, IrqlabError
@@ -152,8 +153,6 @@ class _ShardRun:
 
     def step(self) -> ShardResult | None:
         """Run one schedule: the shard's result once it is over, else ``None``."""
-        from irqlab.check.explore import wanted
-
         sh = self.shard
         ex = self.ex
         if ex is not None:
@@ -162,7 +161,7 @@ class _ShardRun:
                                    self.other)
             out = ex.next_run()
             if out is not None and out.findings:
-                if wanted(out.findings, sh.want):
+                if _explore.wanted(out.findings, sh.want):
                     return ShardResult(sh.index, ex.schedules, ex.blocked, False,
                                        ex.schedules, tuple(out.result.choices))
                 if self.other is None:
@@ -172,17 +171,15 @@ class _ShardRun:
                 return ShardResult(sh.index, ex.schedules, ex.blocked, ex.finished, None,
                                    None, self.other)
             return None
-        from irqlab.check.explore import run_strategy
-
         if self.r >= sh.stop:
             return ShardResult(sh.index, self.n, 0, True, None, None, self.other)
         r = self.r
-        st = run_strategy(sh.strategy, sh.seed, r, sh.depth, sh.k)
+        st = _explore.run_strategy(sh.strategy, sh.seed, r, sh.depth, sh.k)
         out = run_built(self.target.build(st), observe=self.target.observe, fast=True)
         self.n += 1
         self.r = r + 1
         if out.findings:
-            if wanted(out.findings, sh.want):
+            if _explore.wanted(out.findings, sh.want):
                 return ShardResult(sh.index, self.n, 0, False, r + 1,
                                    tuple(out.result.choices))
             if self.other is None:
