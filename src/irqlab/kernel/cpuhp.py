@@ -127,7 +127,7 @@ class CpuHotplug:
             return -EBUSY
         self._states[state] = _State(state, name, startup, teardown)
         ev = self.events
-        if ev.enabled:
+        if ev.enabled and ev.should_emit("cpuhp_setup_state"):
             ev.emit("cpuhp_setup_state", cpu=_cpu(), state=state, name=name)
         return state
 
@@ -179,7 +179,7 @@ class CpuHotplug:
         if ev.enabled and self._cb_threads and _current() in self._cb_threads:
             ev.emit("cpuhp_remove_in_callback", cpu=_cpu(), state=state)
         st = self._states.pop(state, None)
-        if ev.enabled:
+        if ev.enabled and ev.should_emit("cpuhp_remove_state"):
             ev.emit("cpuhp_remove_state", cpu=_cpu(), state=state,
                     name="" if st is None else st.name)
 
@@ -198,7 +198,7 @@ class CpuHotplug:
         if cb is None:
             return 0
         ev = self.events
-        if ev.enabled:
+        if ev.enabled and ev.should_emit("cpuhp_callback"):
             ev.emit("cpuhp_callback", cpu=_cpu(), target=cpu, state=st.state, name=st.name,
                     up=up, irqs_off=sim.irqs_disabled())
         th = sim.current()
@@ -275,7 +275,7 @@ class CpuHotplug:
             if self.engine.cpu_online(cpu):
                 return -EINVAL
             ev = self.events
-            if ev.enabled:
+            if ev.enabled and ev.should_emit("cpuhp_up"):
                 ev.emit("cpuhp_up", cpu=_cpu(), target=cpu)
             starting = [self._states[s] for s in sorted(self._states) if _is_starting(s)]
             online = [self._states[s] for s in sorted(self._states)
@@ -297,7 +297,7 @@ class CpuHotplug:
             if r:
                 await self._take_down(cpu, starting, [])
                 return int(r)
-            if ev.enabled:
+            if ev.enabled and ev.should_emit("cpuhp_online"):
                 ev.emit("cpuhp_online", cpu=_cpu(), target=cpu)
             return 0
         finally:
@@ -321,13 +321,13 @@ class CpuHotplug:
             if n_online == 1 or cpu == sim.smp_processor_id():
                 return -EBUSY
             ev = self.events
-            if ev.enabled:
+            if ev.enabled and ev.should_emit("cpuhp_down"):
                 ev.emit("cpuhp_down", cpu=_cpu(), target=cpu)
             starting = [self._states[s] for s in sorted(self._states) if _is_starting(s)]
             online = [self._states[s] for s in sorted(self._states)
                       if s > CPUHP_AP_ONLINE_IDLE]
             await self._take_down(cpu, starting, online)
-            if ev.enabled:
+            if ev.enabled and ev.should_emit("cpuhp_offline"):
                 ev.emit("cpuhp_offline", cpu=_cpu(), target=cpu)
             return 0
         finally:

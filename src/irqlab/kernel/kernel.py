@@ -124,7 +124,7 @@ class Kernel:
         if self.mm is not None:
             raise sim.SimError("Kernel.boot() runs once per kernel (kexec for a new one)")
         ev = self.events
-        if ev.enabled:
+        if ev.enabled and ev.should_emit("kernel_boot"):
             ev.emit("kernel_boot", cpu=0, generation=self.generation, maxcpus=self.maxcpus,
                     memreserve=len(self.memreserve))
         self.mm_init()
@@ -135,7 +135,7 @@ class Kernel:
         for _level, _i, fn in sorted(self._initcalls, key=lambda t: (t[0], t[1])):
             await fn(self)
         self.booted = True
-        if ev.enabled:
+        if ev.enabled and ev.should_emit("kernel_booted"):
             ev.emit("kernel_booted", cpu=0, generation=self.generation,
                     online=",".join(map(str, self.online_cpus)))
 
@@ -183,7 +183,7 @@ class Kernel:
             await irq_do_set_affinity(desc, mask, False)
             desc.lock.unlock()
             ev = self.events
-            if ev.enabled:
+            if ev.enabled and ev.should_emit("irq_migrate"):
                 ev.emit("irq_migrate", cpu=cpu, irq=irq, to=",".join(map(str, mask)))
 
     # -- kexec -----------------------------------------------------------------------------
@@ -195,7 +195,7 @@ class Kernel:
         k2.boot()`` in ``engine2``.
         """
         ev = self.events
-        if ev.enabled:
+        if ev.enabled and ev.should_emit("kernel_kexec"):
             ev.emit("kernel_kexec", cpu=None, generation=self.generation + 1,
                     memreserve=len(self.memreserve))
         return Kernel(self.machine, engine2, maxcpus=self.maxcpus, memreserve=self.memreserve,

@@ -142,7 +142,7 @@ class PageAllocator:
         e = -(-(addr + size) // PAGE_SIZE) * PAGE_SIZE
         self._add_reserved(a, e)
         ev = self.events
-        if ev.enabled:
+        if ev.enabled and ev.should_emit("mm_reserve"):
             ev.emit("mm_reserve", cpu=_cpu(), addr=addr, size=size, label=label)
         lo, hi = max(a, self.base), min(e, self.base + self.size)
         if lo >= hi:
@@ -208,7 +208,7 @@ class PageAllocator:
             self._allocated[addr] = order
             if gfp & GFP_ZERO and self.machine is not None:
                 self.machine.ram_write(addr, bytes(PAGE_SIZE << order))
-        if ev.enabled:
+        if ev.enabled and ev.should_emit("mm_alloc_pages"):
             ev.emit("mm_alloc_pages", cpu=_cpu(), addr=addr, order=order, gfp=gfp,
                     atomic=not gfp & GFP_DIRECT_RECLAIM, label=label)
         return addr
@@ -222,16 +222,16 @@ class PageAllocator:
         ev = self.events
         got = self._allocated.get(addr)
         if got != order:
-            if ev.enabled:
+            if ev.enabled and ev.should_emit("mm_bad_free"):
                 ev.emit("mm_bad_free", cpu=_cpu(), addr=addr, order=order,
                         allocated=-1 if got is None else got, label=label)
             return
         del self._allocated[addr]
-        if ev.enabled:
+        if ev.enabled and ev.should_emit("mm_free_pages"):
             ev.emit("mm_free_pages", cpu=_cpu(), addr=addr, order=order, label=label)
         if self.reserved(addr, PAGE_SIZE << order):
             # a reserved block is never handed out again: keep the pages out of the free lists
-            if ev.enabled:
+            if ev.enabled and ev.should_emit("mm_free_reserved"):
                 ev.emit("mm_free_reserved", cpu=_cpu(), addr=addr, order=order, label=label)
             return
         self._give(addr, order)

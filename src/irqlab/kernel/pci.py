@@ -375,7 +375,7 @@ class PciBus:
 
     def _emit(self, kind: str, **kw: Any) -> None:
         ev = self.events
-        if ev.enabled:
+        if ev.enabled and ev.should_emit(kind):
             ev.emit(kind, cpu=sim.smp_processor_id(), **kw)
 
     async def _probe(self, drv: PciDriver, dev: PciDev) -> int:

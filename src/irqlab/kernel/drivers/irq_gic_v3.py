@@ -325,7 +325,7 @@ class GicV3:
         for i in range(32, nr):
             self.route_spi(0, i, 0)
         ev = self.events
-        if ev.enabled:
+        if ev.enabled and ev.should_emit("gic_dist_init"):
             ev.emit("gic_dist_init", cpu=0, spis=self.nr_spis, lpis=self.lpis)
 
     # -- per CPU ----------------------------------------------------------------------------
@@ -351,7 +351,7 @@ class GicV3:
         c.write_sysreg("ICC_CTLR_EL1", c.read_sysreg("ICC_CTLR_EL1") & ~2)   # EOImode 0
         c.write_sysreg("ICC_IGRPEN1_EL1", 1)
         ev = self.events
-        if ev.enabled:
+        if ev.enabled and ev.should_emit("gic_cpu_init"):
             ev.emit("gic_cpu_init", cpu=cpu, redist_asleep=asleep)
 
     async def starting_cpu(self, cpu: int) -> int:
@@ -402,7 +402,7 @@ class GicV3:
         for (a3, a2, a1, rs), tl in groups.items():
             val = (a3 << 48) | (rs << 44) | (a2 << 32) | (ipi << 24) | (a1 << 16) | tl
             me.write_sysreg("ICC_SGI1R_EL1", val)
-        if ev.enabled:
+        if ev.enabled and ev.should_emit("gic_send_ipi"):
             ev.emit("gic_send_ipi", cpu=sim.smp_processor_id(), ipi=ipi,
                     targets=",".join(map(str, sorted(set(cpus)))))
 
@@ -417,7 +417,7 @@ class GicV3:
                 csd.result = await csd.fn(*csd.args)
                 csd.done = True
         ev = self.events
-        if ev.enabled:
+        if ev.enabled and ev.should_emit("gic_ipi"):
             ev.emit("gic_ipi", cpu=cpu, ipi=ipi)
         return IRQ_HANDLED
 
@@ -464,7 +464,7 @@ class GicV3:
                     if first:
                         self.spurious[cpu] += 1
                         ev = self.events
-                        if ev.enabled:
+                        if ev.enabled and ev.should_emit("gic_spurious"):
                             ev.emit("gic_spurious", cpu=cpu)
                     break
                 first = False
@@ -472,7 +472,7 @@ class GicV3:
                 if ret:
                     # gic_deactivate_unhandled: nobody mapped it; EOI so it does not stick
                     ev = self.events
-                    if ev.enabled:
+                    if ev.enabled and ev.should_emit("gic_unexpected_irq"):
                         ev.emit("gic_unexpected_irq", cpu=cpu, intid=intid)
                     hw.write_sysreg("ICC_EOIR1_EL1", intid)
         finally:
@@ -520,7 +520,7 @@ async def gic_of_init(kernel: Kernel) -> GicV3:
             if hasattr(its_mod, "its_lpi_memreserve_init"):
                 await its_mod.its_lpi_memreserve_init(kernel)
     ev = kernel.events
-    if ev.enabled:
+    if ev.enabled and ev.should_emit("gic_init"):
         ev.emit("gic_init", cpu=0, spis=gic.nr_spis, its=kernel.its is not None)
     return gic
 

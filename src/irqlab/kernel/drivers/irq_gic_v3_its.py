@@ -363,7 +363,7 @@ class ItsNode:
 
     def emit(self, kind: str, **kw: Any) -> None:
         ev = self.events
-        if ev.enabled:
+        if ev.enabled and ev.should_emit(kind):
             ev.emit(kind, cpu=sim.smp_processor_id(), **kw)
 
     def _hw(self) -> Any:

@@ -174,7 +174,7 @@ class RdistCpu:
 
 def _emit(its: ItsNode, kind: str, **kw: Any) -> None:
     ev = its.events
-    if ev.enabled:
+    if ev.enabled and ev.should_emit(kind):
         ev.emit(kind, cpu=sim.smp_processor_id(), **kw)
 
 

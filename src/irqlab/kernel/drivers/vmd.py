@@ -242,7 +242,7 @@ class VmdDev:
 
 def _emit(vmd: VmdDev, kind: str, **args: Any) -> None:
     ev = vmd.events
-    if ev.enabled:
+    if ev.enabled and ev.should_emit(kind):
         ev.emit(kind, cpu=sim.smp_processor_id(), **args)
 
 

@@ -310,7 +310,7 @@ async def handle_irq_event(desc: IrqDesc) -> int:
     ev = desc.core.events
     for action in list(desc.action):
         res = await action.handler(irq, action.dev_id)
-        if ev.enabled:
+        if ev.enabled and ev.should_emit("irq_handler"):
             ev.emit("irq_handler", cpu=sim.smp_processor_id(), irq=irq, name=action.name,
                     ret=int(res or 0))
         ret |= int(res or 0)
@@ -328,7 +328,7 @@ async def handle_bad_irq(desc: IrqDesc) -> None:
     cpu = sim.smp_processor_id()
     _kstat_incr(desc, cpu)
     ev = desc.core.events
-    if ev.enabled:
+    if ev.enabled and ev.should_emit("irq_bad"):
         ev.emit("irq_bad", cpu=cpu, irq=desc.irq, hwirq=desc.irq_data.hwirq)
     d = desc.irq_data
     await d.chip.irq_ack(d)
@@ -457,12 +457,12 @@ async def handle_percpu_devid_irq(desc: IrqDesc) -> None:
         dev_id = dev[cpu] if dev is not None else None
         res = await action.handler(desc.irq, dev_id)
         ev = desc.core.events
-        if ev.enabled:
+        if ev.enabled and ev.should_emit("irq_handler"):
             ev.emit("irq_handler", cpu=cpu, irq=desc.irq, name=action.name,
                     ret=int(res or 0))
     else:
         ev = desc.core.events
-        if ev.enabled:
+        if ev.enabled and ev.should_emit("irq_percpu_spurious"):
             ev.emit("irq_percpu_spurious", cpu=cpu, irq=desc.irq, hwirq=d.hwirq)
     await chip.irq_eoi(d)
 
@@ -514,7 +514,7 @@ async def generic_handle_domain_irq(domain: IrqDomain, hwirq: int) -> int:
     virq = domain.revmap.get(hwirq)
     if virq is None:
         ev = domain.core.events
-        if ev.enabled:
+        if ev.enabled and ev.should_emit("irq_no_mapping"):
             ev.emit("irq_no_mapping", cpu=sim.smp_processor_id(), domain=domain.name,
                     hwirq=hwirq)
         return -EINVAL

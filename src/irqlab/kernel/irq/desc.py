@@ -331,7 +331,7 @@ class IrqCore:
             desc.name = name
             sim.alloc(desc)
             descs[irq] = desc
-        if ev.enabled:
+        if ev.enabled and ev.should_emit("irq_desc_alloc"):
             ev.emit("irq_desc_alloc", cpu=_cpu(), irq=base, nr=cnt)
         return base
 
@@ -347,7 +347,7 @@ class IrqCore:
             else:
                 sim.kfree(desc)
             self._give_range(irq, 1)
-        if ev.enabled:
+        if ev.enabled and ev.should_emit("irq_desc_free"):
             ev.emit("irq_desc_free", cpu=_cpu(), irq=base, nr=cnt,
                     rcu=self.desc_free_rcu)
 

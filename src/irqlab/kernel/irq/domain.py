@@ -171,7 +171,7 @@ class IrqDomain:
         self.removed = False
         core.domains.append(self)
         ev = core.events
-        if ev.enabled:
+        if ev.enabled and ev.should_emit("irq_domain_create"):
             ev.emit("irq_domain_create", cpu=None, domain=name,
                     parent=parent.name if parent is not None else "")
 
@@ -208,7 +208,7 @@ def irq_domain_remove(domain: IrqDomain) -> None:
     if core.default_domain is domain:
         core.default_domain = None
     domain.removed = True
-    if ev.enabled:
+    if ev.enabled and ev.should_emit("irq_domain_remove"):
         ev.emit("irq_domain_remove", cpu=None, domain=domain.name)
 
 
@@ -295,7 +295,7 @@ def _free_irq_data(core: IrqCore, virq: int, nr_irqs: int) -> None:
 
 async def _alloc_hierarchy(domain: IrqDomain, virq: int, nr_irqs: int, arg: Any) -> int:
     ev = domain.core.events
-    if ev.enabled:
+    if ev.enabled and ev.should_emit("irq_domain_alloc"):
         ev.emit("irq_domain_alloc", cpu=sim.smp_processor_id(), domain=domain.name,
                 irq=virq, nr=nr_irqs)
     ret = await _maybe(domain.ops.alloc(domain, virq, nr_irqs, arg))
@@ -309,14 +309,14 @@ async def _alloc_hierarchy(domain: IrqDomain, virq: int, nr_irqs: int, arg: Any)
 async def _free_hierarchy(domain: IrqDomain, virq: int, nr_irqs: int) -> None:
     ev = domain.core.events
     if domain.flags & IRQ_DOMAIN_FREE_BULK:
-        if ev.enabled:
+        if ev.enabled and ev.should_emit("irq_domain_free"):
             ev.emit("irq_domain_free", cpu=sim.smp_processor_id(), domain=domain.name,
                     irq=virq, nr=nr_irqs)
         await _maybe(domain.ops.free(domain, virq, nr_irqs))
         return
     for i in range(nr_irqs):
         if irq_domain_get_irq_data(domain, virq + i) is not None:
-            if ev.enabled:
+            if ev.enabled and ev.should_emit("irq_domain_free"):
                 ev.emit("irq_domain_free", cpu=sim.smp_processor_id(), domain=domain.name,
                         irq=virq + i, nr=1)
             await _maybe(domain.ops.free(domain, virq + i, 1))
@@ -376,7 +376,7 @@ def _insert_irq(core: IrqCore, virq: int) -> None:
         if dom is not None:
             if d.hwirq in dom.revmap and dom.revmap[d.hwirq] != virq:
                 ev = core.events
-                if ev.enabled:
+                if ev.enabled and ev.should_emit("irq_domain_revmap_clash"):
                     ev.emit("irq_domain_revmap_clash", cpu=None, domain=dom.name,
                             hwirq=d.hwirq, old=dom.revmap[d.hwirq], irq=virq, err=-EEXIST)
             dom.revmap[d.hwirq] = virq
@@ -432,7 +432,7 @@ async def _activate(data: IrqData, reserve: bool) -> int:
         ret = await _activate(parent, reserve)
     if ret == 0:
         ev = domain.core.events
-        if ev.enabled:
+        if ev.enabled and ev.should_emit("irq_domain_activate"):
             ev.emit("irq_domain_activate", cpu=sim.smp_processor_id(), domain=domain.name,
                     irq=data.irq, hwirq=data.hwirq, reserve=bool(reserve))
         ret = await _maybe(domain.ops.activate(domain, data, reserve))
@@ -447,7 +447,7 @@ async def _deactivate(data: IrqData) -> None:
     if domain is None:
         return
     ev = domain.core.events
-    if ev.enabled:
+    if ev.enabled and ev.should_emit("irq_domain_deactivate"):
         ev.emit("irq_domain_deactivate", cpu=sim.smp_processor_id(), domain=domain.name,
                 irq=data.irq, hwirq=data.hwirq)
     await _maybe(domain.ops.deactivate(domain, data))

@@ -83,7 +83,7 @@ class IrqAction:
 
 def _emit(desc: IrqDesc, kind: str, **args: Any) -> None:
     ev = desc.core.events
-    if ev.enabled:
+    if ev.enabled and ev.should_emit(kind):
         ev.emit(kind, cpu=sim.smp_processor_id(), irq=desc.irq, **args)
 
 
