@@ -264,41 +264,65 @@ def test_work_queued_on_a_cpu_that_goes_offline_still_runs() -> None:
     assert res.outcome == "ok" and ran == [1]
 
 
-def test_cheap_stacks_are_the_cores_stacks() -> None:
-    # track.context_stack/parked_stack/stack_now cache by (id(code), f_lasti); they must
-    # give exactly _core's strings, for every event of seed scenarios, running and parked
+def test_cached_stacks_are_the_computed_stacks(monkeypatch: pytest.MonkeyPatch) -> None:
+    # context_stack/suspended_stack cache by the frames' f_lasti (checked against their
+    # code objects): on every event of seed scenarios, running and parked, they must give
+    # exactly what walking the frames gives (the same runs with the caches off)
     from irqlab.check.run import Target
     from irqlab.sim import _core, track
 
-    checked = [0, 0]
-    for sc, v in [("vmd-teardown", "immediate-free"), ("vgic-lpi-refcount", "dec-then-lock"),
-                  ("vmd-balance", "least-loaded"), ("vgic-lpi-xa", "irq")]:
-        t = Target(sc, v)
-        for seed in range(3):
-            w = t.build(sim.Random(seed))
-            eng = w.engine
+    def stacks(cache: bool) -> list[tuple[str, ...]]:
+        out: list[tuple[str, ...]] = []
+        for sc, v in [("vmd-teardown", "immediate-free"), ("vmd-teardown", "rcu-desc"),
+                      ("vgic-lpi-refcount", "dec-then-lock"), ("vmd-balance", "least-loaded"),
+                      ("vgic-lpi-xa", "irq")]:
+            t = Target(sc, v)
+            for seed in range(3):
+                w = t.build(sim.Random(seed))
+                eng = w.engine
 
-            def on(ev: Any, eng: sim.Engine = eng) -> None:
-                if not ev.kind.startswith("sim_"):
-                    # (emitted by model code: this function is then a model frame of the
-                    # stack, seen at a different line by each call)
-                    return
-                try:
-                    want = eng.stack()
-                except AttributeError:  # _core: the RCU callback pseudo-context has no frame
-                    want = None
-                got = track.stack_now(eng)
-                if want is not None:
-                    assert got == want
-                    checked[0] += 1
-                for th in eng.threads:
-                    if not th.done and not getattr(th.coro, "cr_running", False):
-                        assert track.parked_stack(th) == _core.suspended_stack(th)
-                        assert track.context_stack(th) == _core.context_stack(th)
-                        checked[1] += 1
+                def on(ev: Any, eng: sim.Engine = eng) -> None:
+                    if not ev.kind.startswith("sim_"):
+                        # (emitted by model code: this function is then a model frame of
+                        # the stack, seen at a different line by each call)
+                        return
+                    out.append(tuple(track.stack_now(eng)))
+                    out.append(tuple(eng.stack()))
+                    for th in eng.threads:
+                        if not th.done and not getattr(th.coro, "cr_running", False):
+                            out.append(tuple(_core.suspended_stack(th)))
+                            out.append(tuple(_core.context_stack(th)))
 
-            eng.events.subscribe(on)
-            eng.run()
-    assert checked[0] > 300 and checked[1] > 300
-    st = track.stack_now
-    assert st.__doc__ and track.context_stack.__doc__
+                eng.events.subscribe(on)
+                eng.run()
+        return out
+
+    cached = stacks(True)
+    with monkeypatch.context() as m:
+        m.setattr(_core, "_CACHE_MAX", 0)
+        m.setattr(_core, "_RUNNING", {})
+        m.setattr(_core, "_PARKED", {})
+        computed = stacks(False)
+        assert not _core._RUNNING and not _core._PARKED   # (nothing was cached)
+    assert len(cached) > 1000 and cached == computed
+
+
+def test_stack_in_an_rcu_callback_holds_no_frame_of_the_event_delivery() -> None:
+    # an observer asking for the stack while an RCU callback frees an object: the callback
+    # context's model frames (none here: kfree_rcu's callback is the engine's), never the
+    # event stream's or the subscriber's own frames
+    from irqlab.check.run import Target
+    from irqlab.sim._core import RT
+
+    w = Target("vmd-teardown", "rcu-desc").build(sim.Random(0))
+    eng = w.engine
+    seen: list[tuple[str, list[str]]] = []
+
+    def on(ev: Any) -> None:
+        if RT.th is not None and RT.th.tid < 0:
+            seen.append((ev.kind, eng.stack()))
+
+    eng.events.subscribe(on)
+    assert eng.run().outcome == "ok"
+    assert ("sim_rcu_callback", []) in seen and ("sim_free", []) in seen
+    assert all(st == [] for _, st in seen)

@@ -30,6 +30,7 @@ ACTOR = "actor"
 BRINGUP = "bringup"
 
 _SIM_DIR = os.path.dirname(os.path.abspath(__file__))
+_EVENTS_FILE = os.path.join(os.path.dirname(_SIM_DIR), "events.py")
 
 
 class SimError(IrqlabError):
@@ -366,8 +367,8 @@ def _is_model(f: Any) -> bool:
     return m
 
 
-def suspended_stack(th: Thread) -> list[str]:
-    """Frames of a suspended context's coroutine chain, outermost first (model code only)."""
+def _suspended_frames(th: Thread) -> list[str]:
+    # (uncached) the model frames of a suspended context's coroutine chain, outermost first
     out: list[str] = []
     c: Any = th.coro
     while c is not None:
@@ -383,51 +384,101 @@ def suspended_stack(th: Thread) -> list[str]:
     return out
 
 
-#: (code, line) pairs of a frame chain, innermost first -> the model frames it shows: a
-#: pure cache of _chain_to's formatting (model code calls from few distinct places)
-_CHAINS: dict[tuple[Any, ...], list[str]] = {}
-
-
 def _chain_to(root: Any) -> list[str]:
-    """From the frame that is running back out to ``root`` (``None``: to the engine),
-    outermost first, the model frames up to the first call into irqlab code."""
-    key: list[Any] = []
+    """(uncached) From the frame that is running back out to ``root`` (``None``: to the
+    engine), outermost first, the model frames up to the first call into irqlab.sim.  The
+    frames walked start at the caller of the function that calls this one."""
+    frames: list[Any] = []
     f: Any = sys._getframe(2)
     while f is not None:
-        key.append(f.f_code)
-        key.append(f.f_lineno)
+        if f.f_code.co_filename == _EVENTS_FILE:
+            frames.clear()  # inside an event's delivery (a subscriber asking): not the model's
+        else:
+            frames.append(f)
         if f is root or (root is None and f.f_code.co_name in ("_fire_gp", "_loop")):
             break
         f = f.f_back
-    k = tuple(key)
-    out = _CHAINS.get(k)
-    if out is None:
-        out = []
-        for i in range(len(key) - 2, -1, -2):
-            co = key[i]
-            m = _MODEL_CODE.get(co)
-            if m is None:
-                m = _MODEL_CODE[co] = not co.co_filename.startswith(_SIM_DIR)
-            if not m:
-                if out:
-                    break
-                continue
-            fk = (co, key[i + 1])
-            fs = _FRAME_STR.get(fk)
-            if fs is None:
-                fs = _FRAME_STR[fk] = (f"{co.co_name}@{os.path.basename(co.co_filename)}:"
-                                       f"{fk[1]}")
-            out.append(fs)
-        if len(_CHAINS) < 65536:
-            _CHAINS[k] = out
+    out: list[str] = []
+    for f in reversed(frames):
+        if not _is_model(f):
+            if out:
+                break
+            continue
+        out.append(_frame_str(f))
+    return out
+
+
+# Stacks are looked up in caches keyed by the frames' f_lasti (a tuple of small ints) and
+# checked against their code objects by identity (hashing a code object hashes its
+# constants, ~0.5 us a frame; a line number walks the code's line table): model code
+# reaches the engine from few distinct places.  An entry keeps its code objects alive.
+_RUNNING: dict[tuple[int, ...], list[tuple[tuple[Any, ...], list[str]]]] = {}
+_PARKED: dict[tuple[int, ...], list[tuple[tuple[Any, ...], list[str]]]] = {}
+_CACHE_MAX = 65536
+
+
+def suspended_stack(th: Thread) -> list[str]:
+    """Frames of a suspended context's coroutine chain, outermost first (model code only)."""
+    lastis: list[int] = []
+    codes_l: list[Any] = []
+    app = lastis.append
+    capp = codes_l.append
+    c: Any = th.coro
+    while c is not None:
+        if type(c) is CoroutineType:
+            f = c.cr_frame
+            nxt = c.cr_await
+        else:
+            f = getattr(c, "gi_frame", None)
+            nxt = getattr(c, "gi_yieldfrom", None)
+        if f is not None:
+            app(f.f_lasti)
+            capp(f.f_code)
+        c = nxt
+    k = tuple(lastis)
+    codes = tuple(codes_l)
+    ent = _PARKED.get(k)
+    if ent is not None:
+        for cs, out in ent:
+            if cs == codes:
+                return list(out)
+    out = _suspended_frames(th)
+    if len(_PARKED) < _CACHE_MAX:
+        _PARKED.setdefault(k, []).append((codes, out))
     return list(out)
 
 
 def context_stack(th: Thread) -> list[str]:
-    """The model-code stack of ``th``, outermost first, whether it runs or is parked."""
+    """The model-code stack of ``th``, outermost first, whether it runs or is parked.
+
+    For a running context the frames walked start at this function's caller (callers
+    in :mod:`irqlab.sim` and the observers are not model code).
+    """
     coro: Any = th.coro
-    if getattr(coro, "cr_running", False):
-        return _chain_to(coro.cr_frame)
-    if th.tid < 0:  # the RCU callback pseudo-context
+    if th.tid < 0:  # the RCU callback pseudo-context: up to the engine's frame (rare)
         return _chain_to(None)
-    return suspended_stack(th)
+    if not getattr(coro, "cr_running", False):
+        return suspended_stack(th)
+    root = coro.cr_frame
+    lastis: list[int] = []
+    codes_l: list[Any] = []
+    app = lastis.append
+    capp = codes_l.append
+    f: Any = sys._getframe(1)
+    while f is not None:
+        app(f.f_lasti)
+        capp(f.f_code)
+        if f is root:
+            break
+        f = f.f_back
+    k = tuple(lastis)
+    codes = tuple(codes_l)
+    ent = _RUNNING.get(k)
+    if ent is not None:
+        for cs, out in ent:
+            if cs == codes:
+                return list(out)
+    out = _chain_to(root)  # (its frames start at our caller, as the key's)
+    if len(_RUNNING) < _CACHE_MAX:
+        _RUNNING.setdefault(k, []).append((codes, out))
+    return list(out)

@@ -306,8 +306,14 @@ class Engine(EngineServices):
                 fp.append((cc, True))
             ev = self.events
             if ev.enabled:
-                ev.emit("sim_irq_enable" if on else "sim_irq_disable", cpu=cc.index,
-                        via=via, in_irq=cc.in_irq)
+                kind = "sim_irq_enable" if on else "sim_irq_disable"
+                d = ev.direct.get(kind)
+                if d is not None:
+                    # the lone subscriber's direct form (EventStream.direct): no event built
+                    ev._seq += 1
+                    d(ev.time, cc.index, via, cc.in_irq)
+                else:
+                    ev.emit(kind, cpu=cc.index, via=via, in_irq=cc.in_irq)
 
     # -- RCU grace periods -----------------------------------------------------------
     def _rcu_snapshot(self) -> tuple[tuple[CpuCtx, int], ...]:

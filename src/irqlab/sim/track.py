@@ -16,8 +16,6 @@ it was called has finished.
 
 from __future__ import annotations
 
-import sys
-from types import CoroutineType
 from typing import Any
 
 from irqlab.errors import InvalidArgumentType, InvalidArgumentValue, check_int
@@ -27,7 +25,7 @@ from irqlab.sim._core import (
     Op,
     SimError,
     Thread,
-    _chain_to,
+    context_stack,
     cur_thread,
     suspended_stack,
     touch,
@@ -67,90 +65,7 @@ class _Rec:
         self.free_site = ""
 
 
-# -- stacks, cheaply -------------------------------------------------------------------------
-# The same strings as irqlab.sim._core.context_stack()/suspended_stack() (which compute every
-# missing entry here), from caches keyed by the frames' f_lasti (a tuple of small ints) and
-# checked against their code objects by identity: _core's caches key by code objects and
-# line numbers, and hashing a code object hashes its constants (~0.5 us a frame), finding a
-# line number walks the code's line table.  An entry keeps its code objects alive.
-_RUNNING: dict[tuple[int, ...], list[tuple[tuple[Any, ...], list[str]]]] = {}
-_PARKED: dict[tuple[int, ...], list[tuple[tuple[Any, ...], list[str]]]] = {}
-_CACHE_MAX = 65536
-
-
-def context_stack(th: Thread) -> list[str]:
-    """``irqlab.sim._core.context_stack(th)``, from a cache keyed cheaply (same strings).
-
-    For a running context the frames walked start at this function's caller, as
-    ``_core``'s do (callers in :mod:`irqlab.sim` and the observers are not model code).
-    """
-    coro: Any = th.coro
-    if th.tid < 0:  # the RCU callback pseudo-context: up to the engine's frame (rare)
-        return _chain_to(None)
-    if not getattr(coro, "cr_running", False):
-        return parked_stack(th)
-    root = coro.cr_frame
-    lastis: list[int] = []
-    codes_l: list[Any] = []
-    app = lastis.append
-    capp = codes_l.append
-    f: Any = sys._getframe(1)
-    while f is not None:
-        app(f.f_lasti)
-        capp(f.f_code)
-        if f is root:
-            break
-        f = f.f_back
-    k = tuple(lastis)
-    codes = tuple(codes_l)
-    ent = _RUNNING.get(k)
-    if ent is not None:
-        for cs, out in ent:
-            if cs == codes:
-                return list(out)
-    out = _chain_to(root)  # (its frames start at our caller, as the key's)
-    if len(_RUNNING) < _CACHE_MAX:
-        _RUNNING.setdefault(k, []).append((codes, out))
-    return list(out)
-
-
-def parked_stack(th: Thread) -> list[str]:
-    """``irqlab.sim._core.suspended_stack(th)``, from a cache keyed cheaply (same strings)."""
-    lastis: list[int] = []
-    codes_l: list[Any] = []
-    app = lastis.append
-    capp = codes_l.append
-    c: Any = th.coro
-    while type(c) is CoroutineType:
-        f = c.cr_frame
-        if f is not None:
-            app(f.f_lasti)
-            capp(f.f_code)
-        c = c.cr_await
-    while c is not None:
-        if type(c) is CoroutineType:
-            f = c.cr_frame
-            nxt = c.cr_await
-        else:
-            f = getattr(c, "gi_frame", None)
-            nxt = getattr(c, "gi_yieldfrom", None)
-        if f is not None:
-            app(f.f_lasti)
-            capp(f.f_code)
-        c = nxt
-    k = tuple(lastis)
-    codes = tuple(codes_l)
-    ent = _PARKED.get(k)
-    if ent is not None:
-        for cs, out in ent:
-            if cs == codes:
-                return list(out)
-    out = suspended_stack(th)
-    if len(_PARKED) < _CACHE_MAX:
-        _PARKED.setdefault(k, []).append((codes, out))
-    return list(out)
-
-
+# -- stacks ------------------------------------------------------------------------------
 def stack_now(eng: Any) -> list[str]:
     """``eng.stack()`` (the stepping context's model stack, for observers), cheaply."""
     st = eng._stack_now
@@ -307,7 +222,7 @@ class _Access(Op):
         if ev.enabled:
             obj = self.obj
             rec = eng._tracked.get(id(obj))  # type: ignore[union-attr]
-            frames = parked_stack(th)
+            frames = suspended_stack(th)
             ev.emit("sim_access", cpu=th.cpu, tid=th.tid, oid=eng.oid(obj),  # type: ignore
                     obj_kind=rec.kind if rec else type(obj).__name__, rw="w" if self.write
                     else "r", label=self.label, live=rec is None or rec.state != FREED,
