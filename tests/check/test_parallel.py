@@ -259,3 +259,25 @@ def test_factories_cannot_be_sharded() -> None:
 
     with pytest.raises(InvalidArgument):
         explore(build, strategy="random", workers=2)
+
+
+@pytest.mark.skipif(start_method() != "fork", reason="fork only")
+def test_a_child_starts_with_its_first_shard_and_its_death_is_reported() -> None:
+    t = Target("counter", "locked", {"cpus": 3, "iters": 3})
+    shards = make_shards(t, "dfs", budget=None, time=None, seed=0, depth=3, preemptions=None,
+                         reduction=True, workers=2)
+    ex = parallel._Exploration(t, "dfs", lambda i: shards[i] if i < len(shards) else None,
+                               None, None, None)
+    ex.start_child(multiprocessing.get_context("fork"))
+    (c,) = ex.children
+    try:
+        assert list(c.held) == [0] and ex.handed == 1  # shard 0 went with the fork
+        (ready,) = ex._ready(30)
+        ex._receive(ready)
+        assert ex.done[0] == run_shard(shards[0])
+        c.proc.kill()
+        c.proc.join()
+        with pytest.raises(parallel.IrqlabError, match=r"exploration worker \d+ died"):
+            ex.run(None, 0.0)
+    finally:
+        c.stop()

@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import select
 import sys
 import threading
 import time as _time
@@ -295,9 +296,12 @@ class _Failure:
     text: str
 
 
-def _worker_main(conn: Any, inherited: tuple[Any, ...] = ()) -> None:
+def _worker_main(conn: Any, inherited: tuple[Any, ...] = (),
+                 first: tuple[Shard, float | None] | None = None) -> None:
     """A child's loop: receive ``(shard, deadline)``, run it, send its result; ``None`` ends it.
 
+    ``first``: a ``(shard, deadline)`` given with the process (a forked child has it before
+    the parent sends anything: it starts at once, without a wake-up through the pipe).
     ``deadline``: the parent's ``time.monotonic()`` deadline (one clock for every process
     of the machine), so a shard queued early does not run past the exploration's budget.
     ``inherited``: the parent's ends of the pipes a forked child got copies of (its own and
@@ -308,10 +312,14 @@ def _worker_main(conn: Any, inherited: tuple[Any, ...] = ()) -> None:
         c.close()
     targets: dict[tuple[Any, ...], Target] = {}
     while True:
-        try:
-            msg = conn.recv()
-        except (EOFError, OSError, KeyboardInterrupt):
-            return
+        if first is not None:
+            msg: Any = first
+            first = None
+        else:
+            try:
+                msg = conn.recv()
+            except (EOFError, OSError, KeyboardInterrupt):
+                return
         if msg is None:
             return
         shard, deadline = msg
@@ -347,12 +355,13 @@ class _Child:
     held: deque[int]
     proc: Any
 
-    def __init__(self, ctx: Any, others: Sequence[_Child] = ()) -> None:
+    def __init__(self, ctx: Any, others: Sequence[_Child] = (),
+                 first: tuple[Shard, float | None] | None = None) -> None:
         parent, child = ctx.Pipe(duplex=True)
         fork = ctx.get_start_method() == "fork"
         inherited = (parent, *[o.conn for o in others]) if fork else ()
-        self.proc = ctx.Process(target=_worker_main, args=(child, inherited), daemon=True,
-                                name="irqlab-explore-worker")
+        self.proc = ctx.Process(target=_worker_main, args=(child, inherited, first),
+                                daemon=True, name="irqlab-explore-worker")
         if fork:
             # the parent's objects go to the collector's permanent generation for the fork:
             # the child's collections never touch them, so their pages stay shared (a child
@@ -368,6 +377,8 @@ class _Child:
         child.close()
         self.conn = parent
         self.held = deque()
+        if first is not None:
+            self.held.append(first[0].index)
 
     def stop(self) -> None:
         if self.proc.is_alive():
@@ -396,15 +407,14 @@ class _Exploration:
     """
 
     def __init__(self, t: Target, strategy: str, shard: Callable[[int], Shard | None],
-                 total: int | None, children: list[_Child], budget: int | None,
-                 deadline: float | None) -> None:
+                 total: int | None, budget: int | None, deadline: float | None) -> None:
         from irqlab.check.explore import ExploreResult
 
         self.t = t
         self.strategy = strategy
         self.shard = shard
         self.total = total
-        self.children = children
+        self.children: list[_Child] = []
         self.budget = budget if strategy == "dfs" else None  # random: in the shards
         self.deadline = deadline
         self.res = ExploreResult(target=t, strategy=strategy)
@@ -417,7 +427,29 @@ class _Exploration:
         self.all_exhausted = True
         self.mine: _ShardRun | None = None
         self.late = False
-        self.by_conn = {c.conn: c for c in children}
+        self.by_conn: dict[Any, _Child] = {}
+        self.by_fd: dict[int, _Child] = {}
+        # the children's pipes, polled after every schedule this process runs: a poll
+        # object made once (one system call a look) where the platform has one
+        self.poller: Any = select.poll() if hasattr(select, "poll") else None
+
+    def start_child(self, ctx: Any) -> None:
+        """Start one child process with its first shard (it starts on it at once)."""
+        first = (self._hand_out(), self.deadline) if self._more() else None
+        c = _Child(ctx, self.children, first)
+        self.children.append(c)
+        self.by_conn[c.conn] = c
+        fd = c.conn.fileno()
+        self.by_fd[fd] = c
+        if self.poller is not None:
+            self.poller.register(fd, select.POLLIN)
+
+    def _ready(self, timeout: float | None) -> list[_Child]:
+        """The children with a message waiting (``timeout`` seconds at most; None: wait)."""
+        if self.poller is not None:
+            ms = -1 if timeout is None else int(timeout * 1000 + 0.999)
+            return [self.by_fd[fd] for fd, _ev in self.poller.poll(ms)]
+        return [self.by_conn[c] for c in _wait(list(self.by_conn), timeout)]
 
     def _result(self, r: ShardResult) -> None:
         self.done[r.index] = r
@@ -425,12 +457,16 @@ class _Exploration:
                                        or r.index < self.stop_before):
             self.stop_before = r.index + 1  # later shards are not needed
 
+    @staticmethod
+    def _died(c: _Child) -> IrqlabError:
+        c.proc.join(1)
+        return IrqlabError(f"exploration worker {c.proc.pid} died (exit code {c.proc.exitcode})")
+
     def _receive(self, c: _Child) -> None:
         try:
             r = c.conn.recv()
         except (EOFError, OSError) as e:
-            raise IrqlabError(f"exploration worker {c.proc.pid} died "
-                              f"(exit code {c.proc.exitcode})") from e
+            raise self._died(c) from e
         if isinstance(r, _Failure):
             if r.error is not None:
                 raise r.error
@@ -477,12 +513,11 @@ class _Exploration:
     def run(self, progress: Callable[[int, float, int], None] | None, t0: float) -> None:
         """Explore until the budget, a finding, or the time budget (see the class)."""
         children = self.children
-        conns = list(self.by_conn)
         last_progress = t0
         while True:
             if children:
-                for conn in _wait(conns, 0):
-                    self._receive(self.by_conn[conn])  # type: ignore[index]
+                for c in self._ready(0):
+                    self._receive(c)
             self._merge()
             if self.found is not None or (self.stop_before is not None
                                           and self.nxt >= self.stop_before):
@@ -505,7 +540,10 @@ class _Exploration:
                         2 if self.stop_before is None
                         or self.stop_before - self.handed > len(children) else 1):
                     c.held.append(self.handed)
-                    c.conn.send((self._hand_out(), self.deadline))
+                    try:
+                        c.conn.send((self._hand_out(), self.deadline))
+                    except OSError as e:  # its end of the pipe is closed
+                        raise self._died(c) from e
             if self.mine is None and self._more():
                 self.mine = _ShardRun(self._hand_out(), self.t, self.deadline)
             mine = self.mine
@@ -516,16 +554,31 @@ class _Exploration:
                 if self.deadline is not None and not self.late:
                     left = max(0.0, self.deadline - _time.monotonic())
                     wait = left if wait is None else min(wait, left)
-                _wait(conns, wait)
+                for c in self._ready(wait):
+                    self._receive(c)
                 continue
-            until = _time.monotonic() + (_POLL if children else 0.1)
+            if not children:
+                until = _time.monotonic() + 0.1
+                while True:
+                    r = mine.step()
+                    if r is not None:
+                        self._result(r)
+                        self.mine = None
+                        break
+                    if _time.monotonic() >= until:
+                        break
+                continue
+            # schedules until a child has sent something: a look after every schedule with
+            # a poll object (a system call, about a microsecond), else every millisecond
+            poll = self.poller.poll if self.poller is not None else None
+            until = _time.monotonic() + (0.05 if poll is not None else _POLL)
             while True:
                 r = mine.step()
                 if r is not None:
                     self._result(r)
                     self.mine = None
                     break
-                if _time.monotonic() >= until:
+                if (poll is not None and poll(0)) or _time.monotonic() >= until:
                     break
 
 
@@ -552,46 +605,46 @@ def explore_parallel(t: Target, *, strategy: str, budget: int | None, time: floa
         raise InvalidArgumentValue(
             "target must be a built-in scenario for parallel exploration, not a factory")
     local = strategy != "dfs" and budget is not None and budget < IN_PROCESS_BELOW
-    # children start first: a forked one gets its first DFS shard after one partial run of
-    # the split; a spawned one imports irqlab while this process explores
     method = start or start_method()
-    children: list[_Child] = []
+    n = k = 0
+    if strategy == "pct":
+        n, k = calibrate(t)
+    base = _base(t, strategy, time=time, seed=seed, depth=depth,
+                 preemptions=preemptions, reduction=reduction, k=k, want=want)
+    shards: list[Shard] = []
+    size = _random_size(budget)
+    total: int | None = None
+    prefixes: Iterator[Prefix] | None = None
+    if strategy == "dfs":
+        # the split goes on while the first shards run (each prefix: one partial run)
+        prefixes = iter_dfs_prefixes(t, workers, preemptions)
+    elif budget is not None:
+        total = -(-budget // size)
+
+    def shard(i: int) -> Shard | None:
+        nonlocal prefixes
+        while len(shards) <= i:  # made as needed
+            if prefixes is None:
+                if strategy == "dfs":
+                    return None
+                shards.append(_random_shard(base, len(shards), size, budget))
+                continue
+            p = next(prefixes, None)
+            if p is None:
+                prefixes = None  # the split has ended
+                return None
+            shards.append(Shard(index=len(shards), prefix=p[0], prefix_sleeps=p[1], **base))
+        return shards[i]
+
+    ex = _Exploration(t, strategy, shard, total, budget, deadline)
+    children = ex.children
     try:
         if not local:
+            # each child is started with its first shard (a DFS one: after one partial
+            # run of the split), so it works from the start; a spawned one imports irqlab
+            # first, while this process explores
             for _ in range(workers - 1):
-                children.append(_Child(multiprocessing.get_context(method), children))
-        n = k = 0
-        if strategy == "pct":
-            n, k = calibrate(t)
-        base = _base(t, strategy, time=time, seed=seed, depth=depth,
-                     preemptions=preemptions, reduction=reduction, k=k, want=want)
-        shards: list[Shard] = []
-        size = _random_size(budget)
-        total: int | None = None
-        prefixes: Iterator[Prefix] | None = None
-        if strategy == "dfs":
-            # the split goes on while the first shards run (each prefix: one partial run)
-            prefixes = iter_dfs_prefixes(t, workers, preemptions)
-        elif budget is not None:
-            total = -(-budget // size)
-
-        def shard(i: int) -> Shard | None:
-            nonlocal prefixes
-            while len(shards) <= i:  # made as needed
-                if prefixes is None:
-                    if strategy == "dfs":
-                        return None
-                    shards.append(_random_shard(base, len(shards), size, budget))
-                    continue
-                p = next(prefixes, None)
-                if p is None:
-                    prefixes = None  # the split has ended
-                    return None
-                shards.append(Shard(index=len(shards), prefix=p[0], prefix_sleeps=p[1],
-                                    **base))
-            return shards[i]
-
-        ex = _Exploration(t, strategy, shard, total, children, budget, deadline)
+                ex.start_child(multiprocessing.get_context(method))
         ex.run(progress, t0)
     finally:
         for c in children:
