@@ -146,3 +146,18 @@ def test_bounded_dfs_says_what_the_bound_leaves_out() -> None:
     r = explore("counter", "irq", preemptions=1, reduction=False, **t)  # type: ignore[arg-type]
     assert r.info.startswith("DFS (no reduction, <= 1 preemptions: every such schedule): ")
     assert r.exhausted is False and r.verdict == "finding"
+
+
+@pytest.mark.parametrize(("scenario", "variant"), [("vmd-teardown", "immediate-free"),
+                                                   ("vgic-lpi-xa", "irq")])
+def test_finding_event_numbers_match_the_replay(scenario: str, variant: str) -> None:
+    # exploration runs drop the per-step events, a replay records them: both number them,
+    # so a finding's data["seq"] (the event it was made at) is the same in both
+    from irqlab.check.run import run_once
+
+    r = explore(scenario, variant, strategy="dfs", shrink=False)
+    assert r.outcome is not None
+    fast = [(f.kind, f.data.get("seq")) for f in r.outcome.findings]
+    rec = run_once(scenario, variant, sim.Replay(r.outcome.result.schedule), record=True)
+    assert fast == [(f.kind, f.data.get("seq")) for f in rec.findings]
+    assert all(seq is not None for _, seq in fast)

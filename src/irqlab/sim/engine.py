@@ -469,6 +469,8 @@ class Engine(EngineServices):
                     if fp is not None and not (c.op is START and c.kind is IRQ):
                         fp.clear()
                         self.last_op = c.op
+                    if ev.enabled:
+                        ev._seq += 1  # the sim_step nobody takes, numbered as dropped
                     try:
                         nop = c.coro.send(c.op.perform(c))
                     except StopIteration as e:
@@ -539,10 +541,13 @@ class Engine(EngineServices):
             fp.clear()
             self.last_op = op
         ev = self.events
-        if ev.enabled and self.trace_steps and ev.wants("sim_step"):
-            o = op.obj
-            ev.emit("sim_step", cpu=th.cpu, tid=th.tid, op=op.kind,
-                    obj=-1 if o is None else self.oid(o), label=op.label)
+        if ev.enabled:
+            if self.trace_steps and ev.wants("sim_step"):
+                o = op.obj
+                ev.emit("sim_step", cpu=th.cpu, tid=th.tid, op=op.kind,
+                        obj=-1 if o is None else self.oid(o), label=op.label)
+            else:
+                ev._seq += 1  # numbered as dropped: event numbers do not depend on who listens
         try:
             nop = th.coro.send(op.perform(th))
         except StopIteration as e:
