@@ -422,3 +422,33 @@ def test_data_choices_are_explored_for_every_value_also_in_shards() -> None:
         total += ex3.schedules
     assert set(sharded) == set(full)
     assert total == ex2.schedules
+
+
+def test_a_register_read_depends_on_a_register_write() -> None:
+    # CPU1 reads GICD_ISENABLER1 (a read makes no event) while CPU0 enables SPI 40: the
+    # value read depends on the order, so DFS must explore both (every access to the
+    # machine is in the step's footprint)
+    from irqlab.hw.machine import Machine
+
+    seen: list[int] = []
+
+    def build(strategy: sim.Strategy) -> sim.Engine:
+        m = Machine.virt(cpus=2)
+        gicd = m.config.gicd[0]
+        eng = sim.Engine(machine=m, strategy=strategy)
+
+        async def enable() -> None:
+            m.cpus[0].write(gicd + 0x104, 1 << 8)
+            await sim.point()
+
+        async def look() -> None:
+            seen.append(m.cpus[1].read(gicd + 0x104) >> 8 & 1)
+            await sim.point()
+
+        eng.spawn(0, enable, name="enable")
+        eng.spawn(1, look, name="look")
+        return eng
+
+    ex = DfsExplorer(Target(factory=build))
+    exhaust(ex)
+    assert ex.schedules == 2 and sorted(seen) == [0, 1]

@@ -37,6 +37,9 @@ CASES = [
     ("vgic-lpi-refcount", "dec-then-lock", {}, (11, 2465, 2)),
     ("vmd-teardown", "immediate-free", {}, (23, 2900, 4)),
     ("vmd-balance", "modulo", {"cpu0": "N", "cpu1": "Sx", "vectors": 2}, (10, 2829, 3)),
+    # the GICv3/ITS machine: kexec'd boot, hotplug sequences chosen by the explorer
+    ("its-memreserve", "merged", {"sequence": "?2"}, (9, 13, 9)),
+    ("its-memreserve", "one-flag", {"sequence": "?2", "kexec": 0}, (9, 13, 9)),
 ]
 
 

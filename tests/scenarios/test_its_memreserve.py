@@ -173,7 +173,9 @@ def test_merged_clean_for_every_chosen_sequence_of_three_operations(kexec) -> No
     r = explore("its-memreserve", "merged", strategy="dfs", shrink=False,
                 params={"sequence": "?3", "kexec": kexec})
     assert r.finding is None and r.exhausted
-    assert r.schedules == 53   # every sequence of 3 operations x the interleavings DPOR keeps
+    # every sequence of 3 operations (27) x the interleavings DPOR keeps (the search
+    # without reduction runs 143 schedules and reaches the same 27 outcomes)
+    assert r.schedules == 29
 
 
 def test_explorer_chooses_the_sequence_that_breaks_one_flag() -> None:

@@ -22,8 +22,9 @@ completions, RCU state), read/write-aware, plus three conservative rules:
   interrupt now") is dependent with every other step of that CPU -- they
   share the CPU's interrupt state and preempt one another; an interrupt
   arrival is therefore dependent with everything on its CPU;
-* every step that made the machine emit a hardware event (any event kind not
-  starting with ``sim_``) is dependent with every other such step and with
+* every step that accessed the machine (an MMIO load or store, a system
+  register, RAM through the machine, an interrupt line: the engine notes each
+  in the step's footprint) is dependent with every other such step and with
   every interrupt arrival ("the hardware" is one object);
 * completing an RCU grace period writes the RCU state that read sections read.
 
@@ -115,6 +116,8 @@ def _okey(obj: Any, stable: dict[int, Any] | None = None) -> tuple[str, Any]:
     t = type(obj).__name__
     if t == "CpuCtx":
         return t, obj.index
+    if t == "Machine":
+        return _HW  # type: ignore[return-value]  # (the engine notes every machine access)
     name = getattr(obj, "name", None)
     if not isinstance(name, str):
         name = getattr(obj, "kind", None)
@@ -152,7 +155,6 @@ class _DfsRun(Strategy):
     def __init__(self, ex: DfsExplorer) -> None:
         self.ex = ex
         self.cp = 0  # choice points (>= 2 options) seen so far
-        self.hw = False
         # fixed for the run: the path (one list, extended by the run) and the length of
         # its prefix whose footprints are recorded already
         self.path = ex.path
@@ -161,12 +163,6 @@ class _DfsRun(Strategy):
     def on_engine(self, engine: Any) -> None:
         self.engine = engine
         engine.enable_footprints()
-        if engine.machine is not None:
-            engine.events.subscribe(self._on_event)
-
-    def _on_event(self, ev: Any) -> None:
-        if not ev.kind.startswith("sim_"):
-            self.hw = True
 
     def pending(self) -> list[tuple[int, dict[Any, int]]]:
         """The next operations of the contexts left blocked when the run ended.
@@ -261,7 +257,6 @@ class _DfsRun(Strategy):
             if path[i].key != c.key:
                 raise NondeterministicScenario(
                     f"replaying step {i}: context {c.key} ran, recorded {path[i].key}")
-            self.hw = False
             return
         fp: dict[Any, int] = {}
         stable = engine._stable
@@ -287,9 +282,6 @@ class _DfsRun(Strategy):
                 fp[_HW] = _W  # an interrupt arrival depends on the hardware
         elif c.kind == "rcu_gp":
             fp[self.ex.rcu_key] = _W
-        if self.hw:
-            fp[_HW] = _W
-            self.hw = False
         if i < len(path):
             node = path[i]
             if node.key != c.key:
