@@ -381,6 +381,9 @@ class _Child:
             self.held.append(first[0].index)
 
     def stop(self) -> None:
+        """End the child: an idle one is told to exit and not waited for (its exit, ~2 ms,
+        overlaps what the caller does next; ``multiprocessing`` reaps it when it starts
+        the next process, or at exit); a busy one is terminated and joined."""
         if self.proc.is_alive():
             if self.held:
                 self.proc.terminate()  # busy with a shard nobody needs any more
@@ -389,6 +392,9 @@ class _Child:
                     self.conn.send(None)
                 except OSError:
                     self.proc.terminate()
+                else:
+                    self.conn.close()
+                    return
         self.proc.join(5)
         if self.proc.is_alive():
             self.proc.kill()
