@@ -10,11 +10,12 @@ all a worker does, so a cluster engine could take the same shards over later.
 
 Scheduling: ``workers=N`` is the calling process plus ``N - 1`` child
 processes.  Shards are handed out one at a time, in order, to whichever
-process is free (a child holds at most two: the one it runs and the next, so
-it never waits for the parent); the parent runs shards too, one schedule at a
-time, and looks after the children between schedules (about every
-millisecond).  So the exploration starts at once in the parent, whatever a
-child's start-up costs, and uneven shards balance themselves.
+process is free (a child is started with its first shard and holds at most
+two: the one it runs and the next, so it never waits for the parent); the
+parent runs shards too, one schedule at a time, and looks at the children's
+pipes after every schedule (one ``poll`` object: a system call).  So the
+exploration starts at once in the parent, whatever a child's start-up costs,
+and uneven shards balance themselves.
 
 Merging is deterministic: shards are numbered, results are consumed in shard
 order whatever order the processes finish in, and the exploration stops at
@@ -33,15 +34,16 @@ Elsewhere ``spawn`` (about 0.3 s per process to start and import irqlab:
 the parent explores meanwhile).  Nothing a run does depends on inherited
 state: a run is a function of the shard alone.
 
-DFS shards: the top of the tree (the first choice points) is enumerated with
-sleep sets (:func:`irqlab.check.dfs.split_prefixes`), and each shard starts
-from its prefix's sleep sets, so the shards together explore what one DPOR
-run explores (1,680 schedules for the 3x3 counter on any number of shards),
-plus a few sleep-blocked runs.  The split is as deep as needed for at least
-:data:`DFS_SHARDS` subtrees; their sizes are very unequal, but DFS order puts
-the large ones first (later siblings start with larger sleep sets), so the
-dynamic hand-out evens them out.  Random and PCT shards do exactly the work
-of one process.
+DFS shards: the top of the tree (the first :data:`DFS_SPLIT_DEPTH` choice
+points) is enumerated with sleep sets (:func:`irqlab.check.dfs.iter_prefixes`,
+a generator: the split is streamed, each subtree is handed out as soon as its
+partial run ends, and the split goes on in the parent while the shards run),
+and each shard starts from its prefix's sleep sets, so the shards together
+explore what one DPOR run explores (1,680 schedules for the 3x3 counter on any
+number of shards), plus a few sleep-blocked runs.  The subtrees' sizes are very
+unequal, but DFS order puts the large ones first (later siblings start with
+larger sleep sets), so the dynamic hand-out evens them out.  Random and PCT
+shards do exactly the work of one process.
 """
 
 from __future__ import annotations
