@@ -43,6 +43,8 @@ giving one ``(prefix, sleeps)`` per subtree; an explorer built with them fixes
 those choices (the nodes never backtrack: the other shards cover their
 alternatives) and starts from their sleep sets, so shards do not re-explore what
 an earlier shard covers through independent reorderings of the prefix.
+:func:`iter_prefixes` is its generator form (each subtree as soon as its partial
+run ends), also for one subtree (a shard's prefix: its part of a deeper split).
 """
 
 from __future__ import annotations
