@@ -72,7 +72,8 @@ class Engine(EngineServices):
     other events run faster).  ``footprints=True`` records, per step, the
     operation performed (:attr:`last_op`) and the objects that the step's plain
     calls touched (:attr:`footprint`: lock releases, completions, frees, RCU
-    and interrupt state, :func:`~irqlab.sim.note_access`) -- what a
+    and interrupt state, :func:`~irqlab.sim.note_access`, and the machine for a
+    step that accessed it: MMIO, system registers, RAM, interrupt lines) -- what a
     partial-order reduction needs to decide whether two steps commute;
     read them from ``strategy.after_step``.  An engine runs once:
     build a new one (with a fresh scenario) for every run.
