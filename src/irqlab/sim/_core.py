@@ -451,8 +451,9 @@ def suspended_stack(th: Thread) -> list[str]:
 def context_stack(th: Thread) -> list[str]:
     """The model-code stack of ``th``, outermost first, whether it runs or is parked.
 
-    For a running context the frames walked start at this function's caller (callers
-    in :mod:`irqlab.sim` and the observers are not model code).
+    For a running context the frames walked start at this function's caller: frames in
+    :mod:`irqlab.sim` are not model code, and an event's delivery (an observer asking
+    from inside a subscriber) is cut off at the event stream.
     """
     coro: Any = th.coro
     if th.tid < 0:  # the RCU callback pseudo-context: up to the engine's frame (rare)
