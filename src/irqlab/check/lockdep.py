@@ -283,7 +283,7 @@ class Lockdep:
         # the pattern of this acquisition: class, irq context, irq state, mode, held class
         if held:
             top = held[-1]
-            flav = (klass, subclass, in_irq, irqs_disabled, mode, top.cls.key)
+            flav: tuple[Any, ...] = (klass, subclass, in_irq, irqs_disabled, mode, top.cls.key)
         else:
             if held is None:
                 held = self._held[tid] = []
@@ -328,9 +328,9 @@ class Lockdep:
                 held.append(h)
                 return
         key = (klass, subclass)
-        cls = self.classes.get(key)
-        if cls is None:
-            cls = self.classes[key] = LockClass(key, lock, type_)
+        known = self.classes.get(key)
+        cls = known if known is not None else self.classes.setdefault(
+            key, LockClass(key, lock, type_))
         if ev is None:
             # the direct form: the event this acquisition is (for the reports)
             ev = Event(self.engine.events._seq - 1, time, "sim_lock_acquire", cpu, {

@@ -123,7 +123,8 @@ class Observers:
             # table (no dispatch of ours per event); the engine then builds no event of
             # other kinds
             singles, multi, dtab, ks = _PLANS[key]
-            handlers = {kind: MethodType(f, obs[i]) for kind, f, i in singles}
+            handlers: dict[str, Callable[[Event], None]] = {
+                kind: MethodType(f, obs[i]) for kind, f, i in singles}
             for kind, ent in multi:
                 handlers[kind] = _fan_out(tuple([MethodType(f, obs[i]) for f, i in ent]))
             # ... and their direct forms, for kinds one observer alone handles (hot

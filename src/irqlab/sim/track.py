@@ -107,7 +107,7 @@ def alloc(obj_or_kind: Any, *, site: str | None = None) -> Any:
     Plain call (allocation is not a scheduling point).  ``site`` overrides
     the captured allocation site.
     """
-    eng = RT.eng
+    eng: Any = RT.eng
     th = RT.th
     if eng is None or th is None:
         _eng()
