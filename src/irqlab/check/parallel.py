@@ -566,28 +566,25 @@ class _Exploration:
                     self._receive(c)
                 continue
             if not children:
-                until = _time.monotonic() + 0.1
-                while True:
-                    r = mine.step()
-                    if r is not None:
-                        self._result(r)
-                        self.mine = None
-                        break
-                    if _time.monotonic() >= until:
-                        break
+                self._run_mine(mine, 0.1, None)
                 continue
             # schedules until a child has sent something: a look after every schedule with
             # a poll object (a system call, about a microsecond), else every millisecond
             poll = self.poller.poll if self.poller is not None else None
-            until = _time.monotonic() + (0.05 if poll is not None else _POLL)
-            while True:
-                r = mine.step()
-                if r is not None:
-                    self._result(r)
-                    self.mine = None
-                    break
-                if (poll is not None and poll(0)) or _time.monotonic() >= until:
-                    break
+            self._run_mine(mine, 0.05 if poll is not None else _POLL, poll)
+
+    def _run_mine(self, mine: Any, span: float, poll: Callable[[int], Any] | None) -> None:
+        # this process's shard, schedule by schedule, for ``span`` seconds or until it ends
+        # (its result merged) or ``poll`` says a child has sent something
+        until = _time.monotonic() + span
+        while True:
+            r = mine.step()
+            if r is not None:
+                self._result(r)
+                self.mine = None
+                return
+            if (poll is not None and poll(0)) or _time.monotonic() >= until:
+                return
 
 
 def explore_parallel(t: Target, *, strategy: str, budget: int | None, time: float | None,

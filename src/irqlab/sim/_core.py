@@ -367,9 +367,9 @@ def _is_model(f: Any) -> bool:
     return m
 
 
-def _suspended_frames(th: Thread) -> list[str]:
-    # (uncached) the model frames of a suspended context's coroutine chain, outermost first
-    out: list[str] = []
+def _coro_frames(th: Thread) -> list[Any]:
+    """The frames of a suspended context's coroutine chain, outermost first."""
+    out: list[Any] = []
     c: Any = th.coro
     while c is not None:
         if type(c) is CoroutineType:
@@ -378,8 +378,8 @@ def _suspended_frames(th: Thread) -> list[str]:
         else:
             f = getattr(c, "gi_frame", None)
             nxt = getattr(c, "gi_yieldfrom", None)
-        if f is not None and _is_model(f):
-            out.append(_frame_str(f))
+        if f is not None:
+            out.append(f)
         c = nxt
     return out
 
@@ -419,30 +419,15 @@ _CACHE_MAX = 65536
 
 def suspended_stack(th: Thread) -> list[str]:
     """Frames of a suspended context's coroutine chain, outermost first (model code only)."""
-    lastis: list[int] = []
-    codes_l: list[Any] = []
-    app = lastis.append
-    capp = codes_l.append
-    c: Any = th.coro
-    while c is not None:
-        if type(c) is CoroutineType:
-            f = c.cr_frame
-            nxt = c.cr_await
-        else:
-            f = getattr(c, "gi_frame", None)
-            nxt = getattr(c, "gi_yieldfrom", None)
-        if f is not None:
-            app(f.f_lasti)
-            capp(f.f_code)
-        c = nxt
-    k = tuple(lastis)
-    codes = tuple(codes_l)
+    frames = _coro_frames(th)
+    k = tuple([f.f_lasti for f in frames])
+    codes = tuple([f.f_code for f in frames])
     ent = _PARKED.get(k)
     if ent is not None:
         for cs, out in ent:
             if cs == codes:
                 return list(out)
-    out = _suspended_frames(th)
+    out = [_frame_str(f) for f in frames if _is_model(f)]
     if len(_PARKED) < _CACHE_MAX:
         _PARKED.setdefault(k, []).append((codes, out))
     return list(out)
