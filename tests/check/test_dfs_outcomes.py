@@ -13,22 +13,9 @@ from typing import Any
 
 import pytest
 
-from irqlab.check.dfs import DfsExplorer
-from irqlab.check.run import Target, signature
-
-
-def _outcomes(t: Target, reduction: bool) -> tuple[dict[Any, str], int]:
-    ex = DfsExplorer(t, reduction=reduction)
-    seen: dict[Any, str] = {}
-    while not ex.finished:
-        out = ex.next_run()
-        if out is None:
-            continue
-        key = (out.result.outcome, tuple(sorted(signature(f) for f in out.findings)),
-               out.world.summary(out.result) if out.world is not None else "")
-        seen.setdefault(key, out.result.schedule)
-    return seen, ex.schedules
-
+from irqlab.check.dfs import outcomes
+from irqlab.check.run import Target
+from irqlab.errors import InvalidArgumentValue
 
 CASES = [
     # scenario, variant, params, (DPOR schedules, full schedules, distinct outcomes)
@@ -49,9 +36,19 @@ def test_dpor_reaches_every_outcome_of_the_full_search(
         scenario: str, variant: str, params: dict[str, Any], sizes: tuple[int, int, int]
 ) -> None:
     t = Target(scenario, variant, params)
-    reduced, n_reduced = _outcomes(t, True)
-    full, n_full = _outcomes(t, False)
+    reduced, n_reduced, done = outcomes(t)
+    full, n_full, done_full = outcomes(t, reduction=False)
+    assert done and done_full
     missing = {k: s for k, s in full.items() if k not in reduced}
     assert not missing, f"outcomes only the full search reaches: {missing}"
     assert set(reduced) == set(full)
     assert (n_reduced, n_full, len(full)) == sizes
+
+
+def test_outcomes_budget_and_arguments() -> None:
+    t = Target("counter", "racy", {"cpus": 2, "iters": 2})
+    seen, n, done = outcomes(t, reduction=False, budget=5)
+    assert n == 5 and not done and 1 <= len(seen) <= 5
+    assert all(s.startswith("v1.") for s in seen.values())
+    with pytest.raises(InvalidArgumentValue, match=r"^budget must be in"):
+        outcomes(t, budget=0)

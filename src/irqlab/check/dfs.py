@@ -58,7 +58,8 @@ from irqlab.check.run import Outcome, Target, run_built
 from irqlab.errors import InvalidArgumentType, InvalidArgumentValue, IrqlabError, check_int
 from irqlab.sim import Strategy
 
-__all__ = ["DfsExplorer", "NondeterministicScenario", "Prefix", "iter_prefixes", "split_prefixes"]
+__all__ = ["DfsExplorer", "NondeterministicScenario", "Prefix", "iter_prefixes", "outcomes",
+           "split_prefixes"]
 
 _HW = "hw"  # the key of "the hardware" in footprints
 # footprint values: read, write (a lock's release is a plain write), lock acquisition (a
@@ -718,3 +719,31 @@ def split_prefixes(target: Target, depth: int, *, preemptions: int | None = None
     """
     return list(iter_prefixes(target, depth, preemptions=preemptions, prefix=prefix,
                               prefix_sleeps=prefix_sleeps))
+
+
+def outcomes(target: Target, *, reduction: bool = True, preemptions: int | None = None,
+             budget: int | None = None) -> tuple[dict[Any, str], int, bool]:
+    """Every distinct outcome a DFS of ``target`` reaches: ``({outcome: the schedule string
+    of its first run}, schedules explored, finished)``.
+
+    An outcome is what a user observes of a run: the engine outcome, the findings' kinds
+    and sites (:func:`~irqlab.check.run.signature`) and the world's summary.  Comparing
+    ``outcomes(t)`` with ``outcomes(t, reduction=False)`` checks a model's footprints: an
+    outcome only the full search reaches means shared state the explorer cannot see
+    (declare it with :func:`irqlab.sim.note_access`).  ``budget``: at most that many
+    schedules (``finished`` says whether the search was complete).
+    """
+    from irqlab.check.run import signature
+
+    if budget is not None:
+        check_int("budget", budget, 1, 1 << 40)
+    ex = DfsExplorer(target, preemptions=preemptions, reduction=reduction)
+    seen: dict[Any, str] = {}
+    while not ex.finished and (budget is None or ex.schedules < budget):
+        out = ex.next_run()
+        if out is None:
+            continue
+        key = (out.result.outcome, tuple(sorted(signature(f) for f in out.findings)),
+               out.world.summary(out.result) if out.world is not None else "")
+        seen.setdefault(key, out.result.schedule)
+    return seen, ex.schedules, ex.finished
