@@ -161,3 +161,10 @@ def test_finding_event_numbers_match_the_replay(scenario: str, variant: str) -> 
     rec = run_once(scenario, variant, sim.Replay(r.outcome.result.schedule), record=True)
     assert fast == [(f.kind, f.data.get("seq")) for f in rec.findings]
     assert all(seq is not None for _, seq in fast)
+
+
+def test_bounded_dfs_on_two_workers_says_the_same() -> None:
+    r = explore("counter", "irq", strategy="dfs", preemptions=1, workers=2, shrink=False,
+                params={"cpus": 2, "iters": 1})
+    assert r.info.startswith("DFS (source-DPOR + sleep sets, <= 1 preemptions; not every "
+                             "behaviour within the bound: --no-reduction for all) in shards: ")

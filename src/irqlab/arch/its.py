@@ -221,7 +221,6 @@ COMMANDS: dict[int, tuple[str, tuple[_F, ...]]] = {
     0x0E: ("MOVALL", (("RDbase1", 2, 16, 36), ("RDbase2", 3, 16, 36))),
     0x0F: ("DISCARD", (_DEVID, _EVID)),
 }
-_BY_NAME = {name: (op, fields) for op, (name, fields) in COMMANDS.items()}
 #: per command name: its opcode and {field: (doubleword, lsb, largest value, shift)}
 _ENCODE = {name: (op, {f: (d, lsb, (1 << (52 if f == "ITT_addr" else w)) - 1,
                            8 if f == "ITT_addr" else 0) for f, d, lsb, w in fields})

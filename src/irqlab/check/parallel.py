@@ -600,7 +600,7 @@ def explore_parallel(t: Target, *, strategy: str, budget: int | None, time: floa
     order) that reaches it.
     """
     from irqlab import sim
-    from irqlab.check.explore import DEFAULT_BUDGET, calibrate, pick_finding
+    from irqlab.check.explore import DEFAULT_BUDGET, calibrate, dfs_label, pick_finding
 
     if budget is None and time is None and strategy != "dfs":
         budget = DEFAULT_BUDGET
@@ -668,7 +668,9 @@ def explore_parallel(t: Target, *, strategy: str, budget: int | None, time: floa
             res.first_at = pick[0]
     res.exhausted = (strategy == "dfs" and found is None and ex.all_exhausted
                      and ex.nxt == ex.total)
-    label = {"dfs": "DFS shards", "random": "random", "pct": "PCT"}[strategy]
+    # (a DFS's label says what its bound leaves out, as for one process)
+    label = {"dfs": f"{dfs_label(reduction, preemptions)} in shards", "random": "random",
+             "pct": "PCT"}[strategy]
     procs = (f"{workers} workers (this process and {len(children)} {method} children)"
              if children else "this process alone")
     res.info = (f"{label}: {max(ex.handed, ex.nxt)} shards on {procs}, "
