@@ -58,8 +58,8 @@ from irqlab.check.run import Outcome, Target, run_built
 from irqlab.errors import InvalidArgumentType, InvalidArgumentValue, IrqlabError, check_int
 from irqlab.sim import Strategy
 
-__all__ = ["DfsExplorer", "NondeterministicScenario", "Prefix", "iter_prefixes", "outcomes",
-           "split_prefixes"]
+__all__ = ["DfsExplorer", "NondeterministicScenario", "Prefix", "iter_prefixes", "outcome_key",
+           "outcomes", "split_prefixes", "step_footprint"]
 
 _HW = "hw"  # the key of "the hardware" in footprints
 # footprint values: read, write (a lock's release is a plain write), lock acquisition (a
@@ -150,6 +150,39 @@ def _racy(key: Any, a: int, b: int) -> bool:
     if a == _R and b == _R:
         return False
     return a + b != _W + _ACQ or key[0] not in _LOCK_TYPES
+
+
+def step_footprint(engine: Any, c: Any, rcu_key: Any) -> dict[Any, int]:
+    """The footprint of the step ``engine`` just took for choice ``c``: footprint key ->
+    access (read, write, lock acquisition, trylock), from the engine's ``last_op`` and
+    ``footprint`` (on with :meth:`~irqlab.sim.Engine.enable_footprints`) and the
+    conservative rules of the module docstring (the CPU's own key; an interrupt arrival
+    writes the hardware; a grace period writes ``rcu_key``)."""
+    fp: dict[Any, int] = {}
+    stable = engine._stable
+    op = engine.last_op
+    if op is not None:
+        o = op.obj
+        if o is not None:
+            # a blocking op (lock acquisition, wait_for_completion, synchronize_*,
+            # flush_work, ...) is performed once it became ready: acquisition-like
+            fp[_okey(o, stable)] = (_ACQ if op.blocking else _TRY
+                                    if op.kind == "trylock" else _W if op.write else _R)
+    for o, w in engine.footprint:
+        k = _okey(o, stable)
+        if w:
+            if fp.get(k, 0) < _W:
+                fp[k] = _W
+        elif k not in fp:
+            fp[k] = _R
+    cpu = c.cpu
+    if cpu is not None:
+        fp[_CPU_KEYS[cpu] if cpu < 64 else ("CpuCtx", cpu)] = _W
+        if c.op is None and c.kind == "irq":
+            fp[_HW] = _W  # an interrupt arrival depends on the hardware
+    elif c.kind == "rcu_gp":
+        fp[rcu_key] = _W
+    return fp
 
 
 class _DfsRun(Strategy):
@@ -261,30 +294,7 @@ class _DfsRun(Strategy):
                 raise NondeterministicScenario(
                     f"replaying step {i}: context {c.key} ran, recorded {path[i].key}")
             return
-        fp: dict[Any, int] = {}
-        stable = engine._stable
-        op = engine.last_op
-        if op is not None:
-            o = op.obj
-            if o is not None:
-                # a blocking op (lock acquisition, wait_for_completion, synchronize_*,
-                # flush_work, ...) is performed once it became ready: acquisition-like
-                fp[_okey(o, stable)] = (_ACQ if op.blocking else _TRY
-                                        if op.kind == "trylock" else _W if op.write else _R)
-        for o, w in engine.footprint:
-            k = _okey(o, stable)
-            if w:
-                if fp.get(k, 0) < _W:
-                    fp[k] = _W
-            elif k not in fp:
-                fp[k] = _R
-        cpu = c.cpu
-        if cpu is not None:
-            fp[_CPU_KEYS[cpu] if cpu < 64 else ("CpuCtx", cpu)] = _W
-            if c.op is None and c.kind == "irq":
-                fp[_HW] = _W  # an interrupt arrival depends on the hardware
-        elif c.kind == "rcu_gp":
-            fp[self.ex.rcu_key] = _W
+        fp = step_footprint(engine, c, self.ex.rcu_key)
         if i < len(path):
             node = path[i]
             if node.key != c.key:
@@ -721,20 +731,27 @@ def split_prefixes(target: Target, depth: int, *, preemptions: int | None = None
                               prefix_sleeps=prefix_sleeps))
 
 
+def outcome_key(out: Outcome) -> tuple[str, tuple[Any, ...], str]:
+    """What a user observes of a run: the engine outcome, the findings' kinds and sites
+    (:func:`~irqlab.check.run.signature`) and the world's summary."""
+    from irqlab.check.run import signature
+
+    return (out.result.outcome, tuple(sorted(signature(f) for f in out.findings)),
+            out.world.summary(out.result) if out.world is not None else "")
+
+
 def outcomes(target: Target, *, reduction: bool = True, preemptions: int | None = None,
              budget: int | None = None) -> tuple[dict[Any, str], int, bool]:
     """Every distinct outcome a DFS of ``target`` reaches: ``({outcome: the schedule string
     of its first run}, schedules explored, finished)``.
 
-    An outcome is what a user observes of a run: the engine outcome, the findings' kinds
-    and sites (:func:`~irqlab.check.run.signature`) and the world's summary.  Comparing
+    An outcome is :func:`outcome_key`: the engine outcome, the findings' kinds and sites,
+    and the world's summary.  Comparing
     ``outcomes(t)`` with ``outcomes(t, reduction=False)`` checks a model's footprints: an
     outcome only the full search reaches means shared state the explorer cannot see
     (declare it with :func:`irqlab.sim.note_access`).  ``budget``: at most that many
     schedules (``finished`` says whether the search was complete).
     """
-    from irqlab.check.run import signature
-
     if budget is not None:
         check_int("budget", budget, 1, 1 << 40)
     ex = DfsExplorer(target, preemptions=preemptions, reduction=reduction)
@@ -743,7 +760,5 @@ def outcomes(target: Target, *, reduction: bool = True, preemptions: int | None 
         out = ex.next_run()
         if out is None:
             continue
-        key = (out.result.outcome, tuple(sorted(signature(f) for f in out.findings)),
-               out.world.summary(out.result) if out.world is not None else "")
-        seen.setdefault(key, out.result.schedule)
+        seen.setdefault(outcome_key(out), out.result.schedule)
     return seen, ex.schedules, ex.finished

@@ -24,7 +24,7 @@ __all__ = ["COMMANDS", "DEFAULT_COMMAND", "build_parser", "main"]
 
 #: Command modules under ``irqlab.cli``, in help order.
 COMMANDS: tuple[str, ...] = ("demo", "info", "trace", "check", "list", "run", "explore",
-                             "replay")
+                             "replay", "audit")
 #: What ``irqlab`` runs without a command.
 DEFAULT_COMMAND = "check"
 

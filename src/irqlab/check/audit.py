@@ -1,0 +1,378 @@
+"""Audit a model's footprints: swap steps the explorer calls independent, and look.
+
+DFS with partial-order reduction (:mod:`irqlab.check.dfs`) explores one schedule
+per class of schedules that differ only in the order of independent steps.  It
+knows which steps are independent from their *footprints*: what each step's
+operations touched (locks, atomics, tracked objects, RCU, the machine, and what
+model code declares with :func:`irqlab.sim.note_access`).  Plain Python state
+that two contexts share without declaring it is invisible there: two steps look
+independent when they are not, DPOR skips schedules, and a clean "exhaustive"
+verdict can be wrong.
+
+The audit tests the assumption itself.  Independence means that swapping two
+adjacent steps changes nothing, so for runs of the target (seeded random
+schedules) and adjacent steps of different contexts that were both able to run
+and whose footprints are independent, it replays the run with the two steps
+swapped and requires that
+
+* the swapped run can be followed: the second context runs first, the first can
+  still run after it, and every later step is possible in the same order;
+* every context then does exactly what it did: the same operations with the same
+  footprints, and the same data choices;
+* the run ends the same way (:func:`irqlab.check.dfs.outcome_key`: the engine
+  outcome, the findings' kinds and sites, the world's summary).
+
+Anything else is a *suspect*: a dependence between the two steps that the
+footprints miss, reported with both steps, what differed and the schedule
+strings of both runs (``irqlab replay`` draws either).  The fix is in the model:
+declare the shared state with ``sim.note_access(obj, write=...)`` where it is
+read or written, or use an engine primitive.
+
+The audit cannot see a missed dependence whose effect nothing observes (no
+context acts differently, the outcome is the same): such a dependence cannot
+change a verdict either.  ``runs`` and ``pairs`` bound the work: each tested swap
+is one more run.  Deterministic: the same arguments give the same report.
+"""
+
+from __future__ import annotations
+
+import random
+import time as _time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from irqlab.check.dfs import _indep, _okey, outcome_key, step_footprint
+from irqlab.check.run import Outcome, Target, make_target, run_built
+from irqlab.errors import InvalidArgumentValue, check_int
+from irqlab.sim import Strategy
+
+__all__ = ["AuditResult", "Suspect", "audit"]
+
+
+class _Diverged(Exception):
+    """The swapped run cannot follow the swapped order."""
+
+
+def _ident(c: Any) -> Any:
+    """A choice's identity that is stable across reorderings of independent steps."""
+    sid = getattr(c, "sid", None)
+    if sid is not None:
+        return sid
+    if c.kind == "irq":
+        return ("take-irq", c.cpu)
+    return (c.kind,)
+
+
+def _name(c: Any) -> str:
+    if c.op is None:
+        return f"irq entry/{c.cpu}" if c.kind == "irq" else "rcu grace period"
+    return str(c.name)
+
+
+def _label(obj: Any, engine: Any) -> str:
+    """An object's name in a report (its engine number if it has no name of its own;
+    looked up, never assigned: numbering an object here would renumber the run's)."""
+    if type(obj).__name__ == "CpuCtx":
+        return f"cpu{obj.index}"
+    name = getattr(obj, "name", None)
+    if isinstance(name, str) and name:
+        return name
+    n = engine._ids.get(id(obj))
+    return type(obj).__name__ + (f"#{n}" if n is not None else "")
+
+
+@dataclass
+class _Step:
+    ident: Any
+    name: str
+    what: str
+    fp: dict[Any, int]
+    options: frozenset[Any]
+    data: int | None
+    labels: dict[Any, str]  #: footprint key -> the object's name (for the report)
+
+    def trace(self) -> tuple[str, frozenset[tuple[Any, int]], int | None]:
+        # what the context did in this step, in terms stable across reorderings (the
+        # description carries engine object numbers: it is shown, not compared)
+        return self.what.split("(", 1)[0], frozenset(self.fp.items()), self.data
+
+
+class _Watch(Strategy):
+    """The strategy of an audited run: records every step; chooses with ``inner`` (the
+    original run) or follows ``want`` (the identities of a swapped run's steps)."""
+
+    def __init__(self, inner: Any = None, want: list[Any] | None = None,
+                 data: dict[Any, deque[int]] | None = None) -> None:
+        from irqlab.sim._core import RCU_STATE
+
+        self.inner = inner
+        self.want = want
+        self.data = data
+        self.steps: list[_Step] = []
+        self._options: list[Any] | None = None
+        self._value: int | None = None
+        self._rcu = _okey(RCU_STATE)
+
+    # the Strategy protocol (irqlab.sim.strategy)
+    def begin(self, engine: Any) -> None:
+        if self.inner is not None:
+            self.inner.begin(engine)
+
+    def end(self, result: Any) -> None:
+        if self.want is not None and len(self.steps) < len(self.want):
+            raise _Diverged(f"the run ended after {len(self.steps)} of {len(self.want)} steps")
+
+    def on_engine(self, engine: Any) -> None:
+        engine.enable_footprints()
+
+    def choose(self, choices: list[Any], engine: Any) -> int:
+        if choices[0].kind == "data":
+            if self.data is None:
+                i = int(self.inner.choose(choices, engine))
+            else:
+                q = self.data.get(_ident(choices[0].owner))
+                if not q:
+                    raise _Diverged(f"{choices[0].owner.name} makes a data choice it did "
+                                    "not make before")
+                i = q.popleft()
+                if i >= len(choices):
+                    raise _Diverged(f"{choices[0].owner.name}'s data choice has "
+                                    f"{len(choices)} values, fewer than before")
+            self._value = i
+            return i
+        ids = [_ident(c) for c in choices]
+        self._options = ids
+        want = self.want
+        if want is None:
+            return int(self.inner.choose(choices, engine))
+        n = len(self.steps)
+        if n >= len(want):
+            raise _Diverged(f"the run goes on past its {len(want)} steps")
+        try:
+            return ids.index(want[n])
+        except ValueError:
+            raise _Diverged(f"step {n}: the context to run is not able to run "
+                            f"({len(ids)} others are)") from None
+
+    def after_step(self, c: Any, engine: Any) -> None:
+        ident = _ident(c)
+        n = len(self.steps)
+        want = self.want
+        if want is not None and (n >= len(want) or want[n] != ident):
+            raise _Diverged(f"step {n}: {_name(c)} ran, the only context able to")
+        opts = frozenset(self._options) if self._options is not None else frozenset((ident,))
+        self._options = None
+        op = engine.last_op
+        what = op.describe() if op is not None else (
+            "take the pending interrupt" if c.kind == "irq" else "end a grace period")
+        stable = engine._stable
+        labels = {_okey(o, stable): _label(o, engine) for o, _w in engine.footprint}
+        if op is not None and op.obj is not None:
+            labels[_okey(op.obj, stable)] = _label(op.obj, engine)
+        self.steps.append(_Step(ident, _name(c), what, step_footprint(engine, c, self._rcu),
+                                opts, self._value, labels))
+        self._value = None
+
+
+@dataclass
+class Suspect:
+    """Two adjacent steps the footprints call independent whose swap changes something."""
+
+    run: int
+    step: int  #: the first of the two steps (0-based); ``step + 1`` is the other
+    first: str  #: "context: operation" of step ``step``
+    second: str  #: ... of step ``step + 1``
+    footprints: tuple[str, str]
+    difference: str
+    schedule: str  #: the original run
+    swapped: str | None  #: the swapped run (``None``: it could not be followed)
+    #: how many tested swaps this suspect stands for (the same pair of operations and the
+    #: same kind of difference; this one is the first)
+    count: int = 1
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"run": self.run, "step": self.step, "first": self.first,
+                "second": self.second, "footprints": list(self.footprints),
+                "difference": self.difference, "schedule": self.schedule,
+                "swapped": self.swapped, "count": self.count}
+
+
+@dataclass
+class AuditResult:
+    """What :func:`audit` found: runs made, swaps tested, suspects (first per kind of pair)."""
+
+    target: Target
+    runs: int = 0
+    swaps: int = 0
+    suspects: list[Suspect] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def clean(self) -> bool:
+        return not self.suspects
+
+    @property
+    def changed(self) -> int:
+        """Tested swaps that changed something."""
+        return sum(s.count for s in self.suspects)
+
+    def report(self) -> str:
+        t = self.target
+        head = (f"audit {t.name}" + (f"/{t.variant}" if t.variant else "")
+                + f": {self.runs} runs, {self.swaps} swaps of independent steps tested, "
+                f"{self.changed} changed something, in {self.seconds:.2f} s")
+        if self.clean:
+            return head + "\n  every swap changed nothing: the footprints hold on these runs"
+        lines = [head]
+        for s in self.suspects:
+            lines += [
+                f"  run {s.run}, steps {s.step} and {s.step + 1}"
+                + (f" ({s.count} swaps of this pair of operations)" if s.count > 1 else "")
+                + ":",
+                f"    {s.first}",
+                f"      touched: {s.footprints[0]}",
+                f"    {s.second}",
+                f"      touched: {s.footprints[1]}",
+                f"    swapped, {s.difference}",
+                f"    the run:         {t.replay_line(s.schedule)}",
+            ]
+            if s.swapped is not None:
+                lines.append(f"    the swapped run: {t.replay_line(s.swapped)}")
+        lines.append("  a dependence the footprints miss: declare the shared state with "
+                     "sim.note_access() where it is read or written")
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, Any]:
+        t = self.target
+        return {"scenario": t.name, "variant": t.variant, "params": dict(t.params),
+                "runs": self.runs, "swaps": self.swaps, "changed": self.changed,
+                "seconds": round(self.seconds, 3),
+                "suspects": [s.as_dict() for s in self.suspects]}
+
+
+_ACCESS = {1: "read", 2: "write", 3: "acquire", 4: "trylock"}
+
+
+def _fmt_fp(s: _Step) -> str:
+    """A step's footprint for people: each object by name, with the access."""
+
+    def name(k: Any) -> str:
+        label = s.labels.get(k)
+        if label:
+            return label
+        if isinstance(k, tuple) and k and k[0] == "CpuCtx":
+            return f"cpu{k[1]}"
+        return "the hardware" if k == "hw" else str(k)
+
+    return ", ".join(f"{name(k)} {_ACCESS.get(v, v)}" for k, v in s.fp.items())
+
+
+def _first_difference(now: str, before: str) -> str:
+    a, b = now.splitlines(), before.splitlines()
+    for i in range(min(len(a), len(b))):
+        if a[i] != b[i]:
+            return f"line {i + 1} {a[i].strip()!r}, it was {b[i].strip()!r}"
+    return f"{len(a)} lines, it had {len(b)}"
+
+
+def _run(t: Target, st: _Watch) -> Outcome:
+    return run_built(t.build(st), observe=t.observe, on_engine=st.on_engine, fast=True)
+
+
+def _compare(orig: list[_Step], new: list[_Step], o_out: Outcome, n_out: Outcome,
+             i: int) -> str | None:
+    """What the swapped run (``new``) did differently from ``orig`` (``None``: nothing)."""
+    per: dict[Any, list[_Step]] = {}
+    for s in orig:
+        per.setdefault(s.ident, []).append(s)
+    seen: dict[Any, int] = {}
+    for s in new:
+        k = seen.get(s.ident, 0)
+        seen[s.ident] = k + 1
+        before = per[s.ident][k]
+        if s.trace() != before.trace():
+            return (f"{s.name} then acts differently: its step {k + 1} is {s.what} "
+                    f"[{_fmt_fp(s)}], it was {before.what} [{_fmt_fp(before)}]")
+    a, b = outcome_key(o_out), outcome_key(n_out)
+    if a != b:
+        if a[0] != b[0]:
+            return f"the run ends {b[0]!r}, it ended {a[0]!r}"
+        if a[1] != b[1]:
+            return (f"the findings are {[k for k, _ in b[1]] or 'none'}, they were "
+                    f"{[k for k, _ in a[1]] or 'none'}")
+        return f"the world's summary differs: {_first_difference(b[2], a[2])}"
+    return None
+
+
+def audit(target: Any, variant: str | None = None, *, runs: int = 20, pairs: int = 50,
+          seed: int = 0, time: float | None = None, **params: Any) -> AuditResult:
+    """Swap adjacent independent steps of ``runs`` random runs of ``target`` and check that
+    nothing changes (see the module docstring).
+
+    ``target``: a scenario name, :class:`~irqlab.scenarios.Scenario`,
+    :class:`~irqlab.check.run.Target` or factory (with ``variant`` and ``params``);
+    ``pairs``: at most that many swaps per run (a seeded sample when a run has more);
+    ``time``: stop after that many seconds (between swaps).  Observers are on as in
+    an exploration: the findings are part of the outcome compared.
+    """
+    from irqlab import sim
+
+    check_int("runs", runs, 1, 1 << 30)
+    check_int("pairs", pairs, 1, 1 << 30)
+    check_int("seed", seed, -(1 << 62), 1 << 62)
+    if time is not None and (not isinstance(time, (int, float)) or isinstance(time, bool)
+                             or time <= 0):
+        raise InvalidArgumentValue(f"time must be a positive number of seconds, not {time!r}")
+    t = make_target(target, variant, params)
+    res = AuditResult(target=t)
+    index: dict[tuple[str, str, str], int] = {}
+    t0 = _time.monotonic()
+    rnd = random.Random(seed)
+    for r in range(runs):
+        if time is not None and _time.monotonic() - t0 >= time:
+            break
+        rec = _Watch(inner=sim.Random((seed << 32) + r))
+        out = _run(t, rec)
+        res.runs += 1
+        steps = rec.steps
+        cands = [i for i in range(len(steps) - 1)
+                 if steps[i].ident != steps[i + 1].ident
+                 and steps[i + 1].ident in steps[i].options
+                 and _indep(steps[i].fp, steps[i + 1].fp)]
+        if len(cands) > pairs:
+            cands = sorted(rnd.sample(cands, pairs))
+        for i in cands:
+            if time is not None and _time.monotonic() - t0 >= time:
+                break
+            want = [s.ident for s in steps]
+            want[i], want[i + 1] = want[i + 1], want[i]
+            data: dict[Any, deque[int]] = {}
+            for s in steps:
+                if s.data is not None:
+                    data.setdefault(s.ident, deque()).append(s.data)
+            sw = _Watch(want=want, data=data)
+            res.swaps += 1
+            swapped: str | None = None
+            try:
+                n_out = _run(t, sw)
+            except _Diverged as e:
+                why: str | None = f"the run cannot be followed: {e}"
+            else:
+                swapped = n_out.result.schedule
+                why = _compare(steps, sw.steps, out, n_out, i)
+            if why is None:
+                continue
+            a, b = steps[i], steps[i + 1]
+            kind = (a.what.split("(", 1)[0], b.what.split("(", 1)[0], why.split(":", 1)[0])
+            j = index.get(kind)
+            if j is not None:
+                res.suspects[j].count += 1
+                continue
+            index[kind] = len(res.suspects)
+            res.suspects.append(Suspect(
+                run=r, step=i, first=f"{a.name}: {a.what}", second=f"{b.name}: {b.what}",
+                footprints=(_fmt_fp(a), _fmt_fp(b)), difference=why,
+                schedule=out.result.schedule, swapped=swapped))
+    res.seconds = _time.monotonic() - t0
+    return res
