@@ -374,7 +374,8 @@ def test_exploration_order_is_pinned() -> None:
     assert r.finding is not None
     assert r.finding.schedule.endswith(".00y5z1y6z0")
     r = explore("vgic-lpi-refcount", "dec-and-lock", strategy="dfs", shrink=False)
-    assert (r.verdict, r.schedules) == ("clean", 15)   # 25 when objects were keyed by name
+    # 25 when objects were keyed by name, 15 before the ITT accesses were declared
+    assert (r.verdict, r.schedules) == ("clean", 16)
 
 
 @pytest.mark.parametrize("prog", [

@@ -63,7 +63,7 @@ def test_check_seed_scenarios(capsys: pytest.CaptureFixture[str]) -> None:
     assert last.startswith("5 variants, 5 as claimed, 0 not")
     assert "replay: irqlab replay vgic-lpi-refcount --variant dec-then-lock v1." in out
     rows = {tuple(line.split()[:2]): line for line in out.splitlines()[-6:-1]}
-    assert "ok (dfs, 15 schedules, exhaustive, " in rows[("vgic-lpi-refcount", "dec-and-lock")]
+    assert "ok (dfs, 16 schedules, exhaustive, " in rows[("vgic-lpi-refcount", "dec-and-lock")]
     assert ", exhaustive" not in rows[("vgic-lpi-xa", "irq")]     # findings: no coverage
     assert "not exhaustive" not in out
 

@@ -120,8 +120,11 @@ class VgicDist:
         #: the enable bit new LPIs get (the guest's property table, in effect)
         self.lpi_enabled = bool(lpi_enabled)
         self.its_lock = sim.Mutex("its->its_lock", key="vgic_its.its_lock")
-        #: the ITT of the one device model: (devid, eventid) -> VgicIrq
+        #: the ITT of the one device model: (devid, eventid) -> VgicIrq (MAPTI and
+        #: DISCARD change it under its_lock, injection reads it without: each access is
+        #: declared to the explorer as one of ``itt``)
         self.ites: dict[tuple[int, int], VgicIrq] = {}
+        self.itt = sim.Shared("its->itt")
 
     # -- the xa_lock in the configured flavour -----------------------------------------
     async def xa_lock(self) -> bool | None:
@@ -223,6 +226,7 @@ async def its_cmd_mapti(dist: VgicDist, devid: int, eventid: int, intid: int,
     """MAPTI: map ``(devid, eventid)`` to LPI ``intid`` on ``vcpu`` (under ``its_lock``)."""
     await dist.its_lock.lock()
     irq = await vgic_add_lpi(dist, intid, dist.vcpus[vcpu])
+    sim.note_access(dist.itt)
     dist.ites[(devid, eventid)] = irq
     long_lived(irq)   # held by the ITE: may legitimately outlive the run
     dist.its_lock.unlock()
@@ -231,6 +235,7 @@ async def its_cmd_mapti(dist: VgicDist, devid: int, eventid: int, intid: int,
 async def its_cmd_discard(dist: VgicDist, devid: int, eventid: int) -> None:
     """DISCARD: drop the ITE's reference (under ``its_lock``)."""
     await dist.its_lock.lock()
+    sim.note_access(dist.itt)
     irq = dist.ites.pop((devid, eventid), None)
     if irq is not None:
         await vgic_put_irq(dist, irq)
@@ -247,6 +252,7 @@ async def vgic_its_inject_msi(dist: VgicDist, devid: int, eventid: int) -> bool:
     ap_list (which takes a reference), then drops the lookup reference.
     Returns False when the translation no longer exists.
     """
+    sim.note_access(dist.itt, write=False)
     irq = dist.ites.get((devid, eventid))
     if irq is None:
         return False

@@ -69,6 +69,7 @@ from irqlab.sim.sync import (
     smp_processor_id,
 )
 from irqlab.sim.track import (
+    Shared,
     Tracked,
     Work,
     access,
@@ -99,6 +100,7 @@ __all__ = [
     "RoundRobin",
     "RunResult",
     "ScheduleDivergence",
+    "Shared",
     "SimError",
     "SpinLock",
     "SrcuStruct",

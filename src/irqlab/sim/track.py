@@ -54,6 +54,26 @@ class Tracked:
         return f"<Tracked {self.kind}>"
 
 
+class Shared:
+    """A name for plain state that several contexts share: what :func:`note_access` is
+    given where model code reads or writes that state outside the engine's primitives
+    (a table, a free list, an allocator).  The explorer keys it by its name (and type):
+    two ``Shared`` of one name are the same state to it.
+    """
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        if not isinstance(name, str):
+            raise InvalidArgumentType(f"name must be a str, not {name!r}")
+        if not name:
+            raise InvalidArgumentValue("name must be a non-empty str, not ''")
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<Shared {self.name}>"
+
+
 class _Rec:
     __slots__ = ("free_site", "kind", "oid", "site", "state")
 
@@ -255,9 +275,11 @@ _POINT = Op(None, "")
 def note_access(obj: Any, write: bool = True) -> None:
     """Declare that the current step touched ``obj`` by a plain (non-await) access.
 
-    For partial-order reduction: hardware accesses and other shared state
-    changed by sync code inside a step should be declared here (a kernel
-    layer's MMIO wrapper, for example); recorded only with ``footprints=True``.
+    For partial-order reduction: shared state that model code reads or changes by
+    plain Python inside a step, outside the engine's primitives, must be declared
+    here (a :class:`Shared` naming it, or the object itself if it has a unique
+    ``name``), or the explorer treats the steps as independent; ``irqlab audit``
+    finds what is missing.  Recorded only while footprints are on (DFS, the audit).
     """
     touch(obj, bool(write))
 

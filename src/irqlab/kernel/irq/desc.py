@@ -257,6 +257,11 @@ class IrqCore:
         self.descs: dict[int, IrqDesc] = {}
         # free ranges of IRQ numbers [(start, end)), sorted by start; IRQ 0 is never used
         self._free: list[tuple[int, int]] = [(1, MAX_SPARSE_IRQS)]
+        # what Linux serialises with sparse_irq_lock: taking and giving back numbers is
+        # plain code here (no scheduling point), declared to the explorer as a write of
+        # this object, so that two allocations on different CPUs are ordered (the numbers
+        # each gets depend on the order)
+        self._numbers = sim.Shared("sparse_irq_lock")
         #: Every domain created, in creation order (``irq_domain_list``).
         self.domains: list[IrqDomain] = []
         #: ``irq_domain_mutex`` (hierarchy alloc/free).
@@ -269,6 +274,7 @@ class IrqCore:
 
     # -- numbers ------------------------------------------------------------------------
     def _take_range(self, cnt: int) -> int:
+        sim.note_access(self._numbers)
         for i, (s, e) in enumerate(self._free):
             if e - s >= cnt:
                 if e - s == cnt:
@@ -279,6 +285,7 @@ class IrqCore:
         return -1
 
     def _give_range(self, start: int, cnt: int) -> None:
+        sim.note_access(self._numbers)
         fr = self._free
         i = bisect.bisect_left(fr, (start, start))
         s, e = start, start + cnt
