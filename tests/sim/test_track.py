@@ -326,3 +326,25 @@ def test_stack_in_an_rcu_callback_holds_no_frame_of_the_event_delivery() -> None
     assert eng.run().outcome == "ok"
     assert ("sim_rcu_callback", []) in seen and ("sim_free", []) in seen
     assert all(st == [] for _, st in seen)
+
+
+def test_shared_names_plain_state_for_note_access() -> None:
+    s = sim.Shared("free_list")
+    assert s.name == "free_list" and repr(s) == "<Shared free_list>"
+    with pytest.raises(InvalidArgumentType, match=r"^name must be a str"):
+        sim.Shared(3)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentValue, match=r"^name must be a non-empty str"):
+        sim.Shared("")
+    # declared in a step: recorded in the footprint (what DFS and the audit read)
+    eng = sim.Engine(cpus=1, strategy=sim.RoundRobin())
+    eng.enable_footprints()
+    seen: list[list[tuple[object, bool]]] = []
+
+    async def body() -> None:
+        sim.note_access(s, write=False)
+        seen.append(list(eng.footprint))
+        await sim.point()
+
+    eng.spawn(0, body)
+    assert eng.run().ok
+    assert seen == [[(s, False)]]
