@@ -234,6 +234,11 @@ class _DfsRun(Strategy):
         cp = self.cp
         self.cp = cp + 1
         if ex.split_depth is not None and cp >= ex.split_depth:
+            # the subtree below is a shard's, unless every option sleeps here: then it
+            # holds no schedule (the shard would only find that out by running)
+            sleep = ex._sleep_at(self.path[i - 1] if i else None)
+            if sleep and all(c.key in sleep for c in choices):
+                raise _Blocked
             raise _Cut
         if cp == len(ex.cp_nodes):
             ex.cp_nodes.append(i)
@@ -352,14 +357,9 @@ class DfsExplorer:
         self.rcu_key = _okey(RCU_STATE)
 
     # -- building the path ------------------------------------------------------------
-    def new_node(self, i: int, keys: tuple[int, ...], forced: int | None = None,
-                 full: bool = False) -> _Node:
-        """Append the node for step ``i`` with options ``keys``; pick its first choice.
-
-        ``full``: every option is a backtrack point (prefix enumeration: sleep sets only).
-        """
-        path = self.path
-        prev = path[i - 1] if i else None
+    def _sleep_at(self, prev: _Node | None) -> dict[Any, dict[Any, int]]:
+        """The sleep set of the node after ``prev``: what slept or was done there and is
+        independent of the step taken."""
         sleep: dict[Any, dict[Any, int]] = {}
         if prev is not None and self.reduction and (prev.sleep or prev.done):
             pkey = prev.key
@@ -368,6 +368,17 @@ class DfsExplorer:
                 for k, f in src.items():
                     if k != pkey and _indep(f, pfp):
                         sleep[k] = f
+        return sleep
+
+    def new_node(self, i: int, keys: tuple[int, ...], forced: int | None = None,
+                 full: bool = False) -> _Node:
+        """Append the node for step ``i`` with options ``keys``; pick its first choice.
+
+        ``full``: every option is a backtrack point (prefix enumeration: sleep sets only).
+        """
+        path = self.path
+        prev = path[i - 1] if i else None
+        sleep = self._sleep_at(prev)
         node = _Node(keys, sleep)
         pk = prev.key if prev is not None else None
         ppre = prev.pre if prev is not None else 0
@@ -412,6 +423,7 @@ class DfsExplorer:
         self._pending: list[tuple[int, dict[Any, int]]] = []
         built = self.target.build(st)
         out: Outcome | None
+        cut = False
         try:
             out = run_built(built, observe=self.target.observe, on_engine=st.on_engine,
                             fast=True)
@@ -421,14 +433,16 @@ class DfsExplorer:
             self.blocked += 1
         except _Cut:
             out = None
+            cut = True
         self._pending = st.pending() if self.split_depth is None else []
         st.engine = None
         del self.cp_nodes[bisect_left(self.cp_nodes, len(self.path)):]  # (ascending)
         if self.split_depth is not None:
-            if out is not None or len(self.cp_nodes) == self.split_depth or self._data_cut:
+            if out is not None or cut:
                 self.prefixes.append(self._prefix_of_path())
             self._data_cut = False
-            # (a blocked run's prefix is covered by an earlier one)
+            # (a blocked run's subtree holds no schedule: every schedule through its
+            # prefix is equivalent to one an earlier subtree holds)
         self.max_depth = max(self.max_depth, len(self.path))
         if self.reduction and self.split_depth is None:
             self._races()

@@ -72,9 +72,11 @@ __all__ = ["DFS_SPLIT_DEPTH", "DFS_SPLIT_WORKERS", "IN_PROCESS_BELOW", "Shard", 
 
 #: A DFS exploration's shards are the subtrees below its first this many choice points
 #: (whatever the number of workers up to :data:`DFS_SPLIT_WORKERS`; one more per doubling
-#: beyond): 47 subtrees for the 3x3 counter, 48 for 3x4, 82 for 4x2.
+#: beyond): 41 subtrees for the 3x3 counter, 42 for 3x4, 66 for 4x2.  A split into a single
+#: subtree is split again, that many choice points deeper (vmd-balance: 12 subtrees at 14).
 DFS_SPLIT_DEPTH = 7
 DFS_SPLIT_WORKERS = 4
+_MAX_SPLIT_DEPTH = 64  # (iter_prefixes's limit)
 #: Random/PCT explorations with a schedule budget below this run in the calling process
 #: alone (same result): a child process would not earn its start-up back.
 IN_PROCESS_BELOW = 64
@@ -228,13 +230,37 @@ def iter_dfs_prefixes(target: Target, workers: int = 1, preemptions: int | None 
     one partial run, about 0.1 ms for the counter, so the first shards can be handed out
     at once and the split goes on while they run.
     """
-    from irqlab.check.dfs import iter_prefixes
-
     bare = target
     if target.observe and target.scenario is not None:
         bare = Target(scenario=target.scenario, variant=target.variant,
                       params=dict(target.params), observe=False)
-    return iter_prefixes(bare, dfs_split_depth(workers), preemptions=preemptions)
+    return _split(bare, dfs_split_depth(workers), preemptions)
+
+
+def _split(t: Target, depth: int, preemptions: int | None, prefix: Prefix = ((), ())
+           ) -> Iterator[Prefix]:
+    # A split into one subtree shares nothing: its prefix is split DFS_SPLIT_DEPTH choice
+    # points deeper, again if need be.  That happens when the alternatives at the first
+    # choice points all end sleep-blocked: vmd-balance's second hotplug thread can only
+    # start and wait until the first has probed the VMD, so its first 7 choice points
+    # give 1 subtree, 14 give 12.
+    from irqlab.check.dfs import iter_prefixes
+
+    it = iter_prefixes(t, depth, preemptions=preemptions, prefix=prefix[0],
+                       prefix_sleeps=prefix[1])
+    first = next(it, None)
+    if first is None:
+        return
+    second = next(it, None)
+    if second is None:
+        if len(first[0]) == depth and depth + DFS_SPLIT_DEPTH <= _MAX_SPLIT_DEPTH:
+            yield from _split(t, depth + DFS_SPLIT_DEPTH, preemptions, first)
+        else:
+            yield first
+        return
+    yield first
+    yield second
+    yield from it
 
 
 def _base(target: Target, strategy: str, *, time: float | None, seed: int, depth: int,
