@@ -67,7 +67,7 @@ def test_needs_an_its(name: str) -> None:
 
 
 def test_bad_arguments() -> None:
-    with pytest.raises(InvalidArgumentValue, match=r"^vectors must be in \[0x1, 0x800\], not 0$"):
+    with pytest.raises(InvalidArgumentValue, match=r"^vectors must be in \[1, 2048\], not 0$"):
         run_demo(vectors=0)
     with pytest.raises(InvalidArgumentType, match=r"^vectors must be an int, not '3'$"):
         run_demo(vectors="3")  # type: ignore[arg-type]

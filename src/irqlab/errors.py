@@ -87,5 +87,7 @@ def check_int(name: str, value: object, lo: int, hi: int) -> int:
         else:
             raise InvalidArgumentType(f"{name} must be an int, not {value!r}")
     if not lo <= value <= hi:
-        raise InvalidArgumentValue(f"{name} must be in [{lo:#x}, {hi:#x}], not {value!r}")
+        # counts and indices in decimal, wide ranges (IDs, addresses, masks) in hex
+        rng = f"[{lo}, {hi}]" if lo >= -4096 and hi <= 4096 else f"[{lo:#x}, {hi:#x}]"
+        raise InvalidArgumentValue(f"{name} must be in {rng}, not {value!r}")
     return value

@@ -57,6 +57,6 @@ def test_trace_command(capsys, tmp_path: Path) -> None:
 def test_demo_usage_errors(capsys) -> None:
     code, out, err = run(capsys, "demo", "--vectors", "0")
     assert (code, out) == (2, "")
-    assert err == "irqlab demo: error: vectors must be in [0x1, 0x800], not 0\n"
+    assert err == "irqlab demo: error: vectors must be in [1, 2048], not 0\n"
     code, _, err = run(capsys, "demo", "--dtb", str(FIXTURES / "qemu-virt-gicv2-2cpu.dtb"))
     assert code == 2 and "needs a GICv3 with an ITS" in err

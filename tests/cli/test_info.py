@@ -64,7 +64,7 @@ def test_info_virt_options(capsys) -> None:
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["info", "--cpus", "0"], "irqlab info: error: cpus must be in [0x1, 0x200], not 0\n"),
+    (["info", "--cpus", "0"], "irqlab info: error: cpus must be in [1, 512], not 0\n"),
     (["info", "--dtb", "x.dtb", "--gic", "2"],
      "irqlab info: error: --gic cannot be combined with a device tree (it describes the "
      "machine)\n"),

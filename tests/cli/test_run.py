@@ -68,8 +68,21 @@ def test_check_seed_scenarios(capsys: pytest.CaptureFixture[str]) -> None:
     assert "not exhaustive" not in out
 
 
+def test_check_on_two_workers_gives_the_same_verdicts(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    def rows(argv: list[str]) -> list[list[str]]:
+        assert main(argv) == 0
+        out = capsys.readouterr().out.strip().splitlines()
+        # scenario, variant, claim, verdict, ok, strategy, schedules (not the seconds)
+        return [line.split()[:7] for line in out[-4:-1]]
+
+    one = rows(["check", "-q", "vmd-teardown"])
+    assert rows(["check", "-q", "-j", "2", "vmd-teardown"]) == one
+    assert [r[6] for r in one] == ["10", "23", "19"]
+
+
 def test_check_says_when_clean_is_not_exhaustive(capsys: pytest.CaptureFixture[str]) -> None:
-    # a budget below the 15 schedules that exhaust dec-and-lock: the clean verdict says so
+    # a budget below the 16 schedules that exhaust dec-and-lock: the clean verdict says so
     assert main(["check", "-q", "vgic-lpi-refcount", "--budget", "5"]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert "ok (dfs, 5 schedules, not exhaustive, " in out[-3]

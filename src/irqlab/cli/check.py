@@ -36,6 +36,9 @@ def register(sub: Any) -> argparse.ArgumentParser:
                    help="schedules per variant and strategy (default 5000)")
     p.add_argument("--time", "-t", type=float, default=10.0, metavar="S",
                    help="seconds per variant and strategy (default 10)")
+    p.add_argument("--workers", "-j", type=int, default=1, metavar="N",
+                   help="worker processes per exploration (default 1; the verdicts and "
+                        "counterexamples do not depend on it)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--quiet", "-q", action="store_true", help="verdicts only, no drawings")
     p.set_defaults(run=run)
@@ -43,14 +46,15 @@ def register(sub: Any) -> argparse.ArgumentParser:
 
 
 def check_variant(scenario: str, variant: str, strategy: str, budget: int,
-                  seconds: float) -> Any:
+                  seconds: float, workers: int = 1) -> Any:
     """Explore one variant (``auto``: dfs, then pct and random for an unshown bug)."""
     from irqlab.check.explore import explore
 
     order = ["dfs", "pct", "random"] if strategy == "auto" else [strategy]
     res = None
     for s in order:
-        res = explore(scenario, variant, strategy=s, budget=budget, time=seconds)
+        res = explore(scenario, variant, strategy=s, budget=budget, time=seconds,
+                      workers=workers)
         if res.expected or res.target.expect is None:
             break
     return res
@@ -73,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
     for sc in scs:
         for v in sc.variants:
             t0 = time.monotonic()
-            res = check_variant(sc.name, v.name, args.strategy, args.budget, args.time)
+            res = check_variant(sc.name, v.name, args.strategy, args.budget, args.time,
+                                args.workers)
             dt = time.monotonic() - t0
             bad += 0 if res.expected else 1
             rows.append({**res.as_dict(), "elapsed": round(dt, 3)})
