@@ -1,0 +1,309 @@
+"""lockdep's reports: the lock classes, held entries and the text of each finding.
+
+The report half of :class:`irqlab.check.lockdep.Lockdep` (a mixin it inherits):
+each method builds one finding in the shape ``kernel/locking/lockdep.c``
+prints it -- the banner, both acquisition stacks, the dependency chain and the
+"possible unsafe locking scenario" in CPU columns -- and records it once per
+class (pair).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from irqlab.check.findings import Finding
+from irqlab.events import Event
+from irqlab.sim.track import stack_now
+
+__all__ = ["HARDIRQ_ON", "IN_HARDIRQ", "LockClass", "Reports"]
+
+IN_HARDIRQ = "IN-HARDIRQ-W"
+HARDIRQ_ON = "HARDIRQ-ON-W"
+
+# lockdep's wait types: LD_WAIT_SPIN (raw), LD_WAIT_CONFIG (spinlock_t), LD_WAIT_SLEEP (mutex)
+_WAIT = {"raw_spin": 2, "spin": 3, "mutex": 4}
+
+
+class LockClass:
+    """A lockdep class: ``key`` (class string and subclass), a display name, usage."""
+
+    __slots__ = ("key", "name", "sleeps", "type", "usage")
+
+    def __init__(self, key: tuple[str, int], name: str, type_: str) -> None:
+        self.key = key
+        self.name = name if key[1] == 0 else f"{name}/{key[1]}"
+        self.type = type_
+        self.sleeps = type_ == "mutex"
+        #: usage bit -> (stack, step, context name)
+        self.usage: dict[str, tuple[list[str], int, str]] = {}
+
+    def chars(self) -> str:
+        """lockdep's usage characters ``{H.S.}``: ``-`` irq-safe, ``+`` irq-on, ``?`` both."""
+        safe, on = IN_HARDIRQ in self.usage, HARDIRQ_ON in self.usage
+        h = "?" if safe and on else "-" if safe else "+" if on else "."
+        s = "+" if on else "."
+        return "{" + h + "." + s + ".}"
+
+    def label(self) -> str:
+        w = _WAIT.get(self.type, 3)
+        return f"({self.name}){self.chars()}-{{{w}:{w}}}"
+
+    def __repr__(self) -> str:
+        return f"<LockClass {self.name} {sorted(self.usage)}>"
+
+
+class _Held:
+    __slots__ = ("cls", "lid", "mode", "prev_off", "stack", "step", "trylock", "unmarked")
+
+    def __init__(self, cls: LockClass, lid: int, mode: str, prev_off: bool, stack: list[str],
+                 step: int) -> None:
+        self.cls = cls
+        self.lid = lid
+        self.mode = mode
+        self.prev_off = prev_off
+        self.stack = stack
+        self.step = step
+        self.trylock = mode == "try"
+        #: counted in Lockdep._unmarked (its class was not HARDIRQ-ON when acquired)
+        self.unmarked = False
+
+
+def _frames(stack: list[str], indent: str = "       ") -> str:
+    if not stack:
+        return indent + "(no stack)"
+    return "\n".join(indent + fr for fr in reversed(stack))
+
+
+def _at(stack: list[str]) -> str:
+    return stack[-1] if stack else "?"
+
+
+def _banner(title: str) -> str:
+    bar = "=" * (len(title) + 2)
+    return f"{bar}\n{title}\n{'-' * (len(title) + 2)}"
+
+
+class Reports:
+    """The findings lockdep makes (mixed into :class:`~irqlab.check.lockdep.Lockdep`)."""
+
+    # provided by Lockdep
+    engine: Any
+    found: list[Finding]
+    fwd: dict[LockClass, dict[LockClass, tuple[list[str], list[str], str]]]
+    _held: dict[int, list[_Held]]
+    _tid_cpu: dict[int, int | None]
+    _irqs_on: dict[int | None, bool]
+    _irq_stack: dict[int | None, list[tuple[int, bool]]]
+    _reported: set[Any]
+    _ctx_name: Callable[[int, int | None], str]
+
+    def _report(self, key: Any, f: Finding) -> None:
+        if key in self._reported:
+            return
+        self._reported.add(key)
+        self.found.append(f)
+
+    def _recursive(self, ev: Event, tid: int, cpu: int | None, o: _Held, h: _Held) -> None:
+        who = self._ctx_name(tid, cpu)
+        c = h.cls
+        text = "\n".join([
+            _banner("WARNING: possible recursive locking detected"),
+            f"{who} is trying to acquire lock:",
+            f"{c.label()}, at: {_at(h.stack)}", "",
+            "but task is already holding lock:",
+            f"{o.cls.label()}, at: {_at(o.stack)}", "",
+            "other info that might help us debug this:",
+            " Possible unsafe locking scenario:", "",
+            "       CPU0", "       ----",
+            f"  lock({c.name});", f"  lock({c.name});", "",
+            " *** DEADLOCK ***", "",
+            " May be due to missing lock nesting notation", "",
+            "stack backtrace:", _frames(h.stack)])
+        self._report(("rec", c.key), Finding(
+            "lockdep:recursive-locking",
+            f"possible recursive locking detected: {who} takes {c.name} twice",
+            details=text, sites={"held": _at(o.stack), "acquire": _at(h.stack)},
+            potential=True, step=ev.time, data={"lock": c.name, "class": c.key[0]}))
+
+    def _circular(self, ev: Event, tid: int, cpu: int | None, prev: _Held, nxt: _Held,
+                  path: list[LockClass]) -> None:
+        # path: nxt ->* prev already recorded; the new edge prev -> nxt closes the cycle
+        who = self._ctx_name(tid, cpu)
+        a, b = prev.cls, nxt.cls
+        lines = [
+            _banner("WARNING: possible circular locking dependency detected"),
+            f"{who} is trying to acquire lock:",
+            f"{b.label()}, at: {_at(nxt.stack)}", "",
+            "but task is already holding lock:",
+            f"{a.label()}, at: {_at(prev.stack)}", "",
+            "which lock already depends on the new lock.", "",
+            "the existing dependency chain (in reverse order) is:", ""]
+        k = len(path) - 1
+        lines += [f"-> #{k} ({path[-1].name}):"]
+        # the last node of the path (= a) was acquired while holding path[-2]
+        for i in range(len(path) - 1, 0, -1):
+            src, dst = path[i - 1], path[i]
+            _ps, ds, ctx = self.fwd[src][dst]
+            if i != len(path) - 1:
+                lines.append(f"-> #{i} ({dst.name}):")
+            lines.append(_frames(ds))
+            lines.append(f"       [{ctx}]")
+            lines.append("")
+        lines += [f"-> #0 ({b.name}):", _frames(nxt.stack), ""]
+        lines += ["other info that might help us debug this:", ""]
+        if len(path) == 2:
+            lines += [" Possible unsafe locking scenario:", "",
+                      "       CPU0                    CPU1",
+                      "       ----                    ----",
+                      f"  lock({a.name});",
+                      f"                               lock({b.name});",
+                      f"                               lock({a.name});",
+                      f"  lock({b.name});", "", " *** DEADLOCK ***", ""]
+        else:
+            chain = " --> ".join(c.name for c in [*path, b])
+            lines += [f"Chain exists of:\n  {chain}", "",
+                      " Possible unsafe locking scenario:", "",
+                      "       CPU0                    CPU1",
+                      "       ----                    ----",
+                      f"  lock({path[-1].name});",
+                      f"                               lock({path[1].name});",
+                      f"                               lock({path[-1].name});",
+                      f"  lock({b.name});", "", " *** DEADLOCK ***", ""]
+        lines += ["stack backtrace:", _frames(nxt.stack)]
+        names = [c.name for c in path]
+        self._report(("circ", frozenset(c.key for c in path)), Finding(
+            "lockdep:circular-locking",
+            f"possible circular locking dependency: {' -> '.join(names)} -> {names[0]}",
+            details="\n".join(lines),
+            sites={"held": _at(prev.stack), "acquire": _at(nxt.stack)},
+            potential=True, step=ev.time,
+            data={"cycle": names, "held": a.name, "acquiring": b.name}))
+
+    def _inconsistent(self, ev: Event, tid: int, cpu: int | None, cls: LockClass, old: str,
+                      new: str, h: _Held) -> None:
+        who = self._ctx_name(tid, cpu)
+        ostack, ostep, octx = cls.usage[old]
+        nstack = cls.usage[new][0]
+        in_irq = self._irq_stack.get(cpu)
+        hc = 1 if in_irq else 0
+        he = 1 if self._irqs_on.get(cpu, True) else 0
+        lines = [
+            _banner("WARNING: inconsistent lock state"),
+            f"inconsistent {{{old}}} -> {{{new}}} usage.",
+            f"{who} [HC{hc}[{hc}]:SC0[0]:HE{he}:SE{he}] takes:",
+            f"{cls.label()}, at: {_at(h.stack)}",
+            f"{{{old}}} state was registered at:", _frames(ostack, "  "),
+            f"  [{octx}, step {ostep}]",
+            f"irq event stamp: {ev.time}", "",
+            "other info that might help us debug this:",
+            " Possible unsafe locking scenario:", "",
+            "       CPU0", "       ----",
+            f"  lock({cls.name});", "  <Interrupt>", f"    lock({cls.name});", "",
+            " *** DEADLOCK ***", "",
+            "stack backtrace:", _frames(nstack)]
+        self._report(("inc", cls.key), Finding(
+            "lockdep:inconsistent-lock-state",
+            f"inconsistent {{{old}}} -> {{{new}}} usage of {cls.name}",
+            details="\n".join(lines),
+            sites={old: _at(ostack), new: _at(nstack)}, potential=True, step=ev.time,
+            data={"lock": cls.name, "class": cls.key[0], "from": old, "to": new}))
+
+    def _inversion(self, ev: Event, tid: int, cpu: int | None, safe: LockClass,
+                   unsafe: LockClass, prev: _Held | None, nxt: _Held) -> None:
+        who = self._ctx_name(tid, cpu)
+        s_stack = safe.usage[IN_HARDIRQ][0]
+        u_stack = unsafe.usage[HARDIRQ_ON][0]
+        lines = [_banner("WARNING: HARDIRQ-safe -> HARDIRQ-unsafe lock order detected")]
+        if prev is not None:
+            lines += [f"{who} is trying to acquire:", f"{nxt.cls.label()}, at: {_at(nxt.stack)}",
+                      "", "and this task is already holding:",
+                      f"{prev.cls.label()}, at: {_at(prev.stack)}",
+                      "which would create a new lock dependency:",
+                      f" ({prev.cls.name}) -> ({nxt.cls.name})", ""]
+        else:
+            lines += [f"{who} marks {nxt.cls.label()} at: {_at(nxt.stack)}", ""]
+        lines += ["but this new dependency connects a HARDIRQ-irq-safe lock:",
+                  f" {safe.label()}", "", "... which became HARDIRQ-irq-safe at:",
+                  _frames(s_stack, "  "), "", "to a HARDIRQ-irq-unsafe lock:",
+                  f" {unsafe.label()}", "", "... which became HARDIRQ-irq-unsafe at:",
+                  _frames(u_stack, "  "), "",
+                  "other info that might help us debug this:", "",
+                  " Possible interrupt unsafe locking scenario:", "",
+                  "       CPU0                    CPU1",
+                  "       ----                    ----",
+                  f"  lock({unsafe.name});",
+                  "                               local_irq_disable();",
+                  f"                               lock({safe.name});",
+                  f"                               lock({unsafe.name});",
+                  "  <Interrupt>", f"    lock({safe.name});", "",
+                  " *** DEADLOCK ***"]
+        self._report(("inv", safe.key, unsafe.key), Finding(
+            "lockdep:irq-lock-inversion",
+            f"HARDIRQ-safe -> HARDIRQ-unsafe lock order detected: {safe.name} -> "
+            f"{unsafe.name}",
+            details="\n".join(lines),
+            sites={"safe": _at(s_stack), "unsafe": _at(u_stack), "acquire": _at(nxt.stack)},
+            potential=True, step=ev.time, data={"safe": safe.name, "unsafe": unsafe.name}))
+
+    def _irq_enabled_in_atomic(self, ev: Event, h: _Held | None, in_irq: bool) -> None:
+        cpu = ev.cpu
+        stack = stack_now(self.engine)
+        tid = next((t for t in sorted(self._held) if self._tid_cpu.get(t) == cpu
+                    and self._held[t]), None)
+        holding = []
+        for t in sorted(self._held):
+            if self._tid_cpu.get(t) == cpu:
+                holding += [x for x in self._held[t]]
+        why = ("in hard-irq context" if in_irq else
+               "with interrupts disabled by the caller")
+        what = (f"spin_unlock_irq({h.cls.name})" if h is not None else "local_irq_enable()")
+        held_txt = [f" #{i}: {x.cls.label()}, at: {_at(x.stack)}" for i, x in enumerate(holding)]
+        lines = [_banner("WARNING: interrupts enabled inside an irq-disabled section"),
+                 f"{what} re-enables interrupts {why}" + (
+                     f"; spin_lock_irq({h.cls.name}) was taken at: {_at(h.stack)}"
+                     if h is not None else ""),
+                 "(use the irqsave/irqrestore variants)", "",
+                 f"{len(holding)} lock{'s' if len(holding) != 1 else ''} held on CPU{cpu}:",
+                 *held_txt, "", "stack backtrace:", _frames(stack)]
+        key = ("irqen", h.cls.key if h is not None else None, in_irq)
+        self._report(key, Finding(
+            "lockdep:irq-enabled-in-atomic",
+            f"{what} re-enables interrupts {why}"
+            + (f" (holding {', '.join(x.cls.name for x in holding)})" if holding else ""),
+            details="\n".join(lines),
+            sites={"enable": _at(stack)} | ({"lock": _at(h.stack)} if h is not None else {}),
+            potential=True, step=ev.time,
+            data={"lock": h.cls.name if h is not None else "", "in_irq": in_irq,
+                  "held": [x.cls.name for x in holding], "tid": -1 if tid is None else tid}))
+
+    def _wait_context(self, ev: Event, tid: int, cpu: int | None, held: list[_Held],
+                      h: _Held, in_irq: bool, why: str) -> None:
+        t = h.cls.type
+        who = self._ctx_name(tid, cpu)
+        ctxw = 2 if (in_irq or h.prev_off or any(x.cls.type == "raw_spin" for x in held)) else 3
+        lines = ["=============================", "[ BUG: Invalid wait context ]",
+                 "-----------------------------",
+                 f"{who} is trying to lock:", f"{h.cls.label()}, at: {_at(h.stack)}",
+                 "other info that might help us debug this:", f"context-{{{ctxw}:{ctxw}}}",
+                 f"{len(held)} lock{'s' if len(held) != 1 else ''} held by {who}:",
+                 *[f" #{i}: {x.cls.label()}, at: {_at(x.stack)}" for i, x in enumerate(held)],
+                 "stack backtrace:", _frames(h.stack)]
+        self._report(("wait", h.cls.key, why), Finding(
+            "lockdep:invalid-wait-context",
+            f"Invalid wait context: {t} lock {h.cls.name} taken {why}",
+            details="\n".join(lines), sites={"acquire": _at(h.stack)}, potential=True,
+            step=ev.time, data={"lock": h.cls.name, "type": t, "why": why}))
+
+    def _atomic_sleep(self, ev: Event) -> None:
+        a = ev.args
+        stack = a.get("stack", "")
+        frames = stack.split(";") if stack else []
+        who = self._ctx_name(a["tid"], ev.cpu)
+        lines = ["BUG: sleeping function called from invalid context",
+                 f"{who}: {a['op']} may sleep, {a['reason']}", "stack backtrace:",
+                 _frames(frames)]
+        self._report(("sleep", _at(frames), a["op"]), Finding(
+            "sleep-in-atomic", f"{a['op']} may sleep: {a['reason']} ({who})",
+            details="\n".join(lines), sites={"sleep": _at(frames)}, potential=False,
+            step=ev.time, data={"op": a["op"], "reason": a["reason"]}))
