@@ -46,8 +46,12 @@ from irqlab.check.dfs import _indep, _okey, outcome_key, step_footprint
 from irqlab.check.run import Outcome, Target, make_target, run_built
 from irqlab.errors import InvalidArgumentValue, check_int
 from irqlab.sim import Strategy
+from irqlab.sim._core import RCU_STATE
 
 __all__ = ["AuditResult", "Suspect", "audit"]
+
+
+_RCU_KEY = _okey(RCU_STATE)
 
 
 class _Diverged(Exception):
@@ -104,15 +108,12 @@ class _Watch(Strategy):
 
     def __init__(self, inner: Any = None, want: list[Any] | None = None,
                  data: dict[Any, deque[int]] | None = None) -> None:
-        from irqlab.sim._core import RCU_STATE
-
         self.inner = inner
         self.want = want
         self.data = data
         self.steps: list[_Step] = []
         self._options: list[Any] | None = None
         self._value: int | None = None
-        self._rcu = _okey(RCU_STATE)
 
     # the Strategy protocol (irqlab.sim.strategy)
     def begin(self, engine: Any) -> None:
@@ -170,7 +171,7 @@ class _Watch(Strategy):
         labels = {_okey(o, stable): _label(o, engine) for o, _w in engine.footprint}
         if op is not None and op.obj is not None:
             labels[_okey(op.obj, stable)] = _label(op.obj, engine)
-        self.steps.append(_Step(ident, _name(c), what, step_footprint(engine, c, self._rcu),
+        self.steps.append(_Step(ident, _name(c), what, step_footprint(engine, c, _RCU_KEY),
                                 opts, self._value, labels))
         self._value = None
 
