@@ -98,3 +98,60 @@ def test_decorator_needs_strategy_argument() -> None:
 
     with pytest.raises(TypeError, match="strategy"):
         explore_test()(lambda: None)
+
+
+def test_audit_option_and_fixture(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_user3="""
+        from irqlab import sim
+        from irqlab.check import explore_test
+        from irqlab.scenarios import World
+
+        def build(strategy, declare):
+            eng = sim.Engine(cpus=2, strategy=strategy)
+            order = []
+            locks = [sim.SpinLock("a"), sim.SpinLock("b")]
+
+            async def body(me):
+                await locks[me].lock()
+                if declare:
+                    sim.note_access(order)
+                order.append(me)        # plain state both CPUs share
+                locks[me].unlock()
+
+            for i in range(2):
+                eng.spawn(i, body, i)
+            return World(scenario=None, variant="", params={}, engine=eng,
+                         describe=lambda w, r: f"order {order}")
+
+        @explore_test(strategy="dfs", audit=True)
+        def test_declared(strategy):
+            return build(strategy, True)
+
+        @explore_test(strategy="dfs", audit=10)
+        def test_undeclared(strategy):
+            return build(strategy, False)
+
+        @explore_test("vmd-teardown", "srcu", audit=5)
+        def test_seed(result):
+            assert result.exhausted
+
+        def test_fixture(irqlab_audit):
+            r = irqlab_audit("counter", "locked", runs=3, cpus=2, iters=1)
+            assert r.clean and r.runs == 3
+    """)
+    # (a subprocess: an in-process run after another one sees the first run's irqlab.sim
+    # through the still-imported irqlab package, and a freshly imported one elsewhere)
+    res = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
+    res.assert_outcomes(passed=3, failed=1)
+    out = res.stdout.str()
+    assert "the explorer misses a dependence of this model" in out
+    assert "the world's summary differs" in out
+
+
+def test_audit_option_must_be_a_bool_or_runs() -> None:
+    from irqlab.check import explore_test
+
+    with pytest.raises(TypeError, match="audit must be"):
+        explore_test(audit=0)
+    with pytest.raises(TypeError, match="audit must be"):
+        explore_test(audit="yes")  # type: ignore[arg-type]

@@ -26,6 +26,10 @@ are passed through; with a scenario, a ``result`` argument receives the
 
 The ``irqlab_explore`` fixture is the same as a function:
 ``irqlab_explore(target, variant=None, expect=None, **explore_options)``.
+``audit=True`` (or ``audit=N`` runs) also audits the model's footprints
+(:mod:`irqlab.check.audit`: swapping steps DPOR calls independent must change
+nothing) and fails with the audit report if a swap changed something; the
+``irqlab_audit(target, variant=None, **audit_options)`` fixture does that alone.
 This module imports nothing heavy at load time: it is loaded by every pytest
 run in an environment where irqlab is installed.
 """
@@ -39,7 +43,7 @@ from typing import Any
 
 import pytest
 
-__all__ = ["explore_test", "irqlab_explore"]
+__all__ = ["explore_test", "irqlab_audit", "irqlab_explore"]
 
 
 def _verdict_ok(res: Any, expect: str | None) -> bool:
@@ -69,17 +73,33 @@ def run_exploration(target: Any, variant: str | None = None, *, expect: str | No
     return res
 
 
+def run_audit(target: Any, variant: str | None = None, **options: Any) -> Any:
+    """Audit ``target``'s footprints and fail the current test if a swap changed something."""
+    from irqlab.check.audit import audit
+
+    res = audit(target, variant, **options)
+    if not res.clean:
+        pytest.fail("irqlab: the explorer misses a dependence of this model:\n"
+                    + res.report(), pytrace=False)
+    return res
+
+
 def explore_test(scenario: str | None = None, variant: str | None = None, *,
                  expect: str | None = None, strategy: str = "dfs", budget: int | None = 1000,
                  time: float | None = None, seed: int = 0, depth: int = 3,
-                 preemptions: int | None = None, **params: Any) -> Callable[[Any], Any]:
+                 preemptions: int | None = None, audit: bool | int = False,
+                 **params: Any) -> Callable[[Any], Any]:
     """Decorate a test: explore its world (or ``scenario``/``variant``) for a finding.
 
     Without ``scenario`` the test function takes a ``strategy`` argument and
     returns a World or an Engine built with it.  ``params`` are scenario
     parameters.  The test fails with the drawn counterexample and the replay
-    line unless the verdict is ``expect`` (``None``: clean).
+    line unless the verdict is ``expect`` (``None``: clean).  ``audit``: True
+    (20 runs) or a number of runs also audits the footprints first.
     """
+    if type(audit) is not bool and (type(audit) is not int or audit < 1):
+        raise TypeError(f"audit must be a bool or a number of runs >= 1, not {audit!r}")
+    runs = 20 if audit is True else int(audit)
     opts: dict[str, Any] = {"strategy": strategy, "budget": budget, "time": time, "seed": seed,
             "depth": depth, "preemptions": preemptions}
 
@@ -98,8 +118,12 @@ def explore_test(scenario: str | None = None, variant: str | None = None, *,
                     return fn(*args, strategy=st, **kwargs)
 
                 factory.__name__ = fn.__name__
+                if audit:
+                    run_audit(factory, runs=runs, seed=seed)
                 run_exploration(factory, expect=expect, **opts)
             else:
+                if audit:
+                    run_audit(scenario, variant, runs=runs, seed=seed, **params)
                 res = run_exploration(scenario, variant, expect=expect, params=params, **opts)
                 if hidden in sig.parameters:
                     fn(*args, result=res, **kwargs)
@@ -120,3 +144,13 @@ def irqlab_explore() -> Callable[..., Any]:
     Explores and fails the test (with the report) unless the verdict is ``expect``.
     """
     return run_exploration
+
+
+@pytest.fixture
+def irqlab_audit() -> Callable[..., Any]:
+    """``irqlab_audit(target, variant=None, **options) -> AuditResult``.
+
+    Audits the footprints (``runs``, ``pairs``, ``seed``, ``time``, scenario
+    parameters) and fails the test with the report if a swap changed something.
+    """
+    return run_audit
