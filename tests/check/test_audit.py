@@ -231,3 +231,28 @@ def test_bad_arguments() -> None:
         audit("counter", time=0)
     with pytest.raises(InvalidArgumentValue, match=r"^scenario must be"):
         audit("no-such-scenario")
+
+
+def test_runs_that_end_in_a_model_error_audit_clean() -> None:
+    # the step that raises ends the run: moving it earlier cuts the other context's
+    # steps off, which is no dependence; the steps before it are swapped as usual
+    def factory(strategy: sim.Strategy) -> sim.Engine:
+        eng = sim.Engine(cpus=2, strategy=strategy)
+        x = sim.Atomic(0, name="x")
+
+        async def writer() -> None:
+            await x.set(1)
+            await sim.point()
+
+        async def reader() -> None:
+            v = await x.read()
+            await sim.point()
+            if v:
+                raise RuntimeError("boom")
+
+        eng.spawn(0, writer)
+        eng.spawn(1, reader)
+        return eng
+
+    res = audit(factory, runs=30)
+    assert res.clean and res.swaps > 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
@@ -258,6 +259,32 @@ def test_enable_footprints_records_the_objects_a_step_touches_and_only_before_ru
     assert ["fp"] in seen
     with pytest.raises(sim.SimError, match=r"before run\(\)"):
         eng.enable_footprints()
+
+
+@pytest.mark.parametrize("how", ["raise", "bad-await"])
+def test_after_step_sees_the_step_that_failed(how: str) -> None:
+    # a step that raises (or awaits a non-operation) is a step: explorers record its
+    # footprint like any other (DFS races, the audit), then the run ends with "error"
+    x = sim.Atomic(0, name="x")
+    seen: list[tuple[str, list[str]]] = []
+
+    class Watch(sim.RoundRobin):
+        def after_step(self, choice, engine) -> None:
+            seen.append((choice.name, sorted(o.name for o, _ in engine.footprint)))
+
+    async def body() -> None:
+        await sim.point()
+        sim.note_access(x)
+        if how == "raise":
+            raise RuntimeError("boom")
+        await asyncio.sleep(0)  # not an engine operation
+
+    eng = sim.Engine(cpus=1, strategy=Watch(), footprints=True)
+    eng.spawn(0, body, name="b")
+    res = eng.run()
+    assert res.outcome == "error" and res.failed == "b"
+    assert res.steps == len(seen) == 2
+    assert seen[-1] == ("b", ["x"])
 
 
 def test_footprints_note_every_access_to_the_machine() -> None:

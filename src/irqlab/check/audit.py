@@ -337,7 +337,10 @@ def audit(target: Any, variant: str | None = None, *, runs: int = 20, pairs: int
         out = _run(t, rec)
         res.runs += 1
         steps = rec.steps
-        cands = [i for i in range(len(steps) - 1)
+        # the step that raised ends the run: moved earlier, it would cut off the other
+        # context's step, which says nothing about footprints
+        last = len(steps) - (2 if out.result.outcome == "error" else 1)
+        cands = [i for i in range(last)
                  if steps[i].ident != steps[i + 1].ident
                  and steps[i + 1].ident in steps[i].options
                  and _indep(steps[i].fp, steps[i + 1].fp)]

@@ -459,8 +459,6 @@ class Engine(EngineServices):
                     self._choose_data(c, c.op, rnd)
                 if ev.enabled and self.trace_steps and ev.wants("sim_step"):
                     step_thread(c)
-                    if self._error is not None:
-                        return "error"
                 else:
                     # inlined _step_thread() for the common case (no per-step events)
                     cc = c.cctx
@@ -478,7 +476,6 @@ class Engine(EngineServices):
                         self._finish(c, e.value)
                     except Exception as e:  # model code failed: outcome "error"
                         self._fail(c, e)
-                        return "error"
                     else:
                         if isinstance(nop, Op):
                             c.op = nop
@@ -486,23 +483,20 @@ class Engine(EngineServices):
                                 self._parked_events(c, nop, ev)
                         else:
                             self._bad_await(c, nop)
-                            return "error"
             elif type(c) is IrqChoice:
                 if fp is not None:
                     fp.clear()
                     self.last_op = None
                 self._take_irq(c)
-                if self._error is not None:
-                    return "error"
             else:
                 if fp is not None:
                     fp.clear()
                     self.last_op = None
                 self._fire_gp()
-                if self._error is not None:
-                    return "error"
             if after is not None:
-                after(c, self)
+                after(c, self)  # (also after the step that failed: it is a step too)
+            if self._error is not None:
+                return "error"
         for th in self._threads:
             if not th.done and not (th.daemon and type(th.op) is th.idle_op):
                 return "deadlock"

@@ -24,7 +24,8 @@ objects (``kind == "data"``, ``value`` 0..n-1, ``owner`` the context, ``cpu``
 its CPU, negative ``key``), and the index picked is the value.
 
 A strategy may also define ``after_step(choice, engine)`` (called after
-every step, also single-option ones) and ``begin(engine)`` / ``end(result)``.
+every step, also single-option ones and the step whose model code raised) and
+``begin(engine)`` / ``end(result)``.
 
 The schedule string is ``v1.<scenario hash>.<shape hash>.<choices>``: the
 choices one character each (``0-9a-v`` for 0..31, ``w<hex>x`` above; a run of
