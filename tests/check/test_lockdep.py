@@ -402,3 +402,49 @@ def test_bad_arguments_to_attach() -> None:
     obs.detach()
     obs.detach()
     eng.close()
+
+
+def test_a_held_lock_is_reported_at_its_own_acquisition_site() -> None:
+    # A and B share a class (one construction site), so each context's first acquisition
+    # is the same pattern: the stack is captured once per pattern, but each held lock
+    # keeps its own site (held_lock.acquire_ip), whichever context ran first
+    import inspect
+
+    from irqlab.check.run import run_built
+
+    def locks() -> tuple[sim.SpinLock, sim.SpinLock]:
+        return sim.SpinLock("A"), sim.SpinLock("B")
+
+    def build(strategy: sim.Strategy) -> sim.Engine:
+        eng = sim.Engine(cpus=2, strategy=strategy)
+        a, b = locks()
+
+        async def ab() -> None:
+            await a.lock()
+            await b.lock()
+
+        async def ba() -> None:
+            await b.lock()
+            await a.lock()
+
+        eng.spawn(0, ab)
+        eng.spawn(1, ba)
+        return eng
+
+    src = inspect.getsource(build).splitlines()
+    first = inspect.getsourcelines(build)[1]
+    line_of = {n: first + i for i, text in enumerate(src) for n in ("ab", "ba")
+               if text.strip() == f"async def {n}() -> None:"}
+    # both start and take their first lock, ab first / ba first; then each waits for the
+    # other's: a deadlock, and lockdep validates the two parked attempts at the end
+    for order in ([0, 1, 0, 1], [1, 0, 1, 0]):
+        out = run_built(build(sim.Replay(order)))
+        assert out.result.outcome == "deadlock"
+        rec = [f for f in out.findings if f.kind == "lockdep:recursive-locking"]
+        assert rec, out.findings
+        # the context whose attempt is reported holds its own first lock
+        acq = rec[0].sites["acquire"]
+        who = "ab" if acq.startswith("ab@") else "ba"
+        assert acq == f"{who}@test_lockdep.py:{line_of[who] + 2}"
+        assert rec[0].sites["held"] == f"{who}@test_lockdep.py:{line_of[who] + 1}"
+        assert f"at: {who}@test_lockdep.py:{line_of[who] + 1}" in rec[0].details

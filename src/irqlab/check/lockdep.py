@@ -191,7 +191,7 @@ class Lockdep(Reports):
         if attempt is None:
             self._lock_acquire(ev.time, ev.cpu, a["tid"], a["lock"], a["lid"], a["class"],
                                a["subclass"], a["type"], a["mode"], a["irqs_disabled"],
-                               a["in_irq"], a.get("prev_irqs_on"), ev)
+                               a["in_irq"], a.get("prev_irqs_on"), a.get("site", ""), ev)
             return
         # an acquisition still being attempted when the run ended (see finish)
         tid = a["tid"]
@@ -213,7 +213,8 @@ class Lockdep(Reports):
 
     def _lock_acquire(self, time: int, cpu: int | None, tid: int, lock: str, lid: int,
                       klass: str, subclass: int, type_: str, mode: str, irqs_disabled: bool,
-                      in_irq: bool, prev_irqs_on: bool | None, ev: Event | None = None) -> None:
+                      in_irq: bool, prev_irqs_on: bool | None, site: str = "",
+                      ev: Event | None = None) -> None:
         """``sim_lock_acquire``, its fields in order (the direct form; see EventStream)."""
         self._tid_cpu[tid] = cpu
         held = self._held.get(tid)
@@ -258,7 +259,7 @@ class Lockdep(Reports):
             elif ok and self.preempt_rt:
                 ok = self._wait_violation(cls.type, held, prev_off, bool(in_irq)) is None
             if ok:
-                h = _Held(cls, lid, mode, prev_off, g[1], time)
+                h = _Held(cls, lid, mode, prev_off, g[1], time, site)
                 if HARDIRQ_ON not in cls.usage:
                     h.unmarked = True
                     self._unmarked += 1
@@ -273,7 +274,7 @@ class Lockdep(Reports):
             ev = Event(self.engine.events._seq - 1, time, "sim_lock_acquire", cpu, {
                 "tid": tid, "lock": lock, "lid": lid, "class": klass, "subclass": subclass,
                 "type": type_, "mode": mode, "irqs_disabled": irqs_disabled,
-                "in_irq": in_irq, "prev_irqs_on": prev_irqs_on})
+                "in_irq": in_irq, "prev_irqs_on": prev_irqs_on, "site": site})
         self._acquire_slow(ev, tid, cpu, mode, lid, cls, flav, prev_off, held, top, None)
 
     def _acquire_slow(self, ev: Event, tid: int, cpu: int | None, mode: str, lid: int,
@@ -301,7 +302,8 @@ class Lockdep(Reports):
                         if o.cls is cls:
                             break
                     else:
-                        h = _Held(cls, lid, mode, prev_off, stack, ev.time)
+                        h = _Held(cls, lid, mode, prev_off, stack, ev.time,
+                                  ev.args.get("site", ""))
                         if HARDIRQ_ON not in usage:
                             h.unmarked = True
                             self._unmarked += 1
@@ -317,7 +319,7 @@ class Lockdep(Reports):
             stack = attempt[1]
         if stack is None:
             stack = []
-        h = _Held(cls, lid, mode, prev_off, stack, ev.time)
+        h = _Held(cls, lid, mode, prev_off, stack, ev.time, ev.args.get("site", ""))
         # recursion
         for o in held:
             if o.cls is cls and not h.trylock:
@@ -482,7 +484,7 @@ class Lockdep(Reports):
             a = {"tid": th.tid, "lock": lk.name, "lid": eng.oid(lk), "class": lk.cls,
                  "subclass": getattr(op, "subclass", 0), "type": lk.type_name, "mode": mode,
                  "irqs_disabled": irqs_off_before or mode in ("irq", "irqsave"),
-                 "in_irq": th.kind == "irq"}
+                 "in_irq": th.kind == "irq", "site": getattr(th, "site", "")}
             ev = Event(-1, getattr(result, "steps", 0), "sim_lock_acquire", th.cpu, a)
             self._acquire(ev, attempt=(irqs_off_before, waits.get(th.tid, [])))
         out = self.found[before:]

@@ -54,19 +54,32 @@ class LockClass:
 
 
 class _Held:
-    __slots__ = ("cls", "lid", "mode", "prev_off", "stack", "step", "trylock", "unmarked")
+    """A held lock: its class, the acquisition's site and mode, and a stack for reports.
+
+    ``site`` is this acquisition's own (the kernel's ``held_lock.acquire_ip``); ``stack``
+    may be the first acquisition's of the same pattern in the run (captured once), so a
+    report says where a held lock was taken from ``site``, never from ``stack``.
+    """
+
+    __slots__ = ("cls", "lid", "mode", "prev_off", "site", "stack", "step", "trylock",
+                 "unmarked")
 
     def __init__(self, cls: LockClass, lid: int, mode: str, prev_off: bool, stack: list[str],
-                 step: int) -> None:
+                 step: int, site: str) -> None:
         self.cls = cls
         self.lid = lid
         self.mode = mode
         self.prev_off = prev_off
         self.stack = stack
         self.step = step
+        self.site = site
         self.trylock = mode == "try"
         #: counted in Lockdep._unmarked (its class was not HARDIRQ-ON when acquired)
         self.unmarked = False
+
+    def at(self) -> str:
+        """Where this acquisition was made (``func@file.py:line``)."""
+        return self.site or _at(self.stack)
 
 
 def _frames(stack: list[str], indent: str = "       ") -> str:
@@ -110,9 +123,9 @@ class Reports:
         text = "\n".join([
             _banner("WARNING: possible recursive locking detected"),
             f"{who} is trying to acquire lock:",
-            f"{c.label()}, at: {_at(h.stack)}", "",
+            f"{c.label()}, at: {h.at()}", "",
             "but task is already holding lock:",
-            f"{o.cls.label()}, at: {_at(o.stack)}", "",
+            f"{o.cls.label()}, at: {o.at()}", "",
             "other info that might help us debug this:",
             " Possible unsafe locking scenario:", "",
             "       CPU0", "       ----",
@@ -123,7 +136,7 @@ class Reports:
         self._report(("rec", c.key), Finding(
             "lockdep:recursive-locking",
             f"possible recursive locking detected: {who} takes {c.name} twice",
-            details=text, sites={"held": _at(o.stack), "acquire": _at(h.stack)},
+            details=text, sites={"held": o.at(), "acquire": h.at()},
             potential=True, step=ev.time, data={"lock": c.name, "class": c.key[0]}))
 
     def _circular(self, ev: Event, tid: int, cpu: int | None, prev: _Held, nxt: _Held,
@@ -134,9 +147,9 @@ class Reports:
         lines = [
             _banner("WARNING: possible circular locking dependency detected"),
             f"{who} is trying to acquire lock:",
-            f"{b.label()}, at: {_at(nxt.stack)}", "",
+            f"{b.label()}, at: {nxt.at()}", "",
             "but task is already holding lock:",
-            f"{a.label()}, at: {_at(prev.stack)}", "",
+            f"{a.label()}, at: {prev.at()}", "",
             "which lock already depends on the new lock.", "",
             "the existing dependency chain (in reverse order) is:", ""]
         k = len(path) - 1
@@ -176,7 +189,7 @@ class Reports:
             "lockdep:circular-locking",
             f"possible circular locking dependency: {' -> '.join(names)} -> {names[0]}",
             details="\n".join(lines),
-            sites={"held": _at(prev.stack), "acquire": _at(nxt.stack)},
+            sites={"held": prev.at(), "acquire": nxt.at()},
             potential=True, step=ev.time,
             data={"cycle": names, "held": a.name, "acquiring": b.name}))
 
@@ -192,7 +205,7 @@ class Reports:
             _banner("WARNING: inconsistent lock state"),
             f"inconsistent {{{old}}} -> {{{new}}} usage.",
             f"{who} [HC{hc}[{hc}]:SC0[0]:HE{he}:SE{he}] takes:",
-            f"{cls.label()}, at: {_at(h.stack)}",
+            f"{cls.label()}, at: {h.at()}",
             f"{{{old}}} state was registered at:", _frames(ostack, "  "),
             f"  [{octx}, step {ostep}]",
             f"irq event stamp: {ev.time}", "",
@@ -216,13 +229,13 @@ class Reports:
         u_stack = unsafe.usage[HARDIRQ_ON][0]
         lines = [_banner("WARNING: HARDIRQ-safe -> HARDIRQ-unsafe lock order detected")]
         if prev is not None:
-            lines += [f"{who} is trying to acquire:", f"{nxt.cls.label()}, at: {_at(nxt.stack)}",
+            lines += [f"{who} is trying to acquire:", f"{nxt.cls.label()}, at: {nxt.at()}",
                       "", "and this task is already holding:",
-                      f"{prev.cls.label()}, at: {_at(prev.stack)}",
+                      f"{prev.cls.label()}, at: {prev.at()}",
                       "which would create a new lock dependency:",
                       f" ({prev.cls.name}) -> ({nxt.cls.name})", ""]
         else:
-            lines += [f"{who} marks {nxt.cls.label()} at: {_at(nxt.stack)}", ""]
+            lines += [f"{who} marks {nxt.cls.label()} at: {nxt.at()}", ""]
         lines += ["but this new dependency connects a HARDIRQ-irq-safe lock:",
                   f" {safe.label()}", "", "... which became HARDIRQ-irq-safe at:",
                   _frames(s_stack, "  "), "", "to a HARDIRQ-irq-unsafe lock:",
@@ -243,7 +256,7 @@ class Reports:
             f"HARDIRQ-safe -> HARDIRQ-unsafe lock order detected: {safe.name} -> "
             f"{unsafe.name}",
             details="\n".join(lines),
-            sites={"safe": _at(s_stack), "unsafe": _at(u_stack), "acquire": _at(nxt.stack)},
+            sites={"safe": _at(s_stack), "unsafe": _at(u_stack), "acquire": nxt.at()},
             potential=True, step=ev.time, data={"safe": safe.name, "unsafe": unsafe.name}))
 
     def _irq_enabled_in_atomic(self, ev: Event, h: _Held | None, in_irq: bool) -> None:
@@ -258,10 +271,10 @@ class Reports:
         why = ("in hard-irq context" if in_irq else
                "with interrupts disabled by the caller")
         what = (f"spin_unlock_irq({h.cls.name})" if h is not None else "local_irq_enable()")
-        held_txt = [f" #{i}: {x.cls.label()}, at: {_at(x.stack)}" for i, x in enumerate(holding)]
+        held_txt = [f" #{i}: {x.cls.label()}, at: {x.at()}" for i, x in enumerate(holding)]
         lines = [_banner("WARNING: interrupts enabled inside an irq-disabled section"),
                  f"{what} re-enables interrupts {why}" + (
-                     f"; spin_lock_irq({h.cls.name}) was taken at: {_at(h.stack)}"
+                     f"; spin_lock_irq({h.cls.name}) was taken at: {h.at()}"
                      if h is not None else ""),
                  "(use the irqsave/irqrestore variants)", "",
                  f"{len(holding)} lock{'s' if len(holding) != 1 else ''} held on CPU{cpu}:",
@@ -272,7 +285,7 @@ class Reports:
             f"{what} re-enables interrupts {why}"
             + (f" (holding {', '.join(x.cls.name for x in holding)})" if holding else ""),
             details="\n".join(lines),
-            sites={"enable": _at(stack)} | ({"lock": _at(h.stack)} if h is not None else {}),
+            sites={"enable": _at(stack)} | ({"lock": h.at()} if h is not None else {}),
             potential=True, step=ev.time,
             data={"lock": h.cls.name if h is not None else "", "in_irq": in_irq,
                   "held": [x.cls.name for x in holding], "tid": -1 if tid is None else tid}))
@@ -284,15 +297,15 @@ class Reports:
         ctxw = 2 if (in_irq or h.prev_off or any(x.cls.type == "raw_spin" for x in held)) else 3
         lines = ["=============================", "[ BUG: Invalid wait context ]",
                  "-----------------------------",
-                 f"{who} is trying to lock:", f"{h.cls.label()}, at: {_at(h.stack)}",
+                 f"{who} is trying to lock:", f"{h.cls.label()}, at: {h.at()}",
                  "other info that might help us debug this:", f"context-{{{ctxw}:{ctxw}}}",
                  f"{len(held)} lock{'s' if len(held) != 1 else ''} held by {who}:",
-                 *[f" #{i}: {x.cls.label()}, at: {_at(x.stack)}" for i, x in enumerate(held)],
+                 *[f" #{i}: {x.cls.label()}, at: {x.at()}" for i, x in enumerate(held)],
                  "stack backtrace:", _frames(h.stack)]
         self._report(("wait", h.cls.key, why), Finding(
             "lockdep:invalid-wait-context",
             f"Invalid wait context: {t} lock {h.cls.name} taken {why}",
-            details="\n".join(lines), sites={"acquire": _at(h.stack)}, potential=True,
+            details="\n".join(lines), sites={"acquire": h.at()}, potential=True,
             step=ev.time, data={"lock": h.cls.name, "type": t, "why": why}))
 
     def _atomic_sleep(self, ev: Event) -> None:

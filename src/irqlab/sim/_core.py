@@ -256,7 +256,8 @@ class Thread:
     """
 
     __slots__ = ("cctx", "coro", "cpu", "daemon", "done", "held", "idle_op", "key", "kind",
-                 "nallocs", "name", "nkids", "nspin", "op", "req", "saved_irqs", "sid", "tid")
+                 "nallocs", "name", "nkids", "nspin", "op", "req", "saved_irqs", "sid", "site",
+                 "tid")
 
     def __init__(self, tid: int, name: str, kind: str, cctx: CpuCtx,
                  coro: Coroutine[Any, Any, Any], *, daemon: bool = False) -> None:
@@ -280,6 +281,8 @@ class Thread:
         self.sid: Any = None
         self.nkids = 0
         self.nallocs = 0
+        #: where the context last asked for a lock, "func@file.py:line" (see mark_site)
+        self.site = ""
 
     def atomic_reason(self) -> str | None:
         """Why this context may not sleep now (``None`` if it may)."""
@@ -357,6 +360,36 @@ def _frame_str(f: Any) -> str:
     if s is None:
         s = _FRAME_STR[key] = f"{co.co_name}@{os.path.basename(co.co_filename)}:{key[1]}"
     return s
+
+
+_SITES: dict[tuple[int, int], tuple[Any, str]] = {}
+
+
+def mark_site(depth: int = 2) -> None:
+    """Record in the running context where model code asks for a lock (``func@file:line``
+    of the innermost model frame ``depth`` frames up or beyond), while events are on.
+
+    lockdep reports each held lock "at" this site, as the kernel's ``held_lock``
+    keeps the acquisition's ``acquire_ip``: cheap (one frame, cached by code and line),
+    unlike a stack, which observers capture only for what they record.
+    """
+    th = RT.th
+    eng = RT.eng
+    if th is None or eng is None or not eng.events.enabled:
+        return
+    f: Any = sys._getframe(depth)
+    while f is not None and f.f_code.co_filename.startswith(_SIM_DIR):
+        f = f.f_back  # an irqlab.sim helper (refcount_dec_and_lock, ...): its model caller
+    if f is None:
+        return
+    co = f.f_code
+    line = f.f_lineno
+    k = (id(co), line)
+    ent = _SITES.get(k)
+    if ent is None:
+        # (the entry keeps the code object alive, so its id is never reused)
+        ent = _SITES[k] = (co, f"{co.co_name}@{os.path.basename(co.co_filename)}:{line}")
+    th.site = ent[1]
 
 
 def _is_model(f: Any) -> bool:

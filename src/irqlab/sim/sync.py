@@ -25,7 +25,7 @@ import sys
 from typing import Any
 
 from irqlab.errors import InvalidArgumentType, check_int
-from irqlab.sim._core import IRQ, RT, TASK, Op, SimError, Thread, cur_thread
+from irqlab.sim._core import IRQ, RT, TASK, Op, SimError, Thread, cur_thread, mark_site
 
 __all__ = [
     "Mutex",
@@ -113,7 +113,7 @@ class _Acquire(Op):
             flags = self.flags
             ev._seq += 1
             d(ev.time, th.cpu, th.tid, lk.name, lid, lk.cls, self.subclass, lk._tn, self.label,
-              not on, th.kind is IRQ, on if flags is None else flags)
+              not on, th.kind is IRQ, on if flags is None else flags, th.site)
             return flags if self.mode == _IRQSAVE else None
         # fast path: plain acquire, nobody listening
         lk.owner = th
@@ -193,10 +193,12 @@ class SpinLock:
     # -- acquire (scheduling points) --------------------------------------------------
     def lock(self) -> _Acquire:
         """``spin_lock``: an await; disabled while another context holds the lock."""
+        mark_site()
         return self._op
 
     def lock_nested(self, subclass: int) -> _Acquire:
         """``spin_lock_nested``: like :meth:`lock`, in lockdep subclass ``subclass``."""
+        mark_site()
         return _Acquire(self, _PLAIN, check_int("subclass", subclass, 0, 7))
 
     def lock_irqsave(self) -> _Acquire:
@@ -205,14 +207,17 @@ class SpinLock:
         As in Linux, interrupts are off while the context spins; the await
         returns the saved flags for :meth:`unlock_irqrestore`.
         """
+        mark_site()
         return _Acquire(self, _IRQSAVE, 0, _irqs_off_now())
 
     def lock_irq(self) -> _Acquire:
         """``spin_lock_irq``: disable local interrupts now, then (the await) acquire."""
+        mark_site()
         return _Acquire(self, _IRQ, 0, _irqs_off_now())
 
     def trylock(self) -> _TryAcquire:
         """``spin_trylock``: an await returning True if the lock was taken (never blocks)."""
+        mark_site()
         return _TryAcquire(self)
 
     def _acquire(self, th: Thread, mode: int, subclass: int, trying: bool,
@@ -237,13 +242,14 @@ class SpinLock:
                 ev._seq += 1
                 d(ev.time, th.cpu, th.tid, self.name, lid, self.cls, subclass, self._tn,
                   "try" if trying else _MODE_NAMES[mode], not on, th.kind is IRQ,
-                  on if prev_on is None else prev_on)
+                  on if prev_on is None else prev_on, th.site)
                 return
             ev.emit_args("sim_lock_acquire", th.cpu, {
                 "tid": th.tid, "lock": self.name, "lid": lid, "class": self.cls,
                 "subclass": subclass, "type": self._tn,
                 "mode": "try" if trying else _MODE_NAMES[mode], "irqs_disabled": not on,
-                "in_irq": th.kind is IRQ, "prev_irqs_on": on if prev_on is None else prev_on})
+                "in_irq": th.kind is IRQ, "prev_irqs_on": on if prev_on is None else prev_on,
+                "site": th.site})
 
     # -- release (plain calls) ----------------------------------------------------------
     def _release(self, via: str) -> Thread:
@@ -326,10 +332,12 @@ class Mutex(SpinLock):
 
     def lock(self) -> _Acquire:
         """``mutex_lock``: an await that may sleep."""
+        mark_site()
         return self._op
 
     def lock_nested(self, subclass: int) -> _Acquire:
         """``mutex_lock_nested``."""
+        mark_site()
         return _MutexAcquire(self, _PLAIN, check_int("subclass", subclass, 0, 7))
 
     def lock_irqsave(self) -> _Acquire:
