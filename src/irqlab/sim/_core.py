@@ -362,7 +362,7 @@ def _frame_str(f: Any) -> str:
     return s
 
 
-_SITES: dict[tuple[int, int], tuple[Any, str]] = {}
+_SITES: dict[tuple[int, int], tuple[Any, str]] = {}  # (id(code), f_lasti) -> (code, site)
 
 
 def mark_site(depth: int = 2) -> None:
@@ -383,12 +383,12 @@ def mark_site(depth: int = 2) -> None:
     if f is None:
         return
     co = f.f_code
-    line = f.f_lineno
-    k = (id(co), line)
+    k = (id(co), f.f_lasti)  # (f_lineno would walk the code's line table every time)
     ent = _SITES.get(k)
     if ent is None:
         # (the entry keeps the code object alive, so its id is never reused)
-        ent = _SITES[k] = (co, f"{co.co_name}@{os.path.basename(co.co_filename)}:{line}")
+        ent = _SITES[k] = (co, f"{co.co_name}@{os.path.basename(co.co_filename)}:"
+                               f"{f.f_lineno}")
     th.site = ent[1]
 
 
