@@ -257,26 +257,3 @@ def test_runs_that_end_in_a_model_error_audit_clean() -> None:
     res = audit(factory, runs=30)
     assert res.clean and res.swaps > 0
 
-
-def test_lockdep_reports_do_not_depend_on_the_order_of_independent_acquisitions() -> None:
-    # two locks of one class taken first by two CPUs, then each waits for the other's: the
-    # reports (recursive locking, the deadlock) name the same sites whichever CPU went first
-    # (a held lock used to be reported at the site of the first acquisition of its pattern)
-    def factory(strategy: sim.Strategy) -> sim.Engine:
-        eng = sim.Engine(cpus=2, strategy=strategy)
-        a, b = [sim.SpinLock(n) for n in "AB"]
-
-        async def ab() -> None:
-            await a.lock()
-            await b.lock()
-
-        async def ba() -> None:
-            await b.lock()
-            await a.lock()
-
-        eng.spawn(0, ab)
-        eng.spawn(1, ba)
-        return eng
-
-    res = audit(factory, runs=30)
-    assert res.clean and res.swaps > 0, res.report()
