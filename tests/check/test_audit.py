@@ -257,3 +257,31 @@ def test_runs_that_end_in_a_model_error_audit_clean() -> None:
     res = audit(factory, runs=30)
     assert res.clean and res.swaps > 0
 
+
+
+def test_a_scenario_that_does_not_replay_is_an_error_not_suspects() -> None:
+    # a model drawing from Python's random: its runs are not functions of their choices,
+    # so every swap would "change something"; the audit says what is wrong instead
+    import random
+
+    from irqlab.check.dfs import NondeterministicScenario
+
+    rng = random.Random(5)
+
+    def factory(strategy: sim.Strategy) -> sim.Engine:
+        eng = sim.Engine(cpus=2, strategy=strategy)
+        x = sim.Atomic(0, name="x")
+
+        async def writer() -> None:
+            for _ in range(rng.randint(1, 3)):
+                await x.set(1)
+
+        async def reader() -> None:
+            await x.read()
+
+        eng.spawn(0, writer)
+        eng.spawn(1, reader)
+        return eng
+
+    with pytest.raises(NondeterministicScenario, match=r"does not replay in its own order"):
+        audit(factory, runs=20)

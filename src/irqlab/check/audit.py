@@ -31,7 +31,11 @@ read or written, or use an engine primitive.
 The audit cannot see a missed dependence whose effect nothing observes (no
 context acts differently, the outcome is the same): such a dependence cannot
 change a verdict either.  ``runs`` and ``pairs`` bound the work: each tested swap
-is one more run.  Deterministic: the same arguments give the same report.
+is one more run, and each run with swaps to test is first followed in its own
+order -- a scenario that does not replay (Python randomness, say, instead of
+``sim.choose``) raises :class:`~irqlab.check.dfs.NondeterministicScenario`
+instead of reporting every swap.  Deterministic: the same arguments give the
+same report.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from irqlab.check.dfs import _indep, _okey, outcome_key, step_footprint
+from irqlab.check.dfs import NondeterministicScenario, _indep, _okey, outcome_key, step_footprint
 from irqlab.check.run import Outcome, Target, make_target, run_built
 from irqlab.errors import InvalidArgumentValue, check_int
 from irqlab.sim import Strategy
@@ -281,8 +285,8 @@ def _run(t: Target, st: _Watch) -> Outcome:
     return run_built(t.build(st), observe=t.observe, on_engine=st.on_engine, fast=True)
 
 
-def _compare(orig: list[_Step], new: list[_Step], o_out: Outcome, n_out: Outcome,
-             i: int) -> str | None:
+def _compare(orig: list[_Step], new: list[_Step], o_out: Outcome, n_out: Outcome
+             ) -> str | None:
     """What the swapped run (``new``) did differently from ``orig`` (``None``: nothing)."""
     per: dict[Any, list[_Step]] = {}
     for s in orig:
@@ -304,6 +308,29 @@ def _compare(orig: list[_Step], new: list[_Step], o_out: Outcome, n_out: Outcome
                     f"{[k for k, _ in a[1]] or 'none'}")
         return f"the world's summary differs: {_first_difference(b[2], a[2])}"
     return None
+
+
+def _data_of(steps: list[_Step]) -> dict[Any, deque[int]]:
+    """Each context's data choices, in order (what a followed run replays)."""
+    data: dict[Any, deque[int]] = {}
+    for s in steps:
+        if s.data is not None:
+            data.setdefault(s.ident, deque()).append(s.data)
+    return data
+
+
+def _check_replays(t: Target, r: int, steps: list[_Step], out: Outcome) -> None:
+    """Follow run ``r`` in its own order: a difference there is not a footprint's but the
+    scenario's (it is not a function of its choices), and every swap would report it."""
+    w = _Watch(want=[s.ident for s in steps], data=_data_of(steps))
+    try:
+        why = _compare(steps, w.steps, out, _run(t, w))
+    except _Diverged as e:
+        why = f"the run cannot be followed: {e}"
+    if why is not None:
+        raise NondeterministicScenario(
+            f"run {r} does not replay in its own order ({why}): the scenario is not a "
+            "function of its choices (draw random values with sim.choose)")
 
 
 def audit(target: Any, variant: str | None = None, *, runs: int = 20, pairs: int = 50,
@@ -346,16 +373,14 @@ def audit(target: Any, variant: str | None = None, *, runs: int = 20, pairs: int
                  and _indep(steps[i].fp, steps[i + 1].fp)]
         if len(cands) > pairs:
             cands = sorted(rnd.sample(cands, pairs))
+        if cands:
+            _check_replays(t, r, steps, out)
         for i in cands:
             if time is not None and _time.monotonic() - t0 >= time:
                 break
             want = [s.ident for s in steps]
             want[i], want[i + 1] = want[i + 1], want[i]
-            data: dict[Any, deque[int]] = {}
-            for s in steps:
-                if s.data is not None:
-                    data.setdefault(s.ident, deque()).append(s.data)
-            sw = _Watch(want=want, data=data)
+            sw = _Watch(want=want, data=_data_of(steps))
             res.swaps += 1
             swapped: str | None = None
             try:
@@ -364,7 +389,7 @@ def audit(target: Any, variant: str | None = None, *, runs: int = 20, pairs: int
                 why: str | None = f"the run cannot be followed: {e}"
             else:
                 swapped = n_out.result.schedule
-                why = _compare(steps, sw.steps, out, n_out, i)
+                why = _compare(steps, sw.steps, out, n_out)
             if why is None:
                 continue
             a, b = steps[i], steps[i + 1]
