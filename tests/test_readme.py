@@ -11,13 +11,25 @@ ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
 
 
-def test_tour_runs_and_prints_what_it_says() -> None:
-    code = re.search(r"```python\n(.*?)```", README, re.S).group(1)
-    expected = [line[2:] for line in code.splitlines() if line.startswith("# [")]
+def _run_block(code: str, marker: str) -> None:
+    expected = [line[2:] for line in code.splitlines() if line.startswith(marker)]
+    assert expected
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         exec(compile(code, "README.md", "exec"), {})
     assert out.getvalue().splitlines() == expected
+
+
+def test_tour_runs_and_prints_what_it_says() -> None:
+    blocks = re.findall(r"```python\n(.*?)```", README, re.S)
+    _run_block(blocks[0], "# [")
+
+
+def test_checker_tour_runs_and_prints_what_it_says() -> None:
+    blocks = re.findall(r"```python\n(.*?)```", README, re.S)
+    code = blocks[1]
+    assert "explore(" in code and "audit(" in code
+    _run_block(code, "# ")
 
 
 def test_first_two_commands() -> None:
