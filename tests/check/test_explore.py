@@ -110,6 +110,31 @@ def test_factory_target() -> None:
 
     r = explore(build, strategy="dfs")
     assert r.verdict == "clean" and r.exhausted and r.schedules == 2
+    # a model of the user's claims nothing: its report says the verdict, not a surprise
+    assert r.report().splitlines()[0] == "build: CLEAN"
+
+    def racy(strategy: sim.Strategy) -> sim.Engine:
+        eng = sim.Engine(cpus=2, strategy=strategy)
+        a, b = sim.SpinLock("A", key="A"), sim.SpinLock("B", key="B")
+
+        async def ab() -> None:
+            await a.lock()
+            await b.lock()
+            b.unlock()
+            a.unlock()
+
+        async def ba() -> None:
+            await b.lock()
+            await a.lock()
+            a.unlock()
+            b.unlock()
+
+        eng.spawn(0, ab)
+        eng.spawn(1, ba)
+        return eng
+
+    r = explore(racy, strategy="dfs")
+    assert r.report().splitlines()[0] == "racy: FINDING"
 
 
 @pytest.mark.parametrize("kw", [{"strategy": "bfs"}, {"budget": 0}, {"time": -1},

@@ -101,9 +101,12 @@ def format_result(res: Any, *, draw: bool = True, timing: bool = False) -> str:
     head = f"{t.name} --variant {t.variant}" if t.variant else t.name
     exp = t.expect
     verdict = res.verdict.upper()
-    ok = "as expected" if res.expected else (
-        f"UNEXPECTED (variant claims {exp or 'clean'})")
-    lines = [f"{head}: {verdict} ({ok})"]
+    if t.scenario is None:
+        lines = [f"{head}: {verdict}"]  # a model of the user's: it claims nothing
+    else:
+        ok = "as expected" if res.expected else (
+            f"UNEXPECTED (variant claims {exp or 'clean'})")
+        lines = [f"{head}: {verdict} ({ok})"]
     run = f"  {res.strategy}: {res.schedules} schedules"
     if res.first_at is not None:
         run += f", first finding at schedule {res.first_at}"
