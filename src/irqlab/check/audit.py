@@ -46,7 +46,18 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from irqlab.check.dfs import NondeterministicScenario, _indep, _okey, outcome_key, step_footprint
+from irqlab.check.dfs import (
+    _ACQ,
+    _HW,
+    _R,
+    _TRY,
+    _W,
+    NondeterministicScenario,
+    _indep,
+    _okey,
+    outcome_key,
+    step_footprint,
+)
 from irqlab.check.run import Outcome, Target, make_target, run_built
 from irqlab.errors import InvalidArgumentValue, check_int
 from irqlab.sim import Strategy
@@ -256,7 +267,7 @@ class AuditResult:
                 "suspects": [s.as_dict() for s in self.suspects]}
 
 
-_ACCESS = {1: "read", 2: "write", 3: "acquire", 4: "trylock"}
+_ACCESS = {_R: "read", _W: "write", _ACQ: "acquire", _TRY: "trylock"}
 
 
 def _fmt_fp(s: _Step) -> str:
@@ -268,7 +279,7 @@ def _fmt_fp(s: _Step) -> str:
             return label
         if isinstance(k, tuple) and k and k[0] == "CpuCtx":
             return f"cpu{k[1]}"
-        return "the hardware" if k == "hw" else str(k)
+        return "the hardware" if k == _HW else str(k)
 
     return ", ".join(f"{name(k)} {_ACCESS.get(v, v)}" for k, v in s.fp.items())
 
