@@ -13,15 +13,15 @@ def test_clean_scenario_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["audit", "vmd-teardown", "--variant", "srcu", "--runs", "3"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("audit vmd-teardown/srcu: 3 runs, ")
-    assert "every swap changed nothing" in out
+    assert "no reordering changed anything" in out
 
 
 def test_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["audit", "counter", "-V", "racy", "-p", "cpus=2", "--runs", "2",
-                 "--pairs", "5", "--json"]) == 0
+                 "--moves", "5", "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
     assert d["scenario"] == "counter" and d["variant"] == "racy" and d["params"]["cpus"] == 2
-    assert d["runs"] == 2 and d["suspects"] == [] and 0 < d["swaps"] <= 10
+    assert d["runs"] == 2 and d["suspects"] == [] and 0 < d["reorderings"] <= 10
 
 
 @pytest.mark.parametrize("argv", [["audit", "nope"], ["audit", "counter", "--runs", "0"],

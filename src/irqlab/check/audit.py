@@ -1,4 +1,4 @@
-"""Audit a model's footprints: swap steps the explorer calls independent, and look.
+"""Audit a model's footprints: reorder steps the explorer calls independent, and look.
 
 DFS with partial-order reduction (:mod:`irqlab.check.dfs`) explores one schedule
 per class of schedules that differ only in the order of independent steps.  It
@@ -9,33 +9,37 @@ that two contexts share without declaring it is invisible there: two steps look
 independent when they are not, DPOR skips schedules, and a clean "exhaustive"
 verdict can be wrong.
 
-The audit tests the assumption itself.  Independence means that swapping two
-adjacent steps changes nothing, so for runs of the target (seeded random
-schedules) and adjacent steps of different contexts that were both able to run
-and whose footprints are independent, it replays the run with the two steps
-swapped and requires that
+The audit tests the assumption itself.  Independence means that reordering
+independent steps changes nothing.  For seeded random runs of the target, it takes
+each step that could have run earlier -- its context was able to run at each of the
+steps before it that it passes, none of them its own, and its footprint is
+independent of each of theirs -- and replays the run with that step moved as early
+as that allows (a chain of swaps of adjacent independent steps; contexts are
+identified by their stable id, data choices are replayed per context).  It requires
+that
 
-* the swapped run can be followed: the second context runs first, the first can
-  still run after it, and every later step is possible in the same order;
+* the reordered run can be followed: every step is possible in the new order;
 * every context then does exactly what it did: the same operations with the same
   footprints, and the same data choices;
 * the run ends the same way (:func:`irqlab.check.dfs.outcome_key`: the engine
   outcome, the findings' kinds and sites, the world's summary).
 
-Anything else is a *suspect*: a dependence between the two steps that the
-footprints miss, reported with both steps, what differed and the schedule
-strings of both runs (``irqlab replay`` draws either).  The fix is in the model:
-declare the shared state with ``sim.note_access(obj, write=...)`` where it is
+Anything else is a *suspect*.  The moved step is then moved one step at a time to
+find the one it cannot pass, and the suspect names those two steps: a dependence
+between them that the footprints miss, reported with what each touched, what
+differed and the schedule strings of both runs (``irqlab replay`` draws
+either).  The fix is in the model: declare the shared state with
+``sim.note_access(obj, write=...)`` (naming it with ``sim.Shared``) where it is
 read or written, or use an engine primitive.
 
 The audit cannot see a missed dependence whose effect nothing observes (no
 context acts differently, the outcome is the same): such a dependence cannot
-change a verdict either.  ``runs`` and ``pairs`` bound the work: each tested swap
-is one more run, and each run with swaps to test is first followed in its own
-order -- a scenario that does not replay (Python randomness, say, instead of
-``sim.choose``) raises :class:`~irqlab.check.dfs.NondeterministicScenario`
-instead of reporting every swap.  Deterministic: the same arguments give the
-same report.
+change a verdict either.  ``runs`` and ``moves`` bound the work: each tested
+reordering is one more run, and each run with reorderings to test is first
+followed in its own order -- a scenario that does not replay (Python randomness,
+say, instead of ``sim.choose``) raises
+:class:`~irqlab.check.dfs.NondeterministicScenario` instead of reporting every
+reordering.  Deterministic: the same arguments give the same report.
 """
 
 from __future__ import annotations
@@ -70,7 +74,7 @@ _RCU_KEY = _okey(RCU_STATE)
 
 
 class _Diverged(Exception):
-    """The swapped run cannot follow the swapped order."""
+    """The reordered run cannot follow the new order."""
 
 
 def _ident(c: Any) -> Any:
@@ -119,7 +123,7 @@ class _Step:
 
 class _Watch(Strategy):
     """The strategy of an audited run: records every step; chooses with ``inner`` (the
-    original run) or follows ``want`` (the identities of a swapped run's steps)."""
+    original run) or follows ``want`` (the identities of a reordered run's steps)."""
 
     def __init__(self, inner: Any = None, want: list[Any] | None = None,
                  data: dict[Any, deque[int]] | None = None) -> None:
@@ -193,34 +197,36 @@ class _Watch(Strategy):
 
 @dataclass
 class Suspect:
-    """Two adjacent steps the footprints call independent whose swap changes something."""
+    """A step that the footprints let pass another, and whose passing changes something."""
 
     run: int
-    step: int  #: the first of the two steps (0-based); ``step + 1`` is the other
+    step: int  #: the step (0-based) that the moved one could not pass
+    moved: int  #: the step moved before ``step`` (the steps between it passed unchanged)
     first: str  #: "context: operation" of step ``step``
-    second: str  #: ... of step ``step + 1``
+    second: str  #: ... of step ``moved``
     footprints: tuple[str, str]
     difference: str
     schedule: str  #: the original run
-    swapped: str | None  #: the swapped run (``None``: it could not be followed)
-    #: how many tested swaps this suspect stands for (the same pair of operations and the
+    reordered: str | None  #: the reordered run (``None``: it could not be followed)
+    #: how many tested reorderings this suspect stands for (the same pair of operations and the
     #: same kind of difference; this one is the first)
     count: int = 1
 
     def as_dict(self) -> dict[str, Any]:
-        return {"run": self.run, "step": self.step, "first": self.first,
+        return {"run": self.run, "step": self.step, "moved": self.moved, "first": self.first,
                 "second": self.second, "footprints": list(self.footprints),
                 "difference": self.difference, "schedule": self.schedule,
-                "swapped": self.swapped, "count": self.count}
+                "reordered": self.reordered, "count": self.count}
 
 
 @dataclass
 class AuditResult:
-    """What :func:`audit` found: runs made, swaps tested, suspects (first per kind of pair)."""
+    """What :func:`audit` found: runs made, reorderings tested, suspects (the first of each
+    kind of pair)."""
 
     target: Target
     runs: int = 0
-    swaps: int = 0
+    reorderings: int = 0
     suspects: list[Suspect] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -230,31 +236,34 @@ class AuditResult:
 
     @property
     def changed(self) -> int:
-        """Tested swaps that changed something."""
+        """Tested reorderings that changed something."""
         return sum(s.count for s in self.suspects)
 
     def report(self) -> str:
         t = self.target
         head = (f"audit {t.name}" + (f"/{t.variant}" if t.variant else "")
-                + f": {self.runs} runs, {self.swaps} swaps of independent steps tested, "
-                f"{self.changed} changed something, in {self.seconds:.2f} s")
+                + f": {self.runs} runs, {self.reorderings} reorderings of independent steps "
+                f"tested, {self.changed} changed something, in {self.seconds:.2f} s")
         if self.clean:
-            return head + "\n  every swap changed nothing: the footprints hold on these runs"
+            return head + "\n  no reordering changed anything: the footprints hold on these runs"
         lines = [head]
         for s in self.suspects:
+            where = (f"steps {s.step} and {s.moved}" if s.moved == s.step + 1 else
+                     f"step {s.moved} moved before step {s.step} (past steps "
+                     f"{s.step + 1}-{s.moved - 1} unchanged)")
             lines += [
-                f"  run {s.run}, steps {s.step} and {s.step + 1}"
-                + (f" ({s.count} swaps of this pair of operations)" if s.count > 1 else "")
-                + ":",
+                f"  run {s.run}, {where}"
+                + (f" ({s.count} reorderings of this pair of operations)" if s.count > 1
+                   else "") + ":",
                 f"    {s.first}",
                 f"      touched: {s.footprints[0]}",
                 f"    {s.second}",
                 f"      touched: {s.footprints[1]}",
-                f"    swapped, {s.difference}",
+                f"    reordered, {s.difference}",
                 f"    the run:         {t.replay_line(s.schedule)}",
             ]
-            if s.swapped is not None:
-                lines.append(f"    the swapped run: {t.replay_line(s.swapped)}")
+            if s.reordered is not None:
+                lines.append(f"    the reordered run: {t.replay_line(s.reordered)}")
         lines.append("  a dependence the footprints miss: declare the shared state with "
                      "sim.note_access() where it is read or written")
         return "\n".join(lines)
@@ -262,7 +271,7 @@ class AuditResult:
     def as_dict(self) -> dict[str, Any]:
         t = self.target
         return {"scenario": t.name, "variant": t.variant, "params": dict(t.params),
-                "runs": self.runs, "swaps": self.swaps, "changed": self.changed,
+                "runs": self.runs, "reorderings": self.reorderings, "changed": self.changed,
                 "seconds": round(self.seconds, 3),
                 "suspects": [s.as_dict() for s in self.suspects]}
 
@@ -298,7 +307,7 @@ def _run(t: Target, st: _Watch) -> Outcome:
 
 def _compare(orig: list[_Step], new: list[_Step], o_out: Outcome, n_out: Outcome
              ) -> str | None:
-    """What the swapped run (``new``) did differently from ``orig`` (``None``: nothing)."""
+    """What the reordered run (``new``) did differently from ``orig`` (``None``: nothing)."""
     per: dict[Any, list[_Step]] = {}
     for s in orig:
         per.setdefault(s.ident, []).append(s)
@@ -330,9 +339,55 @@ def _data_of(steps: list[_Step]) -> dict[Any, deque[int]]:
     return data
 
 
+def _moves(steps: list[_Step], end: int) -> list[tuple[int, int]]:
+    """``(i, j)``: step ``j`` (of the first ``end``) can move before steps ``i .. j-1``.
+
+    Its context could run there and its footprint is independent of each step it passes,
+    none of them its own: by the footprints, the run with step ``j`` at ``i`` is the same
+    run (a chain of swaps of adjacent independent steps).  ``i`` is the earliest such
+    place, which tests the most independence claims at once.
+    """
+    out: list[tuple[int, int]] = []
+    for j in range(1, end):
+        sj = steps[j]
+        i = j
+        while i > 0:
+            sk = steps[i - 1]
+            if sk.ident == sj.ident or sj.ident not in sk.options or not _indep(sk.fp, sj.fp):
+                break
+            i -= 1
+        if i < j:
+            out.append((i, j))
+    return out
+
+
+def _try_move(t: Target, steps: list[_Step], out: Outcome, i: int, j: int
+              ) -> tuple[str | None, str | None]:
+    """Run ``steps`` with step ``j`` moved to ``i``: ``(what changed or None, its schedule)``."""
+    want = [s.ident for s in steps]
+    want.insert(i, want.pop(j))
+    w = _Watch(want=want, data=_data_of(steps))
+    try:
+        n_out = _run(t, w)
+    except _Diverged as e:
+        return f"the run cannot be followed: {e}", None
+    return _compare(steps, w.steps, out, n_out), n_out.result.schedule
+
+
+def _pinpoint(t: Target, steps: list[_Step], out: Outcome, i: int, j: int, why: str,
+              reordered: str | None) -> tuple[int, str, str | None]:
+    """Step ``j`` moved to ``i`` changed something (``why``): the nearest step it cannot
+    pass, found by moving it one step at a time, with what changed there."""
+    for p in range(j - 1, i, -1):
+        w, r = _try_move(t, steps, out, p, j)
+        if w is not None:
+            return p, w, r
+    return i, why, reordered
+
+
 def _check_replays(t: Target, r: int, steps: list[_Step], out: Outcome) -> None:
     """Follow run ``r`` in its own order: a difference there is not a footprint's but the
-    scenario's (it is not a function of its choices), and every swap would report it."""
+    scenario's (it is not a function of its choices), and every reordering would show it."""
     w = _Watch(want=[s.ident for s in steps], data=_data_of(steps))
     try:
         why = _compare(steps, w.steps, out, _run(t, w))
@@ -344,21 +399,21 @@ def _check_replays(t: Target, r: int, steps: list[_Step], out: Outcome) -> None:
             "function of its choices (draw random values with sim.choose)")
 
 
-def audit(target: Any, variant: str | None = None, *, runs: int = 20, pairs: int = 50,
+def audit(target: Any, variant: str | None = None, *, runs: int = 20, moves: int = 50,
           seed: int = 0, time: float | None = None, **params: Any) -> AuditResult:
-    """Swap adjacent independent steps of ``runs`` random runs of ``target`` and check that
+    """Reorder independent steps of ``runs`` random runs of ``target`` and check that
     nothing changes (see the module docstring).
 
     ``target``: a scenario name, :class:`~irqlab.scenarios.Scenario`,
     :class:`~irqlab.check.run.Target` or factory (with ``variant`` and ``params``);
-    ``pairs``: at most that many swaps per run (a seeded sample when a run has more);
-    ``time``: stop after that many seconds (between swaps).  Observers are on as in
-    an exploration: the findings are part of the outcome compared.
+    ``moves``: at most that many reorderings per run (a seeded sample when a run has
+    more); ``time``: stop after that many seconds (between reorderings).  Observers are
+    on as in an exploration: the findings are part of the outcome compared.
     """
     from irqlab import sim
 
     check_int("runs", runs, 1, 1 << 30)
-    check_int("pairs", pairs, 1, 1 << 30)
+    check_int("moves", moves, 1, 1 << 30)
     check_int("seed", seed, -(1 << 62), 1 << 62)
     if time is not None and (not isinstance(time, (int, float)) or isinstance(time, bool)
                              or time <= 0):
@@ -376,43 +431,30 @@ def audit(target: Any, variant: str | None = None, *, runs: int = 20, pairs: int
         res.runs += 1
         steps = rec.steps
         # the step that raised ends the run: moved earlier, it would cut off the other
-        # context's step, which says nothing about footprints
-        last = len(steps) - (2 if out.result.outcome == "error" else 1)
-        cands = [i for i in range(last)
-                 if steps[i].ident != steps[i + 1].ident
-                 and steps[i + 1].ident in steps[i].options
-                 and _indep(steps[i].fp, steps[i + 1].fp)]
-        if len(cands) > pairs:
-            cands = sorted(rnd.sample(cands, pairs))
+        # contexts' steps, which says nothing about footprints
+        cands = _moves(steps, len(steps) - (1 if out.result.outcome == "error" else 0))
+        if len(cands) > moves:
+            cands = sorted(rnd.sample(cands, moves))
         if cands:
             _check_replays(t, r, steps, out)
-        for i in cands:
+        for i, j in cands:
             if time is not None and _time.monotonic() - t0 >= time:
                 break
-            want = [s.ident for s in steps]
-            want[i], want[i + 1] = want[i + 1], want[i]
-            sw = _Watch(want=want, data=_data_of(steps))
-            res.swaps += 1
-            swapped: str | None = None
-            try:
-                n_out = _run(t, sw)
-            except _Diverged as e:
-                why: str | None = f"the run cannot be followed: {e}"
-            else:
-                swapped = n_out.result.schedule
-                why = _compare(steps, sw.steps, out, n_out)
+            res.reorderings += 1
+            why, reordered = _try_move(t, steps, out, i, j)
             if why is None:
                 continue
-            a, b = steps[i], steps[i + 1]
+            i, why, reordered = _pinpoint(t, steps, out, i, j, why, reordered)
+            a, b = steps[i], steps[j]
             kind = (a.what.split("(", 1)[0], b.what.split("(", 1)[0], why.split(":", 1)[0])
-            j = index.get(kind)
-            if j is not None:
-                res.suspects[j].count += 1
+            k = index.get(kind)
+            if k is not None:
+                res.suspects[k].count += 1
                 continue
             index[kind] = len(res.suspects)
             res.suspects.append(Suspect(
-                run=r, step=i, first=f"{a.name}: {a.what}", second=f"{b.name}: {b.what}",
-                footprints=(_fmt_fp(a), _fmt_fp(b)), difference=why,
-                schedule=out.result.schedule, swapped=swapped))
+                run=r, step=i, moved=j, first=f"{a.name}: {a.what}",
+                second=f"{b.name}: {b.what}", footprints=(_fmt_fp(a), _fmt_fp(b)),
+                difference=why, schedule=out.result.schedule, reordered=reordered))
     res.seconds = _time.monotonic() - t0
     return res

@@ -27,8 +27,8 @@ are passed through; with a scenario, a ``result`` argument receives the
 The ``irqlab_explore`` fixture is the same as a function:
 ``irqlab_explore(target, variant=None, expect=None, **explore_options)``.
 ``audit=True`` (or ``audit=N`` runs) also audits the model's footprints
-(:mod:`irqlab.check.audit`: swapping steps DPOR calls independent must change
-nothing) and fails with the audit report if a swap changed something; the
+(:mod:`irqlab.check.audit`: reordering steps DPOR calls independent must change
+nothing) and fails with the audit report if a reordering changed something; the
 ``irqlab_audit(target, variant=None, **audit_options)`` fixture does that alone.
 This module imports nothing heavy at load time: it is loaded by every pytest
 run in an environment where irqlab is installed.
@@ -74,7 +74,7 @@ def run_exploration(target: Any, variant: str | None = None, *, expect: str | No
 
 
 def run_audit(target: Any, variant: str | None = None, **options: Any) -> Any:
-    """Audit ``target``'s footprints and fail the current test if a swap changed something."""
+    """Audit ``target``'s footprints; fail the current test if a reordering changed something."""
     from irqlab.check.audit import audit
 
     res = audit(target, variant, **options)
@@ -150,7 +150,7 @@ def irqlab_explore() -> Callable[..., Any]:
 def irqlab_audit() -> Callable[..., Any]:
     """``irqlab_audit(target, variant=None, **options) -> AuditResult``.
 
-    Audits the footprints (``runs``, ``pairs``, ``seed``, ``time``, scenario
-    parameters) and fails the test with the report if a swap changed something.
+    Audits the footprints (``runs``, ``moves``, ``seed``, ``time``, scenario
+    parameters) and fails the test with the report if a reordering changed something.
     """
     return run_audit

@@ -1,4 +1,4 @@
-"""``irqlab audit``: check a scenario's footprints by swapping steps DPOR calls independent."""
+"""``irqlab audit``: check a scenario's footprints by reordering steps DPOR calls independent."""
 
 from __future__ import annotations
 
@@ -11,19 +11,19 @@ from irqlab.cli._check_args import add_target_args, target_from_args
 __all__ = ["HELP", "NAME", "register", "run"]
 
 NAME = "audit"
-HELP = ("check that partial-order reduction sees a scenario's shared state: swap adjacent "
+HELP = ("check that partial-order reduction sees a scenario's shared state: reorder "
         "steps it calls independent and compare")
 
 
 def register(sub: Any) -> argparse.ArgumentParser:
-    p = sub.add_parser(NAME, help=HELP, description=HELP + ". Exit 0 when no swap changed "
+    p = sub.add_parser(NAME, help=HELP, description=HELP + ". Exit 0 when no reordering changed "
                        "anything, 1 when one did (a dependence the footprints miss), "
                        "2 usage error.")
     add_target_args(p)
     p.add_argument("--runs", "-r", type=int, default=20, metavar="N",
-                   help="random runs to take swaps from (default 20)")
-    p.add_argument("--pairs", type=int, default=50, metavar="N",
-                   help="at most N swaps per run, a seeded sample (default 50)")
+                   help="random runs to take reorderings from (default 20)")
+    p.add_argument("--moves", type=int, default=50, metavar="N",
+                   help="at most N reorderings per run, a seeded sample (default 50)")
     p.add_argument("--seed", "-s", type=int, default=0, help="seed of the runs (default 0)")
     p.add_argument("--time", "-t", type=float, metavar="S", help="stop after S seconds")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -34,7 +34,7 @@ def register(sub: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from irqlab.check.audit import audit
 
-    res = audit(target_from_args(args), runs=args.runs, pairs=args.pairs, seed=args.seed,
+    res = audit(target_from_args(args), runs=args.runs, moves=args.moves, seed=args.seed,
                 time=args.time)
     if args.json:
         print(json.dumps(res.as_dict(), indent=2, sort_keys=True))
