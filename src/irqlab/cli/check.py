@@ -8,8 +8,9 @@ claim, and for each broken variant the shrunk counterexample drawn in CPU
 columns with the line that replays it.  A clean verdict says how far it goes:
 ``exhaustive`` (DFS covered every schedule up to reordering of independent
 steps) or ``not exhaustive`` (the budget or the time ran out first; random and
-PCT never exhaust).  Exit 0 when every variant behaves as it claims, 1
-otherwise.
+PCT never exhaust); with ``--audit``, an exhaustive clean verdict is also
+checked by auditing the footprints it rests on.  Exit 0 when every variant
+behaves as it claims, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -39,6 +40,12 @@ def register(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--workers", "-j", type=int, default=1, metavar="N",
                    help="worker processes per exploration (default 1; the verdicts and "
                         "counterexamples do not depend on it)")
+    p.add_argument("--audit", action="store_true",
+                   help="also audit the footprints behind each exhaustive clean verdict "
+                        "(irqlab audit, within --time): a reordering that changes "
+                        "something makes the verdict a mismatch")
+    p.add_argument("--audit-runs", type=int, default=20, metavar="N",
+                   help="random runs of each audit (default 20)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--quiet", "-q", action="store_true", help="verdicts only, no drawings")
     p.set_defaults(run=run)
@@ -63,12 +70,14 @@ def check_variant(scenario: str, variant: str, strategy: str, budget: int,
 def run(args: argparse.Namespace) -> int:
     from irqlab.check.explore import STRATEGIES
     from irqlab.check.run import resolve_scenario
-    from irqlab.errors import InvalidArgumentValue
+    from irqlab.errors import InvalidArgumentValue, check_int
     from irqlab.scenarios import all_scenarios
 
     if args.strategy != "auto" and args.strategy not in STRATEGIES:
         raise InvalidArgumentValue(
             f"strategy must be auto, random, pct or dfs, not {args.strategy!r}")
+
+    check_int("audit-runs", args.audit_runs, 1, 4096)
     scs = ([resolve_scenario(n) for n in args.scenarios] if args.scenarios
            else all_scenarios())
     rows: list[dict[str, Any]] = []
@@ -79,9 +88,23 @@ def run(args: argparse.Namespace) -> int:
             t0 = time.monotonic()
             res = check_variant(sc.name, v.name, args.strategy, args.budget, args.time,
                                 args.workers)
-            dt = time.monotonic() - t0
-            bad += 0 if res.expected else 1
-            rows.append({**res.as_dict(), "elapsed": round(dt, 3)})
+            row = res.as_dict()
+            ok = bool(res.expected)
+            if args.audit and res.verdict == "clean" and res.exhausted:
+                # the exhaustive claim rests on the footprints: audit them
+                from irqlab.check.audit import audit
+
+                au = audit(res.target, runs=args.audit_runs, time=args.time)
+                row["audit"] = au.as_dict()
+                if not au.clean:
+                    ok = False
+                    if not args.json:
+                        print(au.report())
+                        print()
+            row["elapsed"] = round(time.monotonic() - t0, 3)
+            row["as_claimed"] = ok
+            bad += 0 if ok else 1
+            rows.append(row)
             if not args.json:
                 if res.finding is not None or not res.expected:
                     print(res.report(draw=not args.quiet))
@@ -100,8 +123,12 @@ def run(args: argparse.Namespace) -> int:
             # or only those explored before the budget or the time ran out
             how += ", exhaustive" if r["exhausted"] else ", not exhaustive"
             partial += 0 if r["exhausted"] else 1
+        ad = r.get("audit")
+        if ad is not None:
+            how += (f", audited ({ad['reorderings']} reorderings)" if not ad["suspects"] else
+                    f", audit: {ad['changed']} reorderings changed something")
         how += f", {r['elapsed']:.2f} s"
-        mark = "ok" if r["expected"] else "MISMATCH"
+        mark = "ok" if r["as_claimed"] else "MISMATCH"
         print(f"{r['scenario']:<22} {r['variant']:<16} {claim:<34} {got:<34} {mark} ({how})")
     total = time.monotonic() - t_all
     print(f"{len(rows)} variants, {len(rows) - bad} as claimed, {bad} not, in {total:.1f} s")
