@@ -65,12 +65,8 @@ from irqlab.check.dfs import (
 from irqlab.check.run import Outcome, Target, make_target, run_built
 from irqlab.errors import InvalidArgumentValue, check_int
 from irqlab.sim import Strategy
-from irqlab.sim._core import RCU_STATE
 
 __all__ = ["AuditResult", "Suspect", "audit"]
-
-
-_RCU_KEY = _okey(RCU_STATE)
 
 
 class _Diverged(Exception):
@@ -190,7 +186,7 @@ class _Watch(Strategy):
         labels = {_okey(o, stable): _label(o, engine) for o, _w in engine.footprint}
         if op is not None and op.obj is not None:
             labels[_okey(op.obj, stable)] = _label(op.obj, engine)
-        self.steps.append(_Step(ident, _name(c), what, step_footprint(engine, c, _RCU_KEY),
+        self.steps.append(_Step(ident, _name(c), what, step_footprint(engine, c),
                                 opts, self._value, labels))
         self._value = None
 

@@ -57,6 +57,7 @@ from typing import Any
 from irqlab.check.run import Outcome, Target, run_built
 from irqlab.errors import InvalidArgumentType, InvalidArgumentValue, IrqlabError, check_int
 from irqlab.sim import Strategy
+from irqlab.sim._core import RCU_STATE
 
 __all__ = ["DfsExplorer", "NondeterministicScenario", "Prefix", "iter_prefixes", "outcome_key",
            "outcomes", "split_prefixes", "step_footprint"]
@@ -129,6 +130,9 @@ def _okey(obj: Any, stable: dict[int, Any] | None = None) -> tuple[str, Any]:
     return t, name
 
 
+_RCU_KEY = _okey(RCU_STATE)  # (completing a grace period writes the RCU state)
+
+
 def _indep(a: dict[Any, int], b: dict[Any, int]) -> bool:
     if len(a) > len(b):
         a, b = b, a
@@ -152,12 +156,12 @@ def _racy(key: Any, a: int, b: int) -> bool:
     return a + b != _W + _ACQ or key[0] not in _LOCK_TYPES
 
 
-def step_footprint(engine: Any, c: Any, rcu_key: Any) -> dict[Any, int]:
+def step_footprint(engine: Any, c: Any) -> dict[Any, int]:
     """The footprint of the step ``engine`` just took for choice ``c``: footprint key ->
     access (read, write, lock acquisition, trylock), from the engine's ``last_op`` and
     ``footprint`` (on with :meth:`~irqlab.sim.Engine.enable_footprints`) and the
     conservative rules of the module docstring (the CPU's own key; an interrupt arrival
-    writes the hardware; a grace period writes ``rcu_key``)."""
+    writes the hardware; a grace period writes the RCU state)."""
     fp: dict[Any, int] = {}
     stable = engine._stable
     op = engine.last_op
@@ -181,7 +185,7 @@ def step_footprint(engine: Any, c: Any, rcu_key: Any) -> dict[Any, int]:
         if c.op is None and c.kind == "irq":
             fp[_HW] = _W  # an interrupt arrival depends on the hardware
     elif c.kind == "rcu_gp":
-        fp[rcu_key] = _W
+        fp[_RCU_KEY] = _W
     return fp
 
 
@@ -299,7 +303,7 @@ class _DfsRun(Strategy):
                 raise NondeterministicScenario(
                     f"replaying step {i}: context {c.key} ran, recorded {path[i].key}")
             return
-        fp = step_footprint(engine, c, self.ex.rcu_key)
+        fp = step_footprint(engine, c)
         if i < len(path):
             node = path[i]
             if node.key != c.key:
@@ -352,9 +356,6 @@ class DfsExplorer:
         self._keys: list[int] = []  # the context of each step whose races were handled
         self._clocks: list[dict[int, int]] = []
         self._log: list[tuple[int, int | None, tuple[Any, ...]]] = []
-        from irqlab.sim._core import RCU_STATE
-
-        self.rcu_key = _okey(RCU_STATE)
 
     # -- building the path ------------------------------------------------------------
     def _sleep_at(self, prev: _Node | None) -> dict[Any, dict[Any, int]]:
