@@ -6,7 +6,9 @@ Prints:
    DFS with source-DPOR + sleep sets against the number of lock-acquisition
    orders (must be equal), schedules/s with all observers on and with none,
    and the reduction factor against DFS without reduction;
-2. per seed scenario variant: schedules/s/core (random strategy, all
+2. partial-order reduction on seed scenarios with small parameters: schedules
+   explored by DPOR and by the full search, and their distinct outcomes (equal);
+   then per seed scenario variant: schedules/s/core (random strategy, all
    observers on) and, for the variants with a planted bug, the schedules and
    seconds to the first finding per strategy, and the shrinking time;
 3. the speed-up of 2 worker processes over 1: random and DFS on the counter, DFS on
@@ -87,6 +89,38 @@ def counter_table(quick: bool) -> bool:
     goal = 20_000
     print(f"  goal >= {goal} schedules/s/core with observers: "
           f"{'goal met' if best >= goal else 'goal missed'} (best {best:.0f})")
+    return ok
+
+
+# seed scenarios with parameters small enough for the full search (tests/check/
+# test_dfs_outcomes.py checks the same configurations)
+POR_CASES: list[tuple[str, str, dict[str, Any]]] = [
+    ("vgic-lpi-refcount", "dec-then-lock", {}),
+    ("vmd-teardown", "immediate-free", {}),
+    ("vmd-balance", "modulo", {"cpu0": "N", "cpu1": "Sx", "vectors": 2}),
+    ("its-memreserve", "merged", {"sequence": "?2"}),
+    ("counter", "irq", {"cpus": 2, "iters": 1}),
+]
+
+
+def reduction_table(quick: bool) -> bool:
+    """Schedules DPOR explores against the full search, for the same outcomes."""
+    from irqlab.check.dfs import outcomes
+
+    print()
+    print("partial-order reduction on seed scenarios (small parameters; same coverage: the "
+          "distinct outcomes of both searches must be equal)")
+    print(f"  {'scenario/variant':<34} {'DPOR':>6} {'full':>7} {'factor':>7} {'outcomes':>9}")
+    ok = True
+    for name, variant, params in POR_CASES[:2] if quick else POR_CASES:
+        t = Target(name, variant, params, observe=True)
+        red, n_red, _ = outcomes(t)
+        full, n_full, _ = outcomes(t, reduction=False)
+        same = set(red) == set(full)
+        ok = ok and same
+        label = name + "/" + variant + ("" if not params else " (small)")
+        print(f"  {label:<34} {n_red:>6} {n_full:>7} {n_full / n_red:>6.0f}x "
+              f"{len(full):>5}{'' if same else ' DIFFER'}")
     return ok
 
 
@@ -227,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         speedup(quick, rounds)
         return 0
     ok = counter_table(quick)
+    ok = reduction_table(quick) and ok
     ok = scenarios_table(quick) and ok
     speedup(quick)
     print()
