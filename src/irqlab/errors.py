@@ -20,6 +20,7 @@ __all__ = [
     "IrqlabError",
     "UndefinedInstruction",
     "check_int",
+    "check_seconds",
 ]
 
 
@@ -91,3 +92,10 @@ def check_int(name: str, value: object, lo: int, hi: int) -> int:
         rng = f"[{lo}, {hi}]" if lo >= -4096 and hi <= 4096 else f"[{lo:#x}, {hi:#x}]"
         raise InvalidArgumentValue(f"{name} must be in {rng}, not {value!r}")
     return value
+
+
+def check_seconds(name: str, value: object) -> None:
+    """Validate an optional time budget: ``None`` or a positive number of seconds."""
+    if value is not None and (not isinstance(value, int | float) or isinstance(value, bool)
+                              or value <= 0):
+        raise InvalidArgumentValue(f"{name} must be a positive number of seconds, not {value!r}")

@@ -63,7 +63,7 @@ from irqlab.check.dfs import (
     step_footprint,
 )
 from irqlab.check.run import Outcome, Target, make_target, run_built
-from irqlab.errors import InvalidArgumentValue, check_int
+from irqlab.errors import check_int, check_seconds
 from irqlab.sim import Strategy
 
 __all__ = ["AuditResult", "Suspect", "audit"]
@@ -357,17 +357,24 @@ def _moves(steps: list[_Step], end: int) -> list[tuple[int, int]]:
     return out
 
 
-def _try_move(t: Target, steps: list[_Step], out: Outcome, i: int, j: int
-              ) -> tuple[str | None, str | None]:
-    """Run ``steps`` with step ``j`` moved to ``i``: ``(what changed or None, its schedule)``."""
-    want = [s.ident for s in steps]
-    want.insert(i, want.pop(j))
+def _follow(t: Target, steps: list[_Step], out: Outcome, want: list[Any]
+            ) -> tuple[str | None, str | None]:
+    """Run the steps of ``steps`` in the order ``want``: ``(what changed or None, the
+    schedule string of the run, None if it could not be followed)``."""
     w = _Watch(want=want, data=_data_of(steps))
     try:
         n_out = _run(t, w)
     except _Diverged as e:
         return f"the run cannot be followed: {e}", None
     return _compare(steps, w.steps, out, n_out), n_out.result.schedule
+
+
+def _try_move(t: Target, steps: list[_Step], out: Outcome, i: int, j: int
+              ) -> tuple[str | None, str | None]:
+    """Run ``steps`` with step ``j`` moved to ``i``: ``(what changed or None, its schedule)``."""
+    want = [s.ident for s in steps]
+    want.insert(i, want.pop(j))
+    return _follow(t, steps, out, want)
 
 
 def _pinpoint(t: Target, steps: list[_Step], out: Outcome, i: int, j: int, why: str,
@@ -384,11 +391,7 @@ def _pinpoint(t: Target, steps: list[_Step], out: Outcome, i: int, j: int, why: 
 def _check_replays(t: Target, r: int, steps: list[_Step], out: Outcome) -> None:
     """Follow run ``r`` in its own order: a difference there is not a footprint's but the
     scenario's (it is not a function of its choices), and every reordering would show it."""
-    w = _Watch(want=[s.ident for s in steps], data=_data_of(steps))
-    try:
-        why = _compare(steps, w.steps, out, _run(t, w))
-    except _Diverged as e:
-        why = f"the run cannot be followed: {e}"
+    why, _ = _follow(t, steps, out, [s.ident for s in steps])
     if why is not None:
         raise NondeterministicScenario(
             f"run {r} does not replay in its own order ({why}): the scenario is not a "
@@ -411,9 +414,7 @@ def audit(target: Any, variant: str | None = None, *, runs: int = 20, moves: int
     check_int("runs", runs, 1, 1 << 30)
     check_int("moves", moves, 1, 1 << 30)
     check_int("seed", seed, -(1 << 62), 1 << 62)
-    if time is not None and (not isinstance(time, (int, float)) or isinstance(time, bool)
-                             or time <= 0):
-        raise InvalidArgumentValue(f"time must be a positive number of seconds, not {time!r}")
+    check_seconds("time", time)
     t = make_target(target, variant, params)
     res = AuditResult(target=t)
     index: dict[tuple[str, str, str], int] = {}

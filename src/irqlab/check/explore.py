@@ -30,7 +30,7 @@ from typing import Any
 
 from irqlab.check.findings import Finding
 from irqlab.check.run import Outcome, Target, make_target, run_built
-from irqlab.errors import InvalidArgumentType, InvalidArgumentValue, check_int
+from irqlab.errors import InvalidArgumentType, InvalidArgumentValue, check_int, check_seconds
 
 __all__ = ["STRATEGIES", "ExploreResult", "explore", "pick_finding", "run_strategy"]
 
@@ -164,9 +164,7 @@ def _check_args(strategy: str, budget: int | None, time: float | None, seed: int
             f"strategy must be one of {', '.join(STRATEGIES)}, not {strategy!r}")
     if budget is not None:
         check_int("budget", budget, 1, 1 << 40)
-    if time is not None and (not isinstance(time, int | float) or isinstance(time, bool)
-                             or time <= 0):
-        raise InvalidArgumentValue(f"time must be a positive number of seconds, not {time!r}")
+    check_seconds("time", time)
     if type(seed) is not int:
         raise InvalidArgumentType(f"seed must be an int, not {seed!r}")
     check_int("depth", depth, 1, 64)
