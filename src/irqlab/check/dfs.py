@@ -59,8 +59,8 @@ from irqlab.errors import InvalidArgumentType, InvalidArgumentValue, IrqlabError
 from irqlab.sim import Strategy
 from irqlab.sim._core import RCU_STATE
 
-__all__ = ["DfsExplorer", "NondeterministicScenario", "Prefix", "iter_prefixes", "outcome_key",
-           "outcomes", "split_prefixes", "step_footprint"]
+__all__ = ["MAX_SPLIT_DEPTH", "DfsExplorer", "NondeterministicScenario", "Prefix",
+           "iter_prefixes", "outcome_key", "outcomes", "split_prefixes", "step_footprint"]
 
 _HW = "hw"  # the key of "the hardware" in footprints
 # footprint values: read, write (a lock's release is a plain write), lock acquisition (a
@@ -705,6 +705,8 @@ class DfsExplorer:
 
 
 Prefix = tuple[tuple[int, ...], tuple[dict[Any, dict[Any, int]], ...]]
+#: The deepest prefix enumeration (:func:`iter_prefixes`) accepts, in choice points.
+MAX_SPLIT_DEPTH = 64
 
 
 def iter_prefixes(target: Target, depth: int, *, preemptions: int | None = None,
@@ -719,7 +721,7 @@ def iter_prefixes(target: Target, depth: int, *, preemptions: int | None = None,
     whole tree's enumeration that lie in it, with the same sleep sets.  ``depth`` counts
     choice points from the root and must be at least ``len(prefix)``.
     """
-    check_int("depth", depth, 0, 64)
+    check_int("depth", depth, 0, MAX_SPLIT_DEPTH)
     if len(prefix) > depth:
         raise InvalidArgumentValue(
             f"depth must be at least the prefix length {len(prefix)}, not {depth!r}")

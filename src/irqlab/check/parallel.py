@@ -62,7 +62,7 @@ from multiprocessing.connection import wait as _wait
 from typing import Any
 
 from irqlab.check import explore as _explore
-from irqlab.check.dfs import Prefix
+from irqlab.check.dfs import MAX_SPLIT_DEPTH, Prefix
 from irqlab.check.run import Target, run_built
 from irqlab.errors import InvalidArgumentValue, IrqlabError
 
@@ -76,7 +76,6 @@ __all__ = ["DFS_SPLIT_DEPTH", "DFS_SPLIT_WORKERS", "IN_PROCESS_BELOW", "Shard", 
 #: subtree is split again, that many choice points deeper (vmd-balance: 12 subtrees at 14).
 DFS_SPLIT_DEPTH = 7
 DFS_SPLIT_WORKERS = 4
-_MAX_SPLIT_DEPTH = 64  # (iter_prefixes's limit)
 #: Random/PCT explorations with a schedule budget below this run in the calling process
 #: alone (same result): a child process would not earn its start-up back.
 IN_PROCESS_BELOW = 64
@@ -253,7 +252,7 @@ def _split(t: Target, depth: int, preemptions: int | None, prefix: Prefix = ((),
         return
     second = next(it, None)
     if second is None:
-        if len(first[0]) == depth and depth + DFS_SPLIT_DEPTH <= _MAX_SPLIT_DEPTH:
+        if len(first[0]) == depth and depth + DFS_SPLIT_DEPTH <= MAX_SPLIT_DEPTH:
             yield from _split(t, depth + DFS_SPLIT_DEPTH, preemptions, first)
         else:
             yield first
