@@ -25,6 +25,8 @@ import sys
 import time
 from typing import Any
 
+from floor import floor_rate
+
 from irqlab.check.counter import expected_classes
 from irqlab.check.dfs import DfsExplorer
 from irqlab.check.explore import explore
@@ -48,7 +50,7 @@ def dfs_count(target: Target, reduction: bool = True, limit: float = 120.0
 
 def engine_only(n: int, k: int, runs: int = 2000) -> float:
     """Runs/s of the engine alone: a fresh scenario per run, random choices, no observers,
-    no footprints -- the floor that exploration with observers and DPOR builds on."""
+    no footprints -- the base that exploration with observers and DPOR builds on."""
     from irqlab import sim
     from irqlab.check.run import run_built
 
@@ -63,9 +65,10 @@ def counter_table(quick: bool) -> bool:
     ok = True
     print("counter benchmark: N CPUs x K spin_lock-protected increments (DFS, source-DPOR)")
     print("  (s/s obs: DFS with every observer; s/s bare: DFS without observers; engine: one "
-          "random run per schedule, no observers, no DPOR)")
+          "random run per schedule, no observers, no DPOR;\n   floor: a bare generator "
+          "explorer, no CPUs, contexts, events, DPOR or observers: benchmarks/floor.py)")
     print(f"  {'NxK':<5} {'orders':>7} {'explored':>9} {'blocked':>8} {'s/s obs':>9} "
-          f"{'s/s bare':>9} {'engine':>9} {'no-POR':>9} {'factor':>7}")
+          f"{'s/s bare':>9} {'engine':>9} {'floor':>9} {'no-POR':>9} {'factor':>7}")
     sizes = [(3, 2), (3, 3)] if quick else [(3, 2), (3, 3), (4, 2)]
     best = 0.0
     for n, k in sizes:
@@ -82,7 +85,7 @@ def counter_table(quick: bool) -> bool:
         rate = s / dt
         best = max(best, rate)
         print(f"  {n}x{k:<3} {want:>7} {s:>9} {b:>8} {rate:>9.0f} {s2 / dt2:>9.0f} "
-              f"{engine_only(n, k):>9.0f} {nored:>9} {factor:>7}")
+              f"{engine_only(n, k):>9.0f} {floor_rate(n, k):>9.0f} {nored:>9} {factor:>7}")
         if s != want:
             ok = False
             print(f"  FAIL: {n}x{k} explored {s} schedules, expected {want}")
