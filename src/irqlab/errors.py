@@ -80,22 +80,36 @@ class _AccessFault(Exception):
         super().__init__(reason)
 
 
-def check_int(name: str, value: object, lo: int, hi: int) -> int:
-    """Validate an integer argument in ``[lo, hi]`` and return it."""
+def check_int(name: str, value: object, lo: int, hi: int, *,
+              decimal: bool | None = None) -> int:
+    """Validate an integer argument in ``[lo, hi]`` and return it.
+
+    The range in the error message is written in decimal for counts and indices
+    and in hex for IDs, addresses and masks: ``decimal=True`` or ``False`` says
+    which; ``None`` (the default) picks decimal when both bounds are within
+    +-4096 and hex otherwise.
+    """
     if type(value) is not int:
         if isinstance(value, int) and not isinstance(value, bool):
             value = int(value)
         else:
             raise InvalidArgumentType(f"{name} must be an int, not {value!r}")
     if not lo <= value <= hi:
-        # counts and indices in decimal, wide ranges (IDs, addresses, masks) in hex
-        rng = f"[{lo}, {hi}]" if lo >= -4096 and hi <= 4096 else f"[{lo:#x}, {hi:#x}]"
+        if decimal is None:
+            decimal = lo >= -4096 and hi <= 4096
+        rng = f"[{lo}, {hi}]" if decimal else f"[{lo:#x}, {hi:#x}]"
         raise InvalidArgumentValue(f"{name} must be in {rng}, not {value!r}")
     return value
 
 
 def check_seconds(name: str, value: object) -> None:
-    """Validate an optional time budget: ``None`` or a positive number of seconds."""
-    if value is not None and (not isinstance(value, int | float) or isinstance(value, bool)
-                              or value <= 0):
+    """Validate an optional time budget: ``None`` or a positive, finite number of seconds.
+
+    NaN and infinity are rejected: neither is a time limit (NaN compares false with
+    every elapsed time, so it would remove the limit).
+    """
+    if value is None:
+        return
+    if (not isinstance(value, int | float) or isinstance(value, bool) or value != value
+            or value <= 0 or value == float("inf")):
         raise InvalidArgumentValue(f"{name} must be a positive number of seconds, not {value!r}")

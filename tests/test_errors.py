@@ -1,0 +1,44 @@
+"""``irqlab.errors``: the shared argument checks (``check_int``, ``check_seconds``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from irqlab.errors import InvalidArgumentType, InvalidArgumentValue, check_int, check_seconds
+
+
+def test_check_int_ranges_default_by_width() -> None:
+    assert check_int("n", 5, 1, 10) == 5
+    with pytest.raises(InvalidArgumentValue, match=r"^n must be in \[1, 10\], not 0$"):
+        check_int("n", 0, 1, 10)
+    with pytest.raises(InvalidArgumentValue, match=r"^ICID must be in \[0x0, 0xffff\], not -1$"):
+        check_int("ICID", -1, 0, 0xFFFF)
+    with pytest.raises(InvalidArgumentType, match=r"^n must be an int, not '3'$"):
+        check_int("n", "3", 1, 10)
+
+
+def test_check_int_decimal_for_counts() -> None:
+    with pytest.raises(InvalidArgumentValue,
+                       match=r"^budget must be in \[1, 1099511627776\], not 0$"):
+        check_int("budget", 0, 1, 1 << 40, decimal=True)
+    with pytest.raises(InvalidArgumentValue, match=r"^mask must be in \[0x0, 0xff\], not 256$"):
+        check_int("mask", 256, 0, 0xFF, decimal=False)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf"), 0, -1.0, True,
+                                   "1"])
+def test_check_seconds_rejects(value: object) -> None:
+    with pytest.raises(InvalidArgumentValue,
+                       match=r"^time must be a positive number of seconds, not "):
+        check_seconds("time", value)
+
+
+def test_check_seconds_nan_message() -> None:
+    with pytest.raises(InvalidArgumentValue,
+                       match=r"^time must be a positive number of seconds, not nan$"):
+        check_seconds("time", float("nan"))
+
+
+@pytest.mark.parametrize("value", [None, 0.001, 1, 1e9])
+def test_check_seconds_accepts(value: object) -> None:
+    check_seconds("time", value)
