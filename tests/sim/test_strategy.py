@@ -214,6 +214,44 @@ def test_malformed_schedule_strings(bad: str) -> None:
         sim.decode_schedule(bad)
 
 
+def test_schedule_total_choices_are_bounded() -> None:
+    """Repeats are capped in total, not only each one: a short string cannot expand to GBs."""
+    head = "v1.01234567.01234567."
+    limit = sim.strategy.MAX_SCHEDULE_CHOICES
+    assert len(sim.decode_schedule(f"{head}y{limit}z0")[2]) == limit
+    half = f"y{limit // 2}z0"
+    # the third repeat would pass the limit: reported at its position in the string
+    bad = head + half * 3
+    with pytest.raises(InvalidArgumentValue, match=(
+            rf"^schedule has more than {limit} choices at character {len(head + half * 2)}, "
+            r"not 'v1\.")):
+        sim.decode_schedule(bad)
+    with pytest.raises(InvalidArgumentValue, match=rf"^schedule has more than {limit} choices"):
+        sim.decode_schedule(f"{head}0y{limit}z1")
+    with pytest.raises(InvalidArgumentValue, match=rf"^schedule has a repeat count over {limit}"):
+        sim.decode_schedule(f"{head}y16777216z0")
+    # a huge digit string: a one-line error, not int()'s digit-limit ValueError
+    with pytest.raises(InvalidArgumentValue, match=r"^schedule has a repeat count over"):
+        sim.decode_schedule(f"{head}y{'9' * 5000}z0")
+
+
+def test_schedule_error_position_counts_from_the_start() -> None:
+    with pytest.raises(InvalidArgumentValue,
+                       match=r"^schedule has a stray 'z' at character 22, not "):
+        sim.decode_schedule("v1.01234567.01234567.0z")
+    with pytest.raises(InvalidArgumentValue, match=r"^schedule has a bad escape at character 23"):
+        sim.decode_schedule("  v1.01234567.01234567.wzx")
+
+
+def test_schedule_error_shows_a_long_string_cut_short() -> None:
+    text = "v1.01234567.01234567." + "0" * 5000 + "z"
+    with pytest.raises(InvalidArgumentValue) as e:
+        sim.decode_schedule(text)
+    msg = str(e.value)
+    assert msg.startswith("schedule has a stray 'z' at character 5021, not 'v1.01234567")
+    assert msg.endswith("... (5022 characters)") and len(msg) < 200
+
+
 def test_replay_argument_types() -> None:
     with pytest.raises(InvalidArgumentType, match=r"^schedule must be"):
         sim.Replay(3)  # type: ignore[arg-type]

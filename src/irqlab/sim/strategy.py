@@ -29,7 +29,8 @@ every step, also single-option ones and the step whose model code raised) and
 
 The schedule string is ``v1.<scenario hash>.<shape hash>.<choices>``: the
 choices one character each (``0-9a-v`` for 0..31, ``w<hex>x`` above; a run of
-five or more equal choices as ``y<count>z<choice>``), the
+five or more equal choices as ``y<count>z<choice>``; at most
+:data:`MAX_SCHEDULE_CHOICES` choices in all), the
 shape hash a digest of each choice point's option count and chosen key, so a
 replay that takes the same indices through a different-shaped run is
 detected when the recorded prefix is consumed.
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
     from irqlab.sim.result import RunResult
 
 __all__ = [
+    "MAX_SCHEDULE_CHOICES",
     "Random",
     "Replay",
     "RoundRobin",
@@ -93,47 +95,76 @@ def encode_schedule(scenario_hash: str, shape: int, choices: Sequence[int]) -> s
     return f"v1.{scenario_hash}.{shape:08x}.{''.join(parts)}"
 
 
+#: The most choices a schedule string may decode to (a documented limit: ten times the
+#: engine's default ``max_steps``; a run has at most one choice per step).  Checked while
+#: decoding, so ``y<count>z`` repeats cannot make a short string expand without bound.
+MAX_SCHEDULE_CHOICES = 1 << 20
+
+
+def _shown(text: str) -> str:
+    """``text`` for an error message: its repr, cut short when it is long."""
+    if len(text) <= 100:
+        return repr(text)
+    return f"{text[:80]!r}... ({len(text)} characters)"
+
+
 def _bad(text: str, i: int, what: str) -> InvalidArgumentValue:
-    return InvalidArgumentValue(f"schedule has {what} at {i}, not {text!r}")
+    # i counts characters from the start of the string as given
+    return InvalidArgumentValue(f"schedule has {what} at character {i}, not {_shown(text)}")
 
 
 def decode_schedule(text: str) -> tuple[str, int, list[int]]:
-    """Parse a schedule string into ``(scenario_hash, shape, choices)``."""
+    """Parse a schedule string into ``(scenario_hash, shape, choices)``.
+
+    Surrounding whitespace is ignored.  Raises :class:`InvalidArgumentValue` for a
+    malformed string (the message gives the position of the first bad character,
+    counted from the start of ``text``) and for one that decodes to more than
+    :data:`MAX_SCHEDULE_CHOICES` choices.
+    """
     if not isinstance(text, str):
         raise InvalidArgumentType(f"schedule must be a str, not {text!r}")
-    m = _RE.fullmatch(text.strip())
+    stripped = text.strip()
+    m = _RE.fullmatch(stripped)
     if m is None:
         raise InvalidArgumentValue(
-            f"schedule must look like 'v1.<8 hex>.<8 hex>.<choices>', not {text!r}")
+            f"schedule must look like 'v1.<8 hex>.<8 hex>.<choices>', not {_shown(text)}")
     body = m.group(3)
+    base = len(text) - len(text.lstrip()) + m.start(3)  # body[i] is text[base + i]
+    limit = MAX_SCHEDULE_CHOICES
     out: list[int] = []
     i = 0
     n = len(body)
     while i < n:
         count = 1
+        start = i
         if body[i] == "y":
             j = body.find("z", i + 1)
             digits = body[i + 1:j] if j > 0 else ""
-            if not digits.isdigit() or not digits.isascii() or int(digits) < 1:
-                raise _bad(text, i, "a bad repeat count")
-            if int(digits) > 1 << 24:
-                raise _bad(text, i, "a repeat count over 2**24")
+            # (isdigit alone admits non-ASCII digits; 8 digits are over the limit anyway,
+            # and int() of a very long digit string is slow or refused)
+            decimal = digits.isascii() and digits.isdigit()
+            if decimal and len(digits) > 7:
+                raise _bad(text, base + i, f"a repeat count over {limit}")
+            if not decimal or int(digits) < 1:
+                raise _bad(text, base + i, "a bad repeat count")
             count = int(digits)
             i = j + 1
             if i >= n:
-                raise _bad(text, i, "a repeat without a choice")
+                raise _bad(text, base + i, "a repeat without a choice")
         ch = body[i]
         if ch == "w":
             j = body.find("x", i + 1)
             if j <= i + 1 or any(c not in "0123456789abcdef" for c in body[i + 1:j]):
-                raise _bad(text, i, "a bad escape")
+                raise _bad(text, base + i, "a bad escape")
             v = int(body[i + 1:j], 16)
             i = j + 1
         elif ch in _VALUE:
             v = _VALUE[ch]
             i += 1
         else:
-            raise _bad(text, i, f"a stray {ch!r}")
+            raise _bad(text, base + i, f"a stray {ch!r}")
+        if len(out) + count > limit:
+            raise _bad(text, base + start, f"more than {limit} choices")
         if count == 1:
             out.append(v)
         else:
