@@ -92,6 +92,37 @@ def test_a_plain_flag_read_is_found_as_a_context_acting_differently() -> None:
     assert any("then acts differently" in s.difference for s in res.suspects)
 
 
+def test_a_reordering_that_cannot_be_followed_says_why() -> None:
+    # a plain dict decides whether the reader makes a second step: moved before the
+    # publication, the reader ends after one step and only the updater can run
+    def factory(strategy: sim.Strategy) -> sim.Engine:
+        eng = sim.Engine(cpus=2, strategy=strategy)
+        state: dict[str, Any] = {"obj": None}
+
+        async def upd() -> None:
+            o = sim.alloc("foo")
+            state["obj"] = o        # undeclared
+            await sim.point("published")
+            state["obj"] = None
+            sim.kfree(o)
+            await sim.point("freed")
+
+        async def rd() -> None:
+            await sim.point("start")
+            p = state["obj"]
+            if p is not None:
+                await sim.access(p, "r", "p->x")
+
+        eng.spawn(0, upd, name="upd")
+        eng.spawn(1, rd, name="rd")
+        return eng
+
+    res = audit(factory, runs=20)
+    diffs = [s.difference for s in res.suspects]
+    assert any(d.endswith("was the only context able to run, not the one the reordering "
+                          "moves there") for d in diffs), diffs
+
+
 def test_data_choices_and_interrupts_replay_by_context() -> None:
     # every value of a data choice and every interrupt entry is followed per context:
     # the counter with an irq handler and a model with data choices audit clean

@@ -52,3 +52,21 @@ def test_outcomes_budget_and_arguments() -> None:
     assert all(s.startswith("v1.") for s in seen.values())
     with pytest.raises(InvalidArgumentValue, match=r"^budget must be in"):
         outcomes(t, budget=0)
+
+
+def test_outcomes_of_a_factory() -> None:
+    from irqlab import sim
+
+    def two_writers(strategy: sim.Strategy) -> sim.Engine:
+        eng = sim.Engine(cpus=2, strategy=strategy)
+        x = sim.Atomic(0, name="x")
+
+        async def write(v: int) -> None:
+            await x.set(v)
+
+        eng.spawn(0, write, 1)
+        eng.spawn(1, write, 2)
+        return eng
+
+    seen, n, done = outcomes(two_writers)
+    assert done and n == 2 and len(seen) == 1  # (the engine outcome alone: "ok")

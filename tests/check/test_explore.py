@@ -184,3 +184,25 @@ def test_bounded_dfs_on_two_workers_says_the_same() -> None:
                 params={"cpus": 2, "iters": 1})
     assert r.info.startswith("DFS (source-DPOR + sleep sets, <= 1 preemptions; not every "
                              "behaviour within the bound: --no-reduction for all) in shards: ")
+
+
+def test_observe_preempt_rt_applies_lockdeps_rt_rules() -> None:
+    def raw_then_spin(strategy: sim.Strategy) -> sim.Engine:
+        eng = sim.Engine(cpus=1, strategy=strategy)
+        r = sim.SpinLock("R", raw=True)
+        s = sim.SpinLock("S")
+
+        async def t() -> None:
+            await r.lock()
+            await s.lock()   # spinlock_t sleeps on PREEMPT_RT: not under a raw spinlock
+            s.unlock()
+            r.unlock()
+
+        eng.spawn(0, t)
+        return eng
+
+    assert explore(raw_then_spin, strategy="dfs").verdict == "clean"
+    r = explore(raw_then_spin, strategy="dfs", observe="preempt_rt")
+    assert r.finding is not None and r.finding.kind == "lockdep:invalid-wait-context"
+    with pytest.raises(InvalidArgument, match="observe must be"):
+        explore(raw_then_spin, observe="rt")

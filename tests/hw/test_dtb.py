@@ -194,6 +194,45 @@ def test_too_many_cpus_for_regions(tmp_path: Path) -> None:
         config_from_dtb(_edited(tmp_path, edit))
 
 
+def test_read_is_bounded_by_the_header() -> None:
+    """/dev/zero: the header's magic is wrong, so nothing past it is read (no hang)."""
+    with pytest.raises(DtbError, match=r"^/dev/zero: not a flattened device tree "
+                                       r"\(bad magic 0x00000000\)$"):
+        config_from_dtb("/dev/zero")
+
+
+def test_file_longer_than_totalsize(tmp_path: Path) -> None:
+    p = tmp_path / "long.dtb"
+    p.write_bytes(fixture("qemu-virt-gicv3-its-4cpu").read_bytes() + bytes(64))
+    with pytest.raises(DtbError, match=r"long.dtb: the file is longer than the device tree in "
+                                       r"it \(header totalsize 8022 bytes\)$"):
+        config_from_dtb(p)
+
+
+def test_totalsize_over_the_maximum(tmp_path: Path) -> None:
+    from irqlab.hw.dtb import MAX_DTB_SIZE
+
+    data = bytearray(fixture("qemu-virt-gicv3-its-4cpu").read_bytes())
+    data[4:8] = (MAX_DTB_SIZE + 1).to_bytes(4, "big")
+    p = tmp_path / "big.dtb"
+    p.write_bytes(bytes(data))
+    with pytest.raises(DtbError, match=rf"big.dtb: device tree too large \(totalsize "
+                                       rf"{MAX_DTB_SIZE + 1} bytes, at most {MAX_DTB_SIZE}\)$"):
+        config_from_dtb(p)
+
+
+def test_path_with_a_newline_stays_on_one_line(tmp_path: Path) -> None:
+    p = tmp_path / "a\nb.dtb"
+    with pytest.raises(DtbError, match=r"a\\nb.dtb': cannot read: No such file") as e:
+        config_from_dtb(p)
+    _one_line(e.value)
+
+
+def test_empty_path() -> None:
+    with pytest.raises(InvalidArgumentValue, match=r"^path must name a device tree file, not ''$"):
+        config_from_dtb("")
+
+
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(DtbError, match=r"nope.dtb: cannot read: No such file or directory$"):
         config_from_dtb(tmp_path / "nope.dtb")

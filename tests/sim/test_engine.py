@@ -321,3 +321,43 @@ def test_footprints_note_every_access_to_the_machine() -> None:
     assert [hw for name, hw in steps if name == "idle"] == [False, False]
     assert m.bus.on_access is None                # the hook goes with the run
     m.cpus[0].read(gicd + 0x4)                     # and the machine works on without it
+
+
+def _one_lock_model(strategy: sim.Strategy, fingerprint: str = "") -> sim.Engine:
+    eng = sim.Engine(cpus=2, strategy=strategy, fingerprint=fingerprint)
+    lk = sim.SpinLock("L")
+
+    async def take() -> None:
+        await lk.lock()
+        lk.unlock()
+
+    eng.spawn(0, take)
+    eng.spawn(1, take)
+    return eng
+
+
+def _point_model(strategy: sim.Strategy) -> sim.Engine:
+    eng = sim.Engine(cpus=2, strategy=strategy)
+
+    async def step() -> None:
+        await sim.point()
+        await sim.point()
+
+    eng.spawn(0, step)
+    eng.spawn(1, step)
+    return eng
+
+
+def test_without_a_fingerprint_the_model_is_named_by_its_code() -> None:
+    res = _one_lock_model(sim.Random(1)).run()
+    assert _one_lock_model(sim.Replay(res.schedule)).run().schedule == res.schedule
+    with pytest.raises(sim.ScheduleDivergence, match="recorded for scenario"):
+        _point_model(sim.Replay(res.schedule)).run()
+    # a given fingerprint is used as it is
+    eng = _one_lock_model(sim.Random(1), fingerprint="x")
+    eng.run()
+    assert eng.fingerprint == "x"
+    eng = _one_lock_model(sim.Random(1))
+    eng.run()
+    assert eng.fingerprint == ("model 0:test_engine.py:_one_lock_model.<locals>.take;"
+                               "1:test_engine.py:_one_lock_model.<locals>.take")

@@ -2,15 +2,19 @@
 
 from irqlab.check.findings import Finding
 
-__all__ = ["Finding", "explore_test", "run_once"]
+__all__ = ["Finding", "NotExhaustive", "explore_test", "replay", "run_once"]
 
 
 def __getattr__(name: str) -> object:
-    # lazy: run_once and the pytest plugin's decorator (irqlab.check.explore is a module)
-    if name == "explore_test":
-        from irqlab.check.pytest_plugin import explore_test
+    # lazy: run_once, replay and the pytest plugin's names (irqlab.check.explore is a module)
+    if name in ("explore_test", "NotExhaustive"):
+        from irqlab.check import pytest_plugin
 
-        return explore_test
+        return getattr(pytest_plugin, name)
+    if name == "replay":
+        from irqlab.check.report import replay
+
+        return replay
     if name == "run_once":
         from irqlab.check.run import run_once
 

@@ -176,7 +176,8 @@ class _Watch(Strategy):
         n = len(self.steps)
         want = self.want
         if want is not None and (n >= len(want) or want[n] != ident):
-            raise _Diverged(f"step {n}: {_name(c)} ran, the only context able to")
+            raise _Diverged(f"step {n}: {_name(c)} was the only context able to run, not "
+                            f"the one the reordering moves there")
         opts = frozenset(self._options) if self._options is not None else frozenset((ident,))
         self._options = None
         op = engine.last_op

@@ -54,7 +54,7 @@ from collections.abc import Iterator, Sequence
 from operator import attrgetter
 from typing import Any
 
-from irqlab.check.run import Outcome, Target, run_built
+from irqlab.check.run import Outcome, Target, make_target, run_built
 from irqlab.errors import InvalidArgumentType, InvalidArgumentValue, IrqlabError, check_int
 from irqlab.sim import Strategy
 from irqlab.sim._core import RCU_STATE
@@ -757,10 +757,11 @@ def outcome_key(out: Outcome) -> tuple[str, tuple[Any, ...], str]:
             out.world.summary(out.result) if out.world is not None else "")
 
 
-def outcomes(target: Target, *, reduction: bool = True, preemptions: int | None = None,
+def outcomes(target: Any, *, reduction: bool = True, preemptions: int | None = None,
              budget: int | None = None) -> tuple[dict[Any, str], int, bool]:
-    """Every distinct outcome a DFS of ``target`` reaches: ``({outcome: the schedule string
-    of its first run}, schedules explored, finished)``.
+    """Every distinct outcome a DFS of ``target`` (a :class:`~irqlab.check.run.Target`,
+    scenario name or factory) reaches: ``({outcome: the schedule string of its first
+    run}, schedules explored, finished)``.
 
     An outcome is :func:`outcome_key`: the engine outcome, the findings' kinds and sites,
     and the world's summary.  Comparing
@@ -771,7 +772,7 @@ def outcomes(target: Target, *, reduction: bool = True, preemptions: int | None 
     """
     if budget is not None:
         check_int("budget", budget, 1, 1 << 40)
-    ex = DfsExplorer(target, preemptions=preemptions, reduction=reduction)
+    ex = DfsExplorer(make_target(target), preemptions=preemptions, reduction=reduction)
     seen: dict[Any, str] = {}
     while not ex.finished and (budget is None or ex.schedules < budget):
         out = ex.next_run()

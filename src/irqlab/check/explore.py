@@ -177,8 +177,8 @@ def explore(target: Any, variant: str | None = None, *, strategy: str = "random"
             budget: int | None = None, time: float | None = None, seed: int = 0,
             depth: int = 3, preemptions: int | None = None, reduction: bool = True,
             workers: int = 1, shrink: bool = True, progress: Progress | None = None,
-            params: dict[str, Any] | None = None, observe: bool = True,
-            stop: str = "expected") -> ExploreResult:
+            params: dict[str, Any] | None = None, observe: bool | str = True,
+            stop: str = "expected", expect: str | None = None) -> ExploreResult:
     """Explore ``target`` (scenario name, Scenario, Target or factory) until a finding or
     the budget; shrink the finding.  Deterministic for a given schedule budget
     (``time`` may stop it earlier).  ``progress(schedules, seconds, findings)`` is
@@ -187,12 +187,16 @@ def explore(target: Any, variant: str | None = None, *, strategy: str = "random"
     ``stop="expected"`` (default): for a variant that claims a finding kind, go on
     past runs that show only other kinds until one shows the claimed kind (if none
     does, the first other finding is reported); ``stop="first"``: stop at the first
-    finding of any kind.
+    finding of any kind.  ``expect``: the finding kind to look for in a model of your own
+    (a factory; e.g. ``"deadlock"`` to go on past lockdep's prediction of it until a
+    schedule witnesses it), or instead of a variant's claim.  ``observe``: the checker's
+    observers (True), none (False), or all with lockdep's PREEMPT_RT rules
+    (``"preempt_rt"``).
     """
     _check_args(strategy, budget, time, seed, depth, preemptions, workers)
     if stop not in ("expected", "first"):
         raise InvalidArgumentValue(f"stop must be 'expected' or 'first', not {stop!r}")
-    t = make_target(target, variant, params, observe=observe)
+    t = make_target(target, variant, params, observe=observe, expect=expect)
     want = t.expect if stop == "expected" else None
     if workers > 1:
         from irqlab.check.parallel import explore_parallel

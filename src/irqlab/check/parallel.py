@@ -94,7 +94,7 @@ class Shard:
     scenario: str
     variant: str
     params: tuple[tuple[str, Any], ...]
-    observe: bool
+    observe: bool | str
     strategy: str
     seed: int = 0
     depth: int = 3

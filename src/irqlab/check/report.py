@@ -1,7 +1,6 @@
 """Text reports of explorations: the finding, its sites, the counterexample drawn, the replay line.
 
-The drawing is G1's CPU-column picture (:mod:`irqlab.check.columns`) when it
-is available; otherwise a plain list of the failing run's steps.  The events
+The drawing is the CPU-column picture of :mod:`irqlab.check.columns`.  The events
 come from one more run of the (shrunk) schedule with recording on, so the
 exploration itself never records events.  Deterministic: no timings unless
 ``timing=True``.
@@ -14,7 +13,7 @@ from typing import Any
 from irqlab.check.findings import Finding
 from irqlab.check.run import Outcome, Target, run_built
 
-__all__ = ["draw", "format_finding", "format_result", "record_run", "step_list"]
+__all__ = ["draw", "format_finding", "format_outcome", "format_result", "record_run", "replay"]
 
 
 def record_run(target: Target, schedule: str) -> Outcome:
@@ -38,47 +37,52 @@ def record_run(target: Target, schedule: str) -> Outcome:
     return out
 
 
-def step_list(events: list[Any], *, limit: int = 200) -> str:
-    """A plain numbered list of the steps (fallback drawing)."""
-    lines = []
-    names: dict[int, str] = {ev.args["tid"]: ev.args["name"] for ev in events
-                             if ev.kind in ("sim_spawn", "sim_exit")}
-    for ev in events:
-        k = ev.kind
-        a = ev.args
-        if k == "sim_step":
-            who = names.get(a["tid"], f"tid{a['tid']}")
-            where = "dev " if ev.cpu is None else f"cpu{ev.cpu}"
-            lab = f" {a['label']}" if a.get("label") else ""
-            lines.append(f"  {ev.time:4d} {where} {who:<16} {a['op']}{lab}")
-        elif k in ("sim_irq_enter", "sim_irq_exit", "sim_rcu_gp", "sim_free", "sim_error",
-                   "sim_deadlock") or (k == "sim_access" and not a.get("live", True)):
-            where = "    " if ev.cpu is None else f"cpu{ev.cpu}"
-            lines.append(f"  {ev.time:4d} {where}   -> {ev.text()}")
-    if len(lines) > limit:
-        lines = [*lines[:limit], f"  ... {len(lines) - limit} more"]
+def replay(target: Any, schedule: str, variant: str | None = None, *,
+           params: dict[str, Any] | None = None, observe: bool | str = True) -> Outcome:
+    """Run ``schedule`` (a schedule string a report printed) on ``target`` -- a scenario
+    name with ``variant``/``params``, a :class:`~irqlab.check.run.Target` or a factory
+    ``(strategy) -> World | Engine`` -- with every event recorded; ``print(out.report())``
+    shows the findings and the run in CPU columns.  A schedule of another model, or one
+    the run no longer follows, raises :class:`~irqlab.sim.ScheduleDivergence`."""
+    from irqlab.check.run import make_target
+
+    if not isinstance(schedule, str):
+        from irqlab.errors import InvalidArgumentType
+
+        raise InvalidArgumentType(f"schedule must be a schedule string, not {schedule!r}")
+    return record_run(make_target(target, variant, params, observe=observe), schedule)
+
+
+def format_outcome(out: Outcome, *, draw: bool = True) -> str:
+    """The text of one recorded run: outcome, summary, findings, the drawing, the verdict."""
+    res = out.result
+    lines = [f"{res.outcome} after {res.steps} steps: {res.schedule}"]
+    summary = out.world.summary(res) if out.world is not None else ""
+    if summary:
+        lines.append("  " + summary.rstrip().replace("\n", "\n  "))
+    for f in out.findings:
+        lines.append("  " + format_finding(f).replace("\n", "\n  "))
+    if draw:
+        lines.append("  run:")
+        lines.append(_indent(_draw(out, out.findings[0] if out.findings else None)))
+    lines.append(f"verdict: {'FINDING' if out.findings else 'CLEAN'}")
     return "\n".join(lines)
 
 
 def draw(outcome: Outcome, finding: Finding | None = None) -> str:
-    """The counterexample picture: CPU columns if :mod:`irqlab.check.columns` exists."""
-    events = outcome.events or []
-    try:
-        from irqlab.check.columns import draw as draw_columns  # G1's drawing
-    except ImportError:
-        return step_list(events)
-    source = outcome.recorder if outcome.recorder is not None else events
+    """The counterexample picture: the run in CPU columns (:mod:`irqlab.check.columns`)."""
+    from irqlab.check.columns import draw as draw_columns
+    from irqlab.check.run import signature
+
+    source = outcome.recorder if outcome.recorder is not None else (outcome.events or [])
     if finding is not None:
         # the finding as made in *this* run (event numbers differ between runs)
-        from irqlab.check.run import signature
-
         want = signature(finding)
         finding = next((f for f in outcome.findings if signature(f) == want), finding)
-    try:
-        return str(draw_columns(source, finding=finding))
-    except TypeError:  # an older draw() without finding=
-        step = finding.step if finding is not None else None
-        return str(draw_columns(source, highlight=step))
+    return str(draw_columns(source, finding=finding))
+
+
+_draw = draw  # (the report functions' ``draw`` argument shadows it)
 
 
 def _indent(text: str, pad: str = "    ") -> str:
@@ -101,8 +105,11 @@ def format_result(res: Any, *, draw: bool = True, timing: bool = False) -> str:
     head = f"{t.name} --variant {t.variant}" if t.variant else t.name
     exp = t.expect
     verdict = res.verdict.upper()
-    if t.scenario is None:
+    if t.scenario is None and exp is None:
         lines = [f"{head}: {verdict}"]  # a model of the user's: it claims nothing
+    elif t.scenario is None:
+        ok = "as expected" if res.expected else f"UNEXPECTED (expected {exp})"
+        lines = [f"{head}: {verdict} ({ok})"]
     else:
         ok = "as expected" if res.expected else (
             f"UNEXPECTED (variant claims {exp or 'clean'})")
@@ -133,6 +140,6 @@ def format_result(res: Any, *, draw: bool = True, timing: bool = False) -> str:
         except Exception as e:  # a scenario that does not replay deterministically
             lines.append(f"    (the schedule did not replay: {type(e).__name__}: {e})")
         else:
-            lines.append(_indent(globals()["draw"](rec, res.finding), "  "))
+            lines.append(_indent(_draw(rec, res.finding), "  "))
     lines.append(f"  replay: {res.replay_line}")
     return "\n".join(lines)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from irqlab.check.findings import Finding
@@ -33,29 +33,51 @@ from irqlab.errors import InvalidArgumentType, InvalidArgumentValue
 __all__ = ["Outcome", "Target", "make_target", "run_once", "signature"]
 
 
+#: The values of ``Target.observe``.
+OBSERVE = (True, False, "preempt_rt")
+
+
 @dataclass
 class Target:
     """What to build for each run: a scenario variant with parameters, or a factory.
 
     Picklable when it names a built-in scenario (``scenario`` is the name),
     which is what parallel shards carry.  ``observe`` selects the checker's
-    observers (True: all; False: only invariants and the engine outcome).
+    observers (True: all; ``"preempt_rt"``: all, lockdep with PREEMPT_RT's
+    wait-context rules -- ``spinlock_t`` sleeps; False: only invariants and the
+    engine outcome).
     """
 
     scenario: str | None = None
     variant: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
     factory: Callable[[Any], Any] | None = None
-    observe: bool = True
+    observe: bool | str = True
     name: str = ""
+    #: The finding kind the target must show (``None``: it must be clean).  A scenario
+    #: variant's defaults to its claim; a factory's (a model of the user's) is given.
+    expect: str | None = None
+    #: For a factory: the command that replays one of its schedules, ``{schedule}``
+    #: standing for the (shell-quoted) schedule string (the pytest plugin's
+    #: ``pytest NODE --irqlab-replay {schedule}``).  Empty: the Python call
+    #: :func:`irqlab.check.replay`.
+    replay_cmd: str = ""
 
     def __post_init__(self) -> None:
         if self.scenario is None and self.factory is None:
             raise InvalidArgumentValue("target must name a scenario or give a factory, not None")
+        if self.observe not in OBSERVE:
+            raise InvalidArgumentValue(f"observe must be True, False or 'preempt_rt', "
+                                       f"not {self.observe!r}")
+        if self.expect is not None and not isinstance(self.expect, str):
+            raise InvalidArgumentType(f"expect must be a finding kind (str) or None, "
+                                      f"not {self.expect!r}")
         if self.scenario is not None:
             sc = resolve_scenario(self.scenario)
             self.variant = self.variant or sc.default_variant
-            sc.variant(self.variant)
+            claim = sc.variant(self.variant).expect
+            if self.expect is None:
+                self.expect = claim
             self.params = sc.resolve_params(dict(self.params))
             if not self.name:
                 self.name = sc.name
@@ -76,17 +98,12 @@ class Target:
         d.pop("_sc", None)  # shards carry the name, not the scenario object
         return d
 
-    @property
-    def expect(self) -> str | None:
-        """The finding kind the variant must show (``None``: must be clean)."""
-        if self.scenario is None:
-            return None
-        return resolve_scenario(self.scenario).variant(self.variant or "").expect
-
     def replay_line(self, schedule: str) -> str:
         """The one command line that replays ``schedule`` on this target."""
         if self.scenario is None:
-            return f"irqlab.sim.Replay({schedule!r})  # on {self.name}"
+            if self.replay_cmd:
+                return self.replay_cmd.format(schedule=shlex.quote(schedule))
+            return f"irqlab.check.replay({self.name}, {schedule!r})"
         sc = resolve_scenario(self.scenario)
         parts = ["irqlab replay", self.scenario]
         if self.variant:
@@ -116,22 +133,28 @@ def resolve_scenario(name: Any) -> Any:
 
 
 def make_target(target: Any, variant: str | None = None, params: dict[str, Any] | None = None,
-                *, observe: bool = True) -> Target:
-    """Normalise ``target`` (a :class:`Target`, scenario name/object or factory) to a Target."""
+                *, observe: bool | str = True, expect: str | None = None) -> Target:
+    """Normalise ``target`` (a :class:`Target`, scenario name/object or factory) to a Target.
+
+    ``expect``: the finding kind the target must show, for a factory (a scenario variant
+    claims its own; given, it overrides the claim).
+    """
     from irqlab.scenarios import Scenario
 
     if isinstance(target, Target):
+        if expect is not None and expect != target.expect:
+            return replace(target, expect=expect)
         return target
     if isinstance(target, Scenario):
         target = target.name
     if isinstance(target, str):
         return Target(scenario=target, variant=variant, params=dict(params or {}),
-                      observe=observe)
+                      observe=observe, expect=expect)
     if callable(target):
         if variant is not None or params:
             raise InvalidArgumentValue(
                 f"variant and params must be None for a factory target, not {variant!r}")
-        return Target(factory=target, observe=observe)
+        return Target(factory=target, observe=observe, expect=expect)
     raise InvalidArgumentType(
         f"target must be a scenario name, Scenario, Target or factory, not {target!r}")
 
@@ -155,6 +178,13 @@ class Outcome:
     def schedule(self) -> str:
         return str(self.result.schedule)
 
+    def report(self, *, draw: bool = True) -> str:
+        """The run's outcome, its findings and (``draw``) the run in CPU columns: what
+        :func:`irqlab.check.replay` returns is printed with this."""
+        from irqlab.check.report import format_outcome
+
+        return format_outcome(self, draw=draw)
+
 
 def _engine_of(built: Any) -> tuple[Any, Any]:
     """``(world or None, engine)`` of what a target built."""
@@ -166,11 +196,15 @@ def _engine_of(built: Any) -> tuple[Any, Any]:
     raise InvalidArgumentType(f"factory must return a World or an Engine, not {built!r}")
 
 
-def _attach(engine: Any, observe: bool) -> Any:
+def _attach(engine: Any, observe: bool | str) -> Any:
     if not observe:
         return None
     from irqlab.check.observe import attach
 
+    if observe == "preempt_rt":
+        from irqlab.check.lockdep import Lockdep
+
+        return attach(engine, lockdep=Lockdep(engine, preempt_rt=True))
     return attach(engine)
 
 
@@ -180,7 +214,7 @@ def _outcome_findings(result: Any) -> list[Finding]:
     return outcome_findings(result)
 
 
-def run_built(built: Any, *, observe: bool = True, record: bool = False,
+def run_built(built: Any, *, observe: bool | str = True, record: bool = False,
               on_engine: Callable[[Any], None] | None = None, fast: bool = False) -> Outcome:
     """Run a freshly built world/engine once and collect its findings.
 
@@ -224,7 +258,7 @@ def run_built(built: Any, *, observe: bool = True, record: bool = False,
 
 
 def run_once(target: Any, variant: str | None = None, strategy: Any = None, *,
-             record: bool = False, observe: bool = True, **params: Any) -> Outcome:
+             record: bool = False, observe: bool | str = True, **params: Any) -> Outcome:
     """Build ``target`` (variant, params) with ``strategy``, run it once, return the outcome.
 
     ``strategy`` defaults to ``irqlab.sim.Random(0)``.  ``record=True`` keeps

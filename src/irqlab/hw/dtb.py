@@ -9,7 +9,8 @@ tree does not say (the number of SPIs, IDbits, the IMPLEMENTATION DEFINED
 choices) keeps the :class:`MachineConfig` default or comes from ``options``.
 
 The tree is parsed with libfdt's official Python binding (``import libfdt``).
-Any problem with the file -- unreadable, truncated, not a device tree, no GIC
+Any problem with the file -- unreadable, truncated, longer than its header's
+``totalsize`` or over :data:`MAX_DTB_SIZE`, not a device tree, no GIC
 node, a malformed ``reg`` -- raises :class:`~irqlab.errors.InvalidArgumentValue`
 with a one-line reason; a libfdt exception never escapes.
 
@@ -42,7 +43,8 @@ from irqlab.arch import virt as vm
 from irqlab.errors import InvalidArgumentType, InvalidArgumentValue
 from irqlab.hw.config import MachineConfig
 
-__all__ = ["DEFAULT_DTB", "GIC_COMPATIBLES", "DtbError", "config_from_dtb", "shipped_dtb"]
+__all__ = ["DEFAULT_DTB", "GIC_COMPATIBLES", "MAX_DTB_SIZE", "DtbError", "config_from_dtb",
+           "shipped_dtb"]
 
 #: ``compatible`` strings of the interrupt-controller node -> GIC architecture version.
 GIC_COMPATIBLES: dict[str, int] = {
@@ -60,6 +62,13 @@ _PCI_SPACE_MEM32 = 0x2
 
 #: The device tree the demo boots by default (shipped in ``irqlab/data``).
 DEFAULT_DTB = "qemu-virt-gicv3-its-4cpu.dtb"
+
+#: The largest device tree read (``totalsize`` in its header): 2 MiB, the limit Linux
+#: sets on arm64 (``MAX_FDT_SIZE`` in ``arch/arm64/include/asm/boot.h``).  A file is read
+#: no further than its header's ``totalsize`` (and must end there).
+MAX_DTB_SIZE = 2 << 20
+_FDT_MAGIC = 0xD00DFEED
+_FDT_HEADER_SIZE = 40
 
 _INSTALL_HINT = "reading device trees needs pylibfdt: pip install 'irqlab[dtb]'"
 
@@ -211,23 +220,58 @@ def config_from_dtb(path: str | os.PathLike[str], **options: Any) -> MachineConf
     for key in options:
         if key not in known:
             raise InvalidArgumentValue(f"unknown machine option {key}={options[key]!r}")
-    p = Path(path)
+    text = os.fspath(path)
+    if isinstance(text, bytes):
+        text = os.fsdecode(text)
+    if text == "":
+        raise InvalidArgumentValue("path must name a device tree file, not ''")
+    p = Path(text)
+    # a path from the user can hold any character: keep the message on one line
+    name = text if text.isprintable() else repr(text)
     try:
-        data = p.read_bytes()
+        data = _read_bounded(p, name)
     except OSError as e:
-        raise DtbError(f"{p}: cannot read: {e.strerror or e}") from None
+        raise DtbError(f"{name}: cannot read: {e.strerror or e}") from None
     libfdt = _libfdt()
-    return _parse(libfdt, data, str(p), options)
+    return _parse(libfdt, data, name, options)
+
+
+def _read_bounded(p: Path, name: str) -> bytes:
+    """The file's header, then as much as its ``totalsize`` says and one byte more.
+
+    Never more than :data:`MAX_DTB_SIZE` + 1 bytes, whatever the file is (``/dev/zero``
+    ends at the header: its magic is wrong).  :func:`_parse` judges what was read.
+    """
+    with open(p, "rb") as fh:
+        data = fh.read(_FDT_HEADER_SIZE)
+        if len(data) < _FDT_HEADER_SIZE:
+            return data
+        magic, totalsize = struct.unpack_from(">II", data, 0)
+        if magic != _FDT_MAGIC:
+            return data
+        if totalsize > MAX_DTB_SIZE:
+            raise DtbError(f"{name}: device tree too large (totalsize {totalsize} bytes, "
+                           f"at most {MAX_DTB_SIZE})")
+        return data + fh.read(max(totalsize - len(data), 0) + 1)
 
 
 def _parse(libfdt: Any, data: bytes, name: str, options: dict[str, Any]) -> MachineConfig:
-    if len(data) < 40:
+    if len(data) < _FDT_HEADER_SIZE:
         raise DtbError(f"{name}: not a flattened device tree (only {len(data)} bytes)")
     magic, totalsize = struct.unpack_from(">II", data, 0)
-    if magic != 0xD00DFEED:
+    if magic != _FDT_MAGIC:
         raise DtbError(f"{name}: not a flattened device tree (bad magic {magic:#010x})")
+    if totalsize > MAX_DTB_SIZE:
+        raise DtbError(f"{name}: device tree too large (totalsize {totalsize} bytes, "
+                       f"at most {MAX_DTB_SIZE})")
+    if totalsize < _FDT_HEADER_SIZE:
+        raise DtbError(f"{name}: not a flattened device tree (totalsize {totalsize} bytes, "
+                       f"less than its header)")
     if totalsize > len(data):
         raise DtbError(f"{name}: truncated device tree ({len(data)} of {totalsize} bytes)")
+    if totalsize < len(data):
+        raise DtbError(f"{name}: the file is longer than the device tree in it (header "
+                       f"totalsize {totalsize} bytes)")
     try:
         tree = _Tree(libfdt, data, name)
         fields = _read_fields(tree)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import os
 import traceback
 from collections import deque
 from collections.abc import Callable, Coroutine
@@ -339,6 +340,8 @@ class Engine(EngineServices):
         if RT.eng is not None:
             raise SimError("another engine run is in progress")
         self._ran = True
+        if not self.fingerprint:
+            self._default_fingerprint()
         RT.eng = self
         strategy = self.strategy
         try:
@@ -356,6 +359,24 @@ class Engine(EngineServices):
         self.result = res
         strategy.end(res)
         return res
+
+    def _default_fingerprint(self) -> None:
+        # No fingerprint given (a model of the user's): name the model by the code of
+        # the contexts spawned before the run and the irq handler, so that a schedule
+        # replayed on another model is refused.  (A fingerprint naming the parameters
+        # too is better: pass one.)
+        parts = []
+        for th in self._threads:
+            code = getattr(th.coro, "cr_code", None)
+            if code is not None:
+                parts.append(f"{th.cpu}:{os.path.basename(code.co_filename)}:"
+                             f"{code.co_qualname}")
+        h = self._handler
+        code = getattr(h, "__code__", None)
+        if code is not None:
+            parts.append(f"irq:{os.path.basename(code.co_filename)}:{code.co_qualname}")
+        self.fingerprint = "model " + ";".join(parts)
+        self.scenario_hash = _hash8(self.fingerprint)
 
     def _loop(self, strategy: Strategy) -> str:
         # The hot path: choice computation and the common step are inlined here
