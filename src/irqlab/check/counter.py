@@ -12,6 +12,8 @@ lock: an update can be lost, reported as ``invariant:counter``); a third,
 handler on the same CPU takes the same (non-irqsave) lock -- a deadlock
 under some schedule, and the lockdep pattern of seed 001.
 
+Parameters: ``cpus`` (N, 1..64, default 3) and ``iters`` (K, 1..100, default 2).
+
 Not one of the seed scenarios: it is reachable by name (``counter``) from
 :func:`irqlab.check.run.resolve_scenario` and the CLI, but ``irqlab list``
 and the default check-all show it apart.
@@ -23,9 +25,16 @@ from math import factorial
 from typing import Any
 
 from irqlab.check.findings import Finding
+from irqlab.errors import check_int
 from irqlab.scenarios import Scenario, Variant, World
 
-__all__ = ["SCENARIO", "expected_classes"]
+__all__ = ["MAX_CPUS", "MAX_ITERS", "SCENARIO", "expected_classes"]
+
+#: Bounds of the parameters: at most 64 x 100 increments, about 20,000 engine steps, well
+#: inside the engine's default ``max_steps`` (a longer run would end as a livelock: a
+#: false finding).
+MAX_CPUS = 64
+MAX_ITERS = 100
 
 
 def expected_classes(cpus: int, iters: int) -> int:
@@ -37,7 +46,8 @@ def _setup(world: World) -> None:
     from irqlab import sim
 
     p = world.params
-    n, k = p["cpus"], p["iters"]
+    n = check_int("cpus", p["cpus"], 1, MAX_CPUS, decimal=True)
+    k = check_int("iters", p["iters"], 1, MAX_ITERS, decimal=True)
     eng = sim.Engine(cpus=n, strategy=world.state["strategy"],
                      fingerprint=world.state["fingerprint"])
     lock = sim.SpinLock("counter_lock")
