@@ -38,6 +38,10 @@ __all__ = ["IrqObserver"]
 
 SPURIOUS = 1023
 LPI_BASE = 8192
+#: sources of the pending state: the latch (an edge, ISPENDR, SETSPI of an edge SPI, an SGI,
+#: an LPI) and the line of a level-sensitive interrupt (or SETSPI of a level SPI)
+_LATCH = 1
+_LINE = 2
 
 
 def _key(cpu: int | None, intid: int) -> tuple[int, int]:
@@ -63,7 +67,12 @@ class IrqObserver:
         "gicr_ppi_pending": "_hw_pending",
         "gicr_sgi_pending": "_hw_pending",
         "gicr_lpi_pending": "_lpi_pending",
+        "gic_pending_latch": "_pending_latch",
+        "v2m_setspi": "_v2m_setspi",
         "gicd_line": "_v2_line",
+        "gicd_spi_line_low": "_line_low",
+        "gicr_ppi_line_low": "_line_low",
+        "gicd_clrspi": "_clrspi",
         "gicr_lpi_clear": "_lpi_clear",
         "cpuif_ack": "_ack",
         "gicc_ack": "_ack",
@@ -89,6 +98,8 @@ class IrqObserver:
         self.found: list[Finding] = []
         #: hardware pending interrupts not yet acknowledged: key -> step it became pending
         self.pending: dict[tuple[int, int], int] = {}
+        #: what holds each interrupt pending in the GIC: _LATCH | _LINE (level, line high)
+        self._src: dict[tuple[int, int], int] = {}
         #: active interrupts: key -> step of activation
         self.active: dict[tuple[int, int], int] = {}
         #: software interrupts: (cpu, intid) -> [raised, taken]
@@ -104,23 +115,65 @@ class IrqObserver:
         self._irq_intid: dict[int, int] = {}
         self._reported: set[Any] = set()
 
-    # -- hardware ------------------------------------------------------------------------
-    def _hw_pending(self, ev: Event) -> None:
-        intid = ev.args["intid"]
-        k = _key(ev.cpu, intid)
+    # -- hardware: the pending state ------------------------------------------------------
+    def _set(self, ev: Event, cpu: int | None, intid: int, src: int) -> None:
+        """``intid`` became pending through ``src`` (_LATCH or _LINE)."""
+        k = _key(cpu, intid)
         self.pending.setdefault(k, ev.time)
+        self._src[k] = self._src.get(k, 0) | src
         self._last_pending[intid] = ev.time
+
+    def _clear(self, cpu: int | None, intid: int, src: int) -> None:
+        """``src`` no longer holds ``intid`` pending; without another source it is not."""
+        k = _key(cpu, intid)
+        left = self._src.get(k, 0) & ~src
+        if left:
+            self._src[k] = left
+        else:
+            self._src.pop(k, None)
+            self.pending.pop(k, None)
+
+    def _hw_pending(self, ev: Event) -> None:
+        # trigger=level: the line went high (pending follows it); otherwise an edge,
+        # a SETSPI of an edge SPI or an SGI: the pending latch
+        a = ev.args
+        self._set(ev, ev.cpu, a["intid"], _LINE if a.get("trigger") == "level" else _LATCH)
 
     def _lpi_pending(self, ev: Event) -> None:
         if ev.args.get("enabled", True):
-            self._hw_pending(ev)
+            self._set(ev, ev.cpu, ev.args["intid"], _LATCH)
+
+    def _pending_latch(self, ev: Event) -> None:
+        # GICD_ISPENDR / ICPENDR, GICR_ISPENDR0 / ICPENDR0: the software pending latch
+        a = ev.args
+        if a.get("value"):
+            self._set(ev, ev.cpu, a["intid"], _LATCH)
+        else:
+            self._clear(ev.cpu, a["intid"], _LATCH)
+
+    def _v2m_setspi(self, ev: Event) -> None:
+        if ev.args.get("result") == "pending":
+            self._set(ev, None, ev.args["intid"], _LATCH)
 
     def _v2_line(self, ev: Event) -> None:
-        if ev.args.get("level"):
-            self._hw_pending(ev)
+        # GICv2 gives no trigger: the line is taken as level-sensitive unless the event
+        # says trigger=edge (then the rising edge latches and the falling one does nothing)
+        a = ev.args
+        edge = a.get("trigger") == "edge"
+        if a.get("level"):
+            self._set(ev, ev.cpu, a["intid"], _LATCH if edge else _LINE)
+        elif not edge:
+            self._clear(ev.cpu, a["intid"], _LINE)
+
+    def _line_low(self, ev: Event) -> None:
+        self._clear(ev.cpu, ev.args["intid"], _LINE)
+
+    def _clrspi(self, ev: Event) -> None:
+        # GICD_CLRSPI_NSR of a level SPI: the message line and the latch both clear
+        self._clear(None, ev.args["intid"], _LINE | _LATCH)
 
     def _lpi_clear(self, ev: Event) -> None:
-        self.pending.pop(_key(ev.cpu, ev.args["intid"]), None)
+        self._clear(ev.cpu, ev.args["intid"], _LATCH)
 
     def _ack(self, ev: Event) -> None:
         cpu = ev.cpu
@@ -138,7 +191,14 @@ class IrqObserver:
                     step=ev.time, data={"cpu": cpu, "intid": intid}))
             return
         k = _key(cpu, intid)
+        # taken: the acknowledge clears the latch (an LPI's pending state); a level
+        # line that stays high is not a new interrupt
         self.pending.pop(k, None)
+        src = self._src.get(k, 0) & ~_LATCH
+        if src:
+            self._src[k] = src
+        else:
+            self._src.pop(k, None)
         if intid < LPI_BASE:
             self.active[k] = ev.time
         self._check_affinity(ev, cpu, intid, None)

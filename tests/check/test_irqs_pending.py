@@ -1,0 +1,270 @@
+"""The interrupt observer's pending state: what removes it, software pends, disabled interrupts.
+
+Synthetic event streams for the rules, then the same cases on a real GICv3 and GICv2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from irqlab import Machine, sim
+from irqlab.check.irqs import IrqObserver
+from irqlab.check.observe import attach
+from irqlab.events import EventStream
+
+
+class _Ok:
+    outcome = "ok"
+    steps = 10
+    schedule = ""
+
+
+def _obs() -> tuple[EventStream, IrqObserver]:
+    es = EventStream()
+    ob = IrqObserver(None)
+
+    def feed(ev: Any) -> None:
+        fn = ob.handlers.get(ev.kind)
+        if fn is not None:
+            fn(ev)
+
+    es.subscribe(feed)
+    return es, ob
+
+
+def _kinds(ob: IrqObserver) -> list[str]:
+    return [f.kind for f in ob.found + ob.finish(_Ok())]
+
+
+# -- removal of the pending state (synthetic) -------------------------------------------------
+
+def test_icpendr_clears_an_edge_spi() -> None:
+    es, ob = _obs()
+    es.emit("gicd_spi_pending", intid=40, trigger="edge")
+    es.emit("gic_pending_latch", cpu=None, intid=40, value=False)   # GICD_ICPENDR
+    assert _kinds(ob) == []
+
+
+def test_icpendr0_clears_a_ppi() -> None:
+    es, ob = _obs()
+    es.emit("gicr_ppi_pending", cpu=1, intid=20, trigger="edge")
+    es.emit("gic_pending_latch", cpu=0, intid=20, value=False)      # another CPU's PPI 20
+    assert _kinds(ob) == ["lost-interrupt"]
+    es.emit("gic_pending_latch", cpu=1, intid=20, value=False)      # GICR_ICPENDR0 of CPU1
+    assert _kinds(ob) == []
+
+
+def test_level_line_low_before_the_acknowledge_is_not_lost() -> None:
+    es, ob = _obs()
+    es.emit("gicd_spi_pending", intid=40, trigger="level")
+    es.emit("gicd_spi_line_low", intid=40, trigger="level")
+    es.emit("gicr_ppi_pending", cpu=1, intid=23, trigger="level")
+    es.emit("gicr_ppi_line_low", cpu=1, intid=23, trigger="level")
+    assert _kinds(ob) == []
+
+
+def test_icpendr_of_a_level_spi_whose_line_is_high_leaves_it_pending() -> None:
+    # IHI 0069 4.1.2: a level-sensitive interrupt is pending while its line is asserted
+    es, ob = _obs()
+    es.emit("gicd_spi_pending", intid=40, trigger="level")
+    es.emit("gic_pending_latch", cpu=None, intid=40, value=True)    # ISPENDR as well
+    es.emit("gic_pending_latch", cpu=None, intid=40, value=False)   # ICPENDR: the line stays
+    assert _kinds(ob) == ["lost-interrupt"]
+    es.emit("gicd_spi_line_low", intid=40, trigger="level")
+    assert _kinds(ob) == []
+
+
+def test_line_low_leaves_a_software_latch_pending() -> None:
+    es, ob = _obs()
+    es.emit("gicd_spi_pending", intid=40, trigger="level")
+    es.emit("gic_pending_latch", cpu=None, intid=40, value=True)
+    es.emit("gicd_spi_line_low", intid=40, trigger="level")
+    assert _kinds(ob) == ["lost-interrupt"]
+
+
+def test_clrspi_clears_a_level_spi() -> None:
+    es, ob = _obs()
+    es.emit("gicd_spi_pending", intid=40, trigger="level", devid=0x10, source="SETSPI_NSR")
+    es.emit("gicd_clrspi", intid=40, devid=0x10)
+    assert _kinds(ob) == []
+
+
+def test_gicv2_line_low() -> None:
+    es, ob = _obs()
+    es.emit("gicd_line", cpu=None, intid=40, level=True)
+    es.emit("gicd_line", cpu=None, intid=40, level=False)
+    assert _kinds(ob) == []
+    # with trigger=edge the falling edge leaves the latch pending
+    es.emit("gicd_line", cpu=None, intid=41, level=True, trigger="edge")
+    es.emit("gicd_line", cpu=None, intid=41, level=False, trigger="edge")
+    assert _kinds(ob) == ["lost-interrupt"]
+
+
+def test_a_level_interrupt_taken_while_its_line_stays_high_is_not_pending_again() -> None:
+    es, ob = _obs()
+    es.emit("gicd_spi_pending", intid=40, trigger="level")
+    es.emit("cpuif_ack", cpu=0, intid=40, prio=0x80, group=1)
+    es.emit("cpuif_deactivate", cpu=0, intid=40, via="eoi")
+    assert _kinds(ob) == []
+    es.emit("gic_pending_latch", cpu=None, intid=40, value=False)
+    es.emit("gicd_spi_line_low", intid=40, trigger="level")
+    assert _kinds(ob) == []
+
+
+# -- software pends (synthetic) ---------------------------------------------------------------
+
+def test_software_pend_never_taken_is_lost() -> None:
+    es, ob = _obs()
+    es.time = 4
+    es.emit("gic_pending_latch", cpu=None, intid=40, value=True)    # GICD_ISPENDR
+    out = ob.finish(_Ok())
+    assert [f.message for f in out] == ["SPI 40 made pending at step 4 was never taken"]
+    es.emit("cpuif_ack", cpu=1, intid=40, prio=0x80, group=1)
+    es.emit("cpuif_deactivate", cpu=1, intid=40, via="eoi")
+    assert _kinds(ob) == []
+
+
+def test_gicv2m_msi_never_taken_is_lost() -> None:
+    es, ob = _obs()
+    es.emit("v2m_setspi", cpu=None, intid=80, devid=8, result="pending")
+    es.emit("v2m_setspi", cpu=None, intid=900, devid=8, result="out_of_range")
+    assert [f.data["intid"] for f in ob.finish(_Ok())] == [80]
+
+
+# -- on the GICv3 and GICv2 models ------------------------------------------------------------
+
+GICD = 0x0800_0000
+GICC = 0x0801_0000
+SPI = 40
+Body = Callable[[Machine], Awaitable[None]]
+
+
+def _gicv3(*, edge: bool, enable: bool = True) -> Machine:
+    m = Machine.virt(cpus=2, its=False)
+    c0 = m.cpus[0]
+    c0.write(GICD, 0x3)                                        # EnableGrp1, ARE
+    for i, cpu in enumerate(m.cpus):
+        cpu.write(m.config.redistributor_base(i) + 0x14, 0)    # GICR_WAKER
+        cpu.write_sysreg("ICC_PMR_EL1", 0xFF)
+        cpu.write_sysreg("ICC_IGRPEN1_EL1", 1)
+    c0.write(GICD + 0x80 + 4 * (SPI // 32), 0xFFFF_FFFF)       # GICD_IGROUPR
+    c0.write(GICD + 0x400 + SPI, 0x80, 1)                      # GICD_IPRIORITYR
+    off = GICD + 0xC00 + 4 * (SPI // 16)                       # GICD_ICFGR
+    bit = 2 << (2 * (SPI % 16))
+    c0.write(off, (c0.read(off) | bit) if edge else (c0.read(off) & ~bit))
+    c0.write(GICD + 0x6000 + 8 * SPI, 1, 8)                    # GICD_IROUTER: CPU1
+    if enable:
+        c0.write(GICD + 0x100 + 4 * (SPI // 32), 1 << (SPI % 32))   # GICD_ISENABLER
+    return m
+
+
+def _run_v3(body: Body, *, edge: bool = True, enable: bool = True,
+            take: bool = True) -> tuple[list[Any], list[tuple[int, int]]]:
+    """Run ``body`` on CPU0 (interrupts off) of a 2-CPU GICv3, SPI 40 routed to CPU1.
+
+    ``take=False``: CPU1's priority mask is 0, so nothing is ever taken.
+    """
+    m = _gicv3(edge=edge, enable=enable)
+    if not take:
+        m.cpus[1].write_sysreg("ICC_PMR_EL1", 0)
+    eng = sim.Engine(machine=m, strategy=sim.RoundRobin())
+    taken: list[tuple[int, int]] = []
+
+    async def handle_arch_irq(cpu: Any) -> None:
+        while True:
+            intid = cpu.hw.read_sysreg("ICC_IAR1_EL1")
+            if intid == 1023:
+                return
+            taken.append((cpu.index, intid))
+            await sim.point("handler")
+            cpu.hw.write_sysreg("ICC_EOIR1_EL1", intid)
+
+    async def cpu0() -> None:
+        sim.local_irq_disable()
+        await body(m)
+        for _ in range(4):
+            await sim.point("idle")
+
+    async def cpu1() -> None:
+        for _ in range(6):
+            await sim.point("idle")
+
+    eng.set_irq_handler(handle_arch_irq)
+    eng.spawn(0, cpu0)
+    eng.spawn(1, cpu1)
+    obs = attach(eng)
+    res = eng.run()
+    assert res.ok
+    return obs.findings(res), taken
+
+
+def _pulse(m: Machine) -> None:
+    m.set_interrupt_level(SPI, True)
+    m.set_interrupt_level(SPI, False)
+
+
+def test_gicv3_edge_cleared_by_icpendr_is_not_lost() -> None:
+    async def body(m: Machine) -> None:
+        _pulse(m)
+        m.cpus[0].write(GICD + 0x280 + 4 * (SPI // 32), 1 << (SPI % 32))   # GICD_ICPENDR
+
+    found, taken = _run_v3(body, take=False)
+    assert taken == [] and found == []
+
+
+def test_gicv3_level_withdrawn_before_the_acknowledge_is_not_lost() -> None:
+    async def body(m: Machine) -> None:
+        m.set_interrupt_level(SPI, True)
+        m.set_interrupt_level(SPI, False)
+
+    found, taken = _run_v3(body, edge=False, take=False)
+    assert taken == [] and found == []
+
+
+def test_gicv3_setspi_then_clrspi_is_not_lost() -> None:
+    async def body(m: Machine) -> None:
+        m.device_write(0x10, GICD + 0x40, SPI)      # GICD_SETSPI_NSR
+        m.device_write(0x10, GICD + 0x48, SPI)      # GICD_CLRSPI_NSR
+
+    found, taken = _run_v3(body, edge=False, take=False)
+    assert taken == [] and found == []
+
+
+def test_gicv3_software_pend_never_taken_is_lost() -> None:
+    async def body(m: Machine) -> None:
+        m.cpus[0].write(GICD + 0x200 + 4 * (SPI // 32), 1 << (SPI % 32))   # GICD_ISPENDR
+
+    found, taken = _run_v3(body, take=False)
+    assert taken == []
+    assert [(f.kind, f.data["intid"]) for f in found] == [("lost-interrupt", SPI)]
+    found, taken = _run_v3(body)
+    assert taken == [(1, SPI)] and found == []
+
+
+def test_gicv2_level_withdrawn_is_not_lost() -> None:
+    m = Machine.virt(cpus=1, gic=2)
+    c = m.cpus[0]
+    c.write(GICD, 0x1)                                       # GICD_CTLR.Enable
+    c.write(GICD + 0x400 + SPI, 0x80, 1)                     # GICD_IPRIORITYR
+    c.write(GICD + 0x800 + SPI, 0x1, 1)                      # GICD_ITARGETSR: CPU0
+    c.write(GICD + 0x100 + 4 * (SPI // 32), 1 << (SPI % 32))
+    c.write(GICC + 0x4, 0xF0)                                # GICC_PMR
+    c.write(GICC, 0x1)                                       # GICC_CTLR.Enable
+    eng = sim.Engine(machine=m, strategy=sim.RoundRobin())
+
+    async def t() -> None:
+        sim.local_irq_disable()
+        m.set_interrupt_level(SPI, True)
+        await sim.point("asserted")
+        m.set_interrupt_level(SPI, False)
+        await sim.point("withdrawn")
+
+    async def handler(cpu: Any) -> None:
+        await sim.point()
+
+    eng.set_irq_handler(handler)
+    eng.spawn(0, t)
+    obs = attach(eng)
+    res = eng.run()
+    assert obs.findings(res) == []
