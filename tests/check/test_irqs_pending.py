@@ -268,3 +268,129 @@ def test_gicv2_level_withdrawn_is_not_lost() -> None:
     obs = attach(eng)
     res = eng.run()
     assert obs.findings(res) == []
+
+
+# -- disabled interrupts ----------------------------------------------------------------------
+
+def test_disabled_spi_left_pending_is_not_lost_until_enabled() -> None:
+    es, ob = _obs()
+    es.emit("gicd_write", cpu=0, reg="GICD_ICENABLER", n=1, value=1 << 8)   # SPI 40 off
+    es.emit("gicd_spi_pending", intid=40, trigger="edge")
+    assert _kinds(ob) == []
+    es.emit("gicd_write", cpu=0, reg="GICD_ISENABLER", n=1, value=1 << 9)   # SPI 41 on
+    assert _kinds(ob) == []
+    es.emit("gicd_write", cpu=0, reg="GICD_ISENABLER", n=1, value=1 << 8)   # SPI 40 on
+    assert _kinds(ob) == ["lost-interrupt"]
+
+
+def test_disabled_sgi_and_ppi_are_per_redistributor() -> None:
+    es, ob = _obs()
+    es.emit("gicr_write", cpu=0, redist=1, reg="GICR_ICENABLER0", value=(1 << 3) | (1 << 20))
+    es.emit("gicr_sgi_pending", cpu=1, intid=3, source=0)
+    es.emit("gicr_ppi_pending", cpu=1, intid=20, trigger="edge")
+    assert _kinds(ob) == []
+    es.emit("gicr_sgi_pending", cpu=0, intid=3, source=1)      # CPU0's SGI 3 is enabled
+    assert [f.data["cpu"] for f in ob.finish(_Ok())] == [0]
+    es.emit("gicr_write", cpu=0, redist=1, reg="GICR_ISENABLER0", value=1 << 20)
+    assert sorted((f.data["intid"], f.data["cpu"]) for f in ob.finish(_Ok())) == [(3, 0),
+                                                                                   (20, 1)]
+
+
+def test_disabled_lpi_is_tracked_and_becomes_a_candidate_when_enabled() -> None:
+    es, ob = _obs()
+    es.emit("gicr_lpi_pending", cpu=0, intid=8192, enabled=False, prio=0xa0)
+    assert _kinds(ob) == []
+    es.emit("gicr_lpi_config", cpu=0, intid=8192, enabled=True, prio=0xa0)   # INV
+    assert _kinds(ob) == ["lost-interrupt"]
+    es.emit("cpuif_ack", cpu=0, intid=8192, prio=0xa0, group=1)
+    assert _kinds(ob) == []
+
+
+def test_lpi_disabled_while_pending_is_not_lost() -> None:
+    es, ob = _obs()
+    es.emit("gicr_lpi_pending", cpu=0, intid=8192, enabled=True, prio=0xa0)
+    es.emit("gicr_lpi_config", cpu=0, intid=8192, enabled=False, prio=0xa0)
+    es.emit("gicr_lpi_pending", cpu=1, intid=8193, enabled=True, prio=0xa0)
+    es.emit("gicr_enable_lpis", cpu=1, value=False)     # parked in the pending table
+    assert _kinds(ob) == []
+
+
+def test_gicv3_disabled_spi_is_not_lost_and_is_once_enabled() -> None:
+    async def body(m: Machine) -> None:
+        m.cpus[0].write(GICD + 0x180 + 4 * (SPI // 32), 1 << (SPI % 32))   # GICD_ICENABLER
+        _pulse(m)
+
+    found, taken = _run_v3(body)
+    assert taken == [] and found == []
+
+    async def enable_later(m: Machine) -> None:
+        await body(m)
+        await sim.point("masked")
+        m.cpus[0].write(GICD + 0x100 + 4 * (SPI // 32), 1 << (SPI % 32))   # GICD_ISENABLER
+
+    found, taken = _run_v3(enable_later, take=False)
+    assert [(f.kind, f.data["intid"]) for f in found] == [("lost-interrupt", SPI)]
+    found, taken = _run_v3(enable_later)
+    assert taken == [(1, SPI)] and found == []
+
+
+def test_gicv3_disabled_sgi_is_not_lost() -> None:
+    async def body(m: Machine) -> None:
+        sgi = m.config.redistributor_base(1) + 0x10000       # CPU1's SGI_base frame
+        m.cpus[0].write(sgi + 0x80, 0xFFFF_FFFF)             # GICR_IGROUPR0
+        m.cpus[0].write(sgi + 0x180, 1 << 3)                 # GICR_ICENABLER0: SGI 3 off
+        m.cpus[0].write_sysreg("ICC_SGI1R_EL1", (3 << 24) | (1 << 1))   # SGI 3 to CPU1
+
+    found, taken = _run_v3(body)
+    assert taken == [] and found == []
+
+
+def test_kernel_lazy_disable_then_enable_is_clean_and_without_enable_is_not_lost() -> None:
+    """disable_irq; an edge comes: the flow handler masks it (IRQS_PENDING); enable_irq
+    resends it with GICD_ISPENDR (a software pend) and it runs.  Without the enable_irq
+    the kernel keeps it (IRQS_PENDING) and the GIC has nothing pending."""
+    from irqlab.kernel import (
+        IRQ_HANDLED,
+        IrqFwspec,
+        Kernel,
+        disable_irq,
+        enable_irq,
+        irq_create_fwspec_mapping,
+        request_irq,
+    )
+    from irqlab.kernel.drivers.irq_gic_v3 import IRQ_TYPE_EDGE_RISING
+
+    def run(reenable: bool) -> tuple[list[Any], list[str]]:
+        m = Machine.virt(cpus=2, its=False)
+        eng = sim.Engine(machine=m, strategy=sim.RoundRobin())
+        k = Kernel(m, eng, maxcpus=1)
+        seen: list[str] = []
+
+        async def handler(virq: int, dev: Any) -> int:
+            seen.append("handled")
+            return IRQ_HANDLED
+
+        async def main() -> None:
+            await k.boot()
+            irq = await irq_create_fwspec_mapping(IrqFwspec(0, 9, IRQ_TYPE_EDGE_RISING))
+            assert await request_irq(irq, handler, 0, "e", None) == 0
+            await disable_irq(irq)
+            m.set_interrupt_level(41, True)
+            m.set_interrupt_level(41, False)
+            while not k.irq.descs[irq].istate & 0x200:      # IRQS_PENDING
+                await sim.point()
+            if reenable:
+                await enable_irq(irq)
+                while not seen:
+                    await sim.point()
+
+        eng.spawn(0, main)
+        obs = attach(eng, lockdep=False, lifetimes=False)   # the descriptor outlives the run
+        res = eng.run()
+        assert res.ok
+        return obs.findings(res), seen
+
+    found, seen = run(True)
+    assert seen == ["handled"] and found == []
+    found, seen = run(False)
+    assert seen == [] and found == []

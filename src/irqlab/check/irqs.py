@@ -74,6 +74,10 @@ class IrqObserver:
         "gicr_ppi_line_low": "_line_low",
         "gicd_clrspi": "_clrspi",
         "gicr_lpi_clear": "_lpi_clear",
+        "gicd_write": "_gicd_write",
+        "gicr_write": "_gicr_write",
+        "gicr_lpi_config": "_lpi_config",
+        "gicr_enable_lpis": "_enable_lpis",
         "cpuif_ack": "_ack",
         "gicc_ack": "_ack",
         "gic_active": "_gic_active",
@@ -100,6 +104,10 @@ class IrqObserver:
         self.pending: dict[tuple[int, int], int] = {}
         #: what holds each interrupt pending in the GIC: _LATCH | _LINE (level, line high)
         self._src: dict[tuple[int, int], int] = {}
+        #: enable bits the events showed clear (unknown counts as enabled): SGIs, PPIs and
+        #: SPIs as one 32-bit word per (register, CPU or -1), LPIs by key
+        self._dis_bits: dict[tuple[int, int], int] = {}
+        self._dis_lpi: set[tuple[int, int]] = set()
         #: active interrupts: key -> step of activation
         self.active: dict[tuple[int, int], int] = {}
         #: software interrupts: (cpu, intid) -> [raised, taken]
@@ -140,8 +148,10 @@ class IrqObserver:
         self._set(ev, ev.cpu, a["intid"], _LINE if a.get("trigger") == "level" else _LATCH)
 
     def _lpi_pending(self, ev: Event) -> None:
-        if ev.args.get("enabled", True):
-            self._set(ev, ev.cpu, ev.args["intid"], _LATCH)
+        # the redistributor read the LPI's configuration byte: its enable bit is current
+        a = ev.args
+        self._set(ev, ev.cpu, a["intid"], _LATCH)
+        self._enable(_key(ev.cpu, a["intid"]), a.get("enabled", True))
 
     def _pending_latch(self, ev: Event) -> None:
         # GICD_ISPENDR / ICPENDR, GICR_ISPENDR0 / ICPENDR0: the software pending latch
@@ -174,6 +184,54 @@ class IrqObserver:
 
     def _lpi_clear(self, ev: Event) -> None:
         self._clear(ev.cpu, ev.args["intid"], _LATCH)
+
+    # -- hardware: enables --------------------------------------------------------------
+    def _enable(self, k: tuple[int, int], on: bool) -> None:
+        if k[0] >= LPI_BASE:
+            if on:
+                self._dis_lpi.discard(k)
+            else:
+                self._dis_lpi.add(k)
+        else:
+            self._enable_bits(1 << (k[0] & 31), k[0] & ~31, k[1], on)
+
+    def _enable_bits(self, value: int, base: int, cpu: int, on: bool) -> None:
+        w = (base >> 5, cpu)
+        old = self._dis_bits.get(w, 0)
+        self._dis_bits[w] = (old & ~value) if on else (old | value)
+
+    def _is_disabled(self, k: tuple[int, int]) -> bool:
+        intid = k[0]
+        if intid >= LPI_BASE:
+            return k in self._dis_lpi
+        return bool(self._dis_bits.get((intid >> 5, k[1]), 0) >> (intid & 31) & 1)
+
+    def _gicd_write(self, ev: Event) -> None:
+        # GICD_ISENABLER<n> / GICD_ICENABLER<n>: SPIs (SGIs/PPIs are the redistributors')
+        reg = ev.args.get("reg")
+        if reg == "GICD_ISENABLER" or reg == "GICD_ICENABLER":
+            n = ev.args.get("n", 0)
+            if n > 0:
+                self._enable_bits(ev.args["value"] & 0xFFFF_FFFF, 32 * n, -1,
+                                  reg == "GICD_ISENABLER")
+
+    def _gicr_write(self, ev: Event) -> None:
+        # GICR_ISENABLER0 / GICR_ICENABLER0 of redistributor ``redist``: its SGIs and PPIs
+        reg = ev.args.get("reg")
+        if reg == "GICR_ISENABLER0" or reg == "GICR_ICENABLER0":
+            self._enable_bits(ev.args["value"] & 0xFFFF_FFFF, 0, ev.args["redist"],
+                              reg == "GICR_ISENABLER0")
+
+    def _lpi_config(self, ev: Event) -> None:
+        # the redistributor re-read a pending LPI's configuration byte (INV, INVALL)
+        self._enable(_key(ev.cpu, ev.args["intid"]), bool(ev.args.get("enabled", True)))
+
+    def _enable_lpis(self, ev: Event) -> None:
+        # GICR_CTLR.EnableLPIs 1 -> 0: the pending LPIs go to the pending table, undelivered
+        if not ev.args.get("value"):
+            for k in self.pending:
+                if k[0] >= LPI_BASE and k[1] == ev.cpu:
+                    self._dis_lpi.add(k)
 
     def _ack(self, ev: Event) -> None:
         cpu = ev.cpu
@@ -304,6 +362,8 @@ class IrqObserver:
         out: list[Finding] = []
         steps = getattr(result, "steps", None)
         for k in sorted(self.pending):
+            if self._is_disabled(k):
+                continue  # latched on purpose: a disabled interrupt is not lost
             out.append(Finding(
                 "lost-interrupt",
                 f"{_name(k)} made pending at step {self.pending[k]} was never taken",
