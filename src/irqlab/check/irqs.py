@@ -83,8 +83,9 @@ class IrqObserver:
         "gic_active": "_gic_active",
         "cpuif_deactivate": "_deactivate",
         "gicc_dir": "_v2_dir",
-        "gicc_eoi": "_deactivate",
+        "gicc_eoi": "_v2_eoi",
         "gicd_deactivate_physical": "_deactivate",
+        "gic_deactivate_physical": "_deactivate",
         "sim_irq_raise": "_soft_raise",
         "sim_irq_enter": "_enter",
         "irq_affinity": "_affinity",
@@ -110,6 +111,11 @@ class IrqObserver:
         self._dis_lpi: set[tuple[int, int]] = set()
         #: active interrupts: key -> step of activation
         self.active: dict[tuple[int, int], int] = {}
+        #: GICv2: each CPU's GICC_CTLR.EOImode as the events showed it (a GICC_DIR that
+        #: deactivated: 1; an EOI that found the INTID not active: 0; an ``eoimode`` field)
+        self._v2_mode: dict[int, int] = {}
+        #: GICv2: active interrupts EOI'd while their CPU's EOImode was unknown: (cpu, step)
+        self._v2_eoied: dict[tuple[int, int], tuple[int, int]] = {}
         #: software interrupts: (cpu, intid) -> [raised, taken]
         self.soft: dict[tuple[int | None, int], list[int]] = {}
         #: CPUs that entered for the hardware line and have not acknowledged yet
@@ -259,6 +265,7 @@ class IrqObserver:
             self._src.pop(k, None)
         if intid < LPI_BASE:
             self.active[k] = ev.time
+            self._v2_eoied.pop(k, None)
         self._check_affinity(ev, cpu, intid, None)
 
     def _gic_active(self, ev: Event) -> None:
@@ -267,12 +274,43 @@ class IrqObserver:
             self.active.setdefault(k, ev.time)
         else:
             self.active.pop(k, None)
+            self._v2_eoied.pop(k, None)
 
     def _deactivate(self, ev: Event) -> None:
-        self.active.pop(_key(ev.cpu, ev.args["intid"]), None)
+        k = _key(ev.cpu, ev.args["intid"])
+        self.active.pop(k, None)
+        self._v2_eoied.pop(k, None)
+
+    def _v2_eoi(self, ev: Event) -> None:
+        # GICC_EOIR / AEOIR: the priority drop; also the deactivation when GICC_CTLR.EOImode
+        # is 0 and the write was valid (IHI 0048B 4.4.5).  An out-of-range INTID, a Group 0
+        # INTID through AEOIR, or no active priority: nothing happens.
+        a = ev.args
+        cpu = ev.cpu
+        if cpu is None:
+            return
+        mode = a.get("eoimode")
+        if mode is not None:
+            self._v2_mode[cpu] = int(mode)
+        result = a.get("result", "ok")
+        if result == "not_active":
+            self._v2_mode[cpu] = 0    # the model checks the active state with EOImode 0 only
+            return
+        if result != "ok" and result != "group_not_active":
+            return
+        k = _key(cpu, a["intid"])
+        mode = self._v2_mode.get(cpu)
+        if mode == 0:
+            self._deactivate(ev)
+        elif k in self.active:
+            # EOImode 1 (GICC_DIR deactivates), or not known yet: decided at the end
+            self._v2_eoied[k] = (cpu, ev.time)
 
     def _v2_dir(self, ev: Event) -> None:
+        # GICC_DIR deactivates only with EOImode 1 (result=deactivated): that CPU's mode is 1
         if ev.args.get("result") == "deactivated":
+            if ev.cpu is not None:
+                self._v2_mode[ev.cpu] = 1
             self._deactivate(ev)
 
     # -- engine -----------------------------------------------------------------------
@@ -378,8 +416,15 @@ class IrqObserver:
                     step=steps, data={"intid": intid, "cpu": cpu, "raised": raised,
                                       "handled": taken}))
         for k in sorted(self.active):
+            eoi = self._v2_eoied.get(k)
+            why = ""
+            if eoi is not None:
+                if self._v2_mode.get(eoi[0]) != 1:
+                    continue  # EOImode 0 (or never shown to be 1): the EOI deactivated it
+                why = (f" (GICC_EOIR at step {eoi[1]} only dropped the priority: CPU{eoi[0]} "
+                       "runs with GICC_CTLR.EOImode 1, and GICC_DIR was never written)")
             out.append(Finding(
                 "stuck-active",
-                f"{_name(k)} active since step {self.active[k]} was never deactivated",
+                f"{_name(k)} active since step {self.active[k]} was never deactivated" + why,
                 step=steps, data={"intid": k[0], "cpu": k[1], "active_step": self.active[k]}))
         return out
