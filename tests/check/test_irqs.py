@@ -127,6 +127,29 @@ def test_affinity_from_irq_set_affinity() -> None:
     assert _kinds(ob) == ["affinity-violation"]
 
 
+def test_irq_set_affinity_moves_the_affinity_of_the_bound_intid() -> None:
+    es, ob = _obs()
+    es.time = 1
+    es.emit("irq_affinity", irq=7, intid=40, cpus="1")
+    es.time = 2
+    es.emit("irq_set_affinity", cpu=0, irq=7, cpus="0", ret=0, effective="0")
+    es.time = 3
+    es.emit("gicd_spi_pending", intid=40, trigger="edge")
+    es.emit("cpuif_ack", cpu=0, intid=40, prio=0x80, group=1)
+    es.emit("irq_handler", cpu=0, irq=7, name="x", ret=1)
+    es.emit("cpuif_deactivate", cpu=0, intid=40, via="eoi")
+    assert _kinds(ob) == []
+    es.time = 4                                   # the kernel's event: intid=-1 keeps the binding
+    es.emit("irq_affinity", cpu=0, irq=7, intid=-1, cpus="1")
+    es.time = 5
+    es.emit("gicd_spi_pending", intid=40, trigger="edge")
+    es.emit("cpuif_ack", cpu=0, intid=40, prio=0x80, group=1)
+    es.emit("cpuif_deactivate", cpu=0, intid=40, via="eoi")
+    assert _kinds(ob) == ["affinity-violation"]
+    assert ob.found[0].message == ("INTID 40 taken on CPU0, outside its affinity {1} "
+                                   "(set at step 4)")
+
+
 def test_soft_irqs_engine() -> None:
     handled = []
 

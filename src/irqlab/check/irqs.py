@@ -346,11 +346,17 @@ class IrqObserver:
         allowed = frozenset(int(x) for x in str(cpus).split(",") if x.strip() != "")
         irq = a.get("irq", -1)
         intid = a.get("intid", -1)
+        if intid is None:
+            intid = -1
         if irq is not None and irq >= 0:
             self._aff_irq[irq] = (allowed, ev.time)
-            if intid is not None and intid >= 0:
+            if intid >= 0:
                 self._irq_intid[irq] = intid
-        if intid is not None and intid >= 0:
+            else:
+                # no INTID given (irq_set_affinity, the kernel's irq_affinity): the one an
+                # earlier event bound to this irq, if any, moves with it
+                intid = self._irq_intid.get(irq, -1)
+        if intid >= 0:
             self._aff_intid[intid] = (allowed, ev.time)
 
     def _set_affinity(self, ev: Event) -> None:
