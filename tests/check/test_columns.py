@@ -562,3 +562,26 @@ def test_atomics_are_drawn_with_their_names() -> None:
         "   kfree(foo#0)",
         ">>                             p->field  <-- KABOOOOM!",
         "                               rcu_read_unlock()"]
+
+
+def test_blocked_rows_from_a_deadlock_report_alone() -> None:
+    from irqlab.events import Event
+
+    report = ("deadlock: every live context is blocked\n"
+              "  CPU0:\n"
+              "    t0 [task tid 0] waits for spin_lock(B, irqsave) held by dev (tid 1); holds A\n"
+              "  device actors:\n"
+              "    dev [actor tid 1] waits for mutex_lock(A) held by t0 (tid 0, cpu0); holds B\n"
+              "  cycle: t0 -> dev -> t0")
+    evs = [Event(0, 1, "sim_spawn", None, {"tid": 1, "name": "dev", "ctx": "actor"}),
+           Event(1, 1, "sim_step", 0, {"tid": 0, "op": "point", "obj": -1, "label": "go"}),
+           Event(2, 2, "sim_step", None, {"tid": 1, "op": "point", "obj": -1, "label": "dma"}),
+           Event(3, 2, "sim_deadlock", None, {"cycle": "t0 -> dev", "report": report})]
+    rows, order, titles = rows_from_events(evs)
+    assert order == [0, ("actor", 1)] and titles[("actor", 1)] == "dev"
+    assert [(r.col, r.text, r.role, r.ctx) for r in rows[-2:]] == [
+        (0, "spin_lock_irqsave(B)  ... blocked by dev", "blocked", "t0"),
+        (("actor", 1), "mutex_lock(A)  ... blocked by t0", "blocked", "dev")]
+    # highlight (a step, no finding) marks the step's operation, as before
+    assert draw(evs, highlight=2, max_width=60, color=False).splitlines()[-3] == (
+        ">>                             dma  <-- KABOOOOM!")
