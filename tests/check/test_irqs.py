@@ -64,19 +64,36 @@ def test_spi_stuck_active_then_deactivated() -> None:
     assert _kinds(ob) == []
 
 
-def test_spurious_entry() -> None:
+def test_iar_reading_1023_is_not_a_finding() -> None:
+    # the first acknowledge after an entry may read 1023 in correct code: another CPU took
+    # the SPI, the line fell, or a higher priority masked it; Linux just returns
     es, ob = _obs()
     es.emit("sim_irq_enter", cpu=0, tid=5, intid=-1, ipi=False, depth=1)
     es.emit("cpuif_ack", cpu=0, intid=1023, group=1, hppi=1023)
-    assert _kinds(ob) == ["spurious-interrupt"]
-    # the loop-terminating 1023 after a real interrupt is not spurious
-    es2, ob2 = _obs()
-    es2.emit("gicd_spi_pending", intid=40, trigger="edge")
-    es2.emit("sim_irq_enter", cpu=0, tid=5, intid=-1, ipi=False, depth=1)
-    es2.emit("cpuif_ack", cpu=0, intid=40, prio=0x80, group=1)
-    es2.emit("cpuif_deactivate", cpu=0, intid=40, via="eoi")
-    es2.emit("cpuif_ack", cpu=0, intid=1023, group=1, hppi=1023)
-    assert _kinds(ob2) == []
+    es.emit("sim_irq_enter", cpu=1, tid=6, intid=-1, ipi=False, depth=1)
+    es.emit("gicc_ack", cpu=1, intid=1023, cpuid=0, alias=False)
+    assert _kinds(ob) == []
+
+
+def test_spurious_interrupts_the_kernel_reports() -> None:
+    es, ob = _obs()
+    es.time = 3
+    es.emit("cpuif_ack", cpu=0, intid=40, prio=0x80, group=1)
+    es.emit("irq_no_mapping", cpu=0, domain="GICv3", hwirq=40)
+    es.emit("gic_unexpected_irq", cpu=0, intid=40)               # the same dispatch
+    es.emit("cpuif_deactivate", cpu=0, intid=40, via="eoi")
+    es.emit("irq_bad", cpu=1, irq=12, hwirq=44)
+    es.emit("irq_percpu_spurious", cpu=1, irq=3, hwirq=27)
+    es.emit("irq_percpu_spurious", cpu=1, irq=3, hwirq=27)       # once per CPU and irq
+    assert [f.message for f in ob.found] == [
+        "CPU0 took hwirq 40 of irq domain GICv3, which maps to no Linux irq",
+        "irq 12 (hwirq 44) taken on CPU1 has no flow handler (handle_bad_irq)",
+        "per-CPU irq 3 (hwirq 27) taken on CPU1, which did not enable it",
+    ]
+    assert _kinds(ob) == ["spurious-interrupt"] * 3
+    es.time = 4
+    es.emit("gic_unexpected_irq", cpu=1, intid=41)
+    assert ob.found[-1].message == "CPU1 took INTID 41, which maps to no Linux irq"
 
 
 def test_affinity_violation_only_after_the_affinity_change() -> None:
@@ -260,3 +277,27 @@ def test_gicv3_spi_with_irqs_masked_forever_is_lost() -> None:
     found, _ = _machine_run(irqs_off=True)
     assert [f.kind for f in found] == ["lost-interrupt"]
     assert found[0].message.startswith("SPI 40 made pending at step")
+
+
+def test_kernel_unexpected_interrupt_is_spurious() -> None:
+    """SPI 40 enabled and pended behind the kernel's back: gic_handle_irq finds no mapping."""
+    from irqlab import Machine
+    from irqlab.kernel import Kernel
+
+    m = Machine.virt(cpus=2, its=False)
+    eng = sim.Engine(machine=m, strategy=sim.RoundRobin())
+    k = Kernel(m, eng, maxcpus=1)
+
+    async def main():
+        await k.boot()
+        m.cpus[0].write(GICD + 0x104, 1 << 8)     # GICD_ISENABLER1: SPI 40
+        m.cpus[0].write(GICD + 0x204, 1 << 8)     # GICD_ISPENDR1
+        await sim.point()
+
+    eng.spawn(0, main)
+    obs = attach(eng, lockdep=False, lifetimes=False)
+    res = eng.run()
+    found = obs.findings(res)
+    assert [(f.kind, f.message) for f in found] == [
+        ("spurious-interrupt", "CPU0 took hwirq 40 of irq domain GICv3, which maps to no "
+                               "Linux irq")]

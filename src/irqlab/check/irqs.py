@@ -91,6 +91,10 @@ class IrqObserver:
         "irq_affinity": "_affinity",
         "irq_set_affinity": "_set_affinity",
         "irq_handler": "_handler",
+        "irq_no_mapping": "_unexpected",
+        "gic_unexpected_irq": "_unexpected",
+        "irq_bad": "_bad",
+        "irq_percpu_spurious": "_percpu_spurious",
     }
 
     @property
@@ -118,8 +122,6 @@ class IrqObserver:
         self._v2_eoied: dict[tuple[int, int], tuple[int, int]] = {}
         #: software interrupts: (cpu, intid) -> [raised, taken]
         self.soft: dict[tuple[int | None, int], list[int]] = {}
-        #: CPUs that entered for the hardware line and have not acknowledged yet
-        self._entry: dict[int, int] = {}
         #: the step of each CPU's latest interrupt entry
         self._entered: dict[int, int] = {}
         #: affinity: intid -> (allowed, step); irq -> (allowed, step)
@@ -128,6 +130,8 @@ class IrqObserver:
         self._last_pending: dict[int, int] = {}
         self._irq_intid: dict[int, int] = {}
         self._reported: set[Any] = set()
+        #: (cpu, hwirq, step) of the latest irq_no_mapping (one report per dispatch)
+        self._unexpected_at: tuple[Any, ...] = ()
 
     # -- hardware: the pending state ------------------------------------------------------
     def _set(self, ev: Event, cpu: int | None, intid: int, src: int) -> None:
@@ -242,17 +246,11 @@ class IrqObserver:
     def _ack(self, ev: Event) -> None:
         cpu = ev.cpu
         intid = ev.args["intid"]
-        first = self._entry.pop(cpu, None) if cpu is not None else None
         if intid >= 1020 and intid < LPI_BASE:
-            if first is not None:
-                self._report(("spur", cpu, first), Finding(
-                    "spurious-interrupt",
-                    f"CPU{cpu} took an interrupt at step {first} but IAR returned {intid}",
-                    details=(f"interrupt entry on CPU{cpu} at step {first}; the first "
-                             f"acknowledge (step {ev.time}) read INTID {intid}: the line was "
-                             "raised with nothing to take, or the interrupt was taken away "
-                             "between the signal and the acknowledge"),
-                    step=ev.time, data={"cpu": cpu, "intid": intid}))
+            # 1020-1023: nothing to take.  Architecturally normal even on the first read
+            # after an interrupt entry (another CPU took a 1-of-N SPI, the line fell, a
+            # higher priority masked it between the signal and the read): Linux's GIC
+            # drivers just return.  Not a finding.
             return
         k = _key(cpu, intid)
         # taken: the acknowledge clears the latch (an LPI's pending state); a level
@@ -327,9 +325,7 @@ class IrqObserver:
         if cpu is not None:
             self._entered[cpu] = ev.time
         if intid < 0:
-            if cpu is not None:
-                self._entry[cpu] = ev.time
-            return
+            return  # the hardware line: the acknowledge says what was taken
         c = self.soft.setdefault((cpu, intid), [0, 0, ev.time])
         c[1] += 1
         if c[1] > c[0]:
@@ -392,6 +388,53 @@ class IrqObserver:
             step=ev.time, data={"cpu": cpu, "allowed": sorted(aff[0]), "intid":
                                 -1 if intid is None else intid,
                                 "irq": -1 if irq is None else irq}))
+
+    # -- interrupts the kernel took and nobody handles ---------------------------------
+    def _unexpected(self, ev: Event) -> None:
+        # generic_handle_domain_irq found no mapping (irq_no_mapping: domain, hwirq), or
+        # the GIC driver's dispatch failed (gic_unexpected_irq: intid) -- Linux's
+        # gic_handle_irq: WARN_ONCE "Unexpected interrupt", then deactivate it
+        a = ev.args
+        cpu = ev.cpu
+        if ev.kind == "irq_no_mapping":
+            hwirq = a.get("hwirq", -1)
+            where = f"hwirq {hwirq} of irq domain {a.get('domain')}"
+            self._unexpected_at = (cpu, hwirq, ev.time)
+        else:
+            hwirq = a.get("intid", -1)
+            if self._unexpected_at == (cpu, hwirq, ev.time):
+                return  # the same dispatch, already reported as irq_no_mapping
+            where = f"INTID {hwirq}"
+        self._spurious(ev, ("unexpected", cpu, hwirq),
+                       f"CPU{cpu} took {where}, which maps to no Linux irq",
+                       "an interrupt the GIC delivered has no handler: Linux's gic_handle_irq "
+                       "WARNs 'Unexpected interrupt' and deactivates it (an interrupt enabled "
+                       "or left pending without a mapping, or a mapping removed while it "
+                       "could still fire)", hwirq=hwirq)
+
+    def _bad(self, ev: Event) -> None:
+        a = ev.args
+        self._spurious(ev, ("bad", ev.cpu, a.get("irq")),
+                       f"irq {a.get('irq')} (hwirq {a.get('hwirq')}) taken on CPU{ev.cpu} "
+                       "has no flow handler (handle_bad_irq)",
+                       "handle_bad_irq: Linux prints the descriptor and counts it in "
+                       "irq_err_count (ack_bad_irq)", irq=a.get("irq", -1),
+                       hwirq=a.get("hwirq", -1))
+
+    def _percpu_spurious(self, ev: Event) -> None:
+        a = ev.args
+        self._spurious(ev, ("percpu", ev.cpu, a.get("irq")),
+                       f"per-CPU irq {a.get('irq')} (hwirq {a.get('hwirq')}) taken on "
+                       f"CPU{ev.cpu}, which did not enable it",
+                       "handle_percpu_devid_irq: no enable_percpu_irq on this CPU; Linux "
+                       "reports 'Spurious percpu IRQ' and only EOIs it", irq=a.get("irq", -1),
+                       hwirq=a.get("hwirq", -1))
+
+    def _spurious(self, ev: Event, key: tuple[Any, ...], message: str, details: str,
+                  **data: Any) -> None:
+        self._report(key, Finding(
+            "spurious-interrupt", message, details=details, step=ev.time,
+            data={"cpu": -1 if ev.cpu is None else ev.cpu, **data}))
 
     # -- reports -----------------------------------------------------------------------
     def _report(self, key: Any, f: Finding) -> None:
