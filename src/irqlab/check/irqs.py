@@ -91,6 +91,7 @@ class IrqObserver:
         "irq_affinity": "_affinity",
         "irq_set_affinity": "_set_affinity",
         "irq_handler": "_handler",
+        "irq_resend": "_resend",
         "irq_no_mapping": "_unexpected",
         "gic_unexpected_irq": "_unexpected",
         "irq_bad": "_bad",
@@ -129,6 +130,12 @@ class IrqObserver:
         self._aff_irq: dict[int, tuple[frozenset[int], int]] = {}
         self._last_pending: dict[int, int] = {}
         self._irq_intid: dict[int, int] = {}
+        #: deliveries (acknowledges, engine interrupt entries): (intid, cpu) -> n; intid -> n
+        self._deliv: dict[tuple[int, int], int] = {}
+        self._deliv_all: dict[int, int] = {}
+        #: handler runs: (irq, action name, intid, cpu or -1) -> n; software resends by irq
+        self._runs: dict[tuple[int, str, int, int], int] = {}
+        self._credit: dict[int, int] = {}
         self._reported: set[Any] = set()
         #: (cpu, hwirq, step) of the latest irq_no_mapping (one report per dispatch)
         self._unexpected_at: tuple[Any, ...] = ()
@@ -264,6 +271,7 @@ class IrqObserver:
         if intid < LPI_BASE:
             self.active[k] = ev.time
             self._v2_eoied.pop(k, None)
+        self._delivered(cpu, intid)
         self._check_affinity(ev, cpu, intid, None)
 
     def _gic_active(self, ev: Event) -> None:
@@ -326,14 +334,10 @@ class IrqObserver:
             self._entered[cpu] = ev.time
         if intid < 0:
             return  # the hardware line: the acknowledge says what was taken
+        # the engine runs its handler once per raise (it cannot duplicate one)
         c = self.soft.setdefault((cpu, intid), [0, 0, ev.time])
         c[1] += 1
-        if c[1] > c[0]:
-            self._report(("dup", cpu, intid), Finding(
-                "duplicate-interrupt",
-                f"software interrupt {intid} handled {c[1]} times on CPU{cpu}, raised {c[0]}",
-                step=ev.time, data={"cpu": cpu, "intid": intid, "raised": c[0],
-                                    "handled": c[1]}))
+        self._delivered(cpu, intid)
 
     # -- kernel ------------------------------------------------------------------------
     def _affinity(self, ev: Event) -> None:
@@ -360,11 +364,46 @@ class IrqObserver:
         if ev.args.get("ret", 0) == 0:
             self._affinity(ev)
 
+    def _resend(self, ev: Event) -> None:
+        # check_irq_resend without a hardware retrigger: Linux's software resend runs the
+        # flow handler once more without an acknowledge
+        if not ev.args.get("hw", True):
+            irq = ev.args.get("irq", -1)
+            self._credit[irq] = self._credit.get(irq, 0) + 1
+
+    def _delivered(self, cpu: int | None, intid: int) -> None:
+        k = (intid, -1 if cpu is None else cpu)
+        self._deliv[k] = self._deliv.get(k, 0) + 1
+        self._deliv_all[intid] = self._deliv_all.get(intid, 0) + 1
+
     def _handler(self, ev: Event) -> None:
-        irq = ev.args.get("irq", -1)
-        if irq in self._irq_intid:
-            return  # checked at the acknowledge of its INTID
-        self._check_affinity(ev, ev.cpu, None, irq)
+        a = ev.args
+        irq = a.get("irq", -1)
+        intid = self._irq_intid.get(irq)
+        if intid is None:
+            self._check_affinity(ev, ev.cpu, None, irq)
+            return
+        # affinity: checked at the acknowledge of its INTID.  Duplicates: each run of an
+        # action consumes one delivery of the INTID (SGIs, PPIs: on this CPU)
+        cpu = -1 if ev.cpu is None else ev.cpu
+        name = a.get("name", "")
+        percpu = intid < 32
+        rk = (irq, name, intid, cpu if percpu else -1)
+        runs = self._runs.get(rk, 0) + 1
+        self._runs[rk] = runs
+        got = self._deliv.get((intid, cpu), 0) if percpu else self._deliv_all.get(intid, 0)
+        got += self._credit.get(irq, 0)
+        if runs > got:
+            where = f" on CPU{cpu}" if percpu else ""
+            self._report(("dup", irq, name, intid), Finding(
+                "duplicate-interrupt",
+                f"irq {irq} handler {name} ran {runs} times{where} for {got} "
+                f"acknowledge(s) of INTID {intid}",
+                details=("each run of a handler takes one acknowledge of its INTID (or an "
+                         "engine interrupt entry, or a software resend); this run had none "
+                         "left: one pending interrupt was handled twice"),
+                step=ev.time, data={"cpu": cpu, "irq": irq, "name": name, "intid": intid,
+                                    "runs": runs, "acks": got}))
 
     def _check_affinity(self, ev: Event, cpu: int | None, intid: int | None,
                         irq: int | None) -> None:
