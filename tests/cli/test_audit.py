@@ -32,3 +32,13 @@ def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("irqlab audit: error: ") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(("argv", "line"), [
+    (["--runs", "0"], "runs must be in [1, 1073741824], not 0"),
+    (["--moves", "-1"], "moves must be in [1, 1073741824], not -1"),
+    (["-V", ""], "variant must be one of locked, racy, irq for scenario counter, not ''"),
+])
+def test_messages(argv: list[str], line: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["audit", "counter", *argv]) == 2
+    assert capsys.readouterr().err == f"irqlab audit: error: {line}\n"

@@ -60,3 +60,16 @@ def test_demo_usage_errors(capsys) -> None:
     assert err == "irqlab demo: error: vectors must be in [1, 2048], not 0\n"
     code, _, err = run(capsys, "demo", "--dtb", str(FIXTURES / "qemu-virt-gicv2-2cpu.dtb"))
     assert code == 2 and "needs a GICv3 with an ITS" in err
+
+
+def test_demo_help_names_the_default_job(capsys) -> None:
+    code, out, _ = run(capsys, "demo", "--help")
+    text = " ".join(out.split())
+    assert code == 0 and "The default job" not in text
+    assert "`irqlab` without a command runs `check`" in text
+
+
+def test_dtb_empty_path(capsys) -> None:
+    code, out, err = run(capsys, "demo", "--dtb", "")
+    assert (code, out, err) == (2, "", "irqlab demo: error: argument --dtb: needs a file name, "
+                                       "not ''\n")

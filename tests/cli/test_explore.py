@@ -57,3 +57,43 @@ def test_bad_input_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and err.strip()
+
+
+def test_json_without_finding_keeps_stdout_one_document(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    trace = tmp_path / "t.json"
+    assert main(["explore", "counter", "-n", "3", "--json", "--trace", str(trace)]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["verdict"] == "clean"
+    assert err == f"irqlab explore: no finding, no trace written to {str(trace)!r}\n"
+    assert not trace.exists()  # the up-front check leaves nothing behind
+
+
+@pytest.mark.parametrize(("argv", "line"), [
+    (["-S", "random", "-P", "1"], "--preemptions does not apply to --strategy random"),
+    (["-S", "pct", "--no-reduction"], "--no-reduction does not apply to --strategy pct"),
+    (["-S", "dfs", "-d", "5"], "--depth does not apply to --strategy dfs"),
+    (["-d", "2"], "--depth does not apply to --strategy random"),
+    (["-S", "dfs", "--seed", "3"], "--seed does not apply to --strategy dfs"),
+])
+def test_options_the_strategy_ignores_are_errors(
+        argv: list[str], line: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["explore", "counter", *argv]) == 2
+    assert capsys.readouterr().err == f"irqlab explore: error: {line} (it would be ignored)\n"
+
+
+@pytest.mark.parametrize(("argv", "line"), [
+    (["-n", "0"], "budget must be in [1, 1099511627776], not 0"),
+    (["-j", "0"], "workers must be in [1, 256], not 0"),
+    (["-V", ""], "variant must be one of locked, racy, irq for scenario counter, not ''"),
+])
+def test_messages(argv: list[str], line: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["explore", "counter", *argv]) == 2
+    assert capsys.readouterr().err == f"irqlab explore: error: {line}\n"
+
+
+def test_scenario_list_names_the_benchmark(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["explore", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("irqlab explore: error: scenario must be one of its-memreserve, ")
+    assert err.endswith(", counter (the benchmark), not 'nope'\n")

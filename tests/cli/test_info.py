@@ -72,6 +72,10 @@ def test_info_virt_options(capsys) -> None:
      "irqlab info: error: /nonexistent.dtb: cannot read: No such file or directory\n"),
     (["info", "--gic", "2", "--cpus", "9"],
      "irqlab info: error: cpus must be at most 8 with gic=2, not 9\n"),
+    (["info", "--dtb", ""], "irqlab info: error: argument --dtb: needs a file name, not ''\n"),
+    (["info", "--dtb", "/dev/zero"],
+     "irqlab info: error: /dev/zero: not a flattened device tree (bad magic 0x00000000)\n"),
+    (["info", "--cpus", "x"], "irqlab info: error: argument --cpus: invalid int value: 'x'\n"),
 ])
 def test_usage_errors_exit_2_on_stderr(capsys, argv, message) -> None:
     code, out, err = run(capsys, *argv)

@@ -110,3 +110,63 @@ def test_fuzz_choice_prefixes_continue(choices: list[int]) -> None:
                       "-q", sched])
     assert code in (0, 1, 2) and code2 in (0, 1, 2)
     assert "Traceback" not in err.getvalue()
+
+
+A = ["vmd-teardown", "--variant", "immediate-free"]
+A_SCHED = "v1.060fb8c9.52d61c66.00y5z1y6z0"
+
+
+def test_schedule_expanding_past_the_bound_is_one_line(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Each repeat is under the old 2**24 cap; together they were GBs of choices."""
+    from irqlab.sim.strategy import MAX_SCHEDULE_CHOICES
+
+    text = "v1.060fb8c9.52d61c66." + "y1000000z0" * 64
+    assert main(["replay", *A, text, "-q"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == (f"irqlab replay: error: schedule has more than {MAX_SCHEDULE_CHOICES} "
+                   f"choices at character 31, not {text[:80]!r}... (661 characters)\n")
+
+
+@pytest.mark.parametrize(("argv", "line"), [
+    ([*A, A_SCHED, "-S", "pct"], "--strategy applies only with --continue"),
+    ([*A, A_SCHED, "--seed", "5"], "--seed applies only with --continue"),
+    ([*A, A_SCHED, "--continue", "-S", "roundrobin", "--seed", "5"],
+     "--seed does not apply to --strategy roundrobin (it would be ignored)"),
+    (["vmd-teardown", "-V", "", A_SCHED],
+     "variant must be one of immediate-free, rcu-desc, srcu for scenario vmd-teardown, not ''"),
+    ([*A, "v1.060fb8c9.52d61c66.00y5z1y6z0Z"],
+     "schedule must look like 'v1.<8 hex>.<8 hex>.<choices>', not "
+     "'v1.060fb8c9.52d61c66.00y5z1y6z0Z'"),
+    ([*A, "  v1.060fb8c9.52d61c66.00y5z1y6z"],
+     "schedule has a repeat without a choice at character 29, not "
+     "'  v1.060fb8c9.52d61c66.00y5z1y6z'"),
+])
+def test_usage_messages(argv: list[str], line: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["replay", *argv]) == 2
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", f"irqlab replay: error: {line}\n")
+
+
+def test_other_variant_or_parameters_are_named(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = replay_line(capsys, "counter", "-V", "racy", "-S", "dfs")
+    sched = argv[-1]
+    assert main(["replay", "counter", "-V", "locked", sched]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("irqlab replay: error: the schedule does not match counter --variant "
+                          "locked: it was recorded for --variant racy (scenario hash ")
+    # recorded with the default parameters, replayed with others
+    assert main(["replay", "counter", "-V", "racy", "-p", "cpus=2", sched]) == 2
+    err = capsys.readouterr().err
+    assert ": it was recorded for this variant with the default parameters (scenario hash " \
+        in err
+    # recorded with other parameters: not something it can name
+    argv = replay_line(capsys, "counter", "-V", "racy", "-S", "dfs", "-p", "cpus=2")
+    assert main(["replay", "counter", "-V", "racy", argv[-1]]) == 2
+    assert ": it was recorded for another variant or other parameters (-p), or another " \
+           "scenario (scenario hash " in capsys.readouterr().err
+    # another scenario's schedule
+    assert main(["replay", "vgic-lpi-xa", A_SCHED]) == 2
+    assert ": it was recorded for scenario vmd-teardown --variant immediate-free (" in \
+        capsys.readouterr().err

@@ -124,3 +124,40 @@ def test_check_audit_runs_must_be_positive(capsys: pytest.CaptureFixture[str]) -
     assert main(["check", "--audit", "--audit-runs", "0", "vgic-lpi-xa"]) == 2
     assert capsys.readouterr().err == (
         "irqlab check: error: audit-runs must be in [1, 4096], not 0\n")
+
+
+@pytest.mark.parametrize(("argv", "line"), [
+    (["-p", "iters=-3"], "iters must be in [1, 100], not -3"),
+    (["-p", "iters=10000000000"], "iters must be in [1, 100], not 10000000000"),
+    (["-p", "cpus=\u0663"], "cpus must be an int, not '\u0663'"),
+    (["-p", "cpus=2.5"], "cpus must be an int, not '2.5'"),
+    (["-V", ""], "variant must be one of locked, racy, irq for scenario counter, not ''"),
+])
+def test_counter_params_are_validated(argv: list[str], line: str,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "counter", *argv]) == 2
+    assert capsys.readouterr().err == f"irqlab run: error: {line}\n"
+
+
+def test_int_params_take_leading_zeros_and_hex(capsys: pytest.CaptureFixture[str]) -> None:
+    for value in ("02", "0x2", "2"):
+        assert main(["run", "counter", "-p", f"cpus={value}", "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["params"]["cpus"] == 2
+
+
+def test_scenario_without_parameters(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "vgic-lpi-xa", "-p", "x=1"]) == 2
+    assert capsys.readouterr().err == (
+        "irqlab run: error: param: scenario vgic-lpi-xa takes no parameters, not 'x=1'\n")
+
+
+def test_check_runs_a_scenario_named_twice_once(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "counter", "counter", "--json", "--budget", "200"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["variant"] for r in rows] == ["locked", "racy", "irq"]
+
+
+def test_check_counts_in_decimal(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "counter", "--budget", "0"]) == 2
+    assert capsys.readouterr().err == (
+        "irqlab check: error: budget must be in [1, 1099511627776], not 0\n")

@@ -1,14 +1,75 @@
-"""Options shared by ``irqlab run|explore|replay|check``: the scenario, variant and parameters."""
+"""Options shared by the commands: the scenario, variant and parameters; counts; output files."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
+import stat
 import sys
+from pathlib import Path
 from typing import Any
 
-from irqlab.errors import InvalidArgumentValue
+from irqlab.errors import InvalidArgumentValue, check_int, check_seconds
 
-__all__ = ["add_target_args", "progress_printer", "target_from_args", "write_trace"]
+__all__ = ["MAX_BUDGET", "MAX_RUNS", "MAX_WORKERS", "add_target_args", "check_counts",
+           "check_output", "output_path", "progress_printer", "resolve_scenario_arg",
+           "target_from_args", "write_trace"]
+
+#: Bounds of the count options, the same as :func:`irqlab.check.explore.explore` and
+#: :func:`irqlab.check.audit.audit` check (here first, with the ranges in decimal).
+MAX_BUDGET = 1 << 40
+MAX_WORKERS = 256
+MAX_RUNS = 1 << 30
+
+_INT = re.compile(r"[+-]?[0-9]+")
+
+
+def output_path(text: str) -> Path:
+    """argparse ``type=`` for an output file: a path, not empty (``Path('')`` is ``.``)."""
+    if not text:
+        raise argparse.ArgumentTypeError("needs a file name, not ''")
+    return Path(text)
+
+
+def check_output(flag: str, path: Path | None) -> None:
+    """Fail now (exit 2) when ``path`` cannot be written, before a run that may be long.
+
+    An existing regular file is opened for appending (not truncated) and closed; a new
+    file is created and removed again; a directory is refused; another existing file
+    (``/dev/null``, a FIFO) only needs write permission (opening a FIFO would block).
+    """
+    if path is None:
+        return
+    shown = repr(str(path))
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        st = None
+    except OSError as e:
+        raise InvalidArgumentValue(f"{flag} {shown}: cannot write: {e.strerror}") from None
+    try:
+        if st is None:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            os.close(fd)
+            os.unlink(path)
+        elif stat.S_ISDIR(st.st_mode):
+            raise InvalidArgumentValue(f"{flag} {shown}: is a directory, not a file")
+        elif stat.S_ISREG(st.st_mode):
+            os.close(os.open(path, os.O_WRONLY | os.O_APPEND))
+        elif not os.access(path, os.W_OK):
+            raise InvalidArgumentValue(f"{flag} {shown}: cannot write: permission denied")
+    except OSError as e:
+        raise InvalidArgumentValue(f"{flag} {shown}: cannot write: {e.strerror}") from None
+
+
+def check_counts(args: argparse.Namespace, **bounds: int) -> None:
+    """Check the count options named in ``bounds`` (``budget=MAX_BUDGET``) and ``--time``."""
+    for name, hi in bounds.items():
+        value = getattr(args, name)
+        if value is not None:
+            check_int(name.replace("_", "-"), value, 1, hi, decimal=True)
+    check_seconds("time", getattr(args, "time", None))
 
 
 def add_target_args(p: argparse.ArgumentParser) -> None:
@@ -26,10 +87,14 @@ def _coerce(name: str, text: str, default: Any) -> Any:
             return False
         raise InvalidArgumentValue(f"{name} must be a bool, not {text!r}")
     if isinstance(default, int):
-        try:
-            return int(text, 0)
-        except ValueError:
-            raise InvalidArgumentValue(f"{name} must be an int, not {text!r}") from None
+        # decimal (leading zeros allowed: 02), or Python's 0x / 0o / 0b prefixes; ASCII
+        # digits only (int() also takes other scripts' digits)
+        if text.isascii():
+            try:
+                return int(text, 10) if _INT.fullmatch(text) else int(text, 0)
+            except ValueError:
+                pass
+        raise InvalidArgumentValue(f"{name} must be an int, not {text!r}")
     if isinstance(default, float):
         try:
             return float(text)
@@ -38,29 +103,51 @@ def _coerce(name: str, text: str, default: Any) -> Any:
     return text
 
 
+def resolve_scenario_arg(name: str) -> Any:
+    """The scenario a command line names; the error lists every name the CLI accepts."""
+    from irqlab.check import counter
+    from irqlab.check.run import resolve_scenario
+    from irqlab.scenarios import all_scenarios
+
+    names = [sc.name for sc in all_scenarios()]
+    if name not in names and name != counter.SCENARIO.name:
+        known = ", ".join([*names, f"{counter.SCENARIO.name} (the benchmark)"])
+        raise InvalidArgumentValue(f"scenario must be one of {known}, not {name!r}")
+    return resolve_scenario(name)
+
+
 def target_from_args(args: argparse.Namespace) -> Any:
     """The :class:`~irqlab.check.run.Target` named by the arguments."""
-    from irqlab.check.run import Target, resolve_scenario
+    from irqlab.check.run import Target
 
-    sc = resolve_scenario(args.scenario)
+    sc = resolve_scenario_arg(args.scenario)
+    if args.variant is not None:
+        sc.variant(args.variant)  # '' is not the default variant: name it
     params: dict[str, Any] = {}
     for item in args.param:
         name, eq, value = item.partition("=")
         if not eq:
             raise InvalidArgumentValue(f"param must look like NAME=VALUE, not {item!r}")
+        if not sc.params:
+            raise InvalidArgumentValue(
+                f"param: scenario {sc.name} takes no parameters, not {item!r}")
         if name not in sc.params:
-            known = ", ".join(sorted(sc.params)) or "none"
+            known = ", ".join(sorted(sc.params))
             raise InvalidArgumentValue(
                 f"param must be one of {known} for scenario {sc.name}, not {name!r}")
         params[name] = _coerce(name, value, sc.params[name])
     return Target(scenario=sc.name, variant=args.variant, params=params)
 
 
-def write_trace(events: list[Any], path: Any, name: str) -> None:
-    """Write the events of a run as Perfetto/Chrome trace JSON."""
+def write_trace(events: list[Any], path: Path, name: str, flag: str = "--trace") -> None:
+    """Write the events of a run as Perfetto/Chrome trace JSON (an error names ``flag``)."""
     from irqlab.trace import write_chrome_trace
 
-    write_chrome_trace(events, path, name=name)
+    try:
+        write_chrome_trace(events, path, name=name)
+    except OSError as e:
+        raise InvalidArgumentValue(f"{flag} {str(path)!r}: cannot write: "
+                                   f"{e.strerror or e}") from None
 
 
 def progress_printer(enabled: bool) -> Any:

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from irqlab.cli._check_args import add_target_args, target_from_args
+from irqlab.cli._check_args import MAX_RUNS, add_target_args, check_counts, target_from_args
 
 __all__ = ["HELP", "NAME", "register", "run"]
 
@@ -34,7 +34,9 @@ def register(sub: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from irqlab.check.audit import audit
 
-    res = audit(target_from_args(args), runs=args.runs, moves=args.moves, seed=args.seed,
+    t = target_from_args(args)
+    check_counts(args, runs=MAX_RUNS, moves=MAX_RUNS)
+    res = audit(t, runs=args.runs, moves=args.moves, seed=args.seed,
                 time=args.time)
     if args.json:
         print(json.dumps(res.as_dict(), indent=2, sort_keys=True))

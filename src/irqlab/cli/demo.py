@@ -8,7 +8,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from irqlab.cli._check_args import check_output, output_path
+from irqlab.cli._machine_args import input_path
 from irqlab.demo import DemoResult, run_demo
+from irqlab.errors import InvalidArgumentValue
 from irqlab.hw.dtb import DEFAULT_DTB
 
 __all__ = ["HELP", "NAME", "add_demo_args", "format_result", "register", "run", "run_from_args"]
@@ -19,7 +22,7 @@ HELP = "map a PCI device's MSI-X vectors through the ITS by register writes, fir
 
 def add_demo_args(p: argparse.ArgumentParser) -> None:
     """The options of the demo run (shared with ``irqlab trace``)."""
-    p.add_argument("--dtb", metavar="PATH", type=Path,
+    p.add_argument("--dtb", metavar="PATH", type=input_path,
                    help=f"device tree to boot (default: the shipped {DEFAULT_DTB})")
     p.add_argument("--vectors", metavar="N", type=int, default=8,
                    help="MSI-X vectors to map and fire (default 8)")
@@ -27,10 +30,10 @@ def add_demo_args(p: argparse.ArgumentParser) -> None:
 
 def register(sub: Any) -> argparse.ArgumentParser:
     p = sub.add_parser(NAME, help=HELP, description=HELP + "; print where each landed and the "
-                       "event trace. The default job of `irqlab`.")
+                       "event trace (the hardware alone; `irqlab` without a command runs `check`).")
     add_demo_args(p)
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.add_argument("--trace", metavar="FILE", type=Path,
+    p.add_argument("--trace", metavar="FILE", type=output_path,
                    help="also write the event stream as Perfetto/Chrome trace JSON")
     p.add_argument("--quiet", "-q", action="store_true", help="omit the event trace")
     p.set_defaults(run=run)
@@ -71,15 +74,20 @@ def result_json(r: DemoResult) -> dict[str, Any]:
             "problems": r.problems, "events": [e.as_dict() for e in r.events]}
 
 
-def write_trace(r: DemoResult, path: Path) -> None:
+def write_trace(r: DemoResult, path: Path, flag: str = "--trace") -> None:
     from irqlab.trace import write_chrome_trace
 
-    n = write_chrome_trace(r.events, path, name=f"irqlab demo {r.source}")
-    print(f"irqlab: wrote {n} trace events to {path} (open in https://ui.perfetto.dev)",
+    try:
+        n = write_chrome_trace(r.events, path, name=f"irqlab demo {r.source}")
+    except OSError as e:
+        raise InvalidArgumentValue(f"{flag} {str(path)!r}: cannot write: "
+                                   f"{e.strerror or e}") from None
+    print(f"irqlab: wrote {n} trace events to {str(path)!r} (open in https://ui.perfetto.dev)",
           file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output("--trace", args.trace)
     r = run_from_args(args)
     if args.json:
         print(json.dumps(result_json(r), indent=1))

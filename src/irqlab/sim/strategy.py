@@ -150,7 +150,7 @@ def decode_schedule(text: str) -> tuple[str, int, list[int]]:
             count = int(digits)
             i = j + 1
             if i >= n:
-                raise _bad(text, base + i, "a repeat without a choice")
+                raise _bad(text, base + start, "a repeat without a choice")
         ch = body[i]
         if ch == "w":
             j = body.find("x", i + 1)
