@@ -394,3 +394,13 @@ def test_kernel_lazy_disable_then_enable_is_clean_and_without_enable_is_not_lost
     assert seen == ["handled"] and found == []
     found, seen = run(False)
     assert seen == [] and found == []
+
+
+def test_an_enabled_field_on_the_pending_event_is_the_enable_state() -> None:
+    # an enable written before the observer was attached: the event carries it
+    es, ob = _obs()
+    es.emit("gicr_sgi_pending", cpu=1, intid=3, source=0, enabled=False)
+    es.emit("gicd_spi_pending", intid=40, trigger="edge", enabled=False)
+    assert _kinds(ob) == []
+    es.emit("gic_pending_latch", cpu=None, intid=41, value=True, enabled=True)
+    assert [f.data["intid"] for f in ob.finish(_Ok())] == [41]

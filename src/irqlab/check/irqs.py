@@ -1,30 +1,32 @@
 """The interrupt observer: lost, duplicated, spurious, stuck-active, wrong-CPU interrupts.
 
-It reads three layers of the one event stream:
+It reads three layers of the one event stream (docs/checker.md, "Interrupts", has the rules):
 
-* the GIC: an interrupt is made pending by ``gicd_spi_pending``,
-  ``gicr_ppi_pending``, ``gicr_sgi_pending``, ``gicr_lpi_pending`` (GICv3)
-  or ``gicd_line`` with ``level=1`` (GICv2); acknowledged by ``cpuif_ack`` /
-  ``gicc_ack`` (INTID 1023 is "nothing to take"); made active by the
-  acknowledge (SGI/PPI/SPI) or ``gic_active value=1``; made inactive by
-  ``cpuif_deactivate``, ``gicc_dir``, ``gicc_eoi``, ``gicd_deactivate_physical``
-  or ``gic_active value=0``;  ``gicr_lpi_clear`` removes a pending LPI on
-  purpose (DISCARD), which is not a loss;
-* the engine: ``sim_irq_raise`` makes a software interrupt pending on a CPU,
-  ``sim_irq_enter`` (``intid >= 0``, not an IPI) takes it; an entry for the
-  hardware line (``intid == -1``) expects an acknowledge;
-* the kernel layer: ``irq_affinity`` (``irq``, ``intid`` (-1 if unknown),
-  ``cpus`` -- the allowed CPUs as a comma-separated list, e.g. ``"0,2"``),
-  ``irq_set_affinity`` (``irq``, ``cpus``, ``ret``: taken when ``ret`` is 0)
-  and ``irq_handler`` (``cpu``, ``irq``) -- a handler ran for Linux irq
-  ``irq``.
+* the GIC.  Pending: a latch (an edge, a software pend ``gic_pending_latch value=1``, an
+  SGI, an LPI, GICv2m's ``v2m_setspi``, SETSPI of an edge SPI) and the line of a
+  level-sensitive interrupt (``gicd_spi_pending`` / ``gicr_ppi_pending`` with
+  ``trigger=level``, GICv2's ``gicd_line``); the acknowledge, ``gic_pending_latch
+  value=0`` (ICPENDR), ``gicd_clrspi``, ``gicr_lpi_clear`` clear the latch, the line
+  events (``gicd_spi_line_low``, ``gicr_ppi_line_low``, ``gicd_line level=0``) the line.
+  Enables: GICD_I[SC]ENABLER<n> (``gicd_write``), GICR_I[SC]ENABLER0 (``gicr_write``),
+  an LPI's enable bit (``gicr_lpi_pending enabled=``, ``gicr_lpi_config``,
+  ``gicr_enable_lpis value=0``).  Active: the acknowledge of an SGI/PPI/SPI and
+  ``gic_active``, until ``cpuif_deactivate``, ``gic[d]_deactivate_physical``, GICv2's
+  ``gicc_dir`` or ``gicc_eoi`` (with EOImode 0 only);
+* the engine: ``sim_irq_raise`` makes an engine interrupt pending on a CPU,
+  ``sim_irq_enter`` (``intid >= 0``, not an IPI) takes it;
+* the kernel layer: ``irq_affinity`` (``irq``, ``intid`` (-1 if unknown), ``cpus`` -- the
+  allowed CPUs, comma-separated, e.g. ``"0,2"``), ``irq_set_affinity`` (``irq``, ``cpus``,
+  ``ret``: taken when ``ret`` is 0), ``irq_handler`` (``cpu``, ``irq``, ``name``: an
+  action ran), ``irq_resend``, and what Linux reports as unexpected: ``irq_no_mapping``,
+  ``gic_unexpected_irq``, ``irq_bad``, ``irq_percpu_spurious``.
 
-Findings: ``lost-interrupt`` (pending at the end, never taken),
-``duplicate-interrupt`` (taken more often than it was made pending),
-``spurious-interrupt`` (an interrupt entry whose first acknowledge read
-1023), ``stuck-active`` (active at the end), ``affinity-violation`` (taken
-on a CPU outside the affinity set, for an interrupt made pending after the
-affinity was set).  End-of-run checks run only for an ``ok`` outcome.
+Findings: ``lost-interrupt`` (pending and enabled at the end, never taken),
+``duplicate-interrupt`` (a handler of an irq bound to an INTID ran with no delivery of
+that INTID left), ``spurious-interrupt`` (an interrupt Linux took and nobody handles),
+``stuck-active`` (active at the end), ``affinity-violation`` (taken on a CPU outside
+the affinity set, for an interrupt made pending after the affinity was set).
+End-of-run checks run only for an ``ok`` outcome.
 """
 
 from __future__ import annotations
@@ -36,7 +38,6 @@ from irqlab.events import Event
 
 __all__ = ["IrqObserver"]
 
-SPURIOUS = 1023
 LPI_BASE = 8192
 #: sources of the pending state: the latch (an edge, ISPENDR, SETSPI of an edge SPI, an SGI,
 #: an LPI) and the line of a level-sensitive interrupt (or SETSPI of a level SPI)
@@ -119,9 +120,9 @@ class IrqObserver:
         #: GICv2: each CPU's GICC_CTLR.EOImode as the events showed it (a GICC_DIR that
         #: deactivated: 1; an EOI that found the INTID not active: 0; an ``eoimode`` field)
         self._v2_mode: dict[int, int] = {}
-        #: GICv2: active interrupts EOI'd while their CPU's EOImode was unknown: (cpu, step)
+        #: GICv2: active interrupts EOI'd with EOImode 1 or unknown: key -> (cpu, step)
         self._v2_eoied: dict[tuple[int, int], tuple[int, int]] = {}
-        #: software interrupts: (cpu, intid) -> [raised, taken]
+        #: engine interrupts: (cpu, intid) -> [raised, taken, step first raised]
         self.soft: dict[tuple[int | None, int], list[int]] = {}
         #: the step of each CPU's latest interrupt entry
         self._entered: dict[int, int] = {}
@@ -147,6 +148,11 @@ class IrqObserver:
         self.pending.setdefault(k, ev.time)
         self._src[k] = self._src.get(k, 0) | src
         self._last_pending[intid] = ev.time
+        en = ev.args.get("enabled")
+        if en is not None:
+            # the event says whether the interrupt is enabled (always, for an LPI): this
+            # covers enables written before the observer was attached
+            self._enable(k, bool(en))
 
     def _clear(self, cpu: int | None, intid: int, src: int) -> None:
         """``src`` no longer holds ``intid`` pending; without another source it is not."""
@@ -165,10 +171,8 @@ class IrqObserver:
         self._set(ev, ev.cpu, a["intid"], _LINE if a.get("trigger") == "level" else _LATCH)
 
     def _lpi_pending(self, ev: Event) -> None:
-        # the redistributor read the LPI's configuration byte: its enable bit is current
-        a = ev.args
-        self._set(ev, ev.cpu, a["intid"], _LATCH)
-        self._enable(_key(ev.cpu, a["intid"]), a.get("enabled", True))
+        # enabled=: the configuration byte's enable bit, as the redistributor holds it
+        self._set(ev, ev.cpu, ev.args["intid"], _LATCH)
 
     def _pending_latch(self, ev: Event) -> None:
         # GICD_ISPENDR / ICPENDR, GICR_ISPENDR0 / ICPENDR0: the software pending latch
