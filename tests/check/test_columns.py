@@ -312,6 +312,7 @@ def test_a_lost_wakeup_draws_the_wait_that_never_returns() -> None:
         "                                 complete(io_done)",
         "                               <-- IRQ",
         "   io started",
+        "   reinit_completion(io_done)",
         ">> wait_for_completion(io_done)  ... blocked  <-- deadlock"]
     # from the events alone too (the deadlock event says where each context is parked)
     assert draw(out.events, finding=dl, max_width=60, color=False).splitlines()[-1] == (

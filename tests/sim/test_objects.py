@@ -54,8 +54,25 @@ def test_complete_all_and_reinit() -> None:
     eng.spawn(2, completer)
     assert eng.run().ok and n == [1, 1]
     assert c.completion_done()
-    c.reinit()
+    c.reinit()   # outside a run (building a model): no event
     assert not c.completion_done()
+
+
+def test_reinit_in_a_run_is_an_event() -> None:
+    eng = sim.Engine(cpus=1)
+    c = sim.Completion("io_done")
+    rec = eng.events.record()
+
+    async def t() -> None:
+        c.complete()
+        c.reinit()
+        await sim.point()
+
+    eng.spawn(0, t)
+    assert eng.run().ok and not c.completion_done()
+    evs = [(e.kind, e.args) for e in rec if e.kind.startswith("sim_complet")]
+    assert evs == [("sim_complete", {"tid": 0, "completion": "io_done", "all": False}),
+                   ("sim_completion_reinit", {"tid": 0, "completion": "io_done"})]
 
 
 def test_wait_without_complete_deadlocks() -> None:

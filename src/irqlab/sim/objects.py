@@ -91,9 +91,12 @@ class Completion:
         _emit("sim_complete", cur_thread(), completion=self.name, all=True)
 
     def reinit(self) -> None:
-        """``reinit_completion``."""
+        """``reinit_completion`` (also callable while a model is built, outside a run)."""
         self.done = 0
         touch(self)
+        th = RT.th
+        if th is not None:
+            _emit("sim_completion_reinit", th, completion=self.name)
 
     def completion_done(self) -> bool:
         return self.done > 0
