@@ -87,8 +87,6 @@ class Lockdep(Reports):
         self._irqs_on: dict[int | None, bool] = {}
         self._irq_stack: dict[int | None, list[tuple[int, bool]]] = {}
         self._last_release: dict[int | None, _Held] = {}
-        #: CPUs where a spin_lock_irq(save) disabled interrupts, until it acquires
-        self._lock_disabled: dict[int | None, bool] = {}
         self._flav: dict[tuple[Any, ...], list[str]] = {}
         #: patterns (see _acquire) known to record nothing new -> (class, their stack)
         self._good: dict[tuple[Any, ...], tuple[LockClass, list[str]]] = {}
@@ -129,14 +127,10 @@ class Lockdep(Reports):
 
     def _irq_disable(self, ev: Event) -> None:
         self._irqs_on[ev.cpu] = False
-        if ev.args.get("via", "").startswith("spin_lock_"):
-            self._lock_disabled[ev.cpu] = True
 
     def _irq_disable_direct(self, time: int, cpu: int | None, via: str, in_irq: bool) -> None:
         """``sim_irq_disable``, its fields in order (the direct form; see EventStream)."""
         self._irqs_on[cpu] = False
-        if via.startswith("spin_lock_"):
-            self._lock_disabled[cpu] = True
 
     def _irq_enable(self, ev: Event) -> None:
         cpu = ev.cpu
@@ -227,37 +221,39 @@ class Lockdep(Reports):
                 held = self._held[tid] = []
             top = None
             flav = (klass, subclass, in_irq, irqs_disabled, mode, None)
-        # the interrupt state before the acquire (an irqsave/irq acquire disabled them)
-        if mode == "irqsave" or mode == "irq":
-            # irqs were on before iff spin_lock_irq(save) itself disabled them (its
-            # sim_irq_disable came when the acquire was issued, before spinning)
-            prev_off = self._lock_disabled.pop(cpu, None) is None
+        # the interrupt state before the acquire (an irqsave/irq acquire disabled them):
+        # the one saved when the acquire was issued, before spinning
+        if (mode == "irqsave" or mode == "irq") and prev_irqs_on is not None:
+            prev_off = not prev_irqs_on
         else:
             prev_off = bool(irqs_disabled)
         self._irqs_on[cpu] = not irqs_disabled
         g = self._good.get(flav)
-        if g is not None and (top is None or not top.trylock):
+        if g is not None and (top is None or not top.trylock or mode == "try"):
             # a known pattern with nothing new to record: its class has the usage bits,
-            # the edge from the held class exists, and a stack was captured for it (these
-            # only ever become true); what remains to check is recursion and the wait
-            # context
+            # the edge from the held class exists (a trylock adds none), and a stack was
+            # captured for it (these only ever become true); what remains to check is
+            # recursion and the wait context (neither applies to a trylock)
             cls = g[0]
             ok = True
-            if top is not None:
-                for o in held:
-                    if o.cls is cls:
-                        ok = False
-                        break
-            if ok and cls.sleeps and not self.preempt_rt:
-                if in_irq or prev_off:
-                    ok = False
-                else:
+            if mode == "try":
+                pass
+            else:
+                if top is not None:
                     for o in held:
-                        if not o.cls.sleeps:
+                        if o.cls is cls:
                             ok = False
                             break
-            elif ok and self.preempt_rt:
-                ok = self._wait_violation(cls.type, held, prev_off, bool(in_irq)) is None
+                if ok and cls.sleeps and not self.preempt_rt:
+                    if in_irq or prev_off:
+                        ok = False
+                    else:
+                        for o in held:
+                            if not o.cls.sleeps:
+                                ok = False
+                                break
+                elif ok and self.preempt_rt:
+                    ok = self._wait_violation(cls.type, held, prev_off, bool(in_irq)) is None
             if ok:
                 h = _Held(cls, lid, mode, prev_off, g[1], time, site)
                 if HARDIRQ_ON not in cls.usage:
@@ -282,37 +278,37 @@ class Lockdep(Reports):
                       top: _Held | None, attempt: tuple[bool, list[str]] | None) -> None:
         on = not flav[3]
         in_irq = flav[2]
+        trylock = mode == "try"
+        # lockdep's mark_usage: USED_IN only for a lock taken (not trylock'd) in hard-irq
+        # context; ENABLED for any acquisition with interrupts on, trylocks included
+        used_in = bool(in_irq) and not trylock
         usage = cls.usage
+        # what this acquisition may record: a usage bit, a dependency (validate_chain:
+        # "trylock can be done in any order", so a trylock adds none), recursion, an
+        # invalid wait context (check_wait_context skips trylocks)
+        new_bit = (used_in and IN_HARDIRQ not in usage) or (on and HARDIRQ_ON not in usage)
+        new_edge = not trylock and self._new_edge(held, cls)
+        why = (self._wait_violation(cls.type, held, prev_off, bool(in_irq))
+               if not trylock and (self.preempt_rt or cls.type == "mutex") else None)
         # Stacks are captured only when this acquisition may record something new (or
         # the first time a class is taken in this way); otherwise the stack of that
         # first acquisition stands in (one capture per run for a repeated pattern).
-        why = (self._wait_violation(cls.type, held, prev_off, bool(in_irq))
-               if self.preempt_rt or cls.type == "mutex" else None)
         if attempt is None:
             stack = self._flav.get(flav)
-            if stack is not None and not (in_irq and IN_HARDIRQ not in usage) \
-                    and not (on and HARDIRQ_ON not in usage) and (
-                        top is None or (top.cls is not cls
-                                        and cls in self.fwd.get(top.cls, ()))):
+            if stack is not None and not new_bit and not new_edge:
                 self._good[flav] = (cls, stack)
-                if why is None and (top is None or not top.trylock):
-                    # the common case: a known pattern, nothing new to record (the edge
-                    # from the held lock exists, no usage bit, no recursion): just hold it
-                    for o in held:
-                        if o.cls is cls:
-                            break
-                    else:
-                        h = _Held(cls, lid, mode, prev_off, stack, ev.time,
-                                  ev.args.get("site", ""))
-                        if HARDIRQ_ON not in usage:
-                            h.unmarked = True
-                            self._unmarked += 1
-                        held.append(h)
-                        return
-            if (stack is None or (in_irq and IN_HARDIRQ not in usage)
-                    or (on and HARDIRQ_ON not in usage)
-                    or (held and cls not in self.fwd.get(held[-1].cls, ()))
-                    or why is not None or any(o.cls is cls for o in held)):
+                if why is None and (trylock or not any(o.cls is cls for o in held)):
+                    # the common case: a known pattern, nothing new to record (every
+                    # dependency exists, no usage bit, no recursion): just hold it
+                    h = _Held(cls, lid, mode, prev_off, stack, ev.time,
+                              ev.args.get("site", ""))
+                    if HARDIRQ_ON not in usage:
+                        h.unmarked = True
+                        self._unmarked += 1
+                    held.append(h)
+                    return
+            if (stack is None or new_bit or new_edge or why is not None
+                    or (not trylock and any(o.cls is cls for o in held))):
                 stack = stack_now(self.engine)
                 self._flav.setdefault(flav, stack)
         else:
@@ -320,22 +316,23 @@ class Lockdep(Reports):
         if stack is None:
             stack = []
         h = _Held(cls, lid, mode, prev_off, stack, ev.time, ev.args.get("site", ""))
-        # recursion
-        for o in held:
-            if o.cls is cls and not h.trylock:
-                self._recursive(ev, tid, cpu, o, h)
-                break
-        # wait context (only sleeping locks, and spinlock_t on PREEMPT_RT, can violate it)
-        if why is not None:
-            self._wait_context(ev, tid, cpu, held, h, bool(in_irq), why)
-        # dependencies: from the most recent non-trylock held lock, and trylocks above it
-        for o in reversed(held):
-            if o.cls is not cls:
-                self._add_edge(o, h, ev, tid, cpu)
-            if not o.trylock:
-                break
+        if not trylock:
+            # recursion
+            for o in held:
+                if o.cls is cls:
+                    self._recursive(ev, tid, cpu, o, h)
+                    break
+            # wait context (only sleeping locks, and spinlock_t on PREEMPT_RT, can violate it)
+            if why is not None:
+                self._wait_context(ev, tid, cpu, held, h, bool(in_irq), why)
+            # dependencies: from the most recent non-trylock held lock, and trylocks above it
+            for o in reversed(held):
+                if o.cls is not cls:
+                    self._add_edge(o, h, ev, tid, cpu)
+                if not o.trylock:
+                    break
         # usage
-        if in_irq and IN_HARDIRQ not in usage:
+        if used_in and IN_HARDIRQ not in usage:
             self._mark(cls, IN_HARDIRQ, stack, ev, tid, cpu, h)
         if on and HARDIRQ_ON not in usage:
             self._mark(cls, HARDIRQ_ON, stack, ev, tid, cpu, h)
@@ -343,6 +340,17 @@ class Lockdep(Reports):
             h.unmarked = True
             self._unmarked += 1
         held.append(h)
+
+    def _new_edge(self, held: list[_Held], cls: LockClass) -> bool:
+        """Whether taking ``cls`` now adds a dependency not recorded yet (check_prevs_add:
+        from the most recent non-trylock held lock, and every trylock'd one above it)."""
+        fwd = self.fwd
+        for o in reversed(held):
+            if o.cls is not cls and cls not in fwd.get(o.cls, ()):
+                return True
+            if not o.trylock:
+                break
+        return False
 
     def _release(self, ev: Event) -> None:
         a = ev.args
@@ -479,8 +487,10 @@ class Lockdep(Reports):
             cc = th.cctx
             mode = getattr(op, "label", "")
             irqs_off_before = not cc.irqs_on
-            if mode in ("irq", "irqsave"):
-                irqs_off_before = th.cpu not in self._lock_disabled
+            if mode in ("irq", "irqsave") and getattr(op, "flags", None) is not None:
+                # the interrupt state spin_lock_irq(save) found when it was called (it
+                # disabled them then; its sim_irq_disable comes only if it is performed)
+                irqs_off_before = not op.flags
             a = {"tid": th.tid, "lock": lk.name, "lid": eng.oid(lk), "class": lk.cls,
                  "subclass": getattr(op, "subclass", 0), "type": lk.type_name, "mode": mode,
                  "irqs_disabled": irqs_off_before or mode in ("irq", "irqsave"),

@@ -1,0 +1,250 @@
+"""lockdep against kernel/locking/lockdep.c: trylocks, lock classes, the irq state of a
+parked acquire, _irq unlocks, locks held at exit, stacks and report shapes."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from irqlab import sim
+from irqlab.check.findings import Finding
+from irqlab.check.lockdep import Lockdep
+from irqlab.check.observe import attach
+
+
+def _run(spawn: Any, cpus: int = 1, *, handler: Any = None, preempt_rt: bool = False,
+         strategy: sim.Strategy | None = None) -> tuple[list[Finding], Any]:
+    eng = sim.Engine(cpus=cpus, strategy=strategy or sim.RoundRobin())
+    if handler is not None:
+        eng.set_irq_handler(handler)
+    spawn(eng)
+    obs = attach(eng, lifetimes=False, irqs=False,
+                 lockdep=Lockdep(eng, preempt_rt=preempt_rt))
+    res = eng.run()
+    return obs.findings(res), res
+
+
+def _kinds(found: list[Finding]) -> list[str]:
+    return [f.kind for f in found]
+
+
+def _line(fn: Any, text: str) -> int:
+    """The source line of ``fn`` whose stripped text starts with ``text``."""
+    src, first = inspect.getsourcelines(fn)
+    return next(first + i for i, t in enumerate(src) if t.strip().startswith(text))
+
+
+# -- 1. a trylock adds no dependency (validate_chain skips hlock->trylock) -------------------
+
+def test_trylock_adds_no_dependency_in_either_order() -> None:
+    a = sim.SpinLock("A")
+    b = sim.SpinLock("B")
+
+    async def lock_a_trylock_b() -> None:
+        await a.lock()
+        if await b.trylock():
+            b.unlock()
+        a.unlock()
+
+    async def lock_b_lock_a() -> None:
+        await b.lock()
+        await a.lock()
+        a.unlock()
+        b.unlock()
+
+    for first, second in ((lock_a_trylock_b, lock_b_lock_a),
+                          (lock_b_lock_a, lock_a_trylock_b)):
+        found, res = _run(lambda eng, f=first, s=second: [eng.spawn(0, f), eng.spawn(0, s)])
+        assert res.outcome == "ok"
+        assert found == []
+
+
+def test_a_trylocked_lock_is_held_for_later_acquisitions() -> None:
+    a = sim.SpinLock("A")
+    b = sim.SpinLock("B")
+    c = sim.SpinLock("C")
+
+    async def try_b_lock_c() -> None:          # B -> C (B trylock'd, still held)
+        assert await b.trylock()
+        await c.lock()
+        c.unlock()
+        b.unlock()
+
+    async def lock_c_lock_b() -> None:
+        await c.lock()
+        await b.lock()
+        b.unlock()
+        c.unlock()
+
+    found, _ = _run(lambda eng: [eng.spawn(0, try_b_lock_c), eng.spawn(0, lock_c_lock_b)])
+    assert _kinds(found) == ["lockdep:circular-locking"]
+    assert found[0].data["cycle"] == ["B", "C"]
+
+    async def a_try_b_c() -> None:             # A -> C and B -> C, never A -> B
+        await a.lock()
+        assert await b.trylock()
+        await c.lock()
+        c.unlock()
+        b.unlock()
+        a.unlock()
+
+    async def lock_c_lock_a() -> None:
+        await c.lock()
+        await a.lock()
+        a.unlock()
+        c.unlock()
+
+    found, _ = _run(lambda eng: [eng.spawn(0, a_try_b_c), eng.spawn(0, lock_c_lock_a)])
+    assert _kinds(found) == ["lockdep:circular-locking"]
+    assert found[0].data["cycle"] == ["A", "C"]
+
+
+# -- 2. a trylock in hard-irq context is not USED_IN_HARDIRQ (mark_usage) --------------------
+
+def test_trylock_in_hardirq_does_not_make_the_lock_irq_safe() -> None:
+    h = sim.SpinLock("H")
+    lk = sim.SpinLock("L")
+
+    async def handler(cpu: int) -> None:
+        await h.lock()
+        if await lk.trylock():                 # no H -> L, L not IN-HARDIRQ-W
+            lk.unlock()
+        h.unlock()
+
+    async def task() -> None:
+        await lk.lock()                        # L: HARDIRQ-ON-W
+        lk.unlock()
+        sim.current().cctx.engine.raise_irq(0, 40)
+        await sim.point("the irq comes in")
+
+    found, res = _run(lambda eng: eng.spawn(0, task), handler=handler)
+    assert res.outcome == "ok"
+    assert found == []
+
+
+def test_trylock_with_interrupts_on_is_still_hardirq_on() -> None:
+    lk = sim.SpinLock("L")
+
+    async def handler(cpu: int) -> None:
+        await lk.lock()
+        lk.unlock()
+
+    async def task() -> None:
+        sim.current().cctx.engine.raise_irq(0, 40)
+        await sim.point("the irq comes in")
+        if await lk.trylock():                 # ENABLED_HARDIRQ is set for a trylock too
+            lk.unlock()
+
+    found, _ = _run(lambda eng: eng.spawn(0, task), handler=handler)
+    assert _kinds(found) == ["lockdep:inconsistent-lock-state"]
+    assert found[0].message == "inconsistent {IN-HARDIRQ-W} -> {HARDIRQ-ON-W} usage of L"
+
+
+# -- 3. check_wait_context skips trylocks ----------------------------------------------------
+
+def test_wait_context_skips_trylocks() -> None:
+    sp = sim.SpinLock("sp")
+    m = sim.Mutex("m")
+    raw = sim.SpinLock("raw", raw=True)
+
+    async def mutex_trylock_under_spinlock() -> None:
+        await sp.lock()
+        if await m.trylock():
+            m.unlock()
+        sp.unlock()
+
+    async def spin_trylock_under_raw() -> None:
+        await raw.lock()
+        if await sp.trylock():
+            sp.unlock()
+        raw.unlock()
+
+    found, _ = _run(lambda eng: eng.spawn(0, mutex_trylock_under_spinlock))
+    assert found == []
+    found, _ = _run(lambda eng: eng.spawn(0, spin_trylock_under_raw), preempt_rt=True)
+    assert found == []
+    found, _ = _run(lambda eng: eng.spawn(0, mutex_trylock_under_spinlock), preempt_rt=True)
+    assert found == []
+
+
+# -- 5. a parked irqsave acquire: the irq state when it was issued ------------------------
+
+def test_parked_irqsave_acquire_from_irqs_on_is_not_taken_with_irqs_off() -> None:
+    def spawn(eng: sim.Engine) -> None:
+        a = sim.SpinLock("A")
+
+        async def holder() -> None:
+            await a.lock()
+            await sim.point("holding A")
+            await sim.point("still holding A")
+
+        async def waiter() -> None:
+            await sim.point("let the holder take A")
+            fl = await a.lock_irqsave()       # parks: A is never released
+            a.unlock_irqrestore(fl)
+
+        eng.spawn(0, holder)
+        eng.spawn(1, waiter)
+
+    for rt in (False, True):
+        found, res = _run(spawn, cpus=2, preempt_rt=rt)
+        assert res.outcome == "deadlock", res.outcome
+        assert _kinds(found) == ["deadlock"], _kinds(found)
+
+
+def test_parked_irqsave_acquire_under_local_irq_disable_is_taken_with_irqs_off() -> None:
+    a = sim.SpinLock("A")
+
+    async def holder() -> None:
+        await a.lock()
+        await sim.point("holding A")
+        await sim.point("still holding A")
+
+    async def waiter() -> None:
+        await sim.point("let the holder take A")
+        sim.local_irq_disable()
+        fl = await a.lock_irqsave()
+        a.unlock_irqrestore(fl)
+
+    found, res = _run(lambda eng: [eng.spawn(0, holder), eng.spawn(1, waiter)], cpus=2,
+                      preempt_rt=True)
+    assert res.outcome == "deadlock"
+    w = [f for f in found if f.kind == "lockdep:invalid-wait-context"]
+    assert [f.data["why"] for f in w] == ["with interrupts disabled"]
+
+
+# -- 8. each dependency keeps the stack of an acquisition that made it ------------------------
+
+def test_a_new_dependency_under_a_trylock_gets_its_own_stack() -> None:
+    a = sim.SpinLock("A")
+    b = sim.SpinLock("B")
+    x = sim.SpinLock("X")
+
+    async def path_one() -> None:
+        await a.lock()
+        await b.lock()                         # A -> B
+        b.unlock()
+        a.unlock()
+
+    async def path_two() -> None:
+        await x.lock()
+        assert await a.trylock()
+        await b.lock()                         # A -> B (known) and X -> B (new)
+        b.unlock()
+        a.unlock()
+        x.unlock()
+
+    async def closes() -> None:
+        await b.lock()
+        await x.lock()                         # B -> X closes X -> B -> X
+        x.unlock()
+        b.unlock()
+
+    found, _ = _run(lambda eng: [eng.spawn(0, path_one), eng.spawn(0, path_two),
+                                 eng.spawn(0, closes)])
+    assert _kinds(found) == ["lockdep:circular-locking"]
+    d = found[0].details
+    chain = d[d.index("-> #1 (B):"):d.index("-> #0 (X):")]
+    assert f"path_two@test_lockdep_fidelity.py:{_line(path_two, 'await b.lock()')}" in chain
+    assert "path_one" not in chain
+    assert "[path_two/1]" in chain
