@@ -405,15 +405,18 @@ def test_bad_arguments_to_attach() -> None:
 
 
 def test_a_held_lock_is_reported_at_its_own_acquisition_site() -> None:
-    # A and B share a class (one construction site), so each context's first acquisition
-    # is the same pattern: the stack is captured once per pattern, but each held lock
-    # keeps its own site (held_lock.acquire_ip), whichever context ran first
+    # A and B share a class (one construction site, run twice), so each context's first
+    # acquisition is the same pattern: the stack is captured once per pattern, but each
+    # held lock keeps its own site (held_lock.acquire_ip), whichever context ran first
     import inspect
 
     from irqlab.check.run import run_built
 
+    def lock(name: str) -> sim.SpinLock:
+        return sim.SpinLock(name)
+
     def locks() -> tuple[sim.SpinLock, sim.SpinLock]:
-        return sim.SpinLock("A"), sim.SpinLock("B")
+        return lock("A"), lock("B")
 
     def build(strategy: sim.Strategy) -> sim.Engine:
         eng = sim.Engine(cpus=2, strategy=strategy)

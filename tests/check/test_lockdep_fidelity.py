@@ -3,7 +3,9 @@ parked acquire, _irq unlocks, locks held at exit, stacks and report shapes."""
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
+from pathlib import Path
 from typing import Any
 
 from irqlab import sim
@@ -164,6 +166,79 @@ def test_wait_context_skips_trylocks() -> None:
     found, _ = _run(lambda eng: eng.spawn(0, spin_trylock_under_raw), preempt_rt=True)
     assert found == []
     found, _ = _run(lambda eng: eng.spawn(0, mutex_trylock_under_spinlock), preempt_rt=True)
+    assert found == []
+
+
+# -- 4. lock classes are call sites ------------------------------------------------------------
+
+def test_two_locks_built_on_one_line_are_two_classes() -> None:
+    def build() -> tuple[sim.SpinLock, sim.SpinLock]:
+        a = sim.SpinLock("A"); b = sim.SpinLock("B")  # noqa: E702
+        return a, b
+
+    a, b = build()
+    line = _line(build, "a = sim.SpinLock")
+    assert a.cls == f"test_lockdep_fidelity.py:{line}:13"
+    assert b.cls == f"test_lockdep_fidelity.py:{line}:36"
+    assert build()[0].cls == a.cls            # the same site again: the same class
+
+    async def nest() -> None:
+        await a.lock()
+        await b.lock()
+        b.unlock()
+        a.unlock()
+
+    found, _ = _run(lambda eng: eng.spawn(0, nest))
+    assert found == []
+
+
+def test_a_lone_site_is_file_and_line_and_one_site_run_twice_is_one_class() -> None:
+    def mk(name: str) -> sim.SpinLock:
+        return sim.SpinLock(name)
+
+    x, y = mk("x"), mk("y")
+    loop = [sim.SpinLock(n) for n in "pq"]
+    assert x.cls == y.cls == f"test_lockdep_fidelity.py:{_line(mk, 'return sim.SpinLock')}"
+    assert loop[0].cls == loop[1].cls
+    assert sim.Mutex("m", key="k").cls == "k"
+
+    async def nest() -> None:
+        await x.lock()
+        await y.lock()
+        y.unlock()
+        x.unlock()
+
+    found, _ = _run(lambda eng: eng.spawn(0, nest))
+    assert _kinds(found) == ["lockdep:recursive-locking"]
+
+
+def _load(path: Path, name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_two_files_of_one_name_are_two_classes(tmp_path: Path) -> None:
+    mods = []
+    for d in ("drv_a", "drv_b"):
+        (tmp_path / d).mkdir()
+        (tmp_path / d / "locks.py").write_text(
+            "from irqlab import sim\n\n\ndef make():\n    return sim.SpinLock('lock')\n")
+        mods.append(_load(tmp_path / d / "locks.py", f"_ld_{d}_locks"))
+    a, b = (m.make() for m in mods)
+    assert a.cls != b.cls
+    assert a.cls.endswith("locks.py:5") and b.cls.endswith("locks.py:5")
+    assert mods[0].make().cls == a.cls and mods[1].make().cls == b.cls
+
+    async def nest() -> None:
+        await a.lock()
+        await b.lock()
+        b.unlock()
+        a.unlock()
+
+    found, _ = _run(lambda eng: eng.spawn(0, nest))
     assert found == []
 
 

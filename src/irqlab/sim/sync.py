@@ -49,16 +49,84 @@ _MODE_NAMES = ("", "irqsave", "irq")
 _VIA = ("", "spin_lock_irqsave", "spin_lock_irq")
 
 
-_BASENAMES: dict[str, str] = {}
+#: (id(code), f_lasti) -> (code, lock class): the class of each construction call site
+#: (the entry keeps the code object alive, so its id is never reused)
+_SITES: dict[tuple[int, int], tuple[Any, str]] = {}
+#: lock class -> the call site that owns it: (file, line, column, end line, end column)
+_OWNERS: dict[str, tuple[Any, ...]] = {}
 
 
 def _site(depth: int) -> str:
+    """The lock class of the call ``depth`` frames up: its call site, exactly.
+
+    Linux's ``spin_lock_init()``/``mutex_init()`` declare a static ``lock_class_key``
+    per macro expansion, so the class is the call site: two locks initialised on one
+    line are two classes, and so are two files of one name; one site run many times (a
+    loop, a helper called twice) is one class.  Here the site is the calling
+    instruction (code object and offset); its name is ``file.py:line``, with the column
+    (``file.py:line:col``) when the line holds another call beside this one, and the
+    file's directory (``dir/file.py:line``), or at last ``#n``, when another site
+    already has that name.  Cached per site: a lock costs one dict lookup here.
+    """
     f = sys._getframe(depth)
-    fn = f.f_code.co_filename
-    b = _BASENAMES.get(fn)
-    if b is None:
-        b = _BASENAMES[fn] = os.path.basename(fn)
-    return f"{b}:{f.f_lineno}"
+    co = f.f_code
+    k = (id(co), f.f_lasti)
+    ent = _SITES.get(k)
+    if ent is None:
+        ent = _SITES[k] = (co, _site_name(co, f.f_lasti, f.f_lineno))
+    return ent[1]
+
+
+def _site_name(co: Any, lasti: int, lineno: int | None) -> str:
+    fn = co.co_filename
+    line, end_line, col, end_col = _position(co, lasti)
+    if line is None:
+        line = lineno
+    base = os.path.basename(fn)
+    name = f"{base}:{line}"
+    if col is not None and _beside(co, line, col, end_line, end_col):
+        name += f":{col + 1}"
+    ident = (fn, line, col, end_line, end_col)
+    owner = _OWNERS.get(name)
+    if owner is not None and owner != ident:
+        # another site has that name (a file of the same name elsewhere, another code
+        # object on this line): tell them apart, by directory, then by number
+        alt = f"{os.path.basename(os.path.dirname(fn))}/{name}"
+        n = 2
+        while _OWNERS.get(alt, ident) != ident:
+            alt = f"{name}#{n}"
+            n += 1
+        name = alt
+    _OWNERS[name] = ident
+    return name
+
+
+def _position(co: Any, lasti: int) -> tuple[Any, Any, Any, Any]:
+    """(line, end line, column, end column) of the instruction at offset ``lasti``."""
+    for i, pos in enumerate(co.co_positions()):
+        if 2 * i == lasti:
+            return pos  # type: ignore[no-any-return]
+    return None, None, None, None
+
+
+def _beside(co: Any, line: int, col: int, end_line: Any, end_col: Any) -> bool:
+    """Whether another call starts on ``line`` outside this one's span (and not around
+    it): a second construction site could be on this line."""
+    import dis
+
+    end = end_col if end_line == line and end_col is not None else 1 << 30
+    for ins in dis.get_instructions(co):
+        if not ins.opname.startswith("CALL") or ins.opname.startswith("CALL_INTRINSIC"):
+            continue
+        p = ins.positions
+        if p is None or p.lineno != line or p.col_offset is None:
+            continue
+        o_col = p.col_offset
+        o_end = (p.end_col_offset if p.end_lineno == line and p.end_col_offset is not None
+                 else 1 << 30)
+        if o_end <= col or o_col >= end:
+            return True
+    return False
 
 
 class _Acquire(Op):
