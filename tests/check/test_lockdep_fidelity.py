@@ -288,6 +288,59 @@ def test_parked_irqsave_acquire_under_local_irq_disable_is_taken_with_irqs_off()
     assert [f.data["why"] for f in w] == ["with interrupts disabled"]
 
 
+# -- 6. spin_unlock_irq inside an irq-disabled section ---------------------------------------
+
+def test_unlock_irq_ending_the_callers_own_irqs_off_section_is_fine() -> None:
+    lk = sim.SpinLock("A")
+
+    async def task() -> None:
+        sim.local_irq_disable()
+        await lk.lock()                        # spin_lock, not spin_lock_irq
+        await sim.point("work")
+        lk.unlock_irq()                        # ends the caller's local_irq_disable()
+
+    found, _ = _run(lambda eng: eng.spawn(0, task))
+    assert found == []
+
+
+def test_lock_irq_pair_inside_an_irqs_off_section_is_reported_with_its_own_call() -> None:
+    lk = sim.SpinLock("A")
+
+    async def task() -> None:
+        sim.local_irq_disable()
+        await lk.lock_irq()                    # interrupts already off
+        lk.unlock_irq()                        # ... and now on, too early
+        await sim.point("interrupts on here")
+        sim.local_irq_enable()
+
+    found, _ = _run(lambda eng: eng.spawn(0, task))
+    assert _kinds(found) == ["lockdep:irq-enabled-in-atomic"]
+    f = found[0]
+    assert f.message == ("spin_unlock_irq(A) re-enables interrupts that were already "
+                         "disabled when spin_lock_irq(A) was called")
+    line = _line(task, "await lk.lock_irq()")
+    assert f"spin_lock_irq(A) was taken at: task@test_lockdep_fidelity.py:{line}" in f.details
+    assert f.sites["lock"] == f"task@test_lockdep_fidelity.py:{line}"
+
+
+def test_unlock_irq_in_hardirq_context_is_reported_with_the_lock_call_it_pairs() -> None:
+    lk = sim.SpinLock("A")
+
+    async def handler(cpu: int) -> None:
+        await lk.lock()
+        lk.unlock_irq()
+
+    async def task() -> None:
+        sim.current().cctx.engine.raise_irq(0, 40)
+        await sim.point("the irq comes in")
+
+    found, _ = _run(lambda eng: eng.spawn(0, task), handler=handler)
+    assert _kinds(found) == ["lockdep:irq-enabled-in-atomic"]
+    assert found[0].message == "spin_unlock_irq(A) re-enables interrupts in hard-irq context"
+    assert "spin_lock(A) was taken at: handler@" in found[0].details
+    assert "spin_lock_irq(A)" not in found[0].details
+
+
 # -- 8. each dependency keeps the stack of an acquisition that made it ------------------------
 
 def test_a_new_dependency_under_a_trylock_gets_its_own_stack() -> None:

@@ -142,7 +142,13 @@ class Lockdep(Reports):
         if self._unmarked:
             self._mark_held_on_cpu(cpu, ev, via=via)
         if via == "spin_unlock_irq":
-            if last is not None and last.prev_off:
+            # in hard-irq context any enable is early; in task context only the _irq (or
+            # irqsave) acquire's own pair is: interrupts were already off when it was
+            # taken (the caller's irq-disabled section), and its unlock_irq ends that
+            # section early.  local_irq_disable(); spin_lock(); ...; spin_unlock_irq()
+            # is a legitimate pairing: the unlock ends the caller's own section.
+            if last is not None and (a.get("in_irq") or (
+                    last.prev_off and (last.mode == "irq" or last.mode == "irqsave"))):
                 self._irq_enabled_in_atomic(ev, last, bool(a.get("in_irq")))
         elif via == "local_irq_enable" and a.get("in_irq"):
             self._irq_enabled_in_atomic(ev, None, True)

@@ -24,6 +24,10 @@ HARDIRQ_ON = "HARDIRQ-ON-W"
 # lockdep's wait types: LD_WAIT_SPIN (raw), LD_WAIT_CONFIG (spinlock_t), LD_WAIT_SLEEP (mutex)
 _WAIT = {"raw_spin": 2, "spin": 3, "mutex": 4}
 
+#: an acquisition's mode -> the call that made it (for the reports)
+_LOCK_FN = {"": "spin_lock", "irq": "spin_lock_irq", "irqsave": "spin_lock_irqsave",
+            "try": "spin_trylock"}
+
 
 class LockClass:
     """A lockdep class: ``key`` (class string and subclass), a display name, usage."""
@@ -260,6 +264,9 @@ class Reports:
             potential=True, step=ev.time, data={"safe": safe.name, "unsafe": unsafe.name}))
 
     def _irq_enabled_in_atomic(self, ev: Event, h: _Held | None, in_irq: bool) -> None:
+        # irqlab's own report (Linux sees it only indirectly, when mark_held_locks finds an
+        # irq-safe lock held as interrupts come back on): an _irq unlock, or
+        # local_irq_enable(), turning interrupts on inside a section that had them off
         cpu = ev.cpu
         stack = stack_now(self.engine)
         tid = next((t for t in sorted(self._held) if self._tid_cpu.get(t) == cpu
@@ -268,17 +275,24 @@ class Reports:
         for t in sorted(self._held):
             if self._tid_cpu.get(t) == cpu:
                 holding += [x for x in self._held[t]]
-        why = ("in hard-irq context" if in_irq else
-               "with interrupts disabled by the caller")
-        what = (f"spin_unlock_irq({h.cls.name})" if h is not None else "local_irq_enable()")
+        if h is None:
+            what = "local_irq_enable()"
+            why = "in hard-irq context"
+            taken = ""
+        else:
+            what = f"spin_unlock_irq({h.cls.name})"
+            taken = f"{_LOCK_FN.get(h.mode, 'spin_lock')}({h.cls.name})"
+            why = ("in hard-irq context" if in_irq else
+                   f"that were already disabled when {taken} was called")
         held_txt = [f" #{i}: {x.cls.label()}, at: {x.at()}" for i, x in enumerate(holding)]
         lines = [_banner("WARNING: interrupts enabled inside an irq-disabled section"),
-                 f"{what} re-enables interrupts {why}" + (
-                     f"; spin_lock_irq({h.cls.name}) was taken at: {h.at()}"
-                     if h is not None else ""),
-                 "(use the irqsave/irqrestore variants)", "",
-                 f"{len(holding)} lock{'s' if len(holding) != 1 else ''} held on CPU{cpu}:",
-                 *held_txt, "", "stack backtrace:", _frames(stack)]
+                 f"{what} re-enables interrupts {why}"]
+        if h is not None:
+            lines.append(f"{taken} was taken at: {h.at()}")
+        lines += ["(use the irqsave/irqrestore variants)" if not in_irq else
+                  "(an interrupt handler must not enable interrupts)", "",
+                  f"{len(holding)} lock{'s' if len(holding) != 1 else ''} held on CPU{cpu}:",
+                  *held_txt, "", "stack backtrace:", _frames(stack)]
         key = ("irqen", h.cls.key if h is not None else None, in_irq)
         self._report(key, Finding(
             "lockdep:irq-enabled-in-atomic",
