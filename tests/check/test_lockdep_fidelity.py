@@ -264,7 +264,7 @@ def test_parked_irqsave_acquire_from_irqs_on_is_not_taken_with_irqs_off() -> Non
     for rt in (False, True):
         found, res = _run(spawn, cpus=2, preempt_rt=rt)
         assert res.outcome == "deadlock", res.outcome
-        assert _kinds(found) == ["deadlock"], _kinds(found)
+        assert _kinds(found) == ["lockdep:held-at-exit", "deadlock"], _kinds(found)
 
 
 def test_parked_irqsave_acquire_under_local_irq_disable_is_taken_with_irqs_off() -> None:
@@ -339,6 +339,79 @@ def test_unlock_irq_in_hardirq_context_is_reported_with_the_lock_call_it_pairs()
     assert found[0].message == "spin_unlock_irq(A) re-enables interrupts in hard-irq context"
     assert "spin_lock(A) was taken at: handler@" in found[0].details
     assert "spin_lock_irq(A)" not in found[0].details
+
+
+# -- 7. a context that returns holding locks (debug_check_no_locks_held) ----------------------
+
+def test_task_returning_with_a_lock_held() -> None:
+    a = sim.SpinLock("A")
+    m = sim.Mutex("M")
+
+    async def leaker() -> None:
+        await m.lock()
+        await a.lock()
+
+    found, res = _run(lambda eng: eng.spawn(0, leaker))
+    assert res.outcome == "ok"
+    assert _kinds(found) == ["lockdep:held-at-exit"]
+    f = found[0]
+    assert f.potential is False
+    assert f.message == "leaker/0 still has locks held when it returns: M, A"
+    assert f.data["held"] == ["M", "A"]
+    lm = _line(leaker, "await m.lock()")
+    assert f.sites == {"held": f"leaker@test_lockdep_fidelity.py:{lm}"}
+    assert "WARNING: leaker/0 still has locks held!" in f.details
+    assert "2 locks held by leaker/0:" in f.details
+    assert f" #0: (M){{+.+.}}-{{4:4}}, at: leaker@test_lockdep_fidelity.py:{lm}" in f.details
+    assert f" #1: (A){{+.+.}}-{{3:3}}, at: leaker@test_lockdep_fidelity.py:{lm + 1}" \
+        in f.details
+
+
+def test_task_returning_inside_rcu_and_srcu_read_sections() -> None:
+    ss = sim.SrcuStruct("my_srcu")
+
+    async def reader() -> None:
+        sim.rcu_read_lock()
+        sim.rcu_read_lock()
+        sim.rcu_read_unlock()
+        sim.srcu_read_lock(ss)
+        await sim.point("reading")
+
+    async def balanced() -> None:
+        sim.rcu_read_lock()
+        idx = sim.srcu_read_lock(ss)
+        await sim.point("reading")
+        sim.srcu_read_unlock(ss, idx)
+        sim.rcu_read_unlock()
+
+    found, _ = _run(lambda eng: [eng.spawn(0, balanced), eng.spawn(0, reader)])
+    assert _kinds(found) == ["lockdep:held-at-exit"]
+    f = found[0]
+    assert f.data["held"] == ["rcu_read_lock", "my_srcu"]
+    line = _line(reader, "sim.rcu_read_lock()")
+    assert (f" #0: (rcu_read_lock){{....}}-{{1:3}}, at: reader@test_lockdep_fidelity.py:"
+            f"{line}") in f.details
+    assert f" #1: (my_srcu){{....}}-{{0:0}}, at: reader@test_lockdep_fidelity.py:{line + 3}" \
+        in f.details
+
+
+def test_balanced_contexts_and_irq_handlers_are_not_held_at_exit() -> None:
+    a = sim.SpinLock("A")
+    b = sim.SpinLock("B")
+
+    async def handler(cpu: int) -> None:
+        await b.lock()                         # returns holding B: the return path's
+                                               # mark_held_locks reports it instead
+
+    async def task() -> None:
+        await a.lock()
+        a.unlock()
+        sim.current().cctx.engine.raise_irq(0, 40)
+        await sim.point("the irq comes in")
+
+    found, _ = _run(lambda eng: eng.spawn(0, task), handler=handler)
+    assert _kinds(found) == ["lockdep:inconsistent-lock-state"]
+    assert found[0].message == "inconsistent {IN-HARDIRQ-W} -> {HARDIRQ-ON-W} usage of B"
 
 
 # -- 8. each dependency keeps the stack of an acquisition that made it ------------------------

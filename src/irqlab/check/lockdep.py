@@ -59,6 +59,11 @@ class Lockdep(Reports):
         "sim_irq_enter": "_irq_enter",
         "sim_irq_exit": "_irq_exit",
         "sim_atomic_sleep": "_atomic_sleep",
+        "sim_exit": "_exit",
+        "sim_rcu_read_lock": "_rcu_lock",
+        "sim_rcu_read_unlock": "_rcu_unlock",
+        "sim_srcu_read_lock": "_srcu_lock",
+        "sim_srcu_read_unlock": "_srcu_unlock",
     }
     #: the direct forms (fields positionally, see irqlab.events.EventStream.direct)
     DIRECT: ClassVar[dict[str, str]] = {
@@ -93,6 +98,11 @@ class Lockdep(Reports):
         #: held entries whose class may still lack HARDIRQ-ON (0: nothing to mark)
         self._unmarked = 0
         self._reported: set[Any] = set()
+        #: read-side maps held per context (rcu_read_lock, srcu_read_lock: lockdep maps
+        #: in Linux, held without dependency checks): (name, site, step, srcu key)
+        self._maps: dict[int, list[tuple[str, str, int, Any]]] = {}
+        #: the context whose sim_irq_exit came last (its sim_exit follows)
+        self._irq_exited: int | None = None
 
     # -- context bookkeeping -----------------------------------------------------------
     def _spawn(self, ev: Event) -> None:
@@ -118,6 +128,7 @@ class Lockdep(Reports):
         self._names.setdefault(ev.args["tid"], f"irq/{cpu}")
 
     def _irq_exit(self, ev: Event) -> None:
+        self._irq_exited = ev.args.get("tid")
         st = self._irq_stack.get(ev.cpu)
         if st and st[-1][0] == ev.args.get("tid"):   # (bring-up contexts exit here too)
             _tid, saved = st.pop()
@@ -177,6 +188,62 @@ class Lockdep(Reports):
                     if stack is None:
                         stack = stack_now(self.engine)
                     self._mark(h.cls, HARDIRQ_ON, stack, ev, tid, cpu, h)
+
+    # -- exit and read-side sections --------------------------------------------------
+    def _exit(self, ev: Event) -> None:
+        """A context returned: debug_check_no_locks_held() (do_exit) for a task.
+
+        An interrupt handler (or bring-up context) returning with a lock held is not
+        reported here: in Linux its held locks stay in the interrupted task's list, and
+        the return path's mark_held_locks (interrupts back on) finds them, which gives
+        the inconsistent-lock-state report for an irq-safe lock (see _irq_exit).
+        """
+        tid = ev.args["tid"]
+        if tid == self._irq_exited:
+            self._irq_exited = None
+            return
+        held = self._held.pop(tid, None)
+        if held:
+            for h in held:
+                if h.unmarked:
+                    self._unmarked -= 1
+        maps = self._maps.pop(tid, None)
+        if held or maps:
+            self._held_at_exit(ev, tid, ev.cpu, held or [], maps or [])
+
+    def _map_site(self) -> str:
+        st = stack_now(self.engine)
+        return st[-1] if st else "?"
+
+    def _rcu_lock(self, ev: Event) -> None:
+        self._maps.setdefault(ev.args["tid"], []).append(
+            ("rcu_read_lock", self._map_site(), ev.time, None))
+
+    def _rcu_unlock(self, ev: Event) -> None:
+        ms = self._maps.get(ev.args["tid"])
+        if ms:
+            for i in range(len(ms) - 1, -1, -1):
+                if ms[i][3] is None:
+                    del ms[i]
+                    return
+
+    def _srcu_lock(self, ev: Event) -> None:
+        a = ev.args
+        self._maps.setdefault(a["tid"], []).append(
+            (a["srcu"], self._map_site(), ev.time, (a["srcu"], a["idx"])))
+
+    def _srcu_unlock(self, ev: Event) -> None:
+        a = ev.args
+        key = (a["srcu"], a["idx"])
+        tid = a["tid"]
+        # (normally the locker's own; otherwise whoever holds that reader)
+        for t in [tid, *sorted(self._maps)]:
+            ms = self._maps.get(t)
+            if ms:
+                for i, m in enumerate(ms):
+                    if m[3] == key:
+                        del ms[i]
+                        return
 
     # -- acquisition -------------------------------------------------------------------
     def _class(self, a: dict[str, Any]) -> LockClass:

@@ -322,6 +322,35 @@ class Reports:
             details="\n".join(lines), sites={"acquire": h.at()}, potential=True,
             step=ev.time, data={"lock": h.cls.name, "type": t, "why": why}))
 
+    def _held_at_exit(self, ev: Event, tid: int, cpu: int | None, held: list[_Held],
+                      maps: list[tuple[str, str, int, Any]]) -> None:
+        # debug_check_no_locks_held() -> print_held_locks_bug(): the held locks, then
+        # lockdep_print_held_locks()'s list, rcu_read_lock and SRCU read sides included
+        # (their maps are held without dependency checks: no usage bits, "{....}")
+        who = self._ctx_name(tid, cpu)
+        entries: list[tuple[int, int, str, str, str]] = []
+        for i, x in enumerate(held):
+            entries.append((x.step, i, x.cls.name, x.cls.label(), x.at()))
+        for i, (name, site, step, key) in enumerate(maps):
+            w = "{1:3}" if key is None else "{0:0}"
+            entries.append((step, len(held) + i, name, f"({name}){{....}}-{w}", site))
+        entries.sort(key=lambda e: (e[0], e[1]))
+        n = len(entries)
+        # (do_exit()'s stack in Linux; here the context's function has returned)
+        fn = next((getattr(getattr(th, "coro", None), "__name__", None)
+                   for th in self.engine.threads if th.tid == tid), None)
+        title = f"WARNING: {who} still has locks held!"
+        lines = ["=" * (len(title) + 2), title, "-" * (len(title) + 2),
+                 f"{n} lock{'s' if n != 1 else ''} held by {who}:",
+                 *[f" #{i}: {e[3]}, at: {e[4]}" for i, e in enumerate(entries)], "",
+                 "stack backtrace:", f"       ({fn or who} returned)"]
+        names = [e[2] for e in entries]
+        self._report(("exit", tuple(names)), Finding(
+            "lockdep:held-at-exit",
+            f"{who} still has locks held when it returns: {', '.join(names)}",
+            details="\n".join(lines), sites={"held": entries[0][4]}, potential=False,
+            step=ev.time, data={"held": names, "tid": tid}))
+
     def _atomic_sleep(self, ev: Event) -> None:
         a = ev.args
         stack = a.get("stack", "")
