@@ -449,3 +449,92 @@ def test_a_new_dependency_under_a_trylock_gets_its_own_stack() -> None:
     assert f"path_two@test_lockdep_fidelity.py:{_line(path_two, 'await b.lock()')}" in chain
     assert "path_one" not in chain
     assert "[path_two/1]" in chain
+
+
+# -- 9. report shapes ------------------------------------------------------------------------
+
+def test_irq_inversion_found_when_a_lock_becomes_irq_unsafe_is_print_irq_inversion_bug() -> None:
+    s = sim.SpinLock("S")
+    m = sim.SpinLock("M")
+    u = sim.SpinLock("U")
+
+    async def handler(cpu: int) -> None:
+        await s.lock()
+        s.unlock()
+
+    async def task() -> None:
+        sim.current().cctx.engine.raise_irq(0, 40)
+        await sim.point("S becomes HARDIRQ-safe")
+        fl = await s.lock_irqsave()
+        await m.lock()                         # S -> M
+        m.unlock()
+        s.unlock_irqrestore(fl)
+        fl = await m.lock_irqsave()
+        await u.lock()                         # M -> U
+        u.unlock()
+        m.unlock_irqrestore(fl)
+        await u.lock()                         # U becomes HARDIRQ-unsafe: S ->* U
+        u.unlock()
+
+    found, _ = _run(lambda eng: eng.spawn(0, task), handler=handler)
+    assert _kinds(found) == ["lockdep:irq-lock-inversion"]
+    f = found[0]
+    assert (f.data["safe"], f.data["unsafe"], f.data["changed"]) == ("S", "U", "U")
+    d = f.details
+    assert "WARNING: possible irq lock inversion dependency detected" in d
+    assert "HARDIRQ-safe -> HARDIRQ-unsafe lock order detected" not in d
+    assert "task/0 just changed the state of lock:\n(U){+.+.}-{3:3}, at: task@" in d
+    assert ("but this lock was taken by another, HARDIRQ-safe lock in the past:\n"
+            " (S){-...}-{3:3}") in d
+    assert "Chain exists of:\n  S --> M --> U\n" in d
+    assert ("                               lock(S);\n"
+            "                               lock(M);\n  <Interrupt>\n    lock(S);") in d
+    assert "the shortest dependencies between 2nd lock and 1st lock:" in d
+
+
+def test_irq_inversion_found_when_a_lock_becomes_irq_safe_looks_forwards() -> None:
+    s = sim.SpinLock("S")
+    u = sim.SpinLock("U")
+
+    async def handler(cpu: int) -> None:
+        await s.lock()
+        s.unlock()
+
+    async def task() -> None:
+        fl = await s.lock_irqsave()
+        await u.lock()                         # S -> U
+        u.unlock()
+        s.unlock_irqrestore(fl)
+        await u.lock()                         # U: HARDIRQ-ON-W
+        u.unlock()
+        sim.current().cctx.engine.raise_irq(0, 40)
+        await sim.point("S becomes HARDIRQ-safe")
+
+    found, _ = _run(lambda eng: eng.spawn(0, task), handler=handler)
+    assert _kinds(found) == ["lockdep:irq-lock-inversion"]
+    d = found[0].details
+    assert "irq/0/1 just changed the state of lock:\n(S){-...}-{3:3}, at: handler@" in d
+    assert ("but this lock took another, HARDIRQ-unsafe lock in the past:\n"
+            " (U){+.+.}-{3:3}") in d
+    assert "Chain exists of:" not in d
+
+
+def test_circular_scenario_names_the_targets_parent() -> None:
+    locks = [sim.SpinLock(n, key=n) for n in "ABCD"]
+
+    def pair(x: int, y: int) -> Any:
+        async def f() -> None:
+            await locks[x].lock()
+            await locks[y].lock()
+            locks[y].unlock()
+            locks[x].unlock()
+        return f
+
+    found, _ = _run(lambda eng: [eng.spawn(0, pair(i, (i + 1) % 4)) for i in range(4)])
+    assert _kinds(found) == ["lockdep:circular-locking"]
+    d = found[0].details
+    # D held, A wanted; the chain A -> B -> C -> D exists: source A, target D, and D's
+    # parent C (C -> D is a dependency that exists)
+    assert "Chain exists of:\n  A --> C --> D\n" in d
+    assert ("  lock(D);\n                               lock(C);\n"
+            "                               lock(D);\n  lock(A);") in d

@@ -1,27 +1,34 @@
 """lockdep: lock-order and irq-safety validation from a single run, as the kernel does it.
 
 An observer of ``sim_lock_acquire``/``sim_lock_release``, the interrupt
-state (``sim_irq_enable``/``disable``, ``sim_irq_enter``/``exit``) and
-``sim_atomic_sleep``.  It explores nothing: like ``kernel/locking/lockdep.c``
-it predicts deadlocks from the order and the irq state in which lock
-*classes* are taken, so every report is ``potential=True`` (except
-sleep-in-atomic, which happened).
+state (``sim_irq_enable``/``disable``, ``sim_irq_enter``/``exit``),
+``sim_atomic_sleep``, the RCU and SRCU read sides and ``sim_exit``.  It
+explores nothing: like ``kernel/locking/lockdep.c`` it predicts deadlocks
+from the order and the irq state in which lock *classes* are taken, so every
+report is ``potential=True`` (except sleep-in-atomic and held-at-exit, which
+happened).
 
-* Classes: the lock's class (its ``key`` or construction site) plus the
+* Classes: the lock's class (its ``key`` or construction call site) plus the
   ``_nested`` subclass.  Edges held -> acquired are added per context (a
   hard-irq context starts a new chain, as lockdep's ``irq_context`` does),
-  from the most recent held lock (and any trylocks above it).
-* Usage bits: ``IN-HARDIRQ-W`` (acquired in hard-irq context) and
-  ``HARDIRQ-ON-W`` (acquired with interrupts enabled, or held while they
-  were re-enabled -- lockdep's ``mark_held_locks``).
+  from the most recent held lock (and any trylocks above it).  A trylock
+  adds no edge (``validate_chain``: "trylock can be done in any order") and
+  is not checked for recursion or wait context, but is held like any lock.
+* Usage bits: ``IN-HARDIRQ-W`` (taken, not trylock'd, in hard-irq context)
+  and ``HARDIRQ-ON-W`` (acquired with interrupts enabled, trylocks included,
+  or held while they were re-enabled -- lockdep's ``mark_held_locks``).
 * Reports, each once per class (pair): ``lockdep:circular-locking``,
   ``lockdep:recursive-locking``, ``lockdep:inconsistent-lock-state``,
-  ``lockdep:irq-lock-inversion``, ``lockdep:irq-enabled-in-atomic`` (an
-  ``_irq`` unlock, or ``local_irq_enable``, turning interrupts on inside a
-  section whose caller had them off), ``lockdep:invalid-wait-context``
-  (a mutex with a spinlock held, interrupts off or in hard-irq context; with
+  ``lockdep:irq-lock-inversion`` (``print_bad_irq_dependency`` when a new
+  edge connects them, ``print_irq_inversion_bug`` when a new usage bit
+  does), ``lockdep:irq-enabled-in-atomic`` (irqlab's own: a
+  ``spin_unlock_irq`` whose ``spin_lock_irq`` found interrupts already off,
+  or an enable in hard-irq context), ``lockdep:invalid-wait-context`` (a
+  mutex with a spinlock held, interrupts off or in hard-irq context; with
   ``preempt_rt=True`` also a ``spinlock_t`` under a ``raw_spinlock_t`` or
-  with interrupts off), ``sleep-in-atomic`` (``sim_atomic_sleep``).
+  with interrupts off), ``lockdep:held-at-exit`` (a task returning with
+  locks, ``rcu_read_lock`` or ``srcu_read_lock`` held:
+  ``debug_check_no_locks_held``), ``sleep-in-atomic`` (``sim_atomic_sleep``).
 
 The graph work is done once per *new* edge or usage bit (a breadth-first
 search over classes), so a run that repeats known orders costs one dict
@@ -483,6 +490,28 @@ class Lockdep(Reports):
                     q.append(n)
         return list(seen)
 
+    def _find(self, start: LockClass, graph: dict[LockClass, Any],
+              bit: str) -> list[LockClass] | None:
+        """A shortest path from ``start`` (breadth first over ``graph``) to another class
+        with usage ``bit``, ``start`` first (lockdep's find_usage_forwards/backwards)."""
+        parent: dict[LockClass, LockClass | None] = {start: None}
+        q = deque([start])
+        while q:
+            c = q.popleft()
+            for n in graph.get(c, ()):
+                if n in parent:
+                    continue
+                parent[n] = c
+                if bit in n.usage:
+                    path = [n]
+                    p = parent[n]
+                    while p is not None:
+                        path.append(p)
+                        p = parent[p]
+                    return path[::-1]
+                q.append(n)
+        return None
+
     def _add_edge(self, prev: _Held, nxt: _Held, ev: Event, tid: int, cpu: int | None) -> None:
         p, n = prev.cls, nxt.cls
         out = self.fwd.setdefault(p, {})
@@ -511,17 +540,16 @@ class Lockdep(Reports):
         if other in cls.usage:
             self._inconsistent(ev, tid, cpu, cls, other, bit, h)
             return
-        # the new bit against the dependencies already recorded
+        # the new bit against the dependencies already recorded (mark_lock_irq: a new
+        # USED_IN looks forwards for an ENABLED class, a new ENABLED backwards for USED_IN)
         if bit == IN_HARDIRQ:
-            unsafe = next((c for c in self._closure(cls, self.fwd)
-                           if c is not cls and HARDIRQ_ON in c.usage), None)
-            if unsafe is not None:
-                self._inversion(ev, tid, cpu, cls, unsafe, None, h)
+            path = self._find(cls, self.fwd, HARDIRQ_ON)
+            if path is not None:
+                self._irq_inversion(ev, tid, cpu, h, path, forwards=True)
         else:
-            safe = next((c for c in self._closure(cls, self.back)
-                         if c is not cls and IN_HARDIRQ in c.usage), None)
-            if safe is not None:
-                self._inversion(ev, tid, cpu, safe, cls, None, h)
+            path = self._find(cls, self.back, IN_HARDIRQ)
+            if path is not None:
+                self._irq_inversion(ev, tid, cpu, h, path, forwards=False)
 
     def _wait_violation(self, t: str, held: list[_Held], prev_off: bool,
                         in_irq: bool) -> str | None:

@@ -101,6 +101,25 @@ def _banner(title: str) -> str:
     return f"{bar}\n{title}\n{'-' * (len(title) + 2)}"
 
 
+def _irq_scenario(safe: LockClass, unsafe: LockClass, prev: LockClass,
+                  nxt: LockClass) -> list[str]:
+    """print_irq_lock_scenario(): the chain safe --> middle --> unsafe (when there is a
+    middle lock) and the CPU0/CPU1 interrupt scenario."""
+    middle = nxt if prev is safe else prev
+    chain = ([] if middle is unsafe else
+             ["Chain exists of:", f"  {safe.name} --> {middle.name} --> {unsafe.name}", ""])
+    return [
+        *chain, " Possible interrupt unsafe locking scenario:", "",
+        "       CPU0                    CPU1",
+        "       ----                    ----",
+        f"  lock({unsafe.name});",
+        "                               local_irq_disable();",
+        f"                               lock({safe.name});",
+        f"                               lock({middle.name});",
+        "  <Interrupt>", f"    lock({safe.name});", "",
+        " *** DEADLOCK ***"]
+
+
 class Reports:
     """The findings lockdep makes (mixed into :class:`~irqlab.check.lockdep.Lockdep`)."""
 
@@ -168,25 +187,20 @@ class Reports:
             lines.append(f"       [{ctx}]")
             lines.append("")
         lines += [f"-> #0 ({b.name}):", _frames(nxt.stack), ""]
+        # print_circular_lock_scenario(): source (the lock being acquired), target (the
+        # held one) and the target's parent on the path source ->* target (a dependency
+        # that exists: parent -> target)
+        parent = path[-2]
         lines += ["other info that might help us debug this:", ""]
-        if len(path) == 2:
-            lines += [" Possible unsafe locking scenario:", "",
-                      "       CPU0                    CPU1",
-                      "       ----                    ----",
-                      f"  lock({a.name});",
-                      f"                               lock({b.name});",
-                      f"                               lock({a.name});",
-                      f"  lock({b.name});", "", " *** DEADLOCK ***", ""]
-        else:
-            chain = " --> ".join(c.name for c in [*path, b])
-            lines += [f"Chain exists of:\n  {chain}", "",
-                      " Possible unsafe locking scenario:", "",
-                      "       CPU0                    CPU1",
-                      "       ----                    ----",
-                      f"  lock({path[-1].name});",
-                      f"                               lock({path[1].name});",
-                      f"                               lock({path[-1].name});",
-                      f"  lock({b.name});", "", " *** DEADLOCK ***", ""]
+        if parent is not b:
+            lines += ["Chain exists of:", f"  {b.name} --> {parent.name} --> {a.name}", ""]
+        lines += [" Possible unsafe locking scenario:", "",
+                  "       CPU0                    CPU1",
+                  "       ----                    ----",
+                  f"  lock({a.name});",
+                  f"                               lock({parent.name});",
+                  f"                               lock({a.name});",
+                  f"  lock({b.name});", "", " *** DEADLOCK ***", ""]
         lines += ["stack backtrace:", _frames(nxt.stack)]
         names = [c.name for c in path]
         self._report(("circ", frozenset(c.key for c in path)), Finding(
@@ -227,34 +241,24 @@ class Reports:
             data={"lock": cls.name, "class": cls.key[0], "from": old, "to": new}))
 
     def _inversion(self, ev: Event, tid: int, cpu: int | None, safe: LockClass,
-                   unsafe: LockClass, prev: _Held | None, nxt: _Held) -> None:
+                   unsafe: LockClass, prev: _Held, nxt: _Held) -> None:
+        # print_bad_irq_dependency(): a new dependency prev -> nxt connects them
         who = self._ctx_name(tid, cpu)
         s_stack = safe.usage[IN_HARDIRQ][0]
         u_stack = unsafe.usage[HARDIRQ_ON][0]
-        lines = [_banner("WARNING: HARDIRQ-safe -> HARDIRQ-unsafe lock order detected")]
-        if prev is not None:
-            lines += [f"{who} is trying to acquire:", f"{nxt.cls.label()}, at: {nxt.at()}",
-                      "", "and this task is already holding:",
-                      f"{prev.cls.label()}, at: {prev.at()}",
-                      "which would create a new lock dependency:",
-                      f" ({prev.cls.name}) -> ({nxt.cls.name})", ""]
-        else:
-            lines += [f"{who} marks {nxt.cls.label()} at: {nxt.at()}", ""]
-        lines += ["but this new dependency connects a HARDIRQ-irq-safe lock:",
-                  f" {safe.label()}", "", "... which became HARDIRQ-irq-safe at:",
-                  _frames(s_stack, "  "), "", "to a HARDIRQ-irq-unsafe lock:",
-                  f" {unsafe.label()}", "", "... which became HARDIRQ-irq-unsafe at:",
-                  _frames(u_stack, "  "), "",
-                  "other info that might help us debug this:", "",
-                  " Possible interrupt unsafe locking scenario:", "",
-                  "       CPU0                    CPU1",
-                  "       ----                    ----",
-                  f"  lock({unsafe.name});",
-                  "                               local_irq_disable();",
-                  f"                               lock({safe.name});",
-                  f"                               lock({unsafe.name});",
-                  "  <Interrupt>", f"    lock({safe.name});", "",
-                  " *** DEADLOCK ***"]
+        lines = [_banner("WARNING: HARDIRQ-safe -> HARDIRQ-unsafe lock order detected"),
+                 f"{who} is trying to acquire:", f"{nxt.cls.label()}, at: {nxt.at()}",
+                 "", "and this task is already holding:",
+                 f"{prev.cls.label()}, at: {prev.at()}",
+                 "which would create a new lock dependency:",
+                 f" ({prev.cls.name}) -> ({nxt.cls.name})", "",
+                 "but this new dependency connects a HARDIRQ-irq-safe lock:",
+                 f" {safe.label()}", "", "... which became HARDIRQ-irq-safe at:",
+                 _frames(s_stack, "  "), "", "to a HARDIRQ-irq-unsafe lock:",
+                 f" {unsafe.label()}", "", "... which became HARDIRQ-irq-unsafe at:",
+                 _frames(u_stack, "  "), "",
+                 "other info that might help us debug this:", "",
+                 *_irq_scenario(safe, unsafe, prev.cls, nxt.cls)]
         self._report(("inv", safe.key, unsafe.key), Finding(
             "lockdep:irq-lock-inversion",
             f"HARDIRQ-safe -> HARDIRQ-unsafe lock order detected: {safe.name} -> "
@@ -262,6 +266,49 @@ class Reports:
             details="\n".join(lines),
             sites={"safe": _at(s_stack), "unsafe": _at(u_stack), "acquire": nxt.at()},
             potential=True, step=ev.time, data={"safe": safe.name, "unsafe": unsafe.name}))
+
+    def _irq_inversion(self, ev: Event, tid: int, cpu: int | None, h: _Held,
+                       path: list[LockClass], *, forwards: bool) -> None:
+        # print_irq_inversion_bug(): h's class just became HARDIRQ-safe (forwards: path
+        # runs this -> ... -> an unsafe class) or HARDIRQ-unsafe (backwards: path runs
+        # this <- ... <- a safe class), closing a safe -> unsafe chain of dependencies
+        who = self._ctx_name(tid, cpu)
+        this, other = path[0], path[-1]
+        # the "middle" lock: the one next to this class on the path
+        middle = path[1]
+        if forwards:
+            safe, unsafe = this, other
+            line = "but this lock took another, HARDIRQ-unsafe lock in the past:"
+        else:
+            safe, unsafe = other, this
+            line = "but this lock was taken by another, HARDIRQ-safe lock in the past:"
+        s_stack = safe.usage[IN_HARDIRQ][0]
+        u_stack = unsafe.usage[HARDIRQ_ON][0]
+        lines = [_banner("WARNING: possible irq lock inversion dependency detected"),
+                 f"{who} just changed the state of lock:", f"{this.label()}, at: {h.at()}",
+                 line, f" {other.label()}", "", "",
+                 "and interrupts could create inverse lock ordering between them.", "", "",
+                 "other info that might help us debug this:",
+                 *_irq_scenario(safe, unsafe, middle, unsafe), "",
+                 "the shortest dependencies between 2nd lock and 1st lock:"]
+        # from the other lock back to this one, each dependency with its stack
+        fwd = self.fwd
+        for i in range(len(path) - 1, -1, -1):
+            c = path[i]
+            lines.append(f" -> {c.label()}")
+            if forwards and i > 0:
+                lines += ["    ... acquired at:", _frames(fwd[path[i - 1]][c][1], "      ")]
+            elif not forwards and i < len(path) - 1:
+                lines += ["    ... acquired at:", _frames(fwd[path[i + 1]][c][1], "      ")]
+        lines += ["", "stack backtrace:", _frames(stack_now(self.engine))]
+        self._report(("inv", safe.key, unsafe.key), Finding(
+            "lockdep:irq-lock-inversion",
+            f"possible irq lock inversion dependency detected: {safe.name} (HARDIRQ-safe) "
+            f"-> {unsafe.name} (HARDIRQ-unsafe)",
+            details="\n".join(lines),
+            sites={"safe": _at(s_stack), "unsafe": _at(u_stack), "acquire": h.at()},
+            potential=True, step=ev.time,
+            data={"safe": safe.name, "unsafe": unsafe.name, "changed": this.name}))
 
     def _irq_enabled_in_atomic(self, ev: Event, h: _Held | None, in_irq: bool) -> None:
         # irqlab's own report (Linux sees it only indirectly, when mark_held_locks finds an
