@@ -137,3 +137,7 @@ def test_gicv2_eoimode_1_without_gicc_dir_is_stuck_active() -> None:
     assert _gicv2_eoimode1((40, 41)) == []
     found = _gicv2_eoimode1((40,))
     assert [(f.kind, f.data["intid"]) for f in found] == [("stuck-active", 41)]
+    # no GICC_DIR anywhere: the EOIs' eoimode field says they only dropped the priority
+    found = _gicv2_eoimode1(())
+    assert [(f.kind, f.data["intid"]) for f in found] == [("stuck-active", 40),
+                                                           ("stuck-active", 41)]

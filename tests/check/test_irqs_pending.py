@@ -345,6 +345,17 @@ def test_gicv3_disabled_sgi_is_not_lost() -> None:
     assert taken == [] and found == []
 
 
+def test_gicv3_sgi_disabled_from_reset_is_not_lost() -> None:
+    # no enable write seen: the pending event's enabled field says it is disabled
+    async def body(m: Machine) -> None:
+        sgi = m.config.redistributor_base(1) + 0x10000       # CPU1's SGI_base frame
+        m.cpus[0].write(sgi + 0x80, 0xFFFF_FFFF)             # GICR_IGROUPR0
+        m.cpus[0].write_sysreg("ICC_SGI1R_EL1", (3 << 24) | (1 << 1))   # SGI 3 to CPU1
+
+    found, taken = _run_v3(body)
+    assert taken == [] and found == []
+
+
 def test_kernel_lazy_disable_then_enable_is_clean_and_without_enable_is_not_lost() -> None:
     """disable_irq; an edge comes: the flow handler masks it (IRQS_PENDING); enable_irq
     resends it with GICD_ISPENDR (a software pend) and it runs.  Without the enable_irq

@@ -233,7 +233,8 @@ class CpuInterface:
                 result = "not_active"
             d.set_active(self.cpu, intid, False)
         if ev.enabled:
-            ev.emit("gicc_eoi", cpu=self.cpu, intid=intid, alias=alias, result=result)
+            ev.emit("gicc_eoi", cpu=self.cpu, intid=intid, alias=alias, result=result,
+                    eoimode=1 if self.ctlr & _EOIMODE else 0)
         self.update()
 
     def deactivate(self, value: int) -> None:

@@ -150,7 +150,8 @@ class Distributor:
             self.latch[k] = True
         ev = self._events
         if ev.enabled and old != level:
-            ev.emit("gicd_line", cpu=cpu if intid < 32 else None, intid=intid, level=level)
+            ev.emit("gicd_line", cpu=cpu if intid < 32 else None, intid=intid, level=level,
+                    trigger="edge" if self.edge[k] else "level", enabled=self.enabled[k])
         self.kick(cpu, intid)
 
     def send_sgi(self, src: int, value: int) -> None:

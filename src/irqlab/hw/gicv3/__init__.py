@@ -127,10 +127,11 @@ class GICv3:
             if level and not old:
                 b.latch[i] = True
                 if ev.enabled:
-                    ev.emit("gicr_ppi_pending", cpu=cpu, intid=i, trigger="edge")
+                    ev.emit("gicr_ppi_pending", cpu=cpu, intid=i, trigger="edge",
+                            enabled=b.enabled[i])
         elif level != old and ev.enabled:
             ev.emit("gicr_ppi_pending" if level else "gicr_ppi_line_low", cpu=cpu, intid=i,
-                    trigger="level")
+                    trigger="level", enabled=b.enabled[i])
         b.touch(i)
         self.flush()
 

@@ -351,7 +351,8 @@ class CpuInterface:
                 continue
             b.latch[intid] = True
             if ev.enabled:
-                ev.emit("gicr_sgi_pending", cpu=t, intid=intid, source=self.index)
+                ev.emit("gicr_sgi_pending", cpu=t, intid=intid, source=self.index,
+                        enabled=b.enabled[intid])
             b.touch(intid)
         gic.flush()
 

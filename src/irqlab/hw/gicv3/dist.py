@@ -128,10 +128,10 @@ class Distributor:
             if level and not old:
                 b.latch[i] = True
                 if ev.enabled:
-                    ev.emit("gicd_spi_pending", intid=i, trigger="edge")
+                    ev.emit("gicd_spi_pending", intid=i, trigger="edge", enabled=b.enabled[i])
         elif level != old and ev.enabled:
             ev.emit("gicd_spi_pending" if level else "gicd_spi_line_low", intid=i,
-                    trigger="level")
+                    trigger="level", enabled=b.enabled[i])
         b.touch(i)
         self.gic.flush()
 
@@ -167,7 +167,7 @@ class Distributor:
                 b.level[i] = True
             if ev.enabled:
                 ev.emit("gicd_spi_pending", intid=i, trigger="edge" if b.edge[i] else "level",
-                        devid=device_id, source="SETSPI_NSR")
+                        enabled=b.enabled[i], devid=device_id, source="SETSPI_NSR")
         b.touch(i)
         self.gic.flush()
 
