@@ -270,3 +270,21 @@ def test_its_hook_order(monkeypatch: Any) -> None:
                      "its_lpi_memreserve_init", "its_cpu_init:1@1:off:bringup",
                      "its_cpu_init:2@2:off:bringup"]
     assert k.its == "its-driver"
+
+
+def test_a_spurious_acknowledge_is_reported_not_counted() -> None:
+    # IAR reads 1023 (nothing pending): Linux's gic_handle_irq just returns; the Err line
+    # of /proc/interrupts is arm64's irq_err_count, which the GIC never increments
+    from irqlab.sim._core import cur_thread
+
+    texts: list[str] = []
+
+    async def body(k: Kernel, m: Machine) -> None:
+        sim.local_irq_disable()
+        await k.gic.handle_arch_irq(cur_thread().cctx)
+        sim.local_irq_enable()
+        texts.append(show_interrupts(k))
+
+    _k, _m, events = boot_and(body, cpus=2)
+    assert [e.kind for e in events].count("gic_spurious") == 1
+    assert texts[0].splitlines()[-1] == "Err:          0"

@@ -272,7 +272,6 @@ class GicV3:
             deque() for _ in range(kernel.nr_cpu_ids)]
         #: Per-CPU IPI counts by IPI number (``/proc/interrupts`` IPI lines).
         self.ipi_counts: list[list[int]] = [[0] * kernel.nr_cpu_ids for _ in range(NR_IPI)]
-        self.spurious = [0] * kernel.nr_cpu_ids
         self._its_mod: Any = None
 
     # -- addresses --------------------------------------------------------------------------
@@ -461,8 +460,9 @@ class GicV3:
             while True:
                 intid = hw.read_sysreg("ICC_IAR1_EL1") & 0xFF_FFFF
                 if intid == a.INTID_SPURIOUS:
+                    # (Linux returns without counting: the interrupt went to another CPU,
+                    # was withdrawn, or lost its priority; the event says it happened)
                     if first:
-                        self.spurious[cpu] += 1
                         ev = self.events
                         if ev.enabled and ev.should_emit("gic_spurious"):
                             ev.emit("gic_spurious", cpu=cpu)
