@@ -117,6 +117,9 @@ def test_spi_via_request_irq_counts_and_proc_interrupts() -> None:
     assert 9 not in k.irq.descs and k.gic.domain.revmap.get(37) is None
     eois = [e["intid"] for e in events if e.kind == "cpuif_eoi" and e["intid"] >= 32]
     assert eois == [37, 37, 37, 37, 38]
+    # the affinity events name the GIC INTID (the interrupt observer checks delivery by it)
+    aff = [(e["irq"], e["intid"], e["cpus"]) for e in events if e.kind == "irq_affinity"]
+    assert aff[-3:] == [(9, 37, "1"), (9, 37, "1"), (9, 37, "0")]
 
 
 def test_cpu_down_migrates_spi_and_cpu_up_restarts_gic() -> None:

@@ -98,8 +98,13 @@ async def irq_do_set_affinity(desc: IrqDesc, mask: tuple[int, ...], force: bool)
         ret = 0
         ev = desc.core.events
         if ev.enabled:
-            # the allowed CPUs changed (also on startup and hotplug migration): for observers
-            ev.emit("irq_affinity", cpu=sim.smp_processor_id(), irq=desc.irq, intid=-1,
+            # the allowed CPUs changed (also on startup and hotplug migration): for observers,
+            # with the INTID when the hierarchy's root is the interrupt controller's domain
+            root = d
+            while root.parent_data is not None:
+                root = root.parent_data
+            intid = root.hwirq if root.domain is desc.core.default_domain else -1
+            ev.emit("irq_affinity", cpu=sim.smp_processor_id(), irq=desc.irq, intid=intid,
                     cpus=",".join(map(str, mask)))
     elif ret == IRQ_SET_MASK_OK_NOCOPY:
         ret = 0
