@@ -114,7 +114,8 @@ class _Stdout:
     def write(self, text: str) -> int:
         if not self.broken:
             try:
-                return int(self.stream.write(text))
+                n = self.stream.write(text)
+                return len(text) if n is None else int(n)
             except BrokenPipeError:
                 self._gone()
         return len(text)
