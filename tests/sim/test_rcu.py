@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from irqlab import sim
+from irqlab.check.audit import audit
+from irqlab.check.dfs import outcomes
+from irqlab.check.explore import explore
 
 
 def test_synchronize_rcu_waits_for_preexisting_reader_only() -> None:
@@ -87,17 +92,21 @@ def test_rcu_read_unlock_without_lock_is_model_error() -> None:
     assert res.outcome == "error" and "outside a read section" in str(res.error)
 
 
-def test_synchronize_rcu_inside_read_section_deadlocks() -> None:
+def test_synchronize_rcu_inside_read_section_is_sleep_in_atomic() -> None:
+    # the calling CPU is not waited for: the bug is the sleep in atomic context (Linux:
+    # "Illegal synchronize_rcu() in RCU read-side critical section"), not a deadlock
     eng = sim.Engine(cpus=1)
 
     async def f() -> None:
         sim.rcu_read_lock()
         await sim.synchronize_rcu()
+        sim.rcu_read_unlock()
 
     eng.spawn(0, f)
     rec = eng.events.record()
     res = eng.run()
-    assert res.outcome == "deadlock"
+    assert res.outcome == "ok"
+    assert rec.of("sim_rcu_sync_start")[0]["readers"] == 0
     assert rec.of("sim_atomic_sleep")[0]["reason"] == "inside rcu_read_lock()"
 
 
@@ -232,3 +241,177 @@ def test_srcu_bad_unlock_is_model_error() -> None:
     eng.spawn(0, f)
     res = eng.run()
     assert res.outcome == "error" and "no such reader" in str(res.error)
+
+
+# -- consolidated RCU (Linux >= 5.0): implicit readers -------------------------------------
+
+def _unpublish_sync_free(reader_mode: str):
+    """A factory: CPU 0 publishes an object, unpublishes it, waits in synchronize_rcu()
+    and frees it; CPU 1 reads the pointer and uses the object twice as a reader of kind
+    ``reader_mode``, without rcu_read_lock()."""
+
+    def factory(strategy: sim.Strategy) -> sim.Engine:
+        eng = sim.Engine(cpus=2, strategy=strategy, fingerprint=f"rcu-implicit-{reader_mode}")
+        ptr = sim.Atomic(None, name="gp")
+        spin = sim.SpinLock("obj_lock", raw=reader_mode == "raw_spinlock")
+        mutex = sim.Mutex("obj_mutex")
+
+        async def writer() -> None:
+            o = sim.alloc("obj")
+            await ptr.set(o)
+            await sim.point("published")
+            await ptr.set(None)
+            await sim.synchronize_rcu()
+            sim.kfree(o)
+
+        async def body(label: str) -> None:
+            p = await ptr.read()
+            if p is not None:
+                await sim.access(p, "r", label + " p->x")
+                await sim.access(p, "r", label + " p->y")
+
+        async def handler(cpu: sim.CpuCtx) -> None:
+            await body("hardirq")
+
+        async def reader() -> None:
+            if reader_mode == "hardirq":
+                eng.raise_irq(1, 5)
+                await sim.point("after raise")
+            elif reader_mode == "irqs_off":
+                flags = sim.local_irq_save()
+                await body("irqs off")
+                sim.local_irq_restore(flags)
+            elif reader_mode == "irqsave":
+                flags = await spin.lock_irqsave()
+                await body("spin_lock_irqsave")
+                spin.unlock_irqrestore(flags)
+            elif reader_mode in ("spinlock", "raw_spinlock"):
+                await spin.lock()
+                await body(reader_mode)
+                spin.unlock()
+            else:
+                assert reader_mode == "mutex"
+                await mutex.lock()
+                await body("mutex")
+                mutex.unlock()
+
+        eng.set_irq_handler(handler)
+        eng.spawn(0, writer)
+        eng.spawn(1, reader)
+        return eng
+
+    return factory
+
+
+@pytest.mark.parametrize("mode", ["hardirq", "irqs_off", "irqsave", "spinlock", "raw_spinlock"])
+def test_implicit_readers_are_waited_for_by_synchronize_rcu(mode: str) -> None:
+    # a hard-irq handler, a region with interrupts off and one with a spinlock held are
+    # read-side critical sections: no schedule frees the object under the reader
+    r = explore(_unpublish_sync_free(mode), strategy="dfs")
+    assert (r.verdict, r.exhausted) == ("clean", True), r.finding
+    r = explore(_unpublish_sync_free(mode), strategy="random", budget=200)
+    assert r.verdict == "clean"
+
+
+def test_a_mutex_holder_is_no_reader() -> None:
+    # a sleeping lock does not disable preemption: the use after the grace period is found
+    r = explore(_unpublish_sync_free("mutex"), strategy="dfs")
+    assert r.verdict == "finding" and r.finding is not None
+    assert r.finding.kind == "use-after-free"
+    assert r.finding.sites["use"].startswith("body@test_rcu.py:")
+
+
+@pytest.mark.parametrize("mode", ["hardirq", "irqs_off", "irqsave", "spinlock"])
+def test_implicit_readers_footprints(mode: str) -> None:
+    # the steps that start or end an implicit reader read the RCU state that the grace
+    # period's steps write: the audit finds no reordering of "independent" steps that
+    # changes the run, and DPOR reaches every outcome of the full search
+    t = _unpublish_sync_free(mode)
+    assert audit(t).clean
+    reduced, _, done = outcomes(t)
+    full, _, done_full = outcomes(t, reduction=False)
+    assert done and done_full and set(reduced) == set(full)
+
+
+def test_a_reader_that_was_quiescent_since_is_not_waited_for() -> None:
+    # CPU 1 has interrupts off when the grace period starts, turns them on (quiescent),
+    # then off again for a long time: the grace period ends during the second region
+    eng = sim.Engine(cpus=2, strategy=sim.RoundRobin())
+    log: list[str] = []
+
+    async def cpu1() -> None:
+        sim.local_irq_disable()
+        for _ in range(3):
+            await sim.point("irqs off, before the grace period")
+        log.append("irqs on")
+        sim.local_irq_enable()
+        await sim.point()
+        sim.local_irq_disable()
+        for _ in range(30):
+            await sim.point("irqs off again")
+        log.append("second region ends")
+        sim.local_irq_enable()
+
+    async def updater() -> None:
+        await sim.synchronize_rcu()
+        log.append("gp")
+
+    eng.spawn(1, cpu1)
+    eng.spawn(0, updater)
+    rec = eng.events.record()
+    assert eng.run().ok
+    assert log == ["irqs on", "gp", "second region ends"]
+    assert rec.of("sim_rcu_sync_start")[0]["readers"] == 1
+
+
+def test_call_rcu_from_an_irq_handler_waits_for_the_handler() -> None:
+    # the caller's CPU is a reader (hard-irq context): its callback runs only after the
+    # handler returned, however eagerly the strategy completes grace periods
+    class EagerGp(sim.RoundRobin):
+        def choose(self, choices, engine):  # type: ignore[no-untyped-def]
+            for i, c in enumerate(choices):
+                if c.kind == "rcu_gp":
+                    return i
+            return super().choose(choices, engine)
+
+    eng = sim.Engine(cpus=1, strategy=EagerGp())
+    log: list[str] = []
+
+    async def handler(cpu: sim.CpuCtx) -> None:
+        sim.call_rcu("obj", lambda o: log.append("callback"))
+        await sim.point("handler goes on")
+        await sim.point("handler goes on")
+        log.append("handler returns")
+
+    async def task() -> None:
+        eng.raise_irq(0, 3)
+        await sim.point()
+        await sim.point()
+
+    eng.set_irq_handler(handler)
+    eng.spawn(0, task)
+    assert eng.run().ok
+    assert log == ["handler returns", "callback"]
+
+
+def test_offline_cpus_are_no_implicit_readers() -> None:
+    # an offline CPU with interrupts off is ignored (RCU ignores offline CPUs)
+    eng = sim.Engine(cpus=2, strategy=sim.RoundRobin())
+    log: list[str] = []
+
+    async def cpu1() -> None:
+        sim.local_irq_disable()
+        eng.set_cpu_online(1, False)
+        await sim.point()
+
+    async def updater() -> None:
+        await sim.point()
+        await sim.point()
+        await sim.synchronize_rcu()
+        log.append("gp")
+
+    eng.spawn(1, cpu1)
+    eng.spawn(0, updater)
+    rec = eng.events.record()
+    assert eng.run().ok and log == ["gp"]
+    assert rec.of("sim_rcu_sync_start")[0]["readers"] == 0

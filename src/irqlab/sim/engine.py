@@ -46,6 +46,13 @@ from irqlab.sim._core import (
     data_key,
 )
 from irqlab.sim._services import EngineServices, _CallReq, _check_coro, _check_fn, _coro
+from irqlab.sim.rcu import (
+    rcu_gp_done,
+    rcu_reader_changed,
+    rcu_reading,
+    rcu_snapshot,
+    touch_rcu_keys,
+)
 from irqlab.sim.result import RunResult
 from irqlab.sim.strategy import Random, RoundRobin, Strategy, encode_schedule
 
@@ -119,7 +126,7 @@ class Engine(EngineServices):
         elif not isinstance(strategy, Strategy):
             raise InvalidArgumentType(f"strategy must be a Strategy, not {strategy!r}")
         if type(max_steps) is not int or max_steps < 1:
-            check_int("max_steps", max_steps, 1, 1 << 62)
+            check_int("max_steps", max_steps, 1, 1 << 62, decimal=True)
         if not isinstance(fingerprint, str):
             raise InvalidArgumentType(f"fingerprint must be a str, not {fingerprint!r}")
         self.max_steps = max_steps
@@ -267,7 +274,9 @@ class Engine(EngineServices):
         if not isinstance(online, bool):
             raise InvalidArgumentType(f"online must be a bool, not {online!r}")
         if cc.online != online:
+            was = rcu_reading(cc)
             cc.online = online
+            rcu_reader_changed(cc, was)  # (RCU ignores offline CPUs)
             fp = self.footprint
             if fp is not None:
                 fp.append((cc, True))
@@ -302,7 +311,9 @@ class Engine(EngineServices):
     # -- interrupt state (used by the primitives) ------------------------------------
     def _set_irqs(self, cc: CpuCtx, on: bool, via: str) -> None:
         if cc.irqs_on != on:
+            was = rcu_reading(cc)
             cc.irqs_on = on
+            rcu_reader_changed(cc, was)  # (interrupts off: an RCU reader)
             fp = self.footprint
             if fp is not None:
                 fp.append((cc, True))
@@ -317,16 +328,12 @@ class Engine(EngineServices):
                 else:
                     ev.emit(kind, cpu=cc.index, via=via, in_irq=cc.in_irq)
 
-    # -- RCU grace periods -----------------------------------------------------------
-    def _rcu_snapshot(self) -> tuple[tuple[CpuCtx, int], ...]:
-        return tuple((cc, cc.rcu_gen) for cc in self._rcu_ctxs if cc.rcu_nest)
+    # -- RCU grace periods (irqlab.sim.rcu: who is a reader) ----------------------------
+    def _rcu_snapshot(self, skip: CpuCtx | None = None) -> tuple[tuple[CpuCtx, int], ...]:
+        # the readers a grace period starting now waits for (skip: synchronize_rcu's CPU)
+        return rcu_snapshot(self._rcu_ctxs, skip)
 
-    @staticmethod
-    def _rcu_done(snap: tuple[tuple[CpuCtx, int], ...]) -> bool:
-        for cc, gen in snap:  # noqa: SIM110 (a plain loop is faster here)
-            if cc.rcu_nest and cc.rcu_gen == gen:
-                return False
-        return True
+    _rcu_done = staticmethod(rcu_gp_done)
 
     # -- the run loop ------------------------------------------------------------------
     def run(self) -> RunResult:
@@ -623,9 +630,11 @@ class Engine(EngineServices):
         cc.nirq += 1
         th.req = req
         th.saved_irqs = cc.irqs_on
+        was = rcu_reading(cc)
         cc.irqs_on = False
         cc.irq_intid = intid
         cc.irq_stack.append(th)
+        rcu_reader_changed(cc, was)  # (a hard-irq handler is an RCU reader)
         fp = self.footprint
         if fp is not None:
             fp.append((cc, True))
@@ -639,6 +648,7 @@ class Engine(EngineServices):
 
     def _fire_gp(self) -> None:
         RT.th = self._gp_thread
+        touch_rcu_keys(self, 1)  # (the readers' ends made the grace period end)
         cbs = self._cbs
         ev = self.events
         n = 0
@@ -664,14 +674,21 @@ class Engine(EngineServices):
         if kind is TASK:
             cc._tasks.remove(th)
             if cc.current is th:
+                if th.nspin:
+                    # exit with a spinlock held: do_exit() resets the preempt count
+                    was = rcu_reading(cc)
+                    cc.current = None
+                    rcu_reader_changed(cc, was)
                 cc.current = None
         elif kind is ACTOR:
             self._actors.remove(th)
         else:
             st = cc.irq_stack
+            was = rcu_reading(cc)
             if st and st[-1] is th:
                 st.pop()
             cc.irqs_on = th.saved_irqs
+            rcu_reader_changed(cc, was)  # (irq exit: quiescent unless still a reader)
             if kind is IRQ:
                 cc.irq_intid = None
             if th.req is not None:

@@ -26,6 +26,7 @@ from typing import Any
 
 from irqlab.errors import InvalidArgumentType, check_int
 from irqlab.sim._core import IRQ, RT, TASK, Op, SimError, Thread, cur_thread, mark_site
+from irqlab.sim.rcu import rcu_reader_changed, rcu_reading, rcu_spin_first, rcu_spin_last
 
 __all__ = [
     "Mutex",
@@ -171,6 +172,8 @@ class _Acquire(Op):
             lk.owner = th
             th.held.append(lk)
             if not lk.sleeping:
+                if not th.nspin:
+                    rcu_spin_first(th)
                 th.nspin += 1
             if lk._lid_eng is eng:
                 lid = lk._lid
@@ -187,6 +190,8 @@ class _Acquire(Op):
         lk.owner = th
         th.held.append(lk)
         if not lk.sleeping:
+            if not th.nspin:
+                rcu_spin_first(th)   # (preemption disabled: an RCU reader)
             th.nspin += 1
         return self.flags if self.mode == _IRQSAVE else None
 
@@ -296,6 +301,8 @@ class SpinLock:
         self.owner = th
         th.held.append(self)
         if not self.sleeping:
+            if not th.nspin:
+                rcu_spin_first(th)
             th.nspin += 1
         ev = eng.events
         if ev.enabled:
@@ -328,6 +335,8 @@ class SpinLock:
         th.held.remove(self)  # type: ignore[union-attr]
         if not self.sleeping:
             th.nspin -= 1  # type: ignore[union-attr]
+            if not th.nspin:  # type: ignore[union-attr]
+                rcu_spin_last(th)  # type: ignore[arg-type]
         eng = RT.eng
         fp = eng.footprint  # type: ignore[union-attr]
         if fp is not None:
@@ -426,7 +435,9 @@ def _irqs_off_now() -> bool:
     cc = th.cctx
     was = cc.irqs_on
     if was:
+        reader = rcu_reading(cc)
         cc.irqs_on = False
+        rcu_reader_changed(cc, reader)  # (interrupts off: an RCU reader)
         eng = _eng()
         fp = eng.footprint
         if fp is not None:
