@@ -28,3 +28,19 @@ def test_replay_line_survives_the_shell(params, capsys) -> None:
     assert f"sequence={params['sequence']}" in argv
     assert main([*argv[1:], "-q"]) == 1   # replays, shows the finding again
     capsys.readouterr()
+
+
+def test_target_arguments_are_checked_not_defaulted() -> None:
+    from irqlab.errors import InvalidArgumentValue
+
+    with pytest.raises(InvalidArgumentValue, match="variant must be one of irq, irqsave, plain"):
+        Target("vgic-lpi-xa", "")   # an empty variant is not the default one
+    assert Target("vgic-lpi-xa").variant == "irq"
+    with pytest.raises(InvalidArgumentValue,
+                       match=r"scenario must be one of its-memreserve, .*counter \(the "
+                             r"benchmark\), not 'nosuch'"):
+        Target("nosuch")
+    with pytest.raises(InvalidArgumentValue, match=r"budget must be in \[1, 1099511627776\]"):
+        from irqlab.check.explore import explore
+
+        explore("counter", "locked", budget=0)

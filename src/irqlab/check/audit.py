@@ -412,9 +412,9 @@ def audit(target: Any, variant: str | None = None, *, runs: int = 20, moves: int
     """
     from irqlab import sim
 
-    check_int("runs", runs, 1, 1 << 30)
-    check_int("moves", moves, 1, 1 << 30)
-    check_int("seed", seed, -(1 << 62), 1 << 62)
+    check_int("runs", runs, 1, 1 << 30, decimal=True)
+    check_int("moves", moves, 1, 1 << 30, decimal=True)
+    check_int("seed", seed, -(1 << 62), 1 << 62, decimal=True)
     check_seconds("time", time)
     t = make_target(target, variant, params)
     res = AuditResult(target=t)

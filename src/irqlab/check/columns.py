@@ -518,9 +518,9 @@ def draw(source: Any, *, highlight: int | None = None, marker: str | None = None
     else:
         raise InvalidArgumentType(f"source must be a ColumnRecorder or events, not {source!r}")
     check_int("max_width", max_width, 20, 10_000)
-    check_int("max_rows", max_rows, 8, 1 << 30)
+    check_int("max_rows", max_rows, 8, 1 << 30, decimal=True)
     if highlight is not None:
-        check_int("highlight", highlight, 0, 1 << 62)
+        check_int("highlight", highlight, 0, 1 << 62, decimal=True)
     seq = -1
     if finding is not None:
         kind = getattr(finding, "kind", None)

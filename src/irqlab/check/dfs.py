@@ -330,7 +330,7 @@ class DfsExplorer:
         if not isinstance(target, Target):
             raise InvalidArgumentType(f"target must be a Target, not {target!r}")
         if preemptions is not None:
-            check_int("preemptions", preemptions, 0, 1 << 20)
+            check_int("preemptions", preemptions, 0, 1 << 20, decimal=True)
         if not isinstance(reduction, bool):
             raise InvalidArgumentType(f"reduction must be a bool, not {reduction!r}")
         self.target = target
@@ -771,7 +771,7 @@ def outcomes(target: Any, *, reduction: bool = True, preemptions: int | None = N
     schedules (``finished`` says whether the search was complete).
     """
     if budget is not None:
-        check_int("budget", budget, 1, 1 << 40)
+        check_int("budget", budget, 1, 1 << 40, decimal=True)
     ex = DfsExplorer(make_target(target), preemptions=preemptions, reduction=reduction)
     seen: dict[Any, str] = {}
     while not ex.finished and (budget is None or ex.schedules < budget):

@@ -163,13 +163,13 @@ def _check_args(strategy: str, budget: int | None, time: float | None, seed: int
         raise InvalidArgumentValue(
             f"strategy must be one of {', '.join(STRATEGIES)}, not {strategy!r}")
     if budget is not None:
-        check_int("budget", budget, 1, 1 << 40)
+        check_int("budget", budget, 1, 1 << 40, decimal=True)
     check_seconds("time", time)
     if type(seed) is not int:
         raise InvalidArgumentType(f"seed must be an int, not {seed!r}")
     check_int("depth", depth, 1, 64)
     if preemptions is not None:
-        check_int("preemptions", preemptions, 0, 1 << 20)
+        check_int("preemptions", preemptions, 0, 1 << 20, decimal=True)
     check_int("workers", workers, 1, 256)
 
 

@@ -74,7 +74,8 @@ class Target:
                                       f"not {self.expect!r}")
         if self.scenario is not None:
             sc = resolve_scenario(self.scenario)
-            self.variant = self.variant or sc.default_variant
+            if self.variant is None:
+                self.variant = sc.default_variant
             claim = sc.variant(self.variant).expect
             if self.expect is None:
                 self.expect = claim
@@ -129,7 +130,14 @@ def resolve_scenario(name: Any) -> Any:
 
     if name == counter.SCENARIO.name:
         return counter.SCENARIO
-    return get_scenario(name)
+    try:
+        return get_scenario(name)
+    except InvalidArgumentValue:
+        from irqlab.scenarios import all_scenarios
+
+        names = [sc.name for sc in all_scenarios()] + [f"{counter.SCENARIO.name} (the benchmark)"]
+        raise InvalidArgumentValue(
+            f"scenario must be one of {', '.join(names)}, not {name!r}") from None
 
 
 def make_target(target: Any, variant: str | None = None, params: dict[str, Any] | None = None,

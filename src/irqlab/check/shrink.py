@@ -120,8 +120,8 @@ def shrink(target: Target, choices: Sequence[int], finding: Finding, *,
         raise InvalidArgumentType(f"target must be a Target, not {target!r}")
     if not isinstance(finding, Finding):
         raise InvalidArgumentType(f"finding must be a Finding, not {finding!r}")
-    check_int("max_runs", max_runs, 1, 1 << 40)
-    check_int("max_steps", max_steps, 1, 1 << 62)
+    check_int("max_runs", max_runs, 1, 1 << 40, decimal=True)
+    check_int("max_steps", max_steps, 1, 1 << 62, decimal=True)
     want = signature(finding)
     runs = 0
     work = 0

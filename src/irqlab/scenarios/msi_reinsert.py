@@ -108,7 +108,7 @@ def allocator_state(k: Kernel) -> dict[str, Any]:
 
 
 def _setup(world: World) -> None:
-    check_int("cycles", world.params["cycles"], 1, 100_000)
+    check_int("cycles", world.params["cycles"], 1, 100_000, decimal=True)
     machine = Machine.virt(cpus=2, pci_functions=(
         PciFunctionConfig(bdf=MULTI_MSI_BDF, msi_vectors=32),
         PciFunctionConfig(bdf=MSIX_BDF, msi_vectors=0, msix_vectors=16)))

@@ -211,7 +211,7 @@ class EngineServices:
         The clock advances one tick per step; when every context is blocked
         and some sleep, it jumps to the earliest deadline (never the wall clock).
         """
-        check_int("ticks", ticks, 0, 1 << 62)
+        check_int("ticks", ticks, 0, 1 << 62, decimal=True)
         deadline = self.now + ticks
         heapq.heappush(self._timers, deadline)
         return _Sleep(self, deadline)  # type: ignore[arg-type]

@@ -26,7 +26,7 @@ def explore(factory: Callable[[Strategy], Any], strategy: Strategy, runs: int, *
         raise InvalidArgumentType(f"factory must be callable, not {factory!r}")
     if not isinstance(strategy, Strategy):
         raise InvalidArgumentType(f"strategy must be a Strategy, not {strategy!r}")
-    check_int("runs", runs, 0, 1 << 62)
+    check_int("runs", runs, 0, 1 << 62, decimal=True)
     for _ in range(runs):
         eng = factory(strategy)
         if getattr(eng, "strategy", None) is not strategy:
