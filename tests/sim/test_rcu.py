@@ -415,3 +415,30 @@ def test_offline_cpus_are_no_implicit_readers() -> None:
     rec = eng.events.record()
     assert eng.run().ok and log == ["gp"]
     assert rec.of("sim_rcu_sync_start")[0]["readers"] == 0
+
+
+def test_a_task_that_exits_inside_a_read_section_ends_it() -> None:
+    # do_exit() resets the preempt count (exit_rcu() on a preemptible kernel): the CPU is
+    # quiescent again and the callback runs (lockdep reports the section held at exit)
+    eng = sim.Engine(cpus=2, strategy=sim.RoundRobin())
+    log: list[str] = []
+
+    async def leaky_reader() -> None:
+        sim.rcu_read_lock()
+        await sim.point("forgot rcu_read_unlock")
+
+    async def spinner() -> None:
+        await sim.SpinLock("leaked").lock()
+        await sim.point("forgot spin_unlock")
+
+    async def writer() -> None:
+        await sim.point()
+        sim.call_rcu("obj", lambda o: log.append("callback"))
+        for _ in range(4):
+            await sim.point()
+
+    eng.spawn(1, leaky_reader)
+    eng.spawn(1, spinner)
+    eng.spawn(0, writer)
+    assert eng.run().ok
+    assert log == ["callback"]

@@ -674,10 +674,13 @@ class Engine(EngineServices):
         if kind is TASK:
             cc._tasks.remove(th)
             if cc.current is th:
-                if th.nspin:
-                    # exit with a spinlock held: do_exit() resets the preempt count
+                if th.nspin or cc.rcu_nest:
+                    # exit with a spinlock held or inside rcu_read_lock() (lockdep reports
+                    # it): do_exit() resets the preempt count, and a preemptible kernel's
+                    # exit_rcu() ends the read section -- the CPU is quiescent again
                     was = rcu_reading(cc)
                     cc.current = None
+                    cc.rcu_nest = 0
                     rcu_reader_changed(cc, was)
                 cc.current = None
         elif kind is ACTOR:
