@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 from irqlab import sim
+from irqlab.check.dfs import outcomes
+from irqlab.check.explore import explore
 from irqlab.check.lifetime import long_lived
 from irqlab.check.observe import attach
 
@@ -108,6 +112,7 @@ def test_free_before_grace_period() -> None:
     kinds = [f.kind for f in found]
     assert kinds[0] == "free-before-grace-period"
     assert set(found[0].sites) == {"alloc", "read", "free"}
+    assert found[0].potential is True   # a prediction, like lockdep's
 
 
 def test_outcome_findings() -> None:
@@ -157,6 +162,225 @@ def test_step_invariant() -> None:
     res = eng.run()
     found = obs.findings(res)
     assert [f.kind for f in found] == ["invariant:small"]
+
+
+
+# -- RCU read sections per context ------------------------------------------------------
+
+def _nested_irq_reader(handler_done_first: bool):
+    """CPU 1's task is in a long rcu_read_lock() section that never reads the object; an
+    irq on CPU 1 reads it inside a section of its own.  CPU 0 frees the object without a
+    grace period once the handler's section ended (``handler_done_first``) or while it is
+    still open."""
+
+    def factory(strategy: sim.Strategy) -> sim.Engine:
+        eng = sim.Engine(cpus=2, strategy=strategy, fingerprint=f"nested-{handler_done_first}")
+        ptr = sim.Atomic(None, name="gp")
+        read = sim.Completion("read")
+        published = sim.Completion("published")
+
+        async def handler(cpu: sim.CpuCtx) -> None:
+            sim.rcu_read_lock()
+            p = await ptr.read()
+            await sim.access(p, "r", "irq p->x")
+            if handler_done_first:
+                sim.rcu_read_unlock()
+                read.complete()
+            else:
+                read.complete()
+                await sim.point("handler still inside its section")
+                sim.rcu_read_unlock()
+
+        async def task1() -> None:
+            await published.wait_for_completion()
+            sim.rcu_read_lock()
+            eng.raise_irq(1, 9)
+            for _ in range(3):
+                await sim.point("task reader, section open")
+            sim.rcu_read_unlock()
+
+        async def task0() -> None:
+            o = sim.alloc("obj")
+            await ptr.set(o)
+            published.complete()
+            await read.wait_for_completion()
+            await ptr.set(None)
+            sim.kfree(o)
+
+        eng.set_irq_handler(handler)
+        eng.spawn(0, task0)
+        eng.spawn(1, task1)
+        return eng
+
+    return factory
+
+
+def test_an_irq_readers_section_ends_with_its_rcu_read_unlock() -> None:
+    # the handler's section nested on the task's (same CPU) is over: nobody holds the object
+    r = explore(_nested_irq_reader(True), strategy="dfs")
+    assert (r.verdict, r.exhausted) == ("clean", True), r.finding
+
+
+def test_an_irq_readers_open_section_is_reported() -> None:
+    r = explore(_nested_irq_reader(False), strategy="dfs")
+    assert r.verdict == "finding" and r.finding is not None
+    f = r.finding
+    assert f.kind == "free-before-grace-period" and f.potential is True
+    assert f.sites["read"].startswith("handler@test_lifetime.py:")
+    assert f.sites["free"].startswith("task0@test_lifetime.py:")
+    assert " while a reader on CPU1 that read it at handler@" in f.message
+
+
+def _locked_reader(strategy: sim.Strategy) -> sim.Engine:
+    """The reader uses the object only under obj_lock, inside a longer RCU section; the
+    writer unpublishes under obj_lock, then kfree()s without a grace period."""
+    eng = sim.Engine(cpus=2, strategy=strategy, fingerprint="locked-reader")
+    ptr = sim.Atomic(None, name="gp")
+    lk = sim.SpinLock("obj_lock")
+
+    async def writer() -> None:
+        o = sim.alloc("obj")
+        await ptr.set(o)
+        await sim.point("published")
+        await lk.lock()
+        await ptr.set(None)
+        lk.unlock()
+        sim.kfree(o)
+
+    async def reader() -> None:
+        sim.rcu_read_lock()
+        await lk.lock()
+        p = await ptr.read()
+        if p is not None:
+            await sim.access(p, "r", "under lock")
+        lk.unlock()
+        await sim.point("other work inside the section")
+        await sim.point("more")
+        sim.rcu_read_unlock()
+
+    eng.spawn(0, writer)
+    eng.spawn(1, reader)
+    return eng
+
+
+def test_free_before_grace_period_is_found_by_every_strategy() -> None:
+    # whether the kfree comes before the reader's rcu_read_unlock decides the finding: the
+    # two are dependent steps, so DFS (with DPOR) finds what random finds
+    r = explore(_locked_reader, strategy="dfs")
+    assert r.verdict == "finding" and r.finding is not None
+    assert r.finding.kind == "free-before-grace-period"
+    assert r.finding.potential is True
+    assert r.finding.sites["read"].startswith("reader@test_lifetime.py:")
+    rr = explore(_locked_reader, strategy="random", budget=200)
+    assert rr.verdict == "finding" and rr.finding is not None
+    assert rr.finding.kind == "free-before-grace-period"
+    reduced, _, done = outcomes(_locked_reader)
+    full, _, done_full = outcomes(_locked_reader, reduction=False)
+    assert done and done_full and set(reduced) == set(full)
+
+
+def test_refcount_warning_is_a_finding() -> None:
+    # refcount_inc() on a counter that dropped to 0: Linux WARNs
+    # "refcount_t: addition on 0; use-after-free."
+    class Obj:
+        def __init__(self) -> None:
+            self.ref = sim.Refcount(1, name="obj.ref")
+
+    def factory(strategy: sim.Strategy) -> sim.Engine:
+        eng = sim.Engine(cpus=2, strategy=strategy, fingerprint="refcount-on-0")
+        table = sim.Atomic(None, name="table")
+
+        async def owner() -> None:
+            o = sim.alloc(Obj())
+            await table.set(o)
+            await sim.point("published")
+            if await o.ref.dec_and_test():
+                await table.set(None)
+                sim.kfree(o)
+
+        async def user() -> None:
+            p = await table.read()
+            if p is None:
+                return
+            await p.ref.inc()          # refcount_inc() on 0 when the owner dropped it
+            if await p.ref.dec_and_test():
+                sim.kfree(p)
+
+        eng.spawn(0, owner)
+        eng.spawn(1, user)
+        return eng
+
+    r = explore(factory, strategy="dfs")
+    assert r.verdict == "finding" and r.finding is not None
+    f = r.finding
+    assert f.kind == "refcount"
+    assert re.fullmatch(r"refcount_t: addition on 0; use-after-free\. \(obj\.ref\) at "
+                        r"user@test_lifetime\.py:\d+", f.message)
+    assert f.sites["warn"] == f.message.rsplit(" at ", 1)[1]
+    assert f.details.startswith("WARNING: refcount_t: addition on 0; use-after-free.\n")
+    assert f.data["what"] == "addition on 0; use-after-free"
+
+
+def test_refcount_underflow_is_reported_once() -> None:
+    async def t():
+        r = sim.Refcount(1, name="r")
+        await r.dec()
+        await r.dec()     # underflow: saturates
+        await r.dec()     # saturated: no new warning
+
+    found, _ = _run(t)
+    assert [f.message.split(" (")[0] for f in found] == [
+        "refcount_t: underflow; use-after-free."]
+
+
+def test_kfree_rcu_free_has_the_stack_of_the_call() -> None:
+    async def t():
+        o = sim.alloc("thing")
+        sim.kfree_rcu(o)
+        await sim.point()
+        await sim.point()
+        await sim.access(o, "r", "late")
+
+    found, _ = _run(t, cpus=1)
+    f, = found
+    assert f.kind == "use-after-free"
+    free = f.details.split("Freed at ", 1)[1]
+    assert free.startswith(f.sites["free"] + " (kfree_rcu: freed after a grace period):\n")
+    assert "(no stack)" not in free and f.sites["free"].startswith("t@test_lifetime.py:")
+
+
+def test_use_after_free_by_a_device_actor_names_the_actor() -> None:
+    box = {}
+
+    async def t0():
+        box["o"] = sim.alloc("obj")
+        sim.kfree(box["o"])
+        await sim.point()
+
+    async def dev():
+        await sim.point("dma")
+        await sim.access(box["o"], "w", "DMA write")
+
+    eng = sim.Engine(cpus=1, strategy=sim.RoundRobin())
+    eng.spawn(0, t0)
+    eng.spawn_device("nic", dev)
+    obs = attach(eng, lockdep=False, irqs=False)
+    f, = obs.findings(eng.run())
+    assert f.kind == "use-after-free"
+    assert "write of obj#0 by device actor nic at:\n" in f.details
+    assert "CPUNone" not in f.details
+
+
+def test_untracked_objects_are_not_instrumented() -> None:
+    async def t():
+        o = object()      # never passed to sim.alloc: as memory KASAN does not track
+        sim.kfree(o)
+        await sim.point()
+        sim.kfree(o)
+        await sim.access(o, "r")
+
+    found, res = _run(t, cpus=1)
+    assert res.outcome == "ok" and found == []
 
 
 # -- fuzz against a reference -----------------------------------------------------------

@@ -1,16 +1,32 @@
-"""The lifetime observer: use-after-free, double free, free before a grace period, leaks.
+"""The lifetime observer: use-after-free, double free, free before a grace period, leaks,
+refcount_t warnings.
 
 It follows the engine's tracked objects through ``sim_alloc``, ``sim_free``
 (``deferred=1`` for the RCU callback of a ``kfree_rcu``), ``sim_free_rcu``
 and ``sim_access`` (``live=0`` for an access to a freed object), and the
-RCU read sections (``sim_rcu_read_lock``/``unlock``: one nesting count per
-CPU, one per device actor).  Like KASAN it reports three sites for a
-use-after-free -- allocation, free, use -- each with its model-code stack.
+``rcu_read_lock()`` sections (``sim_rcu_read_lock``/``unlock``) of each
+context: an irq handler's section nested on a task's on the same CPU is a
+section of its own, which ends when the handler unlocks.  Like KASAN it
+reports three sites for a use-after-free -- allocation, free, use -- each
+with its model-code stack.  Objects never passed to ``alloc`` are not
+instrumented (a free or an access of one is no finding), as memory KASAN
+does not track.
 
 ``free-before-grace-period`` is the RCU rule: a plain ``kfree`` of an
-object that a reader read inside a read section that is still open (on
-another context) is a use-after-free waiting to happen, whatever the
-schedule does next; it is reported at the free.
+object that another context read inside its ``rcu_read_lock()`` section,
+while that section is still open, is a use-after-free waiting to happen if
+the reader uses the object again before it leaves the section.  It is a
+prediction (``potential=True``), reported at the free: the events do not
+show whether the reader still holds the pointer, so a reader that used the
+object only under a lock the freeing side also takes before it unpublishes
+the object is reported as well.  Readers that are readers without
+``rcu_read_lock()`` (hard-irq handlers, interrupts or preemption disabled)
+are not followed here; the engine's grace periods wait for them, and a use
+after the free is a ``use-after-free``.
+
+``refcount``: ``refcount_t`` saturated on misuse (``sim_refcount_warn``:
+addition on 0, underflow), reported like Linux's WARN
+(``refcount_t: addition on 0; use-after-free.``), with the site.
 
 Leaks: objects still live at the end of a run that finished ``ok``, unless
 model code marked them as meant to outlive the run with
@@ -57,6 +73,7 @@ class _Obj:
     free_site = ""
     free_stack = ""
     rcu_site = ""
+    deferred = False   # freed by the RCU callback of a kfree_rcu
     keep = False
     reported: tuple[str, ...] = ()
 
@@ -88,6 +105,7 @@ class LifetimeObserver:
         "sim_access": "_access",
         "sim_rcu_read_lock": "_rcu_lock",
         "sim_rcu_read_unlock": "_rcu_unlock",
+        "sim_refcount_warn": "_refcount_warn",
         "check_long_lived": "_keep",
     }
     #: the direct forms (fields positionally, see irqlab.events.EventStream.direct)
@@ -105,16 +123,24 @@ class LifetimeObserver:
         self.engine = engine
         self.found: list[Finding] = []
         self._objs: dict[int, _Obj] = {}
-        # open RCU read sections: reader key (cpu, or ("actor", tid)) -> {oid: (tid, site)}
-        self._nest: dict[Any, int] = {}
-        self._read: dict[Any, dict[int, tuple[int, str]]] = {}
+        # rcu_read_lock() sections, per context: tid -> its own nesting, and, while it is
+        # inside one, tid -> {oid: site of its first read of the object in the section}
+        self._nest: dict[int, int] = {}
+        self._read: dict[int, dict[int, str]] = {}
+        self._cpu: dict[int, int | None] = {}   # tid -> its CPU (None: a device actor)
+        self._warned: set[tuple[str, str]] = set()
 
     def _stack(self) -> str:
         return ";".join(stack_now(self.engine))
 
-    @staticmethod
-    def _reader(ev: Event) -> Any:
-        return ev.cpu if ev.cpu is not None else ("actor", ev.args.get("tid"))
+    def _who(self, tid: int, cpu: int | None) -> str:
+        """``CPU<n>`` for a context on a CPU, ``device actor <name>`` for an actor."""
+        if cpu is not None:
+            return f"CPU{cpu}"
+        for th in self.engine._threads:
+            if th.tid == tid:
+                return f"device actor {th.name}"
+        return f"device actor tid {tid}"
 
     def _alloc(self, ev: Event) -> None:
         a = ev.args
@@ -139,16 +165,21 @@ class LifetimeObserver:
             o.keep = True
 
     def _rcu_lock(self, ev: Event) -> None:
-        r = self._reader(ev)
-        self._nest[r] = ev.args["nest"]
-        if ev.args["nest"] == 1:
-            self._read[r] = {}
+        tid = ev.args["tid"]
+        n = self._nest.get(tid, 0) + 1
+        self._nest[tid] = n
+        if n == 1:
+            self._read[tid] = {}
+            self._cpu[tid] = ev.cpu
 
     def _rcu_unlock(self, ev: Event) -> None:
-        r = self._reader(ev)
-        self._nest[r] = ev.args["nest"]
-        if ev.args["nest"] == 0:
-            self._read.pop(r, None)
+        tid = ev.args["tid"]
+        n = self._nest.get(tid, 0) - 1
+        # (n < 0: it left a section another context of its CPU entered -- the engine
+        # nests per CPU; none of its own is open then)
+        self._nest[tid] = max(n, 0)
+        if n <= 0:
+            self._read.pop(tid, None)
 
     def _free_rcu(self, ev: Event) -> None:
         o = self._objs.get(ev.args["oid"])
@@ -161,7 +192,11 @@ class LifetimeObserver:
         o = self._objs.get(a["oid"])
         if o is None or a["state"] == "untracked":
             return
-        stack = self._stack() if not a["deferred"] else ""
+        if not a["deferred"]:
+            stack = self._stack()
+        else:  # the RCU callback of a kfree_rcu: the stack of the kfree_rcu call
+            st = self.engine._stack_now
+            stack = ";".join(st) if st else ""
         site = a["free_site"]
         if a["double"] or o.state == "freed":
             self._report(Finding(
@@ -177,36 +212,38 @@ class LifetimeObserver:
                 sites={"alloc": o.alloc_site, "free": o.rcu_site, "second_free": site},
                 step=ev.time, data={"oid": o.oid, "obj_kind": o.kind}), o)
         if not a["deferred"]:
-            me = self._reader(ev)
-            for r in sorted(self._read, key=repr):
-                seen = self._read[r].get(o.oid)
-                if seen is None or (r == me and seen[0] == a["tid"]):
+            me = a["tid"]
+            for tid in sorted(self._read):
+                seen = self._read[tid].get(o.oid)
+                if seen is None or tid == me:
                     continue
-                where = f"CPU{r}" if not isinstance(r, tuple) else f"actor tid {r[1]}"
+                where = self._who(tid, self._cpu.get(tid))
                 self._report(Finding(
                     "free-before-grace-period",
                     f"kfree of {o.kind}#{o.oid} at {site or '?'} while a reader on {where} "
-                    f"that read it at {seen[1]} is still inside rcu_read_lock()",
+                    f"that read it at {seen} is still inside rcu_read_lock()",
                     details=(f"object {o.kind}#{o.oid} allocated at:\n"
                              f"{_stack_lines(o.alloc_stack)}\n"
-                             f"read under rcu_read_lock() on {where} at:\n  {seen[1]}\n"
+                             f"read under rcu_read_lock() on {where} at:\n  {seen}\n"
                              f"freed (no grace period) at:\n{_stack_lines(stack)}\n"
-                             "use kfree_rcu()/call_rcu() or synchronize_rcu() before kfree()"),
-                    sites={"alloc": o.alloc_site, "read": seen[1], "free": site},
-                    step=ev.time, data={"oid": o.oid, "obj_kind": o.kind}), o)
+                             "use kfree_rcu()/call_rcu() or synchronize_rcu() before kfree()\n"
+                             "(predicted: a use-after-free if the reader uses the object "
+                             "again before rcu_read_unlock())"),
+                    sites={"alloc": o.alloc_site, "read": seen, "free": site},
+                    potential=True, step=ev.time,
+                    data={"oid": o.oid, "obj_kind": o.kind, "reader_tid": tid}), o)
                 break
         o.state = "freed"
+        o.deferred = bool(a["deferred"])
         o.free_site = site
         o.free_stack = stack if stack else o.free_stack
 
     def _access(self, ev: Event) -> None:
         a = ev.args
         oid = a["oid"]
-        r = self._reader(ev)
-        if self._nest.get(r):
-            rd = self._read.setdefault(r, {})
-            if oid not in rd:
-                rd[oid] = (a["tid"], a["site"])
+        rd = self._read.get(a["tid"])
+        if rd is not None and oid not in rd:
+            rd[oid] = a["site"]
         if a["live"]:
             return
         o = self._objs.get(oid)
@@ -219,16 +256,34 @@ class LifetimeObserver:
         self._report(Finding(
             "use-after-free", f"{what} of freed {o.kind}#{o.oid}{label} at {use or '?'}",
             details=("BUG: KASAN: use-after-free in " + (use.split("@")[0] or "?")
-                     + f"\n{what} of {o.kind}#{o.oid} by CPU{ev.cpu} at:\n"
+                     + f"\n{what} of {o.kind}#{o.oid} by {self._who(a['tid'], ev.cpu)} at:\n"
                      + _stack_lines(stack) + "\n\n" + self._sites_text(o)),
             sites={"alloc": o.alloc_site, "free": o.free_site, "use": use},
             step=ev.time, data={"oid": o.oid, "obj_kind": o.kind, "rw": a["rw"],
                                 "label": a["label"]}), o)
 
+    def _refcount_warn(self, ev: Event) -> None:
+        a = ev.args
+        name, what = a["refcount"], a["what"]
+        if (name, what) in self._warned:
+            return   # (WARN_ONCE-like: once per counter and kind of misuse)
+        self._warned.add((name, what))
+        stack = self._stack()
+        site = stack.rsplit(";", 1)[-1] if stack else ""
+        who = self._who(a["tid"], ev.cpu)
+        self.found.append(Finding(
+            "refcount", f"refcount_t: {what}. ({name}) at {site or '?'}",
+            details=(f"WARNING: refcount_t: {what}.\n{name} on {who} at:\n"
+                     + _stack_lines(stack) + "\n(the counter is saturated from now on)"),
+            sites={"warn": site}, step=ev.time,
+            data={"refcount": name, "what": what}))
+
     @staticmethod
     def _sites_text(o: _Obj) -> str:
         return (f"Allocated at {o.alloc_site}:\n{_stack_lines(o.alloc_stack)}\n\n"
-                f"Freed at {o.free_site}:\n{_stack_lines(o.free_stack)}")
+                f"Freed at {o.free_site}"
+                + (" (kfree_rcu: freed after a grace period)" if o.deferred else "")
+                + f":\n{_stack_lines(o.free_stack)}")
 
     def _three(self, o: _Obj, what: str, site: str, stack: str) -> str:
         return (self._sites_text(o) + f"\n\n{what} at {site or '?'}:\n"

@@ -7,6 +7,9 @@ was already freed) carrying the object's stable id, kind and sites, and the
 lifetime checker reports use-after-free, double free and leaks from them.
 Sites are ``func@file.py:line`` of the model code (the innermost frame
 outside :mod:`irqlab.sim`); stacks are ``;``-joined frames, outermost first.
+Objects that were never passed to ``alloc`` are not instrumented, as memory
+KASAN does not track: their frees (``state="untracked"``) and accesses are
+reported as events, and the lifetime checker ignores them.
 
 Work items: ``queue_work(cpu, work)`` puts a :class:`Work` on the CPU's
 worker (a daemon task created on first use, one per CPU, like a bound
@@ -30,6 +33,7 @@ from irqlab.sim._core import (
     suspended_stack,
     touch,
 )
+from irqlab.sim.rcu import RCU_READERS, touch_rcu_keys
 
 __all__ = ["Tracked", "Work", "access", "alloc", "choose", "flush_work", "kfree", "kfree_rcu",
            "note_access", "point", "queue_work"]
@@ -178,6 +182,11 @@ def _free(eng: Any, th: Thread, obj: Any, deferred: bool, site: str,
           stack: list[str] | None = None) -> None:
     rec = _rec(eng, obj)
     touch(obj)
+    if rec is not None and not deferred:
+        # the lifetime checker judges a kfree by the RCU read sections open at that
+        # moment: the free and the sections' ends (rcu_read_unlock) are ordered
+        touch(RCU_READERS)
+        touch_rcu_keys(eng, 2)
     ev = eng.events
     if rec is None:
         if ev.enabled:
@@ -208,7 +217,7 @@ def kfree_rcu(obj: Any) -> None:
     """Free ``obj`` after a grace period (``kfree_rcu``); plain call."""
     eng = _eng()
     th = cur_thread()
-    _st, site = _here(eng)
+    st, site = _here(eng)
     rec = _rec(eng, obj)
     if rec is not None and rec.state == LIVE:
         rec.state = RCU_PENDING
@@ -219,7 +228,7 @@ def kfree_rcu(obj: Any) -> None:
                 obj_kind=rec.kind if rec else type(obj).__name__, free_site=site)
 
     def _rcu_free(o: Any) -> None:
-        _free(eng, cur_thread(), o, True, site)
+        _free(eng, cur_thread(), o, True, site, st)  # (the stack of the kfree_rcu call)
 
     from irqlab.sim.rcu import call_rcu
 
@@ -297,7 +306,7 @@ def choose(n: int, label: str = "") -> ChooseOp:
     runs draw it, DFS explores every value, and a replay returns the same one.
     Also a scheduling point, like :func:`point`.  ``n == 1`` is no choice (0).
     """
-    check_int("n", n, 1, 1 << 16)
+    check_int("n", n, 1, 1 << 16, decimal=True)
     if not isinstance(label, str):
         raise InvalidArgumentType(f"label must be a str, not {label!r}")
     return ChooseOp(n, label)
