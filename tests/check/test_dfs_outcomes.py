@@ -21,8 +21,8 @@ CASES = [
     # scenario, variant, params, (DPOR schedules, full schedules, distinct outcomes)
     ("counter", "racy", {"cpus": 2, "iters": 2}, (34, 252, 3)),
     ("counter", "irq", {"cpus": 2, "iters": 1}, (10, 84, 5)),
-    ("vgic-lpi-refcount", "dec-then-lock", {}, (12, 2465, 2)),
-    ("vmd-teardown", "immediate-free", {}, (23, 2900, 4)),
+    ("vgic-lpi-refcount", "dec-then-lock", {}, (22, 2124, 2)),
+    ("vmd-teardown", "immediate-free", {}, (22, 2884, 4)),
     ("vmd-balance", "modulo", {"cpu0": "N", "cpu1": "Sx", "vectors": 2}, (10, 2829, 3)),
     # the GICv3/ITS machine: kexec'd boot, hotplug sequences chosen by the explorer
     ("its-memreserve", "merged", {"sequence": "?2"}, (9, 13, 9)),

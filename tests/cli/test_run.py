@@ -63,7 +63,7 @@ def test_check_seed_scenarios(capsys: pytest.CaptureFixture[str]) -> None:
     assert last.startswith("5 variants, 5 as claimed, 0 not")
     assert "replay: irqlab replay vgic-lpi-refcount --variant dec-then-lock v1." in out
     rows = {tuple(line.split()[:2]): line for line in out.splitlines()[-6:-1]}
-    assert "ok (dfs, 16 schedules, exhaustive, " in rows[("vgic-lpi-refcount", "dec-and-lock")]
+    assert "ok (dfs, 29 schedules, exhaustive, " in rows[("vgic-lpi-refcount", "dec-and-lock")]
     assert ", exhaustive" not in rows[("vgic-lpi-xa", "irq")]     # findings: no coverage
     assert "not exhaustive" not in out
 
@@ -78,11 +78,11 @@ def test_check_on_two_workers_gives_the_same_verdicts(
 
     one = rows(["check", "-q", "vmd-teardown"])
     assert rows(["check", "-q", "-j", "2", "vmd-teardown"]) == one
-    assert [r[6] for r in one] == ["10", "23", "19"]
+    assert [r[6] for r in one] == ["9", "22", "19"]
 
 
 def test_check_says_when_clean_is_not_exhaustive(capsys: pytest.CaptureFixture[str]) -> None:
-    # a budget below the 16 schedules that exhaust dec-and-lock: the clean verdict says so
+    # a budget below the 29 schedules that exhaust dec-and-lock: the clean verdict says so
     assert main(["check", "-q", "vgic-lpi-refcount", "--budget", "5"]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert "ok (dfs, 5 schedules, not exhaustive, " in out[-3]
@@ -113,7 +113,7 @@ def test_check_audit_backs_exhaustive_clean_verdicts(
     assert main(["check", "-q", "--audit", "--audit-runs", "5", "vgic-lpi-refcount"]) == 1
     out = capsys.readouterr().out
     assert "a dependence the footprints miss" in out
-    assert "MISMATCH (dfs, 15 schedules, exhaustive, audit: " in out
+    assert "MISMATCH (dfs, 25 schedules, exhaustive, audit: " in out
     assert main(["check", "--json", "--audit", "vgic-lpi-refcount"]) == 1
     rows = json.loads(capsys.readouterr().out)
     clean = next(r for r in rows if r["variant"] == "dec-and-lock")

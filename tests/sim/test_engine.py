@@ -256,7 +256,7 @@ def test_enable_footprints_records_the_objects_a_step_touches_and_only_before_ru
     eng.enable_footprints()
     eng.spawn(0, body)
     eng.run()
-    assert ["fp"] in seen
+    assert ["fp", "rcu_in0", "rcu_out0"] in seen
     with pytest.raises(sim.SimError, match=r"before run\(\)"):
         eng.enable_footprints()
 

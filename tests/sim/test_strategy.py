@@ -335,10 +335,12 @@ def test_footprints_and_after_step_hook() -> None:
     eng.spawn(0, f)
     assert eng.run().ok
     assert spy.log[0] == ("start", [])
-    assert spy.log[1] == ("acquire", [("L", True), ("C", True), ("rcu", False),
-                                      ("rcu", False), ("str", True), ("CpuCtx", True)])
+    assert spy.log[1] == ("acquire", [
+        ("rcu_in0", True), ("rcu_out0", True), ("L", True), ("C", True), ("rcu_in0", True),
+        ("rcu_out0", True), ("rcu_section0", True), ("str", True), ("CpuCtx", True)])
     assert spy.log[2] == ("point", [])
-    assert spy.log[3] == (None, [("CpuCtx", True)])   # took the irq: irqs off
+    # took the irq: irqs off, a reader starts on CPU0
+    assert spy.log[3] == (None, [("rcu_in0", True), ("CpuCtx", True)])
 
 
 def test_trace_steps_off_drops_step_events_only() -> None:

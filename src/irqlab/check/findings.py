@@ -2,12 +2,14 @@
 
 Kinds are short stable strings that tests assert exactly:
 
-* lifetimes: ``use-after-free``, ``double-free``, ``free-before-grace-period``, ``leak``;
+* lifetimes: ``use-after-free``, ``double-free``, ``free-before-grace-period`` (a
+  prediction), ``leak``, ``refcount`` (a ``refcount_t`` warning: addition on 0, underflow);
 * lockdep: ``lockdep:circular-locking``, ``lockdep:recursive-locking``,
   ``lockdep:inconsistent-lock-state``, ``lockdep:irq-lock-inversion``
   (HARDIRQ-safe -> HARDIRQ-unsafe), ``lockdep:irq-enabled-in-atomic`` (an ``_irq``
-  unlock re-enabling interrupts inside an irq-disabled section),
-  ``lockdep:invalid-wait-context``, ``sleep-in-atomic``;
+  unlock whose ``_irq`` lock found interrupts already off, or an enable in hard-irq
+  context), ``lockdep:invalid-wait-context``, ``lockdep:held-at-exit`` (a task returning
+  with locks or RCU/SRCU read sections held), ``sleep-in-atomic``;
 * interrupts: ``lost-interrupt``, ``duplicate-interrupt``, ``spurious-interrupt``,
   ``stuck-active``, ``affinity-violation``;
 * engine outcomes: ``deadlock``, ``livelock``, ``model-error`` (model code raised);

@@ -13,8 +13,10 @@ since whether it succeeds depends on the interleaving.
 the current step) and the await is the acquisition, so a context spins with
 interrupts off as in Linux.
 
-Lock classes (lockdep's notion) default to the construction site
-(``file.py:line``); pass ``key`` to share a class across sites, and use
+Lock classes (lockdep's notion) default to the construction call site, as the
+static key in each expansion of Linux's ``spin_lock_init``: named ``file.py:line``
+(plus ``:col`` when the line holds another call); one site run many times (a loop,
+a helper) is one class.  Pass ``key`` to share a class across sites, and use
 ``lock_nested(subclass)`` for ordered nesting of one class.
 """
 
@@ -243,7 +245,7 @@ class SpinLock:
             raise InvalidArgumentType(f"key must be a str or None, not {key!r}")
         self.name = name
         self.raw = bool(raw)
-        #: The lock class: ``key`` or the construction site ``file.py:line``.
+        #: The lock class: ``key`` or the construction call site (``file.py:line``).
         self.cls = key if key is not None else _site(2)
         self.owner: Thread | None = None
         # ops are immutable descriptors: the plain acquire is built once and reused
