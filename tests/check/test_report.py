@@ -55,6 +55,8 @@ def test_the_replay_line_of_a_user_model_replays_it() -> None:
     assert "CPU0" in text and "CPU1" in text
     assert text.endswith("verdict: FINDING")
     assert "\n  run:\n" in text and "\n  run:\n" not in out.report(draw=False)
+    lam = explore(lambda st: abba(st), strategy="dfs")
+    assert lam.replay_line == f"irqlab.check.replay(factory, {lam.schedule!r})"
     # the same call for a scenario variant
     s = explore("vmd-teardown", "immediate-free", strategy="dfs").schedule
     out = check.replay("vmd-teardown", s, "immediate-free")

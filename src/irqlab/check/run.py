@@ -104,7 +104,9 @@ class Target:
         if self.scenario is None:
             if self.replay_cmd:
                 return self.replay_cmd.format(schedule=shlex.quote(schedule))
-            return f"irqlab.check.replay({self.name}, {schedule!r})"
+            # (a lambda's name is not one to paste: call it what it is)
+            name = self.name if self.name.isidentifier() else "factory"
+            return f"irqlab.check.replay({name}, {schedule!r})"
         sc = resolve_scenario(self.scenario)
         parts = ["irqlab replay", self.scenario]
         if self.variant:
