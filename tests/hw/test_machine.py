@@ -104,3 +104,12 @@ def test_system_registers_of_an_absent_interface_are_undefined(gic: int) -> None
             cpu.read_sysreg(name)
         with pytest.raises(UndefinedInstruction, match=f"^{name}: not writable"):
             cpu.write_sysreg(name, 0)
+
+
+def test_gicv2_intids_are_ten_bits() -> None:
+    # GICv2 has no IDbits field: GICC_IAR's INTID is 10 bits (IHI 0048)
+    assert Machine.virt(cpus=2, gic=2).config.idbits == 10
+    with pytest.raises(InvalidArgumentValue, match="idbits must be 10 with gic=2"):
+        Machine.virt(cpus=2, gic=2, idbits=16)
+    with pytest.raises(InvalidArgumentValue, match=r"idbits must be in \[14, 24\]"):
+        Machine.virt(cpus=2, gic=3, idbits=10)

@@ -47,7 +47,8 @@ class MachineConfig:
     gic_version: Literal[2, 3] = 3
     #: Number of SPIs (INTIDs 32 .. 32 + spis - 1); QEMU virt: 256.
     spis: int = 256
-    #: INTID width (GICD_TYPER.IDbits + 1).  LPIs need at least 14; QEMU uses 16.
+    #: INTID width (GICD_TYPER.IDbits + 1).  LPIs need at least 14; QEMU uses 16.  GICv2:
+    #: 10 (its INTID field is 10 bits; GICD_TYPER has no IDbits).
     idbits: int = 16
     gicd: Region = vm.VIRT_GIC_DIST
     #: Redistributor regions, each holding consecutive 128 KiB redistributors.
@@ -119,7 +120,12 @@ class MachineConfig:
         check_int("spis", self.spis, 0, 988)
         if self.spis % 32:
             raise InvalidArgumentValue(f"spis must be a multiple of 32, not {self.spis!r}")
-        check_int("idbits", self.idbits, 10 if self.gic_version == 2 else 14, 24)
+        if self.gic_version == 2:
+            if self.idbits != 10:
+                raise InvalidArgumentValue(f"idbits must be 10 with gic=2 (GICv2 INTIDs are "
+                                           f"10 bits, IHI 0048 GICC_IAR), not {self.idbits!r}")
+        else:
+            check_int("idbits", self.idbits, 14, 24)
         check_int("list_registers", self.list_registers, 1, 16)
         check_int("priority_bits", self.priority_bits, 4, 8)
         check_int("distributor_priority_bits", self.distributor_priority_bits, 4, 8)
