@@ -153,7 +153,8 @@ def _racy(key: Any, a: int, b: int) -> bool:
     one lock never can: the acquisition is disabled until the release)."""
     if a == _R and b == _R:
         return False
-    return a + b != _W + _ACQ or key[0] not in _LOCK_TYPES
+    # (a product: 2 * 3 is the only way to make 6 from the four access values)
+    return a * b != _W * _ACQ or key[0] not in _LOCK_TYPES
 
 
 def step_footprint(engine: Any, c: Any) -> dict[Any, int]:
@@ -351,7 +352,10 @@ class DfsExplorer:
         self._valid = 0  # nodes before this index are unchanged since their races were found
         self._data_cut = False  # prefix enumeration: the run stopped at a data choice
         # race tables of the steps before _valid (kept between runs, see _races)
-        self._hist: dict[Any, list[tuple[int, int, int]]] = {}
+        # (each entry: step, access, context, and the position of the latest write at or
+        # before it -- a read step walks the writes only: walking every read since the last
+        # write is quadratic in a key that many steps read)
+        self._hist: dict[Any, list[tuple[int, int, int, int]]] = {}
         self._last_of: dict[int, int] = {}
         self._keys: list[int] = []  # the context of each step whose races were handled
         self._clocks: list[dict[int, int]] = []
@@ -516,17 +520,42 @@ class DfsExplorer:
             for k, v in fp.items():
                 h = hist.get(k)
                 if h is None:
-                    hist[k] = [(j, v, p)]
+                    hist[k] = [(j, v, p, 0 if v > _R else -1)]
                     continue
-                e, ve, q = h[-1]
+                e, ve, q, lw = h[-1]
                 if e == prev and ve > _R:
                     # p's own previous step wrote k: nothing before it joins or races
-                    h.append((j, v, p))
+                    h.append((j, v, p, len(h) if v > _R else lw))
+                    continue
+                if v == _R:
+                    # a read: after the last write (happens-before); it races with writes
+                    # only -- the walk below, over the writes alone
+                    h.append((j, v, p, lw))
+                    if lw < 0:
+                        continue
+                    e = h[lw][0]
+                    if e != prev:
+                        for q, t in clocks[e].items():
+                            if clk.get(q, -1) < t:
+                                clk[q] = t
+                    while lw >= 0:
+                        e, ve, q, _ = h[lw]
+                        lw = h[lw - 1][3] if lw else -1
+                        if q == p or pclk.get(q, -1) >= e:
+                            if e <= prev:
+                                break
+                            continue
+                        if cands is None:
+                            cands = [e]
+                        elif e not in cands:
+                            cands.append(e)
+                        if e < prev:
+                            break
                     continue
                 # happens-before: after p's previous step, the last write of k and, for a
                 # write, the reads since
                 vw = v > _R
-                for e, ve, _q in reversed(h):
+                for e, ve, _q, _ in reversed(h):
                     if (vw or ve > _R) and e != prev:  # (p's previous step: clk has it)
                         for q, t in clocks[e].items():
                             if clk.get(q, -1) < t:
@@ -537,14 +566,14 @@ class DfsExplorer:
                 # previous step and j (p's next step is j there): the last step dependent
                 # with j, of another context, not happening before p's previous step --
                 # every such step after p's previous step, and the last one before it
-                for e, ve, q in reversed(h):
+                for e, ve, q, _ in reversed(h):
                     if q == p or pclk.get(q, -1) >= e:
                         if e <= prev and ve > _R:
                             break  # a write before p's previous step: all earlier ones too
                         continue
                     if ve == _R and not vw:
                         continue
-                    if ve + v == _W + _ACQ and k[0] in _LOCK_TYPES:
+                    if ve * v == _W * _ACQ and k[0] in _LOCK_TYPES:
                         continue  # a release and an acquisition of one lock never reorder
                     if cands is None:
                         cands = [e]
@@ -552,7 +581,7 @@ class DfsExplorer:
                         cands.append(e)
                     if e < prev:
                         break
-                h.append((j, v, p))
+                h.append((j, v, p, len(h)))  # (a write: reads took the branch above)
             clk[p] = j
             clocks.append(clk)
             if cands is not None:
@@ -583,7 +612,7 @@ class DfsExplorer:
             h = self._hist.get(k)
             if not h:
                 continue
-            for e, ve, _q in reversed(h):
+            for e, ve, _q, _ in reversed(h):
                 if ve > _R or v > _R:
                     for q, t in clocks[e].items():
                         if clk.get(q, -1) < t:
@@ -602,7 +631,7 @@ class DfsExplorer:
             h = self._hist.get(k)
             if not h:
                 continue
-            for e, ve, q in reversed(h):
+            for e, ve, q, _ in reversed(h):
                 if q == p or pclk.get(q, -1) >= e:
                     if e <= prev and ve > _R:
                         break
