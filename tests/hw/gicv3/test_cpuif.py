@@ -339,6 +339,44 @@ def test_sysreg_directions_and_ap_count() -> None:
     assert m7.cpus[0].read_sysreg("ICC_BPR0_EL1") == 0
 
 
+@pytest.mark.parametrize(("pribits", "implemented", "upper_rpr", "last", "top"), [
+    (4, 0x0000_FFFF, 0xFF, "ICC_AP{g}R0_EL1", 0xF0),
+    (5, 0xFFFF_FFFF, 0x80, "ICC_AP{g}R0_EL1", 0xF8),
+    (6, 0xFFFF_FFFF, 0x40, "ICC_AP{g}R1_EL1", 0xFC),
+    (8, 0xFFFF_FFFF, 0x20, "ICC_AP{g}R3_EL1", 0xFE),
+])
+def test_ap_bits_beyond_the_preemption_levels_are_raz_wi(
+        pribits: int, implemented: int, upper_rpr: int, last: str, top: int) -> None:
+    """One AP bit per preemption level (2^min(priority_bits, 7)); ICC_RPR_EL1 is 8 bits.
+
+    With 4 priority bits only AP<g>R0[15:0] mean anything: the upper half used to be
+    stored, bit 16 read back as a running priority of 0x100 and blocked every interrupt.
+    """
+    m = Machine.virt(cpus=1, its=False, priority_bits=pribits)
+    boot(m)
+    c = m.cpus[0]
+    ppi(m, 0, 20, 0x00, edge=False)  # level: pending while the line is high
+    for g in (0, 1):
+        reg = f"ICC_AP{g}R0_EL1"
+        c.write_sysreg(reg, (1 << 64) - 1)
+        assert c.read_sysreg(reg) == implemented
+        assert c.read_sysreg("ICC_RPR_EL1") == 0
+        m.set_interrupt_level(20, True, cpu=0)
+        assert not c.irq_line  # nothing preempts group priority 0
+        m.set_interrupt_level(20, False, cpu=0)
+        c.write_sysreg(reg, 0xFFFF_0000)
+        assert c.read_sysreg(reg) == 0xFFFF_0000 & implemented
+        assert c.read_sysreg("ICC_RPR_EL1") == upper_rpr
+        c.write_sysreg(reg, 0)
+        c.write_sysreg(last.format(g=g), 1 << (implemented.bit_length() - 1))
+        assert c.read_sysreg("ICC_RPR_EL1") == top  # the lowest group priority
+        m.set_interrupt_level(20, True, cpu=0)
+        assert c.irq_line  # priority 0 preempts it
+        m.set_interrupt_level(20, False, cpu=0)
+        c.write_sysreg(last.format(g=g), 0)
+        assert c.read_sysreg("ICC_RPR_EL1") == 0xFF
+
+
 # -- SGIs ------------------------------------------------------------------------
 def sgi1r(intid: int, targets: int = 0, aff1: int = 0, rs: int = 0, irm: int = 0) -> int:
     return targets | (aff1 << 16) | (intid << 24) | (irm << 40) | (rs << 44)

@@ -312,6 +312,23 @@ def test_more_list_registers_and_preemption_bits() -> None:
     assert not c.virq_line  # group priority [7]: 0x80 == 0x80, no preemption
 
 
+def test_virtual_ap_registers_hold_one_bit_per_preemption_level() -> None:
+    """ICH_VTR_EL2.PREbits >= 4 (5 preemption bits at least): every bit of the implemented
+    ICH_AP<g>R<n>_EL2 is a level, so ICV_RPR_EL1 stays within [7:0] (also with 4
+    physical priority bits, where the physical AP registers keep only bits [15:0])."""
+    m = Machine.virt(cpus=1, gic=3, virtualization=True, priority_bits=4)
+    c = m.cpus[0]
+    assert (c.read_sysreg("ICH_VTR_EL2") >> 26) & 7 == 4
+    for g in (0, 1):
+        c.write_sysreg(f"ICH_AP{g}R0_EL2", (1 << 64) - 1)
+        assert c.read_sysreg(f"ICV_AP{g}R0_EL1") == 0xFFFF_FFFF
+        assert c.read_sysreg("ICV_RPR_EL1") == 0
+        c.write_sysreg(f"ICV_AP{g}R0_EL1", 1 << 31)
+        assert c.read_sysreg("ICV_RPR_EL1") == 0xF8
+        c.write_sysreg(f"ICH_AP{g}R0_EL2", 0)
+    assert c.read_sysreg("ICV_RPR_EL1") == 0xFF
+
+
 # -- fuzz ------------------------------------------------------------------------------
 def ref_lines(c: Cpu) -> tuple[bool, bool]:
     """A slow reference: decode every register and compute the virtual lines."""

@@ -44,8 +44,8 @@ _SGI_ACCEPTS = {"ICC_SGI0R_EL1": 0, "ICC_SGI1R_EL1": 1, "ICC_ASGI1R_EL1": 0}
 class CpuInterface:
     """Banked CPU interface state of processor ``index``; exposes ``irq_line``/``fiq_line``."""
 
-    __slots__ = ("_dbank", "_en0", "_en1", "_events", "_gmask", "_grp_en", "_minbpr", "_pmask",
-                 "_rbank", "_shift",
+    __slots__ = ("_apmask", "_dbank", "_en0", "_en1", "_events", "_gmask", "_grp_en", "_minbpr",
+                 "_pmask", "_rbank", "_shift",
                  "ap", "bpr", "cbpr", "eoimode", "fiq_line", "gic", "hppi_grp", "hppi_intid",
                  "hppi_key", "hppi_prio", "igrpen", "index", "irq_line", "n_apr", "pmr",
                  "prebits", "queues", "redist", "signal")
@@ -67,6 +67,10 @@ class CpuInterface:
         self._pmask = A.prio_mask(cfg.priority_bits)
         self._minbpr = A.min_bpr(self.prebits)
         self.n_apr = max(1, (1 << self.prebits) // 32)
+        #: The meaningful active-priority bits: one per preemption level (2^prebits), so
+        #: bits [15:0] of AP<g>R0 with 4 preemption bits; the rest are RAZ/WI (their
+        #: contents are IMPDEF in IHI 0069) and ICC_RPR_EL1 stays within [7:0].
+        self._apmask = (1 << (1 << self.prebits)) - 1
         self.pmr = 0
         self.bpr = [self._minbpr, self._minbpr + 1]
         self.cbpr = False
@@ -428,7 +432,8 @@ class CpuInterface:
     def _write_ap(self, g: int, n: int, v: int) -> None:
         self._trace(f"ICC_AP{g}R{n}_EL1", v)
         sh = 32 * n
-        self.ap[g] = (self.ap[g] & ~(0xFFFF_FFFF << sh)) | ((v & 0xFFFF_FFFF) << sh)
+        ap = (self.ap[g] & ~(0xFFFF_FFFF << sh)) | ((v & 0xFFFF_FFFF) << sh)
+        self.ap[g] = ap & self._apmask  # bits beyond the preemption levels: RAZ/WI
         self.update()
 
     def register_sysregs(self, cpu: object) -> None:
