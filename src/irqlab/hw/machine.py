@@ -77,6 +77,8 @@ class Cpu:
         self.mpidr = (a3 << 32) | (a2 << 16) | (a1 << 8) | a0
         self._sysreg_r: dict[str, SysregRead | None] = {}
         self._sysreg_w: dict[str, SysregWrite | None] = {}
+        #: Architectural registers this configuration does not implement -> why.
+        self._sysreg_absent: dict[str, str] = {}
         #: The physical CPU interface (set by the GIC model); provides the lines.
         self.cpuif: Any = _NoInterface()
         #: The virtual CPU interface (set by the GIC model when virtualization is on).
@@ -106,8 +108,18 @@ class Cpu:
         self._sysreg_r[name] = read
         self._sysreg_w[name] = write
 
+    def register_absent_sysreg(self, name: str, reason: str) -> None:
+        """Make ``name`` an architectural register this configuration does not implement.
+
+        Any access raises :class:`~irqlab.errors.UndefinedInstruction` with ``reason``
+        (e.g. "EL3 is not implemented"); a name that no architecture defines raises
+        :class:`~irqlab.errors.InvalidArgumentValue` instead.  Not in :attr:`sysreg_names`.
+        """
+        self._sysreg_absent[name] = reason
+
     @property
     def sysreg_names(self) -> list[str]:
+        """The names given to :meth:`register_sysreg` (a ``None`` direction is UNDEFINED)."""
         return sorted(self._sysreg_r)
 
     def read_sysreg(self, name: str) -> int:
@@ -141,6 +153,9 @@ class Cpu:
     def _unknown(self, name: object) -> Exception:
         if not isinstance(name, str):
             return InvalidArgumentType(f"name must be a str, not {name!r}")
+        reason = self._sysreg_absent.get(name)
+        if reason is not None:
+            return UndefinedInstruction(name, reason)
         return InvalidArgumentValue(
             f"name must be a system register this model knows, not {name!r}")
 

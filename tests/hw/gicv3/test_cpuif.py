@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from irqlab import Machine, UndefinedInstruction
@@ -507,3 +509,31 @@ def test_icc_sre_el2_exists_only_with_el2() -> None:
     assert c.read_sysreg("ICC_SRE_EL2") == 0xF
     c = Machine.virt(cpus=1, its=False).cpus[0]
     assert "ICC_SRE_EL2" not in c.sysreg_names
+
+
+_NO_EL3 = "EL3 is not implemented (QEMU virt without EL3: one Security state)"
+_NO_NMI = "FEAT_GICv3_NMI is not implemented"
+_NO_EL2 = "EL2 is not implemented (MachineConfig.virtualization is False)"
+
+
+@pytest.mark.parametrize("virtualization", [False, True])
+def test_architectural_registers_not_implemented_are_undefined(virtualization: bool) -> None:
+    """EL2/EL3-only and FEAT_GICv3_NMI registers exist architecturally: UNDEFINED here
+    (UndefinedInstruction naming why), not an unknown name (InvalidArgumentValue)."""
+    c = Machine.virt(cpus=1, its=False, virtualization=virtualization).cpus[0]
+    absent = {"ICC_CTLR_EL3": _NO_EL3, "ICC_IGRPEN1_EL3": _NO_EL3, "ICC_SRE_EL3": _NO_EL3,
+              "ICC_NMIAR1_EL1": _NO_NMI, "ICV_NMIAR1_EL1": _NO_NMI}
+    if not virtualization:
+        absent["ICC_SRE_EL2"] = _NO_EL2
+    for name, why in absent.items():
+        msg = f"^{re.escape(name)}: {re.escape(why)}$"
+        with pytest.raises(UndefinedInstruction, match=msg):
+            c.read_sysreg(name)
+        with pytest.raises(UndefinedInstruction, match=msg):
+            c.write_sysreg(name, 0)
+        assert name not in c.sysreg_names
+    if virtualization:
+        assert c.read_sysreg("ICC_SRE_EL2") == 0xF
+    for name in ("ICC_AP0R4_EL1", "ICC_CTLR_EL2", "ICC_FOO_EL1", "ICC_NMIAR0_EL1"):
+        with pytest.raises(InvalidArgumentValue, match="system register this model knows"):
+            c.read_sysreg(name)
