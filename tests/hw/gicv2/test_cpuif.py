@@ -363,16 +363,43 @@ def test_apr_write_changes_running_priority() -> None:
 
 
 def test_abpr_with_cbpr() -> None:
+    """Without the Security Extensions GICC_ABPR keeps its own value whatever CBPR.
+
+    Every access is Secure: GICC_ABPR is the group 1 binary point, read and written as
+    itself (IHI 0048B 4.4.4; QEMU gic_cpu_read/gic_cpu_write 0x1c).  "BPR + 1, writes
+    ignored" is a Non-secure GICC_BPR access under CBPR.  CBPR=1 only makes GICC_BPR the
+    binary point of both groups for preemption.
+    """
     m = machine()
     c = m.cpus[0]
     c.write(GICC + C_ABPR, 5)
     assert c.read(GICC + C_ABPR) == 5
     c.write(GICC + C_CTLR, 1 << 4)
-    c.write(GICC + C_BPR, 4)
-    assert c.read(GICC + C_ABPR) == 5  # BPR + 1
-    c.write(GICC + C_ABPR, 7)  # ignored
+    c.write(GICC + C_BPR, 2)
+    assert c.read(GICC + C_ABPR) == 5  # its own value, not BPR + 1
+    c.write(GICC + C_ABPR, 6)  # written
+    assert c.read(GICC + C_ABPR) == 6 and c.read(GICC + C_BPR) == 2
     c.write(GICC + C_CTLR, 0)
-    assert c.read(GICC + C_ABPR) == 5
+    assert c.read(GICC + C_ABPR) == 6
+
+
+def test_cbpr_makes_bpr_the_group1_binary_point() -> None:
+    """CBPR=1: a group 1 interrupt preempts by GICC_BPR's group priority, not GICC_ABPR's."""
+    m = machine()
+    c = m.cpus[0]
+    enable_all(m, ctlr=0b111)  # both groups, AckCtl
+    setup_spi(m, 40, prio=0xA0, group=1)
+    setup_spi(m, 41, prio=0x90, group=1)
+    m.set_interrupt_level(40, True)
+    assert ack(c) == 40  # running priority 0xA0
+    c.write(GICC + C_ABPR, 2)  # group 1 group priority [7:2]: 0x90 preempts 0xA0
+    c.write(GICC + C_BPR, 7)  # no group priority bits: nothing preempts
+    m.set_interrupt_level(41, True)
+    assert c.irq_line
+    c.write(GICC + C_CTLR, 0b111 | 1 << 4)  # CBPR: GICC_BPR for group 1 too
+    assert not c.irq_line and c.read(GICC + C_ABPR) == 2
+    c.write(GICC + C_BPR, 3)  # group priority [7:4]: 0x90 preempts again
+    assert c.irq_line
 
 
 def test_gicc_access_rules() -> None:

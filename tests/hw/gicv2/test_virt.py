@@ -95,13 +95,71 @@ def test_vmcr_aliases_gicv_registers(m: Machine) -> None:
     c.write(GICV + C_ABPR, 0)
     assert c.read(GICV + C_CTLR) == 0x21F  # bits [4:0] and EOImode [9]
     assert c.read(GICV + C_PMR) == 0xF8
-    assert c.read(GICV + C_ABPR) == 6  # CBPR set: BPR + 1
+    assert c.read(GICV + C_ABPR) == 3  # VMABP (its minimum), whatever CBPR
     assert GICH_VMCR.decode(c.read(GICH + H_VMCR)) == dict(
         VMGrp0En=1, VMGrp1En=1, VMAckCtl=1, VMFIQEn=1, VMCBPR=1, VEM=1, VMABP=3, VMBP=5,
         VMPriMask=0x1F)
     c.write(GICH + H_VMCR, GICH_VMCR.encode(VMGrp1En=1, VMABP=4, VMBP=3, VMPriMask=0x10))
     assert (c.read(GICV + C_CTLR), c.read(GICV + C_PMR), c.read(GICV + C_BPR),
             c.read(GICV + C_ABPR)) == (2, 0x80, 3, 4)
+
+
+def test_gicv_abpr_is_vmabp_whatever_cbpr(m: Machine) -> None:
+    """GICV_ABPR reads and writes GICH_VMCR.VMABP also with GICV_CTLR.CBPR set.
+
+    As GICC_ABPR without the Security Extensions (and QEMU's vcpu): CBPR changes which
+    binary point preemption uses, not what the register holds.
+    """
+    c = m.cpus[0]
+    c.write(GICV + C_ABPR, 5)
+    c.write(GICV + C_CTLR, 1 << 4)  # CBPR
+    c.write(GICV + C_BPR, 2)
+    assert c.read(GICV + C_ABPR) == 5
+    c.write(GICV + C_ABPR, 6)
+    vm = GICH_VMCR.decode(c.read(GICH + H_VMCR))
+    assert (c.read(GICV + C_ABPR), vm["VMABP"], vm["VMBP"], vm["VMCBPR"]) == (6, 6, 2, 1)
+    c.write(GICH + H_VMCR, GICH_VMCR.encode(VMCBPR=1, VMABP=4, VMBP=3))
+    assert c.read(GICV + C_ABPR) == 4
+
+
+def test_gicv_cbpr_makes_vbpr_the_group1_binary_point(m: Machine) -> None:
+    c = m.cpus[0]
+    guest_on(c, ctlr=0b110)  # group 1, AckCtl
+    c.write(GICH + H_LR, lr(40, prio=0xA0, grp1=1))
+    assert c.read(GICV + C_IAR) == 40  # running priority 0xA0
+    c.write(GICV + C_ABPR, 7)  # group 1 group priority [7:7]: 0x90 and 0xA0 are one group
+    c.write(GICV + C_BPR, 4)  # group priority [7:5]: 0x80 < 0xA0
+    c.write(GICH + H_LR + 4, lr(41, prio=0x90, grp1=1))
+    assert not c.virq_line
+    c.write(GICV + C_CTLR, 0b110 | 1 << 4)  # CBPR: GICV_BPR for group 1 too
+    assert c.virq_line and c.read(GICV + C_ABPR) == 7
+
+
+def test_gicv_hppir_reads_1023_while_the_interface_is_disabled(m: Machine) -> None:
+    """GICH_HCR.En = 0: GICV_HPPIR / AHPPIR read 1023, as GICV_IAR (QEMU gic_update_internal)."""
+    c = m.cpus[0]
+    c.write(GICV + C_CTLR, 0b111)  # both groups, AckCtl
+    c.write(GICV + C_PMR, 0x80)
+    c.write(GICH + H_LR, lr(31, prio=0xA0, grp1=1))
+    assert (c.read(GICV + C_HPPIR), c.read(GICV + C_AHPPIR), c.read(GICV + C_IAR)) == (
+        1023, 1023, 1023)
+    c.write(GICH + H_HCR, 1)
+    # enabled: the HPPVI whatever GICV_PMR (as the physical GICC_HPPIR), not acknowledged
+    assert (c.read(GICV + C_HPPIR), c.read(GICV + C_AHPPIR), c.read(GICV + C_IAR)) == (
+        31, 31, 1023)
+
+
+def test_gich_decodes_one_4k_block(m: Machine) -> None:
+    """As QEMU's 4 KiB gic_viface region and the GICD window: nothing decodes beyond."""
+    c = m.cpus[0]
+    c.write(GICH + 0xFFC, 0xFFFF_FFFF)  # reserved inside the block: RAZ/WI
+    assert c.read(GICH + 0xFFC) == 0 and c.read(GICH + 0x200) == 0
+    for off in (0x1000, 0x1100, 0x2000, 0xFFFC):
+        with pytest.raises(ExternalAbort, match="no device decodes"):
+            c.read(GICH + off)
+        with pytest.raises(ExternalAbort, match="no device decodes"):
+            c.write(GICH + off, 1)
+    assert c.read(GICV + C_DIR) == 0  # GICV keeps its 8 KiB (GICV_DIR at 0x1000)
 
 
 def test_guest_round_trip(m: Machine) -> None:

@@ -31,6 +31,9 @@ from irqlab.hw.gicv3.vcpuif import register_undefined
 
 __all__ = ["GICv2"]
 
+#: The decoded size of the GICH frame: one 4 KiB block (the per-CPU aliases are not modelled).
+_GICH_BLOCK = 0x1000
+
 
 class GICv2:
     """The GICv2 of a :class:`~irqlab.hw.machine.Machine` (built by the machine itself)."""
@@ -72,7 +75,10 @@ class GICv2:
                                              maint_intid=16 + c.maintenance_ppi,
                                              phys_limit=c.intid_limit)
                             for i in range(c.cpus)]
-            bus.map(c.gich[0], c.gich[1], GichFrame(
+            # GICH is a 4 KiB block (IHI 0048B 5.3: registers up to GICH_LR63 at 0x1FC, the
+            # rest reserved, RAZ/WI); like the GICD window above and QEMU's 4 KiB
+            # gic_viface region, nothing decodes the rest of the window: an external abort.
+            bus.map(c.gich[0], min(c.gich[1], _GICH_BLOCK), GichFrame(
                 "gich", self.vcpuifs, BadAccess(c, ev, "gich", regmap.GICH)), "gich")
             bus.map(c.gicv[0], c.gicv[1], GicvFrame(
                 "gicv", self.vcpuifs, BadAccess(c, ev, "gicv", regmap.GICC)), "gicv")

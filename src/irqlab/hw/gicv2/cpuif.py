@@ -279,7 +279,7 @@ class CpuInterface:
         if off == a.GICC_HPPIR_OFF:
             return self._hppir(False)
         if off == a.GICC_ABPR_OFF:
-            return min(self.bpr + 1, 7) if self.ctlr & _CBPR else self.abpr
+            return self.abpr
         if off == a.GICC_AIAR_OFF:
             return self.acknowledge(True)
         if off == a.GICC_AHPPIR_OFF:
@@ -299,8 +299,12 @@ class CpuInterface:
         elif off == a.GICC_BPR_OFF:
             self.bpr = max(value & 7, self.min_bpr)
         elif off == a.GICC_ABPR_OFF:
-            if not self.ctlr & _CBPR:
-                self.abpr = max(value & 7, self.min_bpr + 1)
+            # Without the Security Extensions every access is Secure: GICC_ABPR is the
+            # group 1 binary point and reads and writes its own value whatever CBPR (IHI
+            # 0048B 4.4.4; CBPR only stops it being *used*, see gprio_mask).  "BPR + 1,
+            # writes ignored" is a Non-secure GICC_BPR access under CBPR, which has no
+            # place here.  As QEMU (gic_cpu_read/gic_cpu_write, offset 0x1c).
+            self.abpr = max(value & 7, self.min_bpr + 1)
         elif off == a.GICC_EOIR_OFF:
             self.eoi(value, False)
             return

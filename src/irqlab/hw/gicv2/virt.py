@@ -32,7 +32,7 @@ from irqlab.arch import gicv2 as a
 from irqlab.arch.gicv3_virt import LR_STATE_NAMES
 from irqlab.errors import _AccessFault
 from irqlab.hw._access import BadAccess, misaligned
-from irqlab.hw.vgic_lr import VgicCpuInterface
+from irqlab.hw.vgic_lr import HCR_EN, VgicCpuInterface
 
 __all__ = ["GichCpuInterface", "GichFrame", "GicvFrame"]
 
@@ -178,7 +178,11 @@ class GichCpuInterface(VgicCpuInterface):
         return result
 
     def _hppir(self, alias: bool) -> int:
-        i = self.hppvi_cache
+        # IMPDEF choice (as QEMU's gic_update_internal for a vcpu): with GICH_HCR.En = 0
+        # the virtual CPU interface is disabled and signals nothing, so GICV_HPPIR and
+        # GICV_AHPPIR read 1023 as GICV_IAR does (the physical GICC_HPPIR reads 1023 with
+        # its groups disabled).  With En = 1 they report the HPPVI whatever GICV_PMR.
+        i = self.hppvi_cache if self.hcr & HCR_EN else -1
         if i < 0:
             return a.INTID_SPURIOUS
         g = self.lr_group[i]
@@ -203,7 +207,7 @@ class GichCpuInterface(VgicCpuInterface):
         if off == a.GICC_HPPIR_OFF:
             return self._hppir(False)
         if off == a.GICC_ABPR_OFF:
-            return min(self.bpr0 + 1, 7) if self.cbpr else self.bpr1
+            return self.bpr1  # GICH_VMCR.VMABP, whatever GICV_CTLR.CBPR (see gicv_write)
         if off == a.GICC_AIAR_OFF:
             return self._iar(True)
         if off == a.GICC_AHPPIR_OFF:
@@ -222,8 +226,9 @@ class GichCpuInterface(VgicCpuInterface):
         elif off == a.GICC_BPR_OFF:
             self.write_bpr0(value)
         elif off == a.GICC_ABPR_OFF:
-            if self.cbpr:
-                return
+            # GICV_ABPR is GICH_VMCR.VMABP (IHI 0048B 5.3.6, 5.6): it reads and writes its
+            # own value whatever CBPR, as GICC_ABPR does without the Security Extensions
+            # (and as QEMU's vcpu); CBPR only stops it being used for preemption.
             self.write_bpr1(value)
         elif off in (a.GICC_EOIR_OFF, a.GICC_AEOIR_OFF):
             self.eoi(value & 0x3FF, 1 if off == a.GICC_AEOIR_OFF else None,
