@@ -219,6 +219,32 @@ def test_bpr_minimum_and_cbpr(m: Machine) -> None:
     assert c.read_sysreg("ICC_RPR_EL1") == 0x40  # group priority of 0x70 under BPR0 = 5
 
 
+
+def test_bpr_res0_bits_are_dropped_before_the_minimum(m: Machine) -> None:
+    """Bits [63:3] are RES0: 8 is BinaryPoint 0, raised to the minimum (QEMU 7.2 stores 0)."""
+    c = m.cpus[0]
+    c.write_sysreg("ICC_BPR0_EL1", 8)
+    c.write_sysreg("ICC_BPR1_EL1", 8)
+    assert (c.read_sysreg("ICC_BPR0_EL1"), c.read_sysreg("ICC_BPR1_EL1")) == (2, 3)
+    c.write_sysreg("ICC_BPR1_EL1", 0xE)  # field 6
+    assert c.read_sysreg("ICC_BPR1_EL1") == 6
+
+
+def test_bpr_raised_while_active_remasks_the_running_priority(m: Machine) -> None:
+    """As QEMU's icc_hppi_can_preempt: both sides are masked with the current BPR."""
+    c = m.cpus[0]
+    ppi(m, 0, 20, 0x48)
+    ppi(m, 0, 21, 0x40)
+    m.set_interrupt_level(20, True, cpu=0)
+    assert c.read_sysreg("ICC_IAR1_EL1") == 20
+    assert c.read_sysreg("ICC_RPR_EL1") == 0x48
+    c.write_sysreg("ICC_BPR1_EL1", 6)  # group priority [7:6]
+    m.set_interrupt_level(21, True, cpu=0)
+    assert not c.irq_line  # 0x40 & 0xC0 == 0x48 & 0xC0
+    assert c.read_sysreg("ICC_RPR_EL1") == 0x48  # the AP bit set at acknowledge
+    c.write_sysreg("ICC_BPR1_EL1", 3)
+    assert c.irq_line  # 0x40 < 0x48 again
+
 def test_ctlr_fields(m: Machine) -> None:
     c = m.cpus[0]
     v = c.read_sysreg("ICC_CTLR_EL1")
