@@ -323,3 +323,98 @@ def gicv3_icv_lpi() -> tuple[dict, list[Op]]:
     s.sw("ICH_LR0_EL2", 0)
     s.sw("ICH_HCR_EL2", 0)
     return V3_EL2, s.ops
+
+
+def _v2lr(vintid: int, *, prio: int = 0xA0, grp1: int = 0, hw: int = 0, pintid: int = 0) -> int:
+    """A pending GICH_LR."""
+    return hw << 31 | grp1 << 30 | 1 << 28 | (prio >> 3) << 23 | pintid << 10 | vintid
+
+
+def gicv2_virt_edges() -> tuple[dict, list[Op]]:
+    """GICv2 edge cases: ABPR under CBPR, GICV_HPPIR with En = 0, the GICH window, and the
+    documented differences (disabled-group HPPVI, EOIcount with EOImode = 1, HW = 1 SGI)."""
+    s = S()
+    # GICC_ABPR / GICV_ABPR keep their own value whatever CBPR (all accesses Secure)
+    s.w(GICC + 0x1C, 5, note="GICC_ABPR <- 5")
+    s.w(GICC + 0x0, 1 << 4, note="GICC_CTLR <- CBPR")
+    s.w(GICC + 0x8, 2, note="GICC_BPR <- 2")
+    s.r(GICC + 0x1C, note="GICC_ABPR with CBPR")
+    s.w(GICC + 0x1C, 6, note="GICC_ABPR <- 6 with CBPR")
+    s.r(GICC + 0x1C, note="GICC_ABPR with CBPR")
+    s.w(GICC + 0x0, 0, note="GICC_CTLR <- 0")
+    s.r(GICC + 0x1C, note="GICC_ABPR")
+    s.w(GICV + 0x1C, 5, note="GICV_ABPR <- 5")
+    s.w(GICV + 0x0, 1 << 4, note="GICV_CTLR <- CBPR")
+    s.w(GICV + 0x8, 2, note="GICV_BPR <- 2")
+    s.r(GICV + 0x1C, note="GICV_ABPR with CBPR")
+    s.w(GICV + 0x1C, 6, note="GICV_ABPR <- 6 with CBPR")
+    s.r(GICV + 0x1C, note="GICV_ABPR with CBPR")
+    s.r(GICH + 0x8, note="GICH_VMCR")
+    s.w(GICH + 0x8, 4 << 18 | 3 << 21 | 1 << 4, note="GICH_VMCR <- VMCBPR, VMABP 4, VMBP 3")
+    s.r(GICV + 0x1C, note="GICV_ABPR with CBPR")
+    s.w(GICH + 0x8, 0, note="GICH_VMCR <- 0")
+    # GICV_HPPIR / AHPPIR with GICH_HCR.En = 0
+    s.w(GICV + 0x0, 0x7, note="GICV_CTLR <- EnableGrp0|EnableGrp1|AckCtl")
+    s.w(GICV + 0x4, 0xF8, note="GICV_PMR <- 0xf8")
+    s.w(GICH + 0x100, _v2lr(30, prio=0xA0, grp1=1), note="GICH_LR0 <- pending G1 vINTID 30")
+    s.r(GICV + 0x18, note="GICV_HPPIR, En = 0")
+    s.r(GICV + 0xC, note="GICV_IAR, En = 0")
+    s.w(GICH + 0x0, 1, note="GICH_HCR <- En")
+    s.r(GICV + 0x18, note="GICV_HPPIR, En = 1")
+    s.w(GICV + 0x4, 0x80, note="GICV_PMR <- 0x80 (masks 30)")
+    s.r(GICV + 0x18, note="GICV_HPPIR, PMR masks the HPPVI")
+    s.w(GICH + 0x0, 0, note="GICH_HCR <- 0")
+    s.r(GICV + 0x18, note="GICV_HPPIR, En = 0, PMR masks")
+    s.w(GICH + 0x100, 0, note="GICH_LR0 <- 0")
+    # the HPPVI with its group disabled (the other enabled)
+    s.w(GICH + 0x0, 1, note="GICH_HCR <- En")
+    s.w(GICV + 0x0, 0x6, note="GICV_CTLR <- EnableGrp1|AckCtl")
+    s.w(GICV + 0x4, 0xF8, note="GICV_PMR <- 0xf8")
+    s.w(GICH + 0x100, _v2lr(30, prio=0x10), note="GICH_LR0 <- pending G0 0x10 vINTID 30")
+    s.w(GICH + 0x104, _v2lr(31, prio=0x80, grp1=1), note="GICH_LR1 <- pending G1 0x80 vINTID 31")
+    s.r(GICV + 0x18, note="GICV_HPPIR, group 0 disabled")
+    s.r(GICV + 0xC, note="GICV_IAR, group 0 disabled")
+    s.r(GICH + 0x100, note="GICH_LR0, group 0 disabled")
+    s.r(GICH + 0x104, note="GICH_LR1, group 0 disabled")
+    s.r(GICH + 0xF0, note="GICH_APR, group 0 disabled")
+    for off in (0x100, 0x104, 0xF0):
+        s.w(GICH + off, 0)
+    s.w(GICH + 0x0, 0, note="GICH_HCR <- 0")
+    # EOImode = 1: GICV_EOIR and GICV_DIR of a vINTID in no list register
+    s.w(GICH + 0x0, 1, note="GICH_HCR <- En")
+    s.w(GICV + 0x0, 1 | 1 << 9, note="GICV_CTLR <- EnableGrp0|EOImode")
+    s.w(GICH + 0x100, _v2lr(30), note="GICH_LR0 <- pending G0 vINTID 30")
+    s.r(GICV + 0xC, note="GICV_IAR 30")
+    s.w(GICV + 0x10, 99, note="GICV_EOIR 99 (no LR, EOImode 1)")
+    s.r(GICH + 0x0, note="GICH_HCR after GICV_EOIR 99")
+    s.w(GICV + 0x1000, 99, note="GICV_DIR 99 (no LR)")
+    s.r(GICH + 0x0, note="GICH_HCR after GICV_DIR 99")
+    s.w(GICV + 0x1000, 30, note="GICV_DIR 30")
+    s.r(GICH + 0x100, note="GICH_LR0 after GICV_DIR 30")
+    s.w(GICH + 0x100, 0)
+    s.w(GICH + 0x0, 0, note="GICH_HCR <- 0")
+    # HW = 1 with an SGI as the physical INTID
+    s.w(GICD + 0x0, 0x3, note="GICD_CTLR <- EnableGrp0|EnableGrp1")
+    s.w(GICC + 0x4, 0xFF, note="GICC_PMR <- 0xff")
+    s.w(GICC + 0x0, 0x201, note="GICC_CTLR <- EnableGrp0|EOImodeS")
+    s.w(GICD + 0xF00, 2 << 24 | 5, note="GICD_SGIR <- SGI 5 to self")
+    s.r(GICC + 0xC, note="GICC_IAR SGI 5")
+    s.w(GICC + 0x10, 5, note="GICC_EOIR 5 (drop only)")
+    s.r(GICD + 0x300, note="GICD_ISACTIVER0 (SGI 5 active)")
+    s.w(GICH + 0x0, 1, note="GICH_HCR <- En")
+    s.w(GICV + 0x0, 1, note="GICV_CTLR <- EnableGrp0")
+    s.w(GICH + 0x100, _v2lr(28, hw=1, pintid=5), note="GICH_LR0 <- HW pINTID 5 (SGI) vINTID 28")
+    s.r(GICV + 0xC, note="GICV_IAR 28")
+    s.w(GICV + 0x10, 28, note="GICV_EOIR 28")
+    s.r(GICH + 0x100, note="GICH_LR0 after GICV_EOIR 28")
+    s.r(GICD + 0x300, note="GICD_ISACTIVER0 after the HW = 1 SGI deactivation")
+    s.w(GICD + 0x380, 1 << 5, note="GICD_ICACTIVER0 <- SGI 5")
+    s.w(GICH + 0x100, 0)
+    s.w(GICH + 0x0, 0, note="GICH_HCR <- 0")
+    # the windows: GICH is 4 KiB, GICV 8 KiB
+    for off in (0x200, 0xFFC, 0x1000, 0x1FFC, 0x8000, 0xFFFC):
+        s.r(GICH + off, note=f"GICH+{off:#x}")
+    s.w(GICH + 0x1000, ONES, note="GICH+0x1000 <- ones")
+    for off in (0x1FFC, 0x2000, 0xFFFC):
+        s.r(GICV + off, note=f"GICV+{off:#x}")
+    return V2_EL2, s.ops

@@ -33,7 +33,7 @@ from probes_guided import gicv2_virt_guided
 from probes_lpi import gicv3_lpi
 from probes_random import gicv2_random, gicv3_icv_random, gicv3_random, gicv3_smp_random
 from probes_smp import gicv2_smp, gicv3_20cpu, gicv3_smp
-from probes_virt import gicv2_virt, gicv3_el2, gicv3_icv, gicv3_icv_lpi
+from probes_virt import gicv2_virt, gicv2_virt_edges, gicv3_el2, gicv3_icv, gicv3_icv_lpi
 
 SCRIPTS: dict[str, Callable[[], tuple[dict, list[Op]]]] = {
     "gicv3_id": gicv3_id,
@@ -64,4 +64,5 @@ SCRIPTS: dict[str, Callable[[], tuple[dict, list[Op]]]] = {
     "gicv3_20cpu": gicv3_20cpu,
     "gicv2_virt_guided": gicv2_virt_guided,
     "gicv2_up": gicv2_up,
+    "gicv2_virt_edges": gicv2_virt_edges,
 }

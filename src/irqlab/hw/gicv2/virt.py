@@ -17,8 +17,10 @@ IMPDEF choices: 5 priority and 5 preemption bits (GICH_VTR.PRIbits =
 PREbits = 4, the GICv2 LR priority width); GICV_IAR acknowledges group 0 and,
 with AckCtl, group 1 (else 1022), GICV_AIAR group 1 only; GICV_EOIR EOIs
 either group, GICV_AEOIR group 1 only; for a virtual SGI with HW=0 the EOI
-must carry the LR's CPUID to match it; only the common (banked) GICH frame
-is modelled, not the per-CPU GICH aliases; accesses are 32-bit (other sizes
+must carry the LR's CPUID to match it; GICV_HPPIR and GICV_AHPPIR read 1023
+while GICH_HCR.En = 0 (as GICV_IAR); GICV_ABPR is GICH_VMCR.VMABP whatever
+CBPR; only the common (banked) GICH frame is modelled, one 4 KiB block, not
+the per-CPU GICH aliases; accesses are 32-bit (other sizes
 RAZ/WI with a ``gich_bad_access`` / ``gicv_bad_access`` event, or abort with
 ``MachineConfig.gic_bad_access == "abort"``), misaligned accesses and a
 non-CPU bus master abort; reserved offsets are RAZ/WI.
