@@ -4,7 +4,7 @@ import pytest
 
 from irqlab.arch.its import GITS_BASER, GITS_CBASER, encode_baser_address, encode_command
 
-from .its_helpers import CMDQ, ITT, OUTSIDE, ItsDriver, fake_machine
+from .its_helpers import CMDQ, DT, ITT, OUTSIDE, ItsDriver, fake_machine
 
 MODES = ("qemu", "stall", "ignore")
 
@@ -352,12 +352,18 @@ def test_commands_wait_while_disabled():
 
 
 # -- documented differences from QEMU (docs/its.md) --------------------------------------------
-def test_mapd_unmap_ignores_size():
-    """MAPD V=0 does not check Size (as KVM; QEMU rejects Size > ID_bits even then)."""
-    m, d = setup()
+@pytest.mark.parametrize("mode", MODES)
+def test_mapd_unmap_checks_size(mode):
+    """MAPD checks Size before V (IHI 0069 pseudocode, as QEMU; KVM only when V=1): a V=0
+    with Size > ID_bits is rejected like a V=1 and the device stays mapped."""
+    m, d = setup(mode)
+    dte = m.memory.read_u64(DT + 8)
     d.cmd("MAPD", DeviceID=1, Size=31, ITT_addr=0, V=0)
-    assert d.errors() == [] and d.rec.kinds() == ["its_cmd_mapd"]
-    assert m.its.lookup(1, 0) is None
+    assert d.errors() == [("MAPD", "Size exceeds GITS_TYPER.ID_bits")]
+    assert m.its.stalled == (mode == "stall")
+    assert m.its.lookup(1, 0) == (0x2000, 0) and m.memory.read_u64(DT + 8) == dte
+    d.cmd("MAPD", DeviceID=1, Size=m.config.its_event_bits - 1, ITT_addr=0, V=0)
+    assert m.its.lookup(1, 0) is None or mode == "stall"
 
 
 def test_mapc_rdbase_high_bits_are_not_ignored():

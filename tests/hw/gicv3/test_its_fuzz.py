@@ -91,12 +91,12 @@ class Ref:
         v(**f)
 
     def c_MAPD(self, DeviceID, Size, V):
-        if DeviceID >= 512:
+        if DeviceID >= 512 or Size >= 16:  # Size is checked whatever V (IHI 0069)
             return
         if not V:
             self.dev.pop(DeviceID, None)
             self.cache.pop(DeviceID, None)
-        elif Size < 16:
+        else:
             self.dev[DeviceID] = Size
             mem = self.itt.setdefault(DeviceID, {})
             self.cache[DeviceID] = {e: list(x) for e, x in mem.items() if e < 1 << (Size + 1)}

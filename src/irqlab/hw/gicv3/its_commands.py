@@ -231,9 +231,11 @@ class CommandQueueMixin:
         """
         devid = cmd.DeviceID
         self._check_devid(devid)
-        valid = bool(cmd.V)
-        if valid and cmd.Size >= self._event_bits:
+        # IHI 0069 MAPD pseudocode, as QEMU: Size is checked whatever V (MAPD_ITTSIZE_OOR);
+        # a rejected V=0 leaves the device mapped.  (KVM checks Size only when V=1.)
+        if cmd.Size >= self._event_bits:
             raise _CommandError("Size exceeds GITS_TYPER.ID_bits")
+        valid = bool(cmd.V)
         a = self._entry_addr(self._dt, devid, "device")
         itt_addr = cmd.ITT_addr << 8
         if valid:
