@@ -475,6 +475,93 @@ def test_real_gic_inv_rereads_priority():
     assert ack_all(m) == {0: [8193]}
 
 
+def test_real_gic_masked_lpi_moved_back_stays_masked():
+    """Linux masks an LPI with INV to its current collection (its_mask_irq) and moves it
+    with MOVI alone (its_set_affinity): moved back to cpu0, which delivered it before, the
+    masked LPI must not fire (QEMU re-reads the byte; /tmp/review_its/p10.py)."""
+    m = real_machine(2, lpis=16)
+    d = ItsDriver(m)
+    d.setup_device(1, 1, icid=0, cpu=0)
+    d.cmd("MAPC", ICID=1, RDbase=1, V=1)
+    d.cmd("INT", DeviceID=1, EventID=0)
+    assert ack_all(m) == {0: [8192]}  # cpu0 keeps the byte: enabled
+    d.cmd("MOVI", DeviceID=1, EventID=0, ICID=1)
+    m.ram_write(PROP, bytes([0xA0]))  # mask
+    d.cmd("INV", DeviceID=1, EventID=0)  # to cpu1
+    d.cmd("INT", DeviceID=1, EventID=0)
+    assert ack_all(m) == {} and m.gic.is_pending(8192, 1)
+    d.cmd("CLEAR", DeviceID=1, EventID=0)
+    d.cmd("MOVI", DeviceID=1, EventID=0, ICID=0)
+    d.cmd("INT", DeviceID=1, EventID=0)
+    assert ack_all(m) == {} and m.gic.is_pending(8192, 0)
+    assert d.errors() == []
+
+
+@pytest.mark.parametrize("inv", ["INV", "INVALL"])
+def test_real_gic_masked_lpi_after_collection_retargeted_back(inv):
+    """The same with MAPC re-targeting the collection to cpu1 and back (no MOVI)."""
+    m = real_machine(2, lpis=16)
+    d = ItsDriver(m)
+    d.setup_device(1, 1, icid=0, cpu=0)
+    d.cmd("INT", DeviceID=1, EventID=0)
+    assert ack_all(m) == {0: [8192]}
+    d.cmd("MAPC", ICID=0, RDbase=1, V=1)
+    m.ram_write(PROP, bytes([0xA0]))
+    d.cmd(inv, **({"DeviceID": 1, "EventID": 0} if inv == "INV" else {"ICID": 0}))
+    d.cmd("MAPC", ICID=0, RDbase=0, V=1)
+    d.cmd("INT", DeviceID=1, EventID=0)
+    assert ack_all(m) == {} and m.gic.is_pending(8192, 0)
+    m.ram_write(PROP, bytes([0xA1]))
+    d.cmd(inv, **({"DeviceID": 1, "EventID": 0} if inv == "INV" else {"ICID": 0}))
+    assert ack_all(m) == {0: [8192]}
+
+
+@pytest.mark.parametrize("move", ["MOVI", "MAPC"])
+def test_real_gic_arriving_lpi_reads_its_configuration_afresh(move):
+    """An LPI that arrives at a redistributor (MOVI, or MAPC re-targeting its collection)
+    is configured from the table there, not from a copy kept from its earlier visit; where
+    it stays, a change made without INV is not seen (cached until an invalidation)."""
+    m = real_machine(2, lpis=16)
+    d = ItsDriver(m)
+    d.setup_device(1, 1, icid=0, cpu=0)
+    d.cmd("MAPC", ICID=1, RDbase=1, V=1)
+    d.cmd("INT", DeviceID=1, EventID=0)
+    assert ack_all(m) == {0: [8192]}
+    go = {"MOVI": [("MOVI", {"DeviceID": 1, "EventID": 0, "ICID": 1}),
+                   ("MOVI", {"DeviceID": 1, "EventID": 0, "ICID": 0})],
+          "MAPC": [("MAPC", {"ICID": 0, "RDbase": 1, "V": 1}),
+                   ("MAPC", {"ICID": 0, "RDbase": 0, "V": 1})]}[move]
+    d.cmd(go[0][0], **go[0][1])
+    m.ram_write(PROP, bytes([0xA0]))  # masked, no INV
+    d.cmd("INT", DeviceID=1, EventID=0)
+    assert ack_all(m) == {}  # cpu1 read the byte on arrival
+    d.cmd("CLEAR", DeviceID=1, EventID=0)
+    m.ram_write(PROP, bytes([0xA1]))  # unmasked, no INV
+    d.cmd("INT", DeviceID=1, EventID=0)
+    assert ack_all(m) == {}  # cpu1 keeps its copy until an invalidation
+    d.cmd("CLEAR", DeviceID=1, EventID=0)
+    m.ram_write(PROP, bytes([0xA0]))  # masked again, no INV
+    d.cmd(go[1][0], **go[1][1])
+    d.cmd("INT", DeviceID=1, EventID=0)
+    assert ack_all(m) == {} and m.gic.is_pending(8192, 0)  # back on cpu0: read afresh
+    assert d.errors() == []
+
+
+def test_real_gic_inv_reaches_an_lpi_left_pending_by_a_retarget():
+    """MAPC re-targets without moving what is pending; INV, sent to the new target, still
+    re-reads the byte of the LPI left pending on the old one."""
+    m = real_machine(2, lpis=16)
+    d = ItsDriver(m)
+    d.setup_device(1, 1, icid=0, cpu=0)
+    m.cpus[0].write_sysreg("ICC_PMR_EL1", 0)  # cpu0 takes nothing for now
+    d.cmd("INT", DeviceID=1, EventID=0)
+    d.cmd("MAPC", ICID=0, RDbase=1, V=1)
+    m.ram_write(PROP, bytes([0xA0]))
+    d.cmd("INV", DeviceID=1, EventID=0)
+    m.cpus[0].write_sysreg("ICC_PMR_EL1", 0xF0)
+    assert ack_all(m) == {} and m.gic.is_pending(8192, 0)
+
+
 def test_two_level_collection_table(m):
     d = ItsDriver(m, enable=False)
     d.write64("GITS_BASER1", GITS_BASER.encode(Valid=1, Indirect=1)

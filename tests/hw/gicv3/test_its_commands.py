@@ -375,10 +375,27 @@ def test_mapc_rdbase_high_bits_are_not_ignored():
 
 
 def test_invall_targets_only_the_collections_redistributor():
+    """INVALL goes to the collection's redistributor: all its copies, then each LPI of the
+    collection (whose INV reaches the copies other redistributors keep)."""
     m, d = setup()
     d.cmd("INVALL", ICID=0)
-    assert [rd.log for rd in m.gic.redists] == [[("invall",)], [], [], []]
+    assert [rd.log for rd in m.gic.redists] == [
+        [("invall",)] + [("inv", 0x2000 + e) for e in range(4)], [], [], []]
     assert d.rec[0].cpu == 0
+
+
+def test_mapc_retarget_invalidates_the_collections_lpis():
+    """A MAPC that moves a collection to another redistributor invalidates its LPIs there
+    (as INV of each); re-mapping it to the same redistributor does nothing."""
+    m, d = setup()
+    d.cmd("MAPC", ICID=0, RDbase=0, V=1)
+    assert [rd.log for rd in m.gic.redists] == [[], [], [], []]
+    d.cmd("MAPC", ICID=0, RDbase=2, V=1)
+    assert [rd.log for rd in m.gic.redists] == [
+        [], [], [("inv", 0x2000 + e) for e in range(4)], []]
+    d.cmd("MAPC", ICID=0, V=0)
+    d.cmd("MAPC", ICID=0, RDbase=2, V=1)  # mapped again: its LPIs arrive again
+    assert len(m.gic.redists[2].log) == 8 and d.errors() == []
 
 
 def test_creadr_is_read_only():

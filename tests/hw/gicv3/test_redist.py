@@ -244,6 +244,87 @@ def test_lpi_interface_clear_move(m: Machine) -> None:
     assert m.gic.is_pending(LPI + 8, 0)
 
 
+def cached_enabled_on(m: Machine, i: int, intid: int) -> None:
+    """Deliver LPI ``intid`` through redistributor ``i`` (which keeps its configuration
+    byte, enabled) and acknowledge it."""
+    m.gic.redists[i].lpi_set_pending(intid)
+    c = m.cpus[i]
+    assert c.read_sysreg("ICC_IAR1_EL1") == intid
+    c.write_sysreg("ICC_EOIR1_EL1", intid)
+
+
+def test_lpi_move_makes_the_target_reread_the_configuration(m: Machine) -> None:
+    """Linux: mask with an invalidation at the LPI's current redistributor, then MOVI it
+    back to one that delivered it earlier: that one must not use its old copy."""
+    lpi_cfg(m, LPI + 9, 0x80)
+    enable_lpis(m, 0)
+    enable_lpis(m, 1)
+    r0, r1 = m.gic.redists
+    cached_enabled_on(m, 0, LPI + 9)
+    r0.lpi_move_pending(LPI + 9, r1)  # MOVI to cpu1 (nothing pending)
+    lpi_cfg(m, LPI + 9, 0x80, enable=False)
+    m.cpus[1].write(rd(m, 1) + 0xA0, LPI + 9, 8)  # GICR_INVLPIR on cpu1: its copy only
+    r1.lpi_move_pending(LPI + 9, r0)  # MOVI back to cpu0
+    r0.lpi_set_pending(LPI + 9)
+    assert not m.cpus[0].irq_line and r0.lpi_is_pending(LPI + 9)
+
+
+def test_lpi_move_all_makes_the_target_reread_the_configuration(m: Machine) -> None:
+    lpi_cfg(m, LPI + 9, 0x80)
+    enable_lpis(m, 0)
+    enable_lpis(m, 1)
+    r0, r1 = m.gic.redists
+    cached_enabled_on(m, 0, LPI + 9)
+    lpi_cfg(m, LPI + 9, 0x80, enable=False)
+    r1.lpi_set_pending(LPI + 9)  # cpu1 reads the byte: disabled
+    assert not m.cpus[1].irq_line
+    r1.lpi_move_all(r0)
+    assert not m.cpus[0].irq_line and r0.lpi_is_pending(LPI + 9)
+
+
+def test_lpi_move_rereads_a_copy_the_target_holds_pending(m: Machine) -> None:
+    """The target re-reads at once when the LPI is already pending there."""
+    lpi_cfg(m, LPI + 9, 0x80)
+    enable_lpis(m, 0)
+    enable_lpis(m, 1)
+    r0, r1 = m.gic.redists
+    r0.lpi_set_pending(LPI + 9)
+    assert m.cpus[0].irq_line
+    lpi_cfg(m, LPI + 9, 0x80, enable=False)
+    r1.lpi_move_pending(LPI + 9, r0)  # not pending on cpu1: only cpu0 re-reads
+    assert not m.cpus[0].irq_line and r0.lpi_is_pending(LPI + 9)
+
+
+def test_lpi_invalidate_reaches_every_redistributors_copy(m: Machine) -> None:
+    """ITS INV (``lpi_invalidate``) drops every copy: a pending one is re-read at once."""
+    lpi_cfg(m, LPI + 9, 0x80)
+    enable_lpis(m, 0)
+    enable_lpis(m, 1)
+    r0, r1 = m.gic.redists
+    r0.lpi_set_pending(LPI + 9)
+    cached_enabled_on(m, 1, LPI + 9)
+    lpi_cfg(m, LPI + 9, 0x80, enable=False)
+    r1.lpi_invalidate(LPI + 9)
+    assert not m.cpus[0].irq_line and r0.lpi_is_pending(LPI + 9)
+    lpi_cfg(m, LPI + 9, 0x40)
+    r1.lpi_invalidate(LPI + 9)
+    assert m.cpus[0].read_sysreg("ICC_IAR1_EL1") == LPI + 9
+
+
+def test_lpi_register_invalidation_is_local(m: Machine) -> None:
+    """GICR_INVLPIR / INVALLR: the redistributor written only (the LPI stays cached where it
+    is held until that redistributor's own invalidation)."""
+    lpi_cfg(m, LPI + 9, 0x80)
+    enable_lpis(m, 0)
+    enable_lpis(m, 1)
+    cached_enabled_on(m, 0, LPI + 9)
+    lpi_cfg(m, LPI + 9, 0x80, enable=False)
+    m.cpus[1].write(rd(m, 1) + 0xA0, LPI + 9, 8)  # GICR_INVLPIR
+    m.cpus[1].write(rd(m, 1) + 0xB0, 0, 8)  # GICR_INVALLR
+    m.gic.redists[0].lpi_set_pending(LPI + 9)
+    assert m.cpus[0].irq_line  # cpu0's copy: enabled
+
+
 def test_lpi_out_of_range_dropped(m: Machine) -> None:
     enable_lpis(m, 0, idbits=14)  # LPIs 8192..16383
     r = m.gic.redists[0]

@@ -254,6 +254,9 @@ class CommandQueueMixin:
 
         Re-mapping a mapped collection retargets its LPIs at once; LPIs already
         pending stay on the old redistributor (software moves them with MOVALL first).
+        The collection's LPIs arrive at a new redistributor: their configuration is
+        invalidated (as INV of each), so that it reads their bytes afresh instead of
+        a copy kept from an earlier time they targeted it.
         """
         icid = cmd.ICID
         self._check_icid(icid)
@@ -265,8 +268,12 @@ class CommandQueueMixin:
             coll.rdbase = cmd.RDbase
         else:
             self._mem.write_u64(a, 0)
+        old_rd = coll.redist
         coll.redist = rd
         self._done(cmd, rd.processor_number if rd is not None else None)
+        if rd is not None and rd is not old_rd:
+            for intid in self._collection_lpis(coll):
+                rd.lpi_invalidate(intid)
 
     def _map_event(self, cmd: ItsCommand, pintid: int) -> None:
         # Checks in the order of IHI 0069's MAPTI pseudocode, as QEMU: DeviceID range,
@@ -334,19 +341,32 @@ class CommandQueueMixin:
         ite.coll.redist.lpi_clear_pending(ite.pintid)
 
     def _process_inv(self, cmd: ItsCommand) -> None:
-        """INV: make the redistributor re-read the LPI's configuration byte."""
+        """INV: make the redistributors re-read the LPI's configuration byte.
+
+        Sent to the collection's redistributor, which also reaches the copies other
+        redistributors keep (:meth:`Redistributor.lpi_invalidate`).
+        """
         _, ite = self._ite(cmd)
         self._done(cmd, ite.coll.redist.processor_number)
         ite.coll.redist.lpi_invalidate(ite.pintid)
 
     def _process_invall(self, cmd: ItsCommand) -> None:
-        """INVALL: make the collection's redistributor re-read all LPI configuration."""
+        """INVALL: the collection's redistributor forgets all its LPI configuration, and
+        every redistributor its copies of the collection's LPIs (as INV of each)."""
         self._check_icid(cmd.ICID)
         coll = self._colls.get(cmd.ICID)
         if coll is None or coll.redist is None:
             raise _CommandError("collection not mapped (CTE not valid)")
-        self._done(cmd, coll.redist.processor_number)
-        coll.redist.lpi_invalidate_all()
+        rd = coll.redist
+        self._done(cmd, rd.processor_number)
+        rd.lpi_invalidate_all()
+        for intid in self._collection_lpis(coll):
+            rd.lpi_invalidate(intid)
+
+    def _collection_lpis(self, coll: Collection) -> list[int]:
+        """The LPIs mapped to ``coll``, in INTID order (a walk of every cached ITE)."""
+        return sorted({ite.pintid for dev in self._devices.values()
+                       for ite in dev.ites.values() if ite.coll is coll})
 
     def _process_sync(self, cmd: ItsCommand) -> None:
         """SYNC: a no-op here (every effect is already visible), but RDbase is checked."""

@@ -5,14 +5,17 @@ the direct-LPI registers; SGI_base holds the banked SGI/PPI registers of this
 CPU (GICR_IGROUPR0, ISENABLER0, ..., IPRIORITYR0-7, ICFGR0/1).
 
 LPIs (IHI 0069 5.1): the configuration table (GICR_PROPBASER) holds one byte per
-LPI; the model reads an LPI's byte when it first needs it and caches it until
-an invalidation (ITS INV/INVALL, GICR_INVLPIR/INVALLR) or EnableLPIs 0->1, as
-hardware may.  The pending table (GICR_PENDBASER) is the architectural
-backing store of the pending state; while EnableLPIs == 1 the model keeps
-pending LPIs in a set plus a lazy priority queue (one INTID heap per priority), and moves the
-state between memory and the cache at defined points: scanned in at
-EnableLPIs 0->1 (unless PTZ was written 1), written back when EnableLPIs is
-cleared and by :meth:`Redistributor.sync_pending_table`.
+LPI; each redistributor reads an LPI's byte when it first needs it and keeps its
+own copy, as hardware may.  A copy is dropped (the byte is read again) by an
+invalidation, and when the LPI moves to the redistributor, so that no
+redistributor ever uses a copy older than the LPI's last invalidation or its
+arrival there (see ``docs/gicv3.md``, "LPIs").  The pending table
+(GICR_PENDBASER) is the architectural backing store of the pending state; while
+EnableLPIs == 1 the model keeps pending LPIs in a set plus a lazy priority queue
+(one INTID heap per priority), and moves the state between memory and the cache
+at defined points: scanned in at EnableLPIs 0->1 (unless PTZ was written 1),
+written back when EnableLPIs is cleared and by
+:meth:`Redistributor.sync_pending_table`.
 
 Access sizes: 32-bit aligned everywhere; 64-bit (and 32-bit halves) for
 GICR_TYPER, PROPBASER, PENDBASER, SETLPIR, CLRLPIR, INVLPIR, INVALLR; 8-bit for
@@ -80,10 +83,13 @@ class Redistributor:
         self._prop_pa = 0
         self._pmask = gic.prio_mask & A.LPI_PRIORITY_MASK
         self.lpi_pending: set[int] = set()
+        #: This redistributor's copies of LPI configuration bytes (INTID -> byte).
         self.lpi_cfg: dict[int, int] = {}
         #: Pending enabled LPIs by priority (lazy: validated on peek).
         self.lpi_queue = PrioQueue()
         aff3, aff2, aff1, aff0 = gic.machine.cpus[index].affinity
+        self._aff3 = aff3
+        self._peers: list[Redistributor] | None = None  # see _lpi_peers
         self.typer = A.GICR_TYPER.encode(
             PLPIS=1, DirectLPI=int(cfg.direct_lpi), Last=int(last), Processor_Number=index,
             # IMPDEF choice, as QEMU and KVM: CommonLPIAff = 0b01 (redistributors with the
@@ -184,33 +190,78 @@ class Redistributor:
         return False
 
     def lpi_move_pending(self, intid: int, to: Redistributor) -> None:
-        """ITS MOVI: the pending state of ``intid`` moves to redistributor ``to``."""
-        if to is self or intid not in self.lpi_pending:
-            return
-        self.lpi_clear_pending(intid)
-        to.lpi_set_pending(intid)
+        """ITS MOVI: LPI ``intid`` now targets ``to``; its pending state, if any, moves there.
 
-    def lpi_move_all(self, to: Redistributor) -> None:
-        """ITS MOVALL: every LPI pending here becomes pending on ``to`` instead (INTID order)."""
+        ``to`` drops its copy of the LPI's configuration byte first and reads the
+        byte again: it may hold a copy from an earlier time the LPI targeted it, and
+        the invalidations made since went to the redistributor the LPI targeted then.
+        Linux masks an LPI with an INV to its current collection and then moves it
+        with MOVI alone (``its_mask_irq``, ``its_set_affinity``); QEMU re-reads the
+        byte whenever an LPI becomes pending.
+        """
         if to is self:
             return
-        for intid in sorted(self.lpi_pending):
+        if to._lpi_forget(intid):
+            to.cpuif.update()
+        if intid in self.lpi_pending:
             self.lpi_clear_pending(intid)
             to.lpi_set_pending(intid)
 
+    def lpi_move_all(self, to: Redistributor) -> None:
+        """ITS MOVALL: every LPI pending here becomes pending on ``to`` instead (INTID order).
+
+        ``to`` reads the configuration byte of each LPI moved again, as for MOVI.
+        """
+        if to is self:
+            return
+        stale = False
+        for intid in sorted(self.lpi_pending):
+            stale |= to._lpi_forget(intid)
+            self.lpi_clear_pending(intid)
+            to.lpi_set_pending(intid)
+        if stale:
+            to.cpuif.update()
+
     def lpi_invalidate(self, intid: int) -> None:
-        """ITS INV / GICR_INVLPIR: re-read the configuration byte of ``intid``."""
-        self.lpi_cfg.pop(intid, None)
-        if intid in self.lpi_pending:
-            self._lpi_requeue(intid)
-            self.cpuif.update()
+        """ITS INV (and MAPC re-targeting a collection): forget every copy of ``intid``'s byte.
+
+        Every redistributor that shares the configuration table with this one
+        (GICR_TYPER.CommonLPIAff: the same Aff3) drops its copy; one where the
+        LPI is pending reads the byte again at once.  GICR_INVLPIR acts on its own
+        redistributor only (IHI 0069: no effect if the LPI is not stored in the
+        local Redistributor).
+        """
+        for rd in self._lpi_peers():
+            if rd._lpi_forget(intid):
+                rd.cpuif.update()
 
     def lpi_invalidate_all(self) -> None:
-        """ITS INVALL / GICR_INVALLR: forget cached configuration; re-read pending LPIs' bytes."""
+        """ITS INVALL / GICR_INVALLR: forget this redistributor's copies; re-read pending LPIs'.
+
+        For INVALL the ITS also calls :meth:`lpi_invalidate` for each LPI mapped to
+        the collection, which reaches the copies other redistributors hold.
+        """
         self.lpi_cfg.clear()
         for intid in sorted(self.lpi_pending):
             self._lpi_requeue(intid)
         self.cpuif.update()
+
+    def _lpi_forget(self, intid: int) -> bool:
+        """Drop this redistributor's copy of ``intid``'s byte, re-reading it now if the LPI
+        is pending here (a pending LPI always has one); whether it is: the caller then
+        updates the CPU interface."""
+        if intid in self.lpi_pending:
+            self._lpi_requeue(intid)
+            return True
+        self.lpi_cfg.pop(intid, None)
+        return False
+
+    def _lpi_peers(self) -> list[Redistributor]:
+        """The redistributors sharing this one's LPI configuration table, itself included."""
+        peers = self._peers
+        if peers is None:
+            peers = self._peers = [r for r in self.gic.redists if r._aff3 == self._aff3]
+        return peers
 
     def _lpi_requeue(self, intid: int) -> None:
         cfg = self.lpi_cfg[intid] = self._memory.read_u8(self._prop_pa + intid - _LPI_BASE)
@@ -417,8 +468,8 @@ class Redistributor:
             else:
                 self.lpi_clear_pending(intid)
         elif off == A.GICR_INVLPIR_OFF:
-            if self.lpis_enabled:
-                self.lpi_invalidate(value & 0xFFFF_FFFF)
+            if self.lpis_enabled and self._lpi_forget(value & 0xFFFF_FFFF):
+                self.cpuif.update()  # this redistributor's copy only
         elif off == A.GICR_INVALLR_OFF:
             if self.lpis_enabled:
                 self.lpi_invalidate_all()
