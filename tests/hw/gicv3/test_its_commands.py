@@ -431,6 +431,26 @@ def test_stalled_queue_needs_retry(mode):
     assert d.creadr == start | 1 and len(d.rec.of("its_cmdq_retry")) == 1
 
 
+def test_enable_written_again_does_not_restart_a_stalled_queue():
+    """GITS_CTLR.Enabled=1 while enabled changes nothing, a stall included (QEMU re-runs the
+    queue from GITS_CREADR: /tmp/review_its/q4.py); only Retry=1 restarts it."""
+    m = fake_machine(cpus=4)
+    d = ItsDriver(m)
+    d.cmd("MAPC", ICID=0, RDbase=0, V=1)
+    d.cmd("MAPD", DeviceID=1, Size=3, ITT_addr=ITT + 0x10000, V=1)
+    d.cmd("MAPTI", DeviceID=1, EventID=0, pINTID=0x2000, ICID=0)
+    d.cmd("MAPD", DeviceID=2, Size=3, ITT_addr=OUTSIDE, V=1)
+    start = d.cwriter
+    d.cmd("MAPTI", DeviceID=2, EventID=0, pINTID=0x2001, ICID=0)  # memory fault: stall
+    assert d.creadr == start | 1
+    m.memory.write(CMDQ + start, encode_command("INT", DeviceID=1, EventID=0))  # fixed
+    d.rec.clear()
+    d.enable()
+    assert d.creadr == start | 1 and d.rec.kinds() == [] and d.pending() == {}
+    d.write64("GITS_CWRITER", d.cwriter | 1)  # Retry
+    assert d.creadr == start + 32 and d.pending() == {0: {0x2000}}
+
+
 # -- table entries outside RAM: QEMU stalls on the read --------------------------------------
 @pytest.mark.parametrize("name", ["INT", "CLEAR", "DISCARD", "INV", "MOVI"])
 @pytest.mark.parametrize("mode", MODES)
