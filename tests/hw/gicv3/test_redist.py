@@ -425,6 +425,45 @@ def test_direct_lpi_registers() -> None:
     assert rec.of("gicr_unimplemented")[0]["offset"] == 0x40
 
 
+def test_setlpir_clrlpir_have_no_effect_while_lpis_are_disabled() -> None:
+    # IHI 0069 GICR_SETLPIR/GICR_CLRLPIR: no effect while GICR_CTLR.EnableLPIs == 0 (the
+    # pending table in memory is not touched; QEMU drops the LPI too)
+    m = Machine.virt(cpus=1, its=False, direct_lpi=True)
+    boot(m)
+    lpi_cfg(m, 9003, 0x80)
+    lpi_cfg(m, 9004, 0x80)
+    c = m.cpus[0]
+    m.ram_write(PEND0 + 9004 // 8, bytes([1 << (9004 % 8)]))   # software pended 9004
+    c.write(rd(m, 0) + 0x70, PROP | 15, 8)
+    c.write(rd(m, 0) + 0x78, PEND0, 8)                          # PTZ = 0
+    rec = m.events.record()
+    c.write(rd(m, 0) + 0x40, 9003, 8)                           # SETLPIR
+    c.write(rd(m, 0) + 0x48, 9004, 8)                           # CLRLPIR
+    assert m.ram_read(PEND0 + 9003 // 8, 1)[0] >> (9003 % 8) & 1 == 0
+    assert m.ram_read(PEND0 + 9004 // 8, 1)[0] >> (9004 % 8) & 1 == 1
+    assert [e["reason"] for e in rec.of("gicr_write_ignored")] == [
+        "SETLPIR/CLRLPIR have no effect while EnableLPIs == 0"] * 2
+    c.write(rd(m, 0), 1)                                        # the table is scanned
+    assert not m.gic.is_pending(9003, 0) and m.gic.is_pending(9004, 0)
+
+
+def test_a_move_to_a_redistributor_with_lpis_disabled_keeps_the_lpi(m: Machine) -> None:
+    # CONSTRAINED UNPREDICTABLE; as QEMU (gicv3_redist_mov_lpi): nothing moves
+    lpi_cfg(m, LPI + 3, 0x80)
+    lpi_cfg(m, LPI + 4, 0x80)
+    enable_lpis(m, 0)
+    g = m.gic
+    rec = m.events.record()
+    g.redists[0].lpi_set_pending(LPI + 3)
+    g.redists[0].lpi_move_pending(LPI + 3, g.redists[1])
+    g.redists[0].lpi_set_pending(LPI + 4)
+    g.redists[0].lpi_move_all(g.redists[1])
+    assert g.is_pending(LPI + 3, 0) and g.is_pending(LPI + 4, 0)
+    assert not g.is_pending(LPI + 3, 1) and not g.is_pending(LPI + 4, 1)
+    assert [(e["intid"], e["to"]) for e in rec.of("gicr_lpi_move_ignored")] == [
+        (LPI + 3, 1), (-1, 1)]
+
+
 def test_lpi_gated_by_group1_enable(m: Machine) -> None:
     lpi_cfg(m, 9004, 0x80)
     enable_lpis(m, 0)

@@ -201,6 +201,9 @@ class Redistributor:
         """
         if to is self:
             return
+        if not to.lpis_enabled:
+            self._move_refused(to, intid)
+            return
         if to._lpi_forget(intid):
             to.cpuif.update()
         if intid in self.lpi_pending:
@@ -214,6 +217,9 @@ class Redistributor:
         """
         if to is self:
             return
+        if not to.lpis_enabled:
+            self._move_refused(to, None)
+            return
         stale = False
         for intid in sorted(self.lpi_pending):
             stale |= to._lpi_forget(intid)
@@ -221,6 +227,16 @@ class Redistributor:
             to.lpi_set_pending(intid)
         if stale:
             to.cpuif.update()
+
+    def _move_refused(self, to: Redistributor, intid: int | None) -> None:
+        # a move to a redistributor with EnableLPIs == 0 is CONSTRAINED UNPREDICTABLE;
+        # IMPDEF choice, as QEMU (gicv3_redist_mov_lpi/movall_lpis): nothing moves, the
+        # pending state stays here -- an LPI is never lost on the way
+        ev = self._events
+        if ev.enabled:
+            ev.emit("gicr_lpi_move_ignored", cpu=self.processor_number, to=to.processor_number,
+                    intid=-1 if intid is None else intid,
+                    reason="the target redistributor's EnableLPIs is 0")
 
     def lpi_invalidate(self, intid: int) -> None:
         """ITS INV (and MAPC re-targeting a collection): forget every copy of ``intid``'s byte.
@@ -463,6 +479,14 @@ class Redistributor:
                 self._unimplemented(off, True, cpu)
                 return
             intid = value & 0xFFFF_FFFF
+            if not self.lpis_enabled:
+                # IHI 0069, GICR_SETLPIR/GICR_CLRLPIR: a write has no effect while
+                # GICR_CTLR.EnableLPIs == 0 (the pending table is not touched)
+                if ev.enabled:
+                    ev.emit("gicr_write_ignored", cpu=cpu, redist=self.processor_number,
+                            offset=off, reason="SETLPIR/CLRLPIR have no effect while "
+                                               "EnableLPIs == 0")
+                return
             if off == A.GICR_SETLPIR_OFF:
                 self.lpi_set_pending(intid)
             else:
