@@ -12,8 +12,8 @@ from irqlab.arch.fields import Field, Register
 
 __all__ = [
     "GICD_CTLR", "GICD_TYPER", "GICR_CTLR", "GICR_PENDBASER", "GICR_PROPBASER", "GICR_TYPER",
-    "GICR_WAKER", "ICC_CTLR_EL1", "ICC_SGIR", "ICC_SYSREG_NAMES", "INTID_SPURIOUS", "LPI_CFG",
-    "LPI_INTID_BASE",
+    "GICR_WAKER", "ICC_ABSENT_SYSREGS", "ICC_CTLR_EL1", "ICC_SGIR", "ICC_SYSREG_NAMES",
+    "INTID_SPURIOUS", "LPI_CFG", "LPI_INTID_BASE",
     "ap_bit", "gprio_mask", "min_bpr", "prio_mask",
 ]
 
@@ -34,6 +34,17 @@ ICC_SYSREG_NAMES: tuple[str, ...] = (
     *(f"ICC_AP{g}R{n}_EL1" for g in (0, 1) for n in range(4)),
     "ICC_SGI0R_EL1", "ICC_SGI1R_EL1", "ICC_ASGI1R_EL1",
 )
+
+_NO_EL3 = "EL3 is not implemented (QEMU virt without EL3: one Security state)"
+_NO_NMI = "FEAT_GICv3_NMI is not implemented"
+#: Architectural GICv3 system registers (AArch64) that irqlab's GICv3 never implements,
+#: and why: an access is UNDEFINED (UndefinedInstruction with the reason), not an unknown
+#: name.  ICC_SRE_EL2 joins them without EL2; a GICv2 machine has none of the ICC_
+#: registers.
+ICC_ABSENT_SYSREGS: dict[str, str] = {
+    "ICC_CTLR_EL3": _NO_EL3, "ICC_IGRPEN1_EL3": _NO_EL3, "ICC_SRE_EL3": _NO_EL3,
+    "ICC_NMIAR1_EL1": _NO_NMI, "ICV_NMIAR1_EL1": _NO_NMI,
+}
 
 # --- Distributor (IHI 0069 12.9) --------------------------------------------
 GICD_CTLR_OFF = 0x0000

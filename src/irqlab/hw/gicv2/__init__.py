@@ -19,7 +19,7 @@ from typing import Any
 
 from irqlab.arch import gicv2 as a
 from irqlab.arch import regmap
-from irqlab.arch.gicv3 import ICC_SYSREG_NAMES
+from irqlab.arch.gicv3 import ICC_ABSENT_SYSREGS, ICC_SYSREG_NAMES
 from irqlab.arch.gicv3_virt import VIRT_SYSREG_NAMES
 from irqlab.errors import InvalidArgumentValue, check_int
 from irqlab.hw._access import BadAccess
@@ -86,6 +86,9 @@ class GICv2:
                 cpu.vcpuif = vi
         # GICv2 has no system-register interface: ICC_, ICH_ and ICV_ accesses are UNDEFINED.
         register_undefined(machine, (*ICC_SYSREG_NAMES, *VIRT_SYSREG_NAMES))
+        for cpu in machine.cpus:
+            for name in (*ICC_ABSENT_SYSREGS, "ICC_SRE_EL2"):
+                cpu.register_absent_sysreg(name, "GICv2 has no system-register interface")
 
     # -- public methods (same as GICv3's) ------------------------------------------------
     def _intid_cpu(self, intid: object, cpu: object, *, allow_sgi: bool) -> tuple[int, int]:

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from irqlab.hw.gicv3 import GICv3
     from irqlab.hw.gicv3.redist import Redistributor
 
-__all__ = ["ABSENT_SYSREGS", "CpuInterface"]
+__all__ = ["CpuInterface"]
 
 _SPURIOUS = A.INTID_SPURIOUS
 _LPI_BASE = A.LPI_INTID_BASE
@@ -39,15 +39,6 @@ _SGI = A.ICC_SGIR
 #: IMPDEF choice, as QEMU: with one Security state it is accepted by an SGI configured
 #: as Group 0 and dropped by one configured as Group 1.
 _SGI_ACCEPTS = {"ICC_SGI0R_EL1": 0, "ICC_SGI1R_EL1": 1, "ICC_ASGI1R_EL1": 0}
-_NO_EL3 = "EL3 is not implemented (QEMU virt without EL3: one Security state)"
-_NO_NMI = "FEAT_GICv3_NMI is not implemented"
-#: Architectural GICv3 system registers (AArch64) that this model never implements, and
-#: why: an access is UNDEFINED (UndefinedInstruction with the reason), not an unknown name.
-#: ICC_SRE_EL2 joins them without EL2; the ICH_/ICV_ registers are handled by ``vcpuif``.
-ABSENT_SYSREGS: dict[str, str] = {
-    "ICC_CTLR_EL3": _NO_EL3, "ICC_IGRPEN1_EL3": _NO_EL3, "ICC_SRE_EL3": _NO_EL3,
-    "ICC_NMIAR1_EL1": _NO_NMI, "ICV_NMIAR1_EL1": _NO_NMI,
-}
 
 
 class CpuInterface:
@@ -474,7 +465,7 @@ class CpuInterface:
         else:
             absent("ICC_SRE_EL2", "EL2 is not implemented (MachineConfig.virtualization is "
                                   "False)")
-        for name, why in ABSENT_SYSREGS.items():
+        for name, why in A.ICC_ABSENT_SYSREGS.items():
             absent(name, why)
         for n in range(4):
             for g in (0, 1):
