@@ -39,6 +39,7 @@ lookup per acquisition.  The text of each report is built in
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from irqlab.check.findings import Finding
@@ -457,28 +458,6 @@ class Lockdep(Reports):
             self._unmarked -= 1
 
     # -- the graph ---------------------------------------------------------------------
-    def _path(self, src: LockClass, dst: LockClass) -> list[LockClass] | None:
-        """A shortest path src ->* dst in the dependency graph (breadth first)."""
-        if src is dst:
-            return [src]
-        parent: dict[LockClass, LockClass | None] = {src: None}
-        q = deque([src])
-        while q:
-            c = q.popleft()
-            for n in self.fwd.get(c, ()):
-                if n in parent:
-                    continue
-                parent[n] = c
-                if n is dst:
-                    path = [n]
-                    p = parent[n]
-                    while p is not None:
-                        path.append(p)
-                        p = parent[p]
-                    return path[::-1]
-                q.append(n)
-        return None
-
     def _closure(self, start: LockClass, graph: dict[LockClass, Any]) -> list[LockClass]:
         seen = {start: None}
         q = deque([start])
@@ -491,9 +470,9 @@ class Lockdep(Reports):
         return list(seen)
 
     def _find(self, start: LockClass, graph: dict[LockClass, Any],
-              bit: str) -> list[LockClass] | None:
+              stop: Callable[[LockClass], bool]) -> list[LockClass] | None:
         """A shortest path from ``start`` (breadth first over ``graph``) to another class
-        with usage ``bit``, ``start`` first (lockdep's find_usage_forwards/backwards)."""
+        for which ``stop`` is true, ``start`` first (lockdep's __bfs)."""
         parent: dict[LockClass, LockClass | None] = {start: None}
         q = deque([start])
         while q:
@@ -502,7 +481,7 @@ class Lockdep(Reports):
                 if n in parent:
                     continue
                 parent[n] = c
-                if bit in n.usage:
+                if stop(n):
                     path = [n]
                     p = parent[n]
                     while p is not None:
@@ -517,7 +496,7 @@ class Lockdep(Reports):
         out = self.fwd.setdefault(p, {})
         if n in out:
             return
-        cyc = self._path(n, p)
+        cyc = self._find(n, self.fwd, lambda c: c is p)   # (n is never p: see _acquire_slow)
         if cyc is not None:
             self._circular(ev, tid, cpu, prev, nxt, cyc)
             return  # lockdep does not add the edge that would close a cycle
@@ -543,11 +522,11 @@ class Lockdep(Reports):
         # the new bit against the dependencies already recorded (mark_lock_irq: a new
         # USED_IN looks forwards for an ENABLED class, a new ENABLED backwards for USED_IN)
         if bit == IN_HARDIRQ:
-            path = self._find(cls, self.fwd, HARDIRQ_ON)
+            path = self._find(cls, self.fwd, lambda c: HARDIRQ_ON in c.usage)
             if path is not None:
                 self._irq_inversion(ev, tid, cpu, h, path, forwards=True)
         else:
-            path = self._find(cls, self.back, IN_HARDIRQ)
+            path = self._find(cls, self.back, lambda c: IN_HARDIRQ in c.usage)
             if path is not None:
                 self._irq_inversion(ev, tid, cpu, h, path, forwards=False)
 
