@@ -49,7 +49,7 @@ class FakeRedist:
         to.pending |= self.pending
         self.pending.clear()
 
-    def lpi_invalidate(self, intid: int) -> None:
+    def lpi_invalidate(self, intid: int, *, others_only: bool = False) -> None:
         self.log.append(("inv", intid))
 
     def lpi_invalidate_all(self) -> None:

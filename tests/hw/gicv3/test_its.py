@@ -475,6 +475,33 @@ def test_real_gic_inv_rereads_priority():
     assert ack_all(m) == {0: [8193]}
 
 
+def test_real_gic_invall_rereads_each_pending_lpi_once():
+    """INVALL re-reads each LPI pending on the collection's redistributor once: its own
+    invalidation does that, and the per-LPI invalidations reach only the other
+    redistributors' copies."""
+    m = real_machine(2, lpis=16)
+    d = ItsDriver(m)
+    d.setup_device(1, 2, icid=0, cpu=0)
+    m.ram_write(PROP, bytes([0xA0, 0xA0]))  # both masked, then made pending
+    d.cmd("INV", DeviceID=1, EventID=0)
+    d.cmd("INV", DeviceID=1, EventID=1)
+    d.cmd("INT", DeviceID=1, EventID=0)
+    d.cmd("INT", DeviceID=1, EventID=1)
+    rd0 = m.gic.redists[0]
+    reads: list[int] = []
+    requeue = rd0._lpi_requeue
+
+    def spy(intid: int) -> None:
+        reads.append(intid)
+        requeue(intid)
+
+    rd0._lpi_requeue = spy
+    m.ram_write(PROP, bytes([0xA1, 0xA1]))
+    d.cmd("INVALL", ICID=0)
+    assert reads == [8192, 8193]
+    assert ack_all(m) == {0: [8192, 8193]} and d.errors() == []
+
+
 def test_real_gic_masked_lpi_moved_back_stays_masked():
     """Linux masks an LPI with INV to its current collection (its_mask_irq) and moves it
     with MOVI alone (its_set_affinity): moved back to cpu0, which delivered it before, the

@@ -361,7 +361,7 @@ class CommandQueueMixin:
         self._done(cmd, rd.processor_number)
         rd.lpi_invalidate_all()
         for intid in self._collection_lpis(coll):
-            rd.lpi_invalidate(intid)
+            rd.lpi_invalidate(intid, others_only=True)
 
     def _collection_lpis(self, coll: Collection) -> list[int]:
         """The LPIs mapped to ``coll``, in INTID order (a walk of every cached ITE)."""

@@ -238,24 +238,27 @@ class Redistributor:
                     intid=-1 if intid is None else intid,
                     reason="the target redistributor's EnableLPIs is 0")
 
-    def lpi_invalidate(self, intid: int) -> None:
+    def lpi_invalidate(self, intid: int, *, others_only: bool = False) -> None:
         """ITS INV (and MAPC re-targeting a collection): forget every copy of ``intid``'s byte.
 
         Every redistributor that shares the configuration table with this one
         (GICR_TYPER.CommonLPIAff: the same Aff3) drops its copy; one where the
-        LPI is pending reads the byte again at once.  GICR_INVLPIR acts on its own
-        redistributor only (IHI 0069: no effect if the LPI is not stored in the
-        local Redistributor).
+        LPI is pending reads the byte again at once.  With ``others_only`` this
+        redistributor is left out (INVALL, after :meth:`lpi_invalidate_all`).
+        GICR_INVLPIR acts on its own redistributor only (IHI 0069: no effect if the
+        LPI is not stored in the local Redistributor).
         """
         for rd in self._lpi_peers():
+            if others_only and rd is self:
+                continue
             if rd._lpi_forget(intid):
                 rd.cpuif.update()
 
     def lpi_invalidate_all(self) -> None:
         """ITS INVALL / GICR_INVALLR: forget this redistributor's copies; re-read pending LPIs'.
 
-        For INVALL the ITS also calls :meth:`lpi_invalidate` for each LPI mapped to
-        the collection, which reaches the copies other redistributors hold.
+        For INVALL the ITS also calls :meth:`lpi_invalidate` (``others_only``) for each
+        LPI mapped to the collection, which reaches the copies other redistributors hold.
         """
         self.lpi_cfg.clear()
         for intid in sorted(self.lpi_pending):
