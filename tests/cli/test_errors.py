@@ -49,6 +49,17 @@ def test_argparse_errors_are_one_line(capsys: pytest.CaptureFixture[str], argv: 
     assert usage_error(capsys, argv) == line
 
 
+@pytest.mark.parametrize("name", ["nope", "", "COUNTER"])
+@pytest.mark.parametrize("cmd", ["explore", "audit", "run", "replay", "check"])
+def test_unknown_scenario_is_one_line(capsys: pytest.CaptureFixture[str], cmd: str,
+                                      name: str) -> None:
+    argv = [cmd, name] + (["v1.0.0.0"] if cmd == "replay" else [])
+    assert usage_error(capsys, argv) == (
+        f"irqlab {cmd}: error: scenario must be one of its-memreserve, vgic-lpi-refcount, "
+        "vgic-lpi-xa, msi-reinsert, vmd-balance, vmd-teardown, counter (the benchmark), "
+        f"not {name!r}")
+
+
 def test_unknown_command_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     line = usage_error(capsys, ["frobnicate"])
     assert line.startswith("irqlab: error: argument COMMAND: invalid choice: 'frobnicate' ")

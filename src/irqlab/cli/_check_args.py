@@ -13,8 +13,8 @@ from typing import Any
 from irqlab.errors import InvalidArgumentValue, check_int, check_seconds
 
 __all__ = ["MAX_BUDGET", "MAX_RUNS", "MAX_WORKERS", "add_target_args", "check_counts",
-           "check_output", "output_path", "progress_printer", "resolve_scenario_arg",
-           "target_from_args", "write_trace"]
+           "check_output", "output_path", "progress_printer", "target_from_args",
+           "write_trace"]
 
 #: Bounds of the count options, the same as :func:`irqlab.check.explore.explore` and
 #: :func:`irqlab.check.audit.audit` check (here first, with the ranges in decimal).
@@ -103,24 +103,11 @@ def _coerce(name: str, text: str, default: Any) -> Any:
     return text
 
 
-def resolve_scenario_arg(name: str) -> Any:
-    """The scenario a command line names; the error lists every name the CLI accepts."""
-    from irqlab.check import counter
-    from irqlab.check.run import resolve_scenario
-    from irqlab.scenarios import all_scenarios
-
-    names = [sc.name for sc in all_scenarios()]
-    if name not in names and name != counter.SCENARIO.name:
-        known = ", ".join([*names, f"{counter.SCENARIO.name} (the benchmark)"])
-        raise InvalidArgumentValue(f"scenario must be one of {known}, not {name!r}")
-    return resolve_scenario(name)
-
-
 def target_from_args(args: argparse.Namespace) -> Any:
     """The :class:`~irqlab.check.run.Target` named by the arguments."""
-    from irqlab.check.run import Target
+    from irqlab.check.run import Target, resolve_scenario
 
-    sc = resolve_scenario_arg(args.scenario)
+    sc = resolve_scenario(args.scenario)
     if args.variant is not None:
         sc.variant(args.variant)  # '' is not the default variant: name it
     params: dict[str, Any] = {}

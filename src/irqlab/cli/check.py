@@ -69,7 +69,8 @@ def check_variant(scenario: str, variant: str, strategy: str, budget: int,
 
 def run(args: argparse.Namespace) -> int:
     from irqlab.check.explore import STRATEGIES
-    from irqlab.cli._check_args import MAX_BUDGET, MAX_WORKERS, check_counts, resolve_scenario_arg
+    from irqlab.check.run import resolve_scenario
+    from irqlab.cli._check_args import MAX_BUDGET, MAX_WORKERS, check_counts
     from irqlab.errors import InvalidArgumentValue
     from irqlab.scenarios import all_scenarios
 
@@ -80,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     check_counts(args, budget=MAX_BUDGET, workers=MAX_WORKERS, audit_runs=4096)
     # each named scenario once, in the order given
     names = [*dict.fromkeys(args.scenarios)]
-    scs = [resolve_scenario_arg(n) for n in names] if names else all_scenarios()
+    scs = [resolve_scenario(n) for n in names] if names else all_scenarios()
     rows: list[dict[str, Any]] = []
     bad = 0
     t_all = time.monotonic()
