@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Coroutine, Generator
+from collections.abc import Callable, Coroutine, Generator
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
@@ -362,7 +362,31 @@ def _frame_str(f: Any) -> str:
     return s
 
 
-_SITES: dict[tuple[int, int], tuple[Any, str]] = {}  # (id(code), f_lasti) -> (code, site)
+class SiteNames:
+    """Names of call sites, made once per calling instruction.
+
+    ``names.of(f)`` is ``fmt(f)``, the name of the call frame ``f`` is making, cached
+    by code object and instruction offset (``f_lineno`` would walk the code's line
+    table every time): one dict lookup per call.  The entry keeps the code object
+    alive, so its id is never reused.
+    """
+
+    __slots__ = ("_cache", "_fmt")
+
+    def __init__(self, fmt: Callable[[Any], str]) -> None:
+        self._fmt = fmt
+        self._cache: dict[tuple[int, int], tuple[Any, str]] = {}
+
+    def of(self, f: Any) -> str:
+        co = f.f_code
+        k = (id(co), f.f_lasti)
+        ent = self._cache.get(k)
+        if ent is None:
+            ent = self._cache[k] = (co, self._fmt(f))
+        return ent[1]
+
+
+_MARK_SITES = SiteNames(_frame_str)  # "func@file.py:line" of a lock request
 
 
 def mark_site(depth: int = 2) -> None:
@@ -381,16 +405,8 @@ def mark_site(depth: int = 2) -> None:
     f: Any = sys._getframe(depth)
     while f is not None and f.f_code.co_filename.startswith(_SIM_DIR):
         f = f.f_back  # an irqlab.sim helper (refcount_dec_and_lock, ...): its model caller
-    if f is None:
-        return
-    co = f.f_code
-    k = (id(co), f.f_lasti)  # (f_lineno would walk the code's line table every time)
-    ent = _SITES.get(k)
-    if ent is None:
-        # (the entry keeps the code object alive, so its id is never reused)
-        ent = _SITES[k] = (co, f"{co.co_name}@{os.path.basename(co.co_filename)}:"
-                               f"{f.f_lineno}")
-    th.site = ent[1]
+    if f is not None:
+        th.site = _MARK_SITES.of(f)
 
 
 def _is_model(f: Any) -> bool:

@@ -27,7 +27,7 @@ import sys
 from typing import Any
 
 from irqlab.errors import InvalidArgumentType, check_int
-from irqlab.sim._core import IRQ, RT, TASK, Op, SimError, Thread, cur_thread, mark_site
+from irqlab.sim._core import IRQ, RT, TASK, Op, SimError, SiteNames, Thread, cur_thread, mark_site
 from irqlab.sim.rcu import rcu_reader_changed, rcu_reading, rcu_spin_first, rcu_spin_last
 
 __all__ = [
@@ -52,9 +52,6 @@ _MODE_NAMES = ("", "irqsave", "irq")
 _VIA = ("", "spin_lock_irqsave", "spin_lock_irq")
 
 
-#: (id(code), f_lasti) -> (code, lock class): the class of each construction call site
-#: (the entry keeps the code object alive, so its id is never reused)
-_SITES: dict[tuple[int, int], tuple[Any, str]] = {}
 #: lock class -> the call site that owns it: (file, line, column, end line, end column)
 _OWNERS: dict[str, tuple[Any, ...]] = {}
 
@@ -71,20 +68,15 @@ def _site(depth: int) -> str:
     file's directory (``dir/file.py:line``), or at last ``#n``, when another site
     already has that name.  Cached per site: a lock costs one dict lookup here.
     """
-    f = sys._getframe(depth)
+    return _LOCK_SITES.of(sys._getframe(depth))
+
+
+def _site_name(f: Any) -> str:
     co = f.f_code
-    k = (id(co), f.f_lasti)
-    ent = _SITES.get(k)
-    if ent is None:
-        ent = _SITES[k] = (co, _site_name(co, f.f_lasti, f.f_lineno))
-    return ent[1]
-
-
-def _site_name(co: Any, lasti: int, lineno: int | None) -> str:
     fn = co.co_filename
-    line, end_line, col, end_col = _position(co, lasti)
+    line, end_line, col, end_col = _position(co, f.f_lasti)
     if line is None:
-        line = lineno
+        line = f.f_lineno
     base = os.path.basename(fn)
     name = f"{base}:{line}"
     if col is not None and _beside(co, line, col, end_line, end_col):
@@ -102,6 +94,9 @@ def _site_name(co: Any, lasti: int, lineno: int | None) -> str:
         name = alt
     _OWNERS[name] = ident
     return name
+
+
+_LOCK_SITES = SiteNames(_site_name)
 
 
 def _position(co: Any, lasti: int) -> tuple[Any, Any, Any, Any]:
