@@ -565,7 +565,12 @@ def test_atomics_are_drawn_with_their_names() -> None:
         "                               rcu_read_unlock()"]
 
 
-def test_blocked_rows_from_a_deadlock_report_alone() -> None:
+# the sim_deadlock event's waits: (cpu, tid, name, waiting for, holder) per context
+WAITS = ((0, 0, "t0", "spin_lock(B, irqsave)", "dev"),
+         (None, 1, "dev", "mutex_lock(A)", "t0"))
+
+
+def test_blocked_rows_from_the_deadlock_event_alone() -> None:
     from irqlab.events import Event
 
     report = ("deadlock: every live context is blocked\n"
@@ -577,7 +582,8 @@ def test_blocked_rows_from_a_deadlock_report_alone() -> None:
     evs = [Event(0, 1, "sim_spawn", None, {"tid": 1, "name": "dev", "ctx": "actor"}),
            Event(1, 1, "sim_step", 0, {"tid": 0, "op": "point", "obj": -1, "label": "go"}),
            Event(2, 2, "sim_step", None, {"tid": 1, "op": "point", "obj": -1, "label": "dma"}),
-           Event(3, 2, "sim_deadlock", None, {"cycle": "t0 -> dev", "report": report})]
+           Event(3, 2, "sim_deadlock", None, {"cycle": "t0 -> dev", "report": report,
+                                               "waits": WAITS})]
     rows, order, titles = rows_from_events(evs)
     assert order == [0, ("actor", 1)] and titles[("actor", 1)] == "dev"
     assert [(r.col, r.text, r.role, r.ctx) for r in rows[-2:]] == [
@@ -586,3 +592,14 @@ def test_blocked_rows_from_a_deadlock_report_alone() -> None:
     # highlight (a step, no finding) marks the step's operation, as before
     assert draw(evs, highlight=2, max_width=60, color=False).splitlines()[-3] == (
         ">>                             dma  <-- KABOOOOM!")
+
+
+def test_blocked_rows_come_from_the_waits_not_the_report_text() -> None:
+    from irqlab.events import Event
+
+    evs = [Event(0, 1, "sim_spawn", None, {"tid": 1, "name": "dev", "ctx": "actor"}),
+           Event(1, 1, "sim_step", 0, {"tid": 0, "op": "point", "obj": -1, "label": "go"}),
+           Event(2, 2, "sim_deadlock", None, {"cycle": "", "report": "", "waits": WAITS})]
+    assert [(r.col, r.text, r.ctx) for r in rows_from_events(evs)[0] if r.role == "blocked"] == [
+        (0, "spin_lock_irqsave(B)  ... blocked by dev", "t0"),
+        (("actor", 1), "mutex_lock(A)  ... blocked by t0", "dev")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from typing import Any
 
@@ -10,6 +11,8 @@ import pytest
 
 from irqlab import sim
 from irqlab.errors import InvalidArgumentType, InvalidArgumentValue
+from irqlab.events import Event
+from irqlab.trace import chrome_trace
 
 
 async def _inc(counter: sim.Atomic, lock: sim.SpinLock, k: int) -> None:
@@ -362,6 +365,71 @@ def test_without_a_fingerprint_the_model_is_named_by_its_code() -> None:
     eng.run()
     assert eng.fingerprint == ("model 0:test_engine.py:_one_lock_model.<locals>.take;"
                                "1:test_engine.py:_one_lock_model.<locals>.take")
+
+
+def test_the_deadlock_event_carries_the_waits_as_data_in_the_report_order() -> None:
+    # an actor and a task on CPU1 spawned before the task on CPU0: the waits still run
+    # CPU0, CPU1, device actors, as the report does; each names its holder
+    eng = sim.Engine(cpus=2, strategy=sim.RoundRobin())
+    a, b, c = sim.SpinLock("A"), sim.SpinLock("B"), sim.Mutex("C")
+
+    async def t(first: Any, second: Any) -> None:
+        await first.lock()
+        await sim.point()
+        await second.lock()
+
+    eng.spawn_device("dev", t, c, a)
+    eng.spawn(1, t, b, c, name="t1")
+    eng.spawn(0, t, a, b, name="t0")
+    evs: list[Event] = []
+    eng.events.subscribe(evs.append, kinds=("sim_deadlock",))
+    res = eng.run()
+    assert res.outcome == "deadlock" and res.deadlock is not None
+    ev, = evs
+    assert ev.args["waits"] == (
+        (0, 2, "t0", "spin_lock(B)", "t1"),
+        (1, 1, "t1", "mutex_lock(C)", "dev"),
+        (None, 0, "dev", "spin_lock(A)", "t0"))
+    assert ev.args["cycle"] == "dev -> t0 -> t1" and ev.args["report"] == str(res.deadlock)
+    # immutable, and JSON as the trace export and --json write it
+    assert all(type(w) is tuple for w in (ev.args["waits"], *ev.args["waits"]))
+    assert json.loads(json.dumps(ev.as_dict()))["args"]["waits"][2] == [
+        None, 0, "dev", "spin_lock(A)", "t0"]
+    inst = next(e for e in chrome_trace(evs)["traceEvents"] if e["name"] == "sim_deadlock")
+    assert json.loads(json.dumps(inst))["args"]["waits"][0] == [0, 2, "t0", "spin_lock(B)",
+                                                                "t1"]
+
+
+def test_a_deadlock_wait_without_a_holder_has_none() -> None:
+    eng = sim.Engine(cpus=1, strategy=sim.RoundRobin())
+    done = sim.Completion("never")
+
+    async def waiter() -> None:
+        await done.wait_for_completion()
+
+    eng.spawn(0, waiter)
+    evs: list[Event] = []
+    eng.events.subscribe(evs.append, kinds=("sim_deadlock",))
+    assert eng.run().outcome == "deadlock"
+    assert evs[0].args["waits"] == ((0, 0, "waiter", "wait_for_completion(never)", None),)
+
+
+def test_a_deadlock_wait_names_the_rcu_callbacks_as_a_holder() -> None:
+    # an RCU callback that left an SRCU read section open holds up synchronize_srcu()
+    eng = sim.Engine(cpus=1, strategy=sim.RoundRobin())
+    s = sim.rcu.SrcuStruct("s")
+
+    async def task() -> None:
+        sim.call_rcu(object(), lambda _obj: sim.rcu.srcu_read_lock(s))
+        await sim.rcu.synchronize_rcu()
+        await sim.point()
+        await sim.rcu.synchronize_srcu(s)
+
+    eng.spawn(0, task)
+    evs: list[Event] = []
+    eng.events.subscribe(evs.append, kinds=("sim_deadlock",))
+    assert eng.run().outcome == "deadlock"
+    assert evs[0].args["waits"] == ((0, 0, "task", "synchronize_srcu(s)", "rcu_callbacks"),)
 
 
 def test_site_names_are_made_once_per_calling_instruction() -> None:

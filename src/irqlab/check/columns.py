@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from irqlab.errors import InvalidArgumentType, check_int
@@ -59,9 +59,6 @@ _QUIET_OPS = {"worker_idle", "start"}
 # events emitted outside the stepping context's code (no stack to take)
 _STACKLESS = {"sim_spawn", "sim_exit", "sim_irq_exit", "sim_irq_enter", "sim_error"}
 _GP = "RCU"
-# the lines of a deadlock report (irqlab.sim.Deadlock.__str__)
-_CPU_LINE = re.compile(r"^  (?:CPU(\d+)|device actors):$")
-_WAIT_LINE = re.compile(r"^    (?P<name>.+?) \[\w+ tid (?P<tid>\d+)\] waits for (?P<rest>.+)$")
 _THEN = re.compile(r"^(.+) \(then (.+)\)$")
 _LOCK_MODE = re.compile(r"^(\w+_lock)\((.+), (\w+)\)$")
 _LABELLED = re.compile(r"^(\w+)\(([^()]*)\) (.+)$")
@@ -163,27 +160,6 @@ def _performs(report: str, op: str) -> bool:
     return head == op or (op == "acquire" and head.endswith("_lock"))
 
 
-def _waiters(report: str) -> list[tuple[Any, int, str, str, str]]:
-    """``(cpu or None, tid, name, waiting for, holder)`` of each context of a deadlock report.
-
-    ``report`` is the ``sim_deadlock`` event's text (:class:`irqlab.sim.Deadlock`): a
-    ``CPU<n>:`` or ``device actors:`` line, then one line per blocked context.
-    """
-    out: list[tuple[Any, int, str, str, str]] = []
-    cpu: Any = None
-    for line in report.splitlines():
-        head = _CPU_LINE.match(line)
-        if head:
-            cpu = int(head[1]) if head[1] is not None else None
-            continue
-        m = _WAIT_LINE.match(line)
-        if m:
-            rest = m["rest"].split("; holds ", 1)[0]
-            waiting, _, holder = rest.partition(" held by ")
-            out.append((cpu, int(m["tid"]), m["name"], waiting, holder.split(" (tid ")[0]))
-    return out
-
-
 def _op_text(desc: str) -> str:
     """An operation's description (``Op.describe()``) as the rows draw the operation."""
     m = _LOCK_MODE.match(desc)
@@ -199,7 +175,7 @@ def _op_text(desc: str) -> str:
     return desc
 
 
-def _blocked_text(waiting: str, holder: str) -> str:
+def _blocked_text(waiting: str, holder: str | None) -> str:
     """``spin_lock(B)  ... blocked by t1`` (the holder) for a context parked at ``waiting``."""
     why = ""
     m = _THEN.match(waiting)
@@ -244,7 +220,8 @@ def rows_from_events(events: Iterable[Event], stacks: dict[int, list[str]] | Non
     # performing step, or the context's blocked row, stands for the report
     parked: dict[int, tuple[int, str]] = {}       # tid -> (seq, op) of its last report
     performs: dict[tuple[int, int], int] = {}     # (step, tid) -> seq of the report
-    blocked: list[tuple[Any, int, str, str, str]] = []
+    # (cpu or None, tid, name, waiting for, holder or None) of each blocked context
+    blocked: Sequence[tuple[int | None, int, str, str, str | None]] = ()
     for ev in evs:
         k = ev.kind
         if k in _DESCRIBED_BY:
@@ -258,7 +235,7 @@ def rows_from_events(events: Iterable[Event], stacks: dict[int, list[str]] | Non
             if _performs(op, ev.args["op"]):
                 performs[(ev.time, ev.args["tid"])] = q
         elif k == "sim_deadlock":
-            blocked = _waiters(ev.args.get("report", ""))
+            blocked = ev.args.get("waits", ())
     # reports whose operation was never performed: its context's blocked row stands for
     # them; a report of a plain might_sleep() call is a row of its own
     at_blocked = {t: parked.pop(t)[0] for (_c, t, _n, _w, _h) in blocked if t in parked}
@@ -271,8 +248,8 @@ def rows_from_events(events: Iterable[Event], stacks: dict[int, list[str]] | Non
             names[tid] = a["name"]
         elif kind == "sim_deadlock":
             # each context's operation it never got past, at the end of its column
-            for c, t, nm, waiting, holder in blocked:
-                c = ("actor", t) if c is None else c
+            for cpu, t, nm, waiting, holder in blocked:
+                c: Any = ("actor", t) if cpu is None else cpu
                 cols.setdefault(c, None)
                 rows.append(Row(ev.time, c, _blocked_text(waiting, holder),
                                 tid_depth.get(t, depth.get(c, 0)), "blocked", ev.seq))

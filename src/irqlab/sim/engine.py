@@ -798,8 +798,13 @@ class Engine(EngineServices):
             dl = self._waits()
             ev = self.events
             if ev.enabled:
+                # a holder is any context ever spawned, or the RCU callbacks' one (an
+                # SRCU reader a callback left open)
+                names = {th.tid: th.name for th in self._threads}
+                if self._gp_thread_ is not None:
+                    names[-1] = self._gp_thread_.name
                 ev.emit("sim_deadlock", cpu=None, cycle=" -> ".join(dl.cycle_names()),
-                        report=str(dl))
+                        report=str(dl), waits=dl.event_waits(names))
         err = self._error
         return RunResult(outcome=outcome, engine=self, choices=tuple(self._sched),
                          steps=self.steps, error=None if err is None else err[1],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,9 +62,25 @@ class Deadlock:
     def cycle_names(self) -> list[str]:
         return [f"{w.name}" for w in self.cycle()]
 
+    def _report_order(self) -> list[int | None]:
+        """The CPUs in report order: CPU0, CPU1, ..., then the device actors (``None``)."""
+        return sorted(self.cpus, key=lambda c: (c is None, c or 0))
+
+    def event_waits(self, names: Mapping[int, str],
+                    ) -> tuple[tuple[int | None, int, str, str, str | None], ...]:
+        """The ``waits`` field of the ``sim_deadlock`` event, in the order of the report.
+
+        One ``(cpu, tid, name, waiting_for, holder)`` per blocked context: ``cpu``
+        ``None`` for a device actor, ``holder`` the name (``names``: tid -> name) of
+        the context whose action would let it go on, ``None`` if none.
+        """
+        return tuple((w.cpu, w.tid, w.name, w.waiting_for,
+                      None if w.holder_tid is None else names[w.holder_tid])
+                     for cpu in self._report_order() for w in self.cpus[cpu])
+
     def __str__(self) -> str:
         lines = ["deadlock: every live context is blocked"]
-        for cpu in sorted(self.cpus, key=lambda c: (c is None, c or 0)):
+        for cpu in self._report_order():
             lines.append(f"  {'device actors' if cpu is None else f'CPU{cpu}'}:")
             for w in self.cpus[cpu]:
                 lines.append(f"    {w}")
