@@ -120,6 +120,8 @@ def _okey(obj: Any, stable: dict[int, Any] | None = None) -> tuple[str, Any]:
     t = type(obj).__name__
     if t == "CpuCtx":
         return t, obj.index
+    if t == "Thread":
+        return "actor", obj.key  # (a device actor: every step of it writes this key)
     if t == "Machine":
         return _HW  # type: ignore[return-value]  # (the engine notes every machine access)
     name = getattr(obj, "name", None)
@@ -187,6 +189,8 @@ def step_footprint(engine: Any, c: Any) -> dict[Any, int]:
             fp[_HW] = _W  # an interrupt arrival depends on the hardware
     elif c.kind == "rcu_gp":
         fp[_RCU_KEY] = _W
+    elif c.kind == "actor":
+        fp["actor", c.key] = _W  # (the virtual clock: see Engine._touch_clock)
     return fp
 
 

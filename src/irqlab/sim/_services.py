@@ -82,6 +82,9 @@ class _Sleep(Op):
     def ready(self) -> bool:
         return self._eng.now >= self.deadline
 
+    def perform(self, th: Thread) -> None:
+        self._eng._touch_clock()  # (waking depends on how many steps ran since)
+
     def describe(self) -> str:
         return f"sleep(until {self.deadline})"
 
@@ -137,6 +140,9 @@ class EngineServices:
         req = _CallReq(fn, args, cc.index)
         if cc.online:
             cc.soft.append(req)
+            fp = self.footprint  # (the target CPU's interrupt queue, as raise_irq)
+            if fp is not None:
+                fp.append((cc, True))
             ev = self.events
             if ev.enabled:
                 ev.emit("sim_ipi", cpu=cc.index, src=th.cpu)
@@ -214,7 +220,21 @@ class EngineServices:
         check_int("ticks", ticks, 0, 1 << 62, decimal=True)
         deadline = self.now + ticks
         heapq.heappush(self._timers, deadline)
+        self._touch_clock()  # (the deadline depends on how many steps ran before)
         return _Sleep(self, deadline)  # type: ignore[arg-type]
+
+    def _touch_clock(self) -> None:
+        # The virtual clock advances one tick per step of any context, so a step that
+        # reads it (a sleep's deadline, its wake-up) depends on every step: it writes
+        # every CPU's footprint key (each step of a CPU writes its own) and each device
+        # actor's (each step of an actor writes its own).  Models without sleep pay
+        # nothing.
+        fp = self.footprint
+        if fp is not None:
+            for cc in self.cpus:
+                fp.append((cc, True))
+            for th in self._actors:
+                fp.append((th, True))
 
     def _advance_clock(self) -> bool:
         timers = self._timers

@@ -99,6 +99,8 @@ class Completion:
             _emit("sim_completion_reinit", th, completion=self.name)
 
     def completion_done(self) -> bool:
+        """``completion_done`` (a plain read: not a scheduling point)."""
+        touch(self, False)
         return self.done > 0
 
     def wait_for_completion(self) -> _Wait:
@@ -132,6 +134,7 @@ class Refcount:
 
     def read(self) -> int:
         """``refcount_read`` (a plain call: use only where the value is stable)."""
+        touch(self, False)
         return self.refs
 
     def _warn(self, th: Thread, what: str) -> None:

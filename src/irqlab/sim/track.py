@@ -345,6 +345,7 @@ class _WaitWork(Op):
     def perform(self, th: Thread) -> Any:
         w = self.obj.workq.pop(0)
         w.pending = False
+        touch(w)  # (queue_work reads pending)
         return w
 
 
@@ -372,6 +373,7 @@ async def _worker(cc: Any) -> None:
             ev.emit("sim_work_start", cpu=cc.index, work=w.name)
         await w.fn(*w.args)
         w.done += 1
+        touch(w)  # (flush_work waits for done)
         if ev.enabled:
             ev.emit("sim_work_end", cpu=cc.index, work=w.name)
 
@@ -386,6 +388,7 @@ def _queue_work(eng: Any, cpu: int, work: Work) -> bool:
         raise InvalidArgumentType(f"work must be a Work, not {work!r}")
     cc = eng._check_cpu(cpu)
     if work.pending:
+        touch(work, False)  # (the answer depends on whether the worker took it already)
         return False
     work.pending = True
     work.queued += 1
