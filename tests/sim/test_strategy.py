@@ -356,3 +356,18 @@ def test_trace_steps_off_drops_step_events_only() -> None:
     assert eng.run().ok
     assert rec.of("sim_step") == []
     assert len(rec.of("sim_lock_acquire")) == 1
+
+
+def test_replay_forwards_after_step_to_its_continuation() -> None:
+    class Spy(sim.RoundRobin):
+        def __init__(self) -> None:
+            super().__init__()
+            self.steps = 0
+
+        def after_step(self, choice: object, engine: object) -> None:
+            self.steps += 1
+
+    plain = scenario(sim.RoundRobin()).run()
+    spy = Spy()
+    res = scenario(sim.Replay(plain.choices[:2], then=spy)).run()
+    assert res.ok and spy.steps == res.steps   # the replayed prefix's steps too

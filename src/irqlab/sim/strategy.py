@@ -266,6 +266,11 @@ class Replay(Strategy):
         if then is not None and not isinstance(then, Strategy):
             raise InvalidArgumentType(f"then must be a Strategy or None, not {then!r}")
         self.then = then
+        after = getattr(then, "after_step", None)
+        if after is not None:
+            # the continuation sees every step of the run, the replayed prefix included
+            # (PCT counts steps to place its priority change points)
+            self.after_step = after
         self.strict = bool(strict)
         self.pos = 0
 
