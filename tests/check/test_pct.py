@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from irqlab.check.explore import explore
@@ -76,3 +78,14 @@ def test_data_choices_are_uniform_and_not_contexts() -> None:
         got.add(out[0])
     assert got == {0, 1, 2}
     assert strat.n <= 1   # the one task at most: data values are not PCT contexts
+
+
+def test_the_printed_bound_says_what_it_assumes() -> None:
+    # k comes from one round-robin run: runs longer than k are counted, and the bound's
+    # assumptions (k bounds every run, no data choice needed) are printed with it
+    r = explore("vmd-teardown", "rcu-desc", strategy="pct", budget=60, shrink=False)
+    m = re.search(r"k=(\d+) steps.*\((the bound holds for runs of at most k steps, k from one "
+                  r"round-robin run, and bugs that need no particular data choice); "
+                  r"(\d+) of 60 runs were longer\)$", r.info)
+    assert m is not None, r.info
+    assert int(m.group(3)) > 0   # this scenario has runs longer than its round-robin run

@@ -35,6 +35,10 @@ from irqlab.errors import InvalidArgumentType, InvalidArgumentValue, check_int, 
 __all__ = ["STRATEGIES", "ExploreResult", "explore", "pick_finding", "run_strategy"]
 
 STRATEGIES = ("random", "pct", "dfs")
+#: What PCT's printed probability bound assumes (Burckhardt et al.: k bounds every run):
+#: k comes from one round-robin run, and a data choice is not a scheduling choice.
+PCT_CAVEAT = ("the bound holds for runs of at most k steps, k from one round-robin run, "
+              "and bugs that need no particular data choice")
 DEFAULT_BUDGET = 1000
 
 Progress = Callable[[int, float, int], None]
@@ -274,11 +278,13 @@ def _explore_serial(t: Target, strategy: str, budget: int | None, time: float | 
         n = k = 0
         if strategy == "pct":
             n, k = calibrate(t)
-        r = 0
+        r = longer = 0
         while budget is None or r < budget:
             st = run_strategy(strategy, seed, r, depth, k)
             out = run_built(t.build(st), observe=t.observe, fast=True)
             r += 1
+            if out.result.steps > k:
+                longer += 1  # (PCT's bound is for runs of at most k steps)
             if out.findings and (res.outcome is None or wanted(out.findings, want)):
                 res.outcome = out
                 res.finding = pick_finding(out.findings, expect)
@@ -298,7 +304,8 @@ def _explore_serial(t: Target, strategy: str, budget: int | None, time: float | 
             p = pct_bound(n, k, depth)
             res.info = (f"PCT depth {depth}: n={n} contexts, k={k} steps: P(find a depth-{depth} "
                         f"bug per run) >= 1/(n*k^(d-1)) = {p:.3g}; "
-                        f"{runs_for_confidence(p)} runs for 95% confidence")
+                        f"{runs_for_confidence(p)} runs for 95% confidence ({PCT_CAVEAT}; "
+                        f"{longer} of {r} runs were longer)")
         else:
             res.info = f"random: seed {seed}, {r} schedules"
     res.elapsed = _time.monotonic() - t0

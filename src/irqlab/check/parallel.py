@@ -625,7 +625,13 @@ def explore_parallel(t: Target, *, strategy: str, budget: int | None, time: floa
     order) that reaches it.
     """
     from irqlab import sim
-    from irqlab.check.explore import DEFAULT_BUDGET, calibrate, dfs_label, pick_finding
+    from irqlab.check.explore import (
+        DEFAULT_BUDGET,
+        PCT_CAVEAT,
+        calibrate,
+        dfs_label,
+        pick_finding,
+    )
 
     if budget is None and time is None and strategy != "dfs":
         budget = DEFAULT_BUDGET
@@ -707,7 +713,7 @@ def explore_parallel(t: Target, *, strategy: str, budget: int | None, time: floa
 
         p = pct_bound(n, k, depth)
         res.info += (f"; PCT depth {depth}: n={n}, k={k}: P >= 1/(n*k^(d-1)) = {p:.3g}, "
-                     f"{runs_for_confidence(p)} runs for 95% confidence")
+                     f"{runs_for_confidence(p)} runs for 95% confidence ({PCT_CAVEAT})")
     if progress is not None:
         progress(res.schedules, res.elapsed, 1 if res.finding is not None else 0)
     return res
