@@ -395,6 +395,27 @@ def test_task_returning_inside_rcu_and_srcu_read_sections() -> None:
         in f.details
 
 
+def test_an_srcu_reader_unlocked_by_another_context_is_not_held_at_exit() -> None:
+    ss = sim.SrcuStruct("my_srcu")
+    cookie: list[int] = []
+    locked = sim.Completion("locked")
+    unlocked = sim.Completion("unlocked")
+
+    async def reader() -> None:
+        cookie.append(sim.srcu_read_lock(ss))
+        locked.complete()
+        await unlocked.wait_for_completion()
+
+    async def other() -> None:
+        await locked.wait_for_completion()
+        sim.srcu_read_unlock(ss, cookie[0])       # SRCU allows another context's unlock
+        unlocked.complete()
+
+    found, res = _run(lambda eng: [eng.spawn(0, reader), eng.spawn(0, other)])
+    assert res.outcome == "ok"
+    assert _kinds(found) == []
+
+
 def test_balanced_contexts_and_irq_handlers_are_not_held_at_exit() -> None:
     a = sim.SpinLock("A")
     b = sim.SpinLock("B")

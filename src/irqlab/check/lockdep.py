@@ -50,6 +50,16 @@ from irqlab.sim.track import stack_now
 __all__ = ["HARDIRQ_ON", "IN_HARDIRQ", "LockClass", "Lockdep"]
 
 
+def _drop_map(ms: list[tuple[str, str, int, Any]] | None, key: Any) -> bool:
+    """Remove the SRCU read-side map ``key`` from ``ms``; whether it was there."""
+    if ms:
+        for i, m in enumerate(ms):
+            if m[3] == key:
+                del ms[i]
+                return True
+    return False
+
+
 class Lockdep(Reports):
     """The lockdep observer (see the module docstring).
 
@@ -243,15 +253,11 @@ class Lockdep(Reports):
     def _srcu_unlock(self, ev: Event) -> None:
         a = ev.args
         key = (a["srcu"], a["idx"])
-        tid = a["tid"]
-        # (normally the locker's own; otherwise whoever holds that reader)
-        for t in [tid, *sorted(self._maps)]:
-            ms = self._maps.get(t)
-            if ms:
-                for i, m in enumerate(ms):
-                    if m[3] == key:
-                        del ms[i]
-                        return
+        # normally the locker's own reader; otherwise whoever holds it
+        if not _drop_map(self._maps.get(a["tid"]), key):
+            for t in sorted(self._maps):
+                if _drop_map(self._maps[t], key):
+                    return
 
     # -- acquisition -------------------------------------------------------------------
     def _class(self, a: dict[str, Any]) -> LockClass:
