@@ -189,3 +189,30 @@ def test_lockdep_irq_direct_forms_match_the_event_forms() -> None:
     kinds = [k for k, _d, _x in feed(True)]
     assert "lockdep:inconsistent-lock-state" in kinds
     assert "lockdep:irq-enabled-in-atomic" in kinds
+
+
+def test_a_livelock_finding_says_it_may_be_an_unfair_schedule() -> None:
+    from irqlab import sim
+    from irqlab.check.explore import explore
+
+    def spin(st: sim.Strategy) -> sim.Engine:
+        eng = sim.Engine(cpus=2, strategy=st, max_steps=200)
+        flag = sim.Atomic(0, name="flag")
+
+        async def waiter() -> None:
+            while (await flag.read()) == 0:
+                await sim.point("cpu_relax")
+
+        async def setter() -> None:
+            await sim.point()
+            await flag.set(1)
+
+        eng.spawn(0, waiter)
+        eng.spawn(1, setter)
+        return eng
+
+    r = explore(spin, strategy="dfs", budget=1, shrink=False)
+    assert r.finding is not None and r.finding.kind == "livelock"
+    assert r.finding.message == ("no end after 200 steps (the step bound): a livelock, or a "
+                                 "context polling while the schedule never runs the one it "
+                                 "waits for")

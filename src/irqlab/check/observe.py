@@ -341,7 +341,9 @@ def outcome_findings(result: Any) -> list[Finding]:
         return [Finding("deadlock", msg, details=str(dl), sites=sites, potential=False,
                         step=result.steps, data=data)]
     if outcome == "livelock":
-        return [Finding("livelock", f"no end after {result.steps} steps (the step bound)",
+        return [Finding("livelock", f"no end after {result.steps} steps (the step bound): "
+                                    "a livelock, or a context polling while the schedule never "
+                                    "runs the one it waits for",
                         step=result.steps, data={"steps": result.steps})]
     if outcome == "error":
         err = result.error
