@@ -395,6 +395,27 @@ def test_task_returning_inside_rcu_and_srcu_read_sections() -> None:
         in f.details
 
 
+def test_a_read_section_entered_through_run_on_is_held_at_its_callers_site() -> None:
+    # the site of an rcu_read_lock() is its model caller's line (the innermost model frame,
+    # as a lock's site), also when irqlab.sim calls that model code (run_on inline)
+    a = sim.SpinLock("A")
+
+    async def fn() -> None:
+        await a.lock()
+        sim.rcu_read_lock()
+
+    async def task() -> None:
+        await sim.current().cctx.engine.run_on(0, fn)
+
+    found, _ = _run(lambda eng: eng.spawn(0, task))
+    assert _kinds(found) == ["lockdep:held-at-exit"]
+    line = _line(fn, "await a.lock()")
+    assert f" #0: (A){{+.+.}}-{{3:3}}, at: fn@test_lockdep_fidelity.py:{line}" \
+        in found[0].details
+    assert (f" #1: (rcu_read_lock){{....}}-{{1:3}}, at: fn@test_lockdep_fidelity.py:"
+            f"{line + 1}") in found[0].details
+
+
 def test_an_srcu_reader_unlocked_by_another_context_is_not_held_at_exit() -> None:
     ss = sim.SrcuStruct("my_srcu")
     cookie: list[int] = []

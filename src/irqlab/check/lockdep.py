@@ -38,6 +38,7 @@ lookup per acquisition.  The text of each report is built in
 
 from __future__ import annotations
 
+import sys
 from collections import deque
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -45,6 +46,7 @@ from typing import Any, ClassVar
 from irqlab.check.findings import Finding
 from irqlab.check.lockdep_reports import HARDIRQ_ON, IN_HARDIRQ, LockClass, Reports, _Held
 from irqlab.events import Event
+from irqlab.sim._core import _EVENTS_FILE, _SIM_DIR, RT, _frame_str
 from irqlab.sim.track import stack_now
 
 __all__ = ["HARDIRQ_ON", "IN_HARDIRQ", "LockClass", "Lockdep"]
@@ -230,8 +232,18 @@ class Lockdep(Reports):
             self._held_at_exit(ev, tid, ev.cpu, held or [], maps or [])
 
     def _map_site(self) -> str:
-        st = stack_now(self.engine)
-        return st[-1] if st else "?"
+        """Where model code called rcu_read_lock() or srcu_read_lock(): the innermost model
+        frame outside this event's delivery and irqlab.sim (one frame, as mark_site finds a
+        lock's; only a held-at-exit report reads it)."""
+        if RT.th is None:
+            return "?"
+        f: Any = sys._getframe(1)
+        while f is not None and f.f_code.co_filename != _EVENTS_FILE:
+            f = f.f_back  # the observers' frames
+        while f is not None and (f.f_code.co_filename == _EVENTS_FILE
+                                 or f.f_code.co_filename.startswith(_SIM_DIR)):
+            f = f.f_back  # the delivery, the read-lock primitive and any irqlab.sim caller
+        return _frame_str(f) if f is not None else "?"
 
     def _rcu_lock(self, ev: Event) -> None:
         self._maps.setdefault(ev.args["tid"], []).append(
