@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -559,6 +560,58 @@ def test_irq_inversion_found_when_a_lock_becomes_irq_safe_looks_forwards() -> No
     assert ("but this lock took another, HARDIRQ-unsafe lock in the past:\n"
             " (U){+.+.}-{3:3}") in d
     assert "Chain exists of:" not in d
+
+
+def _inversion_on_a_chain(names: str, *, backwards: bool) -> str:
+    """The details of the irq lock inversion S ->* U along the dependencies ``names``
+    (S first, U last), found when U becomes HARDIRQ-unsafe (``backwards``) or when S
+    becomes HARDIRQ-safe."""
+    locks = [sim.SpinLock(n, key=n) for n in names]
+    s, u = locks[0], locks[-1]
+
+    async def handler(cpu: int) -> None:
+        await s.lock()
+        s.unlock()
+
+    async def task() -> None:
+        if backwards:
+            sim.current().cctx.engine.raise_irq(0, 40)
+            await sim.point("S becomes HARDIRQ-safe")
+        for a, b in itertools.pairwise(locks):
+            fl = await a.lock_irqsave()
+            await b.lock()                     # a -> b
+            b.unlock()
+            a.unlock_irqrestore(fl)
+        await u.lock()                         # U: HARDIRQ-ON-W
+        u.unlock()
+        if not backwards:
+            sim.current().cctx.engine.raise_irq(0, 40)
+            await sim.point("S becomes HARDIRQ-safe")
+
+    found, _ = _run(lambda eng: eng.spawn(0, task), handler=handler)
+    assert _kinds(found) == ["lockdep:irq-lock-inversion"]
+    return found[0].details
+
+
+def test_irq_inversion_of_two_locks_backwards_has_no_middle_lock() -> None:
+    d = _inversion_on_a_chain("SU", backwards=True)
+    assert "Chain exists of:" not in d
+    assert ("  lock(U);\n                               local_irq_disable();\n"
+            "                               lock(S);\n                               lock(U);\n"
+            "  <Interrupt>\n    lock(S);") in d
+    deps = d[d.index("the shortest dependencies"):d.index("stack backtrace:")].split("\n")
+    assert [x for x in deps if x.startswith(" -> ") or x.startswith("    ...")] == [
+        " -> (S){-...}-{3:3}", " -> (U){+.+.}-{3:3}", "    ... acquired at:"]
+
+
+def test_irq_inversion_forwards_lists_each_dependency_under_the_lock_taken() -> None:
+    d = _inversion_on_a_chain("SMU", backwards=False)
+    assert "Chain exists of:\n  S --> M --> U\n" in d
+    assert "                               lock(S);\n                               lock(M);\n" in d
+    deps = d[d.index("the shortest dependencies"):d.index("stack backtrace:")].split("\n")
+    assert [x for x in deps if x.startswith(" -> ") or x.startswith("    ...")] == [
+        " -> (U){+.+.}-{3:3}", "    ... acquired at:", " -> (M){....}-{3:3}",
+        "    ... acquired at:", " -> (S){-...}-{3:3}"]
 
 
 def test_circular_scenario_names_the_targets_parent() -> None:

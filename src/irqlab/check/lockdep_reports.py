@@ -101,11 +101,9 @@ def _banner(title: str) -> str:
     return f"{bar}\n{title}\n{'-' * (len(title) + 2)}"
 
 
-def _irq_scenario(safe: LockClass, unsafe: LockClass, prev: LockClass,
-                  nxt: LockClass) -> list[str]:
-    """print_irq_lock_scenario(): the chain safe --> middle --> unsafe (when there is a
-    middle lock) and the CPU0/CPU1 interrupt scenario."""
-    middle = nxt if prev is safe else prev
+def _irq_scenario(safe: LockClass, unsafe: LockClass, middle: LockClass) -> list[str]:
+    """print_irq_lock_scenario(): the chain safe --> middle --> unsafe (unless ``middle`` is
+    ``unsafe`` itself) and the CPU0/CPU1 interrupt scenario."""
     chain = ([] if middle is unsafe else
              ["Chain exists of:", f"  {safe.name} --> {middle.name} --> {unsafe.name}", ""])
     return [
@@ -258,7 +256,7 @@ class Reports:
                  f" {unsafe.label()}", "", "... which became HARDIRQ-irq-unsafe at:",
                  _frames(u_stack, "  "), "",
                  "other info that might help us debug this:", "",
-                 *_irq_scenario(safe, unsafe, prev.cls, nxt.cls)]
+                 *_irq_scenario(safe, unsafe, nxt.cls if prev.cls is safe else prev.cls)]
         self._report(("inv", safe.key, unsafe.key), Finding(
             "lockdep:irq-lock-inversion",
             f"HARDIRQ-safe -> HARDIRQ-unsafe lock order detected: {safe.name} -> "
@@ -274,14 +272,14 @@ class Reports:
         # this <- ... <- a safe class), closing a safe -> unsafe chain of dependencies
         who = self._ctx_name(tid, cpu)
         this, other = path[0], path[-1]
-        # the "middle" lock: the one next to this class on the path
-        middle = path[1]
         if forwards:
             safe, unsafe = this, other
             line = "but this lock took another, HARDIRQ-unsafe lock in the past:"
         else:
             safe, unsafe = other, this
             line = "but this lock was taken by another, HARDIRQ-safe lock in the past:"
+        # the "middle" lock: the one next to this class on the path (none of two locks)
+        middle = path[1] if len(path) > 2 else unsafe
         s_stack = safe.usage[IN_HARDIRQ][0]
         u_stack = unsafe.usage[HARDIRQ_ON][0]
         lines = [_banner("WARNING: possible irq lock inversion dependency detected"),
@@ -289,17 +287,16 @@ class Reports:
                  line, f" {other.label()}", "", "",
                  "and interrupts could create inverse lock ordering between them.", "", "",
                  "other info that might help us debug this:",
-                 *_irq_scenario(safe, unsafe, middle, unsafe), "",
+                 *_irq_scenario(safe, unsafe, middle), "",
                  "the shortest dependencies between 2nd lock and 1st lock:"]
         # from the other lock back to this one, each dependency with its stack
         fwd = self.fwd
         for i in range(len(path) - 1, -1, -1):
             c = path[i]
             lines.append(f" -> {c.label()}")
-            if forwards and i > 0:
-                lines += ["    ... acquired at:", _frames(fwd[path[i - 1]][c][1], "      ")]
-            elif not forwards and i < len(path) - 1:
-                lines += ["    ... acquired at:", _frames(fwd[path[i + 1]][c][1], "      ")]
+            j = i - 1 if forwards else i + 1   # the neighbour c was acquired under
+            if 0 <= j < len(path):
+                lines += ["    ... acquired at:", _frames(fwd[path[j]][c][1], "      ")]
         lines += ["", "stack backtrace:", _frames(stack_now(self.engine))]
         self._report(("inv", safe.key, unsafe.key), Finding(
             "lockdep:irq-lock-inversion",
