@@ -131,9 +131,9 @@ class IrqObserver:
         self._aff_irq: dict[int, tuple[frozenset[int], int]] = {}
         self._last_pending: dict[int, int] = {}
         self._irq_intid: dict[int, int] = {}
-        #: deliveries (acknowledges, engine interrupt entries): (intid, cpu) -> n; intid -> n
+        #: deliveries (acknowledges, engine interrupt entries): (intid, cpu) -> n, cpu -1 for
+        #: an SPI or LPI (counted on every CPU: a handler run anywhere takes one)
         self._deliv: dict[tuple[int, int], int] = {}
-        self._deliv_all: dict[int, int] = {}
         #: handler runs: (irq, action name, intid, cpu or -1) -> n; software resends by irq
         self._runs: dict[tuple[int, str, int, int], int] = {}
         self._credit: dict[int, int] = {}
@@ -376,9 +376,8 @@ class IrqObserver:
             self._credit[irq] = self._credit.get(irq, 0) + 1
 
     def _delivered(self, cpu: int | None, intid: int) -> None:
-        k = (intid, -1 if cpu is None else cpu)
+        k = (intid, -1 if cpu is None or intid >= 32 else cpu)
         self._deliv[k] = self._deliv.get(k, 0) + 1
-        self._deliv_all[intid] = self._deliv_all.get(intid, 0) + 1
 
     def _handler(self, ev: Event) -> None:
         a = ev.args
@@ -392,11 +391,11 @@ class IrqObserver:
         cpu = -1 if ev.cpu is None else ev.cpu
         name = a.get("name", "")
         percpu = intid < 32
-        rk = (irq, name, intid, cpu if percpu else -1)
+        on = cpu if percpu else -1
+        rk = (irq, name, intid, on)
         runs = self._runs.get(rk, 0) + 1
         self._runs[rk] = runs
-        got = self._deliv.get((intid, cpu), 0) if percpu else self._deliv_all.get(intid, 0)
-        got += self._credit.get(irq, 0)
+        got = self._deliv.get((intid, on), 0) + self._credit.get(irq, 0)
         if runs > got:
             where = f" on CPU{cpu}" if percpu else ""
             self._report(("dup", irq, name, intid), Finding(
