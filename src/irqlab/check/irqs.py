@@ -263,15 +263,11 @@ class IrqObserver:
             # higher priority masked it between the signal and the read): Linux's GIC
             # drivers just return.  Not a finding.
             return
-        k = _key(cpu, intid)
         # taken: the acknowledge clears the latch (an LPI's pending state); a level
-        # line that stays high is not a new interrupt
+        # line that stays high is not a new interrupt (it stays a source, not pending)
+        self._clear(cpu, intid, _LATCH)
+        k = _key(cpu, intid)
         self.pending.pop(k, None)
-        src = self._src.get(k, 0) & ~_LATCH
-        if src:
-            self._src[k] = src
-        else:
-            self._src.pop(k, None)
         if intid < LPI_BASE:
             self.active[k] = ev.time
             self._v2_eoied.pop(k, None)
