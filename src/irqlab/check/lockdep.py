@@ -335,9 +335,7 @@ class Lockdep(Reports):
             # recursion and the wait context (neither applies to a trylock)
             cls = g[0]
             ok = True
-            if mode == "try":
-                pass
-            else:
+            if mode != "try":
                 if top is not None:
                     for o in held:
                         if o.cls is cls:
