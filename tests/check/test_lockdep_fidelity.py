@@ -366,6 +366,9 @@ def test_task_returning_with_a_lock_held() -> None:
     assert f" #0: (M){{+.+.}}-{{4:4}}, at: leaker@test_lockdep_fidelity.py:{lm}" in f.details
     assert f" #1: (A){{+.+.}}-{{3:3}}, at: leaker@test_lockdep_fidelity.py:{lm + 1}" \
         in f.details
+    assert f.details.startswith("=" * 41 + "\nWARNING: leaker/0 still has locks held!\n"
+                                + "-" * 41 + "\n")
+    assert f.details.endswith("\nstack backtrace:\n       (leaker returned)")
 
 
 def test_task_returning_inside_rcu_and_srcu_read_sections() -> None:

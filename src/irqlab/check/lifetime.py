@@ -38,6 +38,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from irqlab.check.findings import Finding
+from irqlab.check.lockdep_reports import thread_of
 from irqlab.events import Event
 from irqlab.sim._core import RT, SimError
 from irqlab.sim.track import stack_now
@@ -137,10 +138,8 @@ class LifetimeObserver:
         """``CPU<n>`` for a context on a CPU, ``device actor <name>`` for an actor."""
         if cpu is not None:
             return f"CPU{cpu}"
-        for th in self.engine._threads:
-            if th.tid == tid:
-                return f"device actor {th.name}"
-        return f"device actor tid {tid}"
+        th = thread_of(self.engine, tid)
+        return f"device actor {th.name}" if th is not None else f"device actor tid {tid}"
 
     def _alloc(self, ev: Event) -> None:
         a = ev.args

@@ -44,7 +44,14 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from irqlab.check.findings import Finding
-from irqlab.check.lockdep_reports import HARDIRQ_ON, IN_HARDIRQ, LockClass, Reports, _Held
+from irqlab.check.lockdep_reports import (
+    HARDIRQ_ON,
+    IN_HARDIRQ,
+    LockClass,
+    Reports,
+    _Held,
+    thread_of,
+)
 from irqlab.events import Event
 from irqlab.sim._core import _EVENTS_FILE, _SIM_DIR, RT, _frame_str
 from irqlab.sim.track import stack_now
@@ -132,10 +139,9 @@ class Lockdep(Reports):
         n = self._names.get(tid)
         if n is None:
             # a context spawned before the observers were attached
-            for th in self.engine.threads:
-                if th.tid == tid:
-                    n = self._names[tid] = th.name
-                    break
+            th = thread_of(self.engine, tid)
+            if th is not None:
+                n = self._names[tid] = th.name
             else:
                 n = f"irq/{cpu}" if cpu is not None else f"tid{tid}"
         return f"{n}/{tid}"

@@ -16,7 +16,7 @@ from irqlab.check.findings import Finding
 from irqlab.events import Event
 from irqlab.sim.track import stack_now
 
-__all__ = ["HARDIRQ_ON", "IN_HARDIRQ", "LockClass", "Reports"]
+__all__ = ["HARDIRQ_ON", "IN_HARDIRQ", "LockClass", "Reports", "thread_of"]
 
 IN_HARDIRQ = "IN-HARDIRQ-W"
 HARDIRQ_ON = "HARDIRQ-ON-W"
@@ -84,6 +84,12 @@ class _Held:
     def at(self) -> str:
         """Where this acquisition was made (``func@file.py:line``)."""
         return self.site or _at(self.stack)
+
+
+def thread_of(engine: Any, tid: int) -> Any:
+    """The engine's context ``tid`` (a :class:`~irqlab.sim.Thread`), or None: what the
+    observers' reports name a context by."""
+    return next((th for th in engine.threads if th.tid == tid), None)
 
 
 def _frames(stack: list[str], indent: str = "       ") -> str:
@@ -381,10 +387,8 @@ class Reports:
         entries.sort(key=lambda e: (e[0], e[1]))
         n = len(entries)
         # (do_exit()'s stack in Linux; here the context's function has returned)
-        fn = next((getattr(getattr(th, "coro", None), "__name__", None)
-                   for th in self.engine.threads if th.tid == tid), None)
-        title = f"WARNING: {who} still has locks held!"
-        lines = ["=" * (len(title) + 2), title, "-" * (len(title) + 2),
+        fn = getattr(getattr(thread_of(self.engine, tid), "coro", None), "__name__", None)
+        lines = [_banner(f"WARNING: {who} still has locks held!"),
                  f"{n} lock{'s' if n != 1 else ''} held by {who}:",
                  *[f" #{i}: {e[3]}, at: {e[4]}" for i, e in enumerate(entries)], "",
                  "stack backtrace:", f"       ({fn or who} returned)"]
