@@ -9,10 +9,11 @@ It reads three layers of the one event stream (docs/checker.md, "Interrupts", ha
   value=0`` (ICPENDR), ``gicd_clrspi``, ``gicr_lpi_clear`` clear the latch, the line
   events (``gicd_spi_line_low``, ``gicr_ppi_line_low``, ``gicd_line level=0``) the line.
   Enables: GICD_I[SC]ENABLER<n> (``gicd_write``), GICR_I[SC]ENABLER0 (``gicr_write``),
-  an LPI's enable bit (``gicr_lpi_pending enabled=``, ``gicr_lpi_config``,
-  ``gicr_enable_lpis value=0``).  Active: the acknowledge of an SGI/PPI/SPI and
-  ``gic_active``, until ``cpuif_deactivate``, ``gic[d]_deactivate_physical``, GICv2's
-  ``gicc_dir`` or ``gicc_eoi`` (with EOImode 0 only);
+  an LPI's enable bit (``gicr_lpi_pending enabled=``, ``gicr_enable_lpis value=0``; and
+  ``gicr_lpi_config``, which the redistributor does not emit yet).  Active: the
+  acknowledge of an SGI/PPI/SPI and ``gic_active``, until ``cpuif_deactivate``,
+  ``gic[d]_deactivate_physical``, GICv2's ``gicc_dir`` or ``gicc_eoi`` (with EOImode 0
+  only);
 * the engine: ``sim_irq_raise`` makes an engine interrupt pending on a CPU,
   ``sim_irq_enter`` (``intid >= 0``, not an IPI) takes it;
 * the kernel layer: ``irq_affinity`` (``irq``, ``intid`` (-1 if unknown), ``cpus`` -- the
@@ -244,7 +245,8 @@ class IrqObserver:
                               reg == "GICR_ISENABLER0")
 
     def _lpi_config(self, ev: Event) -> None:
-        # the redistributor re-read a pending LPI's configuration byte (INV, INVALL)
+        # the redistributor re-read a pending LPI's configuration byte (INV, INVALL); no
+        # redistributor emits gicr_lpi_config yet (docs/checker.md, "Limits")
         self._enable(_key(ev.cpu, ev.args["intid"]), bool(ev.args.get("enabled", True)))
 
     def _enable_lpis(self, ev: Event) -> None:

@@ -34,7 +34,7 @@ __all__ = ["Outcome", "Target", "make_target", "run_once", "signature"]
 
 
 #: The values of ``Target.observe``.
-OBSERVE = (True, False, "preempt_rt")
+OBSERVE: tuple[bool | str, ...] = (True, False, "preempt_rt")
 
 
 @dataclass
