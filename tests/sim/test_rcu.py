@@ -442,3 +442,43 @@ def test_a_task_that_exits_inside_a_read_section_ends_it() -> None:
     eng.spawn(0, writer)
     assert eng.run().ok
     assert log == ["callback"]
+
+
+def test_spinlock_reader_edges() -> None:
+    # the first spinlock taken starts the CPU's reader (a new generation) and the last one
+    # released ends it; nested ones change nothing, nor do spinlocks taken while the CPU is
+    # a reader for another reason (spin_lock_irqsave: interrupts off first)
+    eng = sim.Engine(cpus=1, strategy=sim.RoundRobin())
+    a, b = sim.SpinLock("a"), sim.SpinLock("b")
+    seen: list[tuple[int, bool]] = []
+
+    async def f() -> None:
+        cc = sim.current().cctx
+
+        def note() -> None:
+            seen.append((cc.rcu_gen, sim.rcu.rcu_reading(cc)))
+
+        note()
+        await a.lock()
+        note()
+        await b.lock()
+        b.unlock()
+        note()
+        a.unlock()
+        note()
+        flags = await a.lock_irqsave()
+        note()
+        await b.lock()
+        b.unlock()
+        note()
+        a.unlock_irqrestore(flags)
+        note()
+
+    eng.spawn(0, f)
+    rec = eng.events.record()
+    assert eng.run().ok
+    g = seen[0][0]
+    assert seen == [(g, False), (g + 1, True), (g + 1, True), (g + 1, False),
+                    (g + 2, True), (g + 2, True), (g + 2, False)]
+    assert [(e.kind, e["via"]) for e in rec.of("sim_irq_enable", "sim_irq_disable")] == [
+        ("sim_irq_disable", "spin_lock_irqsave"), ("sim_irq_enable", "spin_unlock_irqrestore")]

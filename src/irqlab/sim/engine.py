@@ -309,7 +309,9 @@ class Engine(EngineServices):
         return context_stack(th)
 
     # -- interrupt state (used by the primitives) ------------------------------------
-    def _set_irqs(self, cc: CpuCtx, on: bool, via: str) -> None:
+    def _set_irqs(self, cc: CpuCtx, on: bool, via: str | None) -> None:
+        """Mask or unmask interrupts on ``cc``; ``via``: the primitive the ``sim_irq_*``
+        event names (None: no event, the caller emits it)."""
         if cc.irqs_on != on:
             was = rcu_reading(cc)
             cc.irqs_on = on
@@ -318,7 +320,7 @@ class Engine(EngineServices):
             if fp is not None:
                 fp.append((cc, True))
             ev = self.events
-            if ev.enabled:
+            if ev.enabled and via is not None:
                 kind = "sim_irq_enable" if on else "sim_irq_disable"
                 d = ev.direct.get(kind)
                 if d is not None:

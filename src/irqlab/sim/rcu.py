@@ -162,20 +162,18 @@ def rcu_reader_changed(cc: CpuCtx, was: bool) -> None:
             _reader_starts(cc)
 
 
-def rcu_spin_first(th: Thread) -> None:
-    """``th`` takes its first spinlock (``th.nspin`` goes 0 -> 1 after this call)."""
+def rcu_spin_changed(th: Thread, first: bool) -> None:
+    """``th`` takes its first spinlock (``first``: ``th.nspin`` goes 0 -> 1 after this
+    call) or released its last (``th.nspin`` went 1 -> 0 before it): preemption disabled
+    or enabled again, so its CPU's reader starts or ends, unless the CPU is a reader for
+    another reason or does not run ``th``."""
     cc = th.cctx
     if (cc.current is th and not cc.rcu_nest and cc.irqs_on and cc.online
             and not cc.irq_stack):
-        _reader_starts(cc)   # preemption disabled: a reader
-
-
-def rcu_spin_last(th: Thread) -> None:
-    """``th`` released its last spinlock (``th.nspin`` went 1 -> 0 before this call)."""
-    cc = th.cctx
-    if (cc.current is th and not cc.rcu_nest and cc.irqs_on and cc.online
-            and not cc.irq_stack):
-        _reader_ends(cc)   # preemption enabled again
+        if first:
+            _reader_starts(cc)
+        else:
+            _reader_ends(cc)
 
 
 def rcu_snapshot(ctxs: list[CpuCtx], skip: CpuCtx | None) -> tuple[tuple[CpuCtx, int], ...]:

@@ -28,7 +28,7 @@ from typing import Any
 
 from irqlab.errors import InvalidArgumentType, check_int
 from irqlab.sim._core import IRQ, RT, TASK, Op, SimError, SiteNames, Thread, cur_thread, mark_site
-from irqlab.sim.rcu import rcu_reader_changed, rcu_reading, rcu_spin_first, rcu_spin_last
+from irqlab.sim.rcu import rcu_spin_changed
 
 __all__ = [
     "Mutex",
@@ -127,6 +127,17 @@ def _beside(co: Any, line: int, col: int, end_line: Any, end_col: Any) -> bool:
     return False
 
 
+def _hold(th: Thread, lk: SpinLock) -> None:
+    """``th`` now holds ``lk``: its owner, ``th``'s held locks and spinlock count, and,
+    for ``th``'s first spinlock (preemption disabled), RCU's view of its CPU."""
+    lk.owner = th
+    th.held.append(lk)
+    if not lk.sleeping:
+        if not th.nspin:
+            rcu_spin_changed(th, True)
+        th.nspin += 1
+
+
 class _Acquire(Op):
     __slots__ = ("flags", "mode", "subclass")
     kind = "acquire"
@@ -152,6 +163,7 @@ class _Acquire(Op):
         lk = self.obj
         eng = RT.eng
         ev = eng.events  # type: ignore[union-attr]
+        d = None
         if ev.enabled:
             if self.mode and self.flags:
                 d = ev.direct.get("sim_irq_disable")
@@ -165,13 +177,15 @@ class _Acquire(Op):
             if d is None:
                 lk._acquire(th, self.mode, self.subclass, False, self.flags)
                 return self.flags if self.mode == _IRQSAVE else None
-            # SpinLock._acquire inlined, for the direct form (see EventStream.direct)
-            lk.owner = th
-            th.held.append(lk)
-            if not lk.sleeping:
-                if not th.nspin:
-                    rcu_spin_first(th)
-                th.nspin += 1
+        # SpinLock._acquire inlined (the hot path): _hold(th, lk), then the event in its
+        # direct form (see EventStream.direct), if any
+        lk.owner = th
+        th.held.append(lk)
+        if not lk.sleeping:
+            if not th.nspin:
+                rcu_spin_changed(th, True)
+            th.nspin += 1
+        if d is not None:
             if lk._lid_eng is eng:
                 lid = lk._lid
             else:
@@ -182,14 +196,6 @@ class _Acquire(Op):
             ev._seq += 1
             d(ev.time, th.cpu, th.tid, lk.name, lid, lk.cls, self.subclass, lk._tn, self.label,
               not on, th.kind is IRQ, on if flags is None else flags, th.site)
-            return flags if self.mode == _IRQSAVE else None
-        # fast path: plain acquire, nobody listening
-        lk.owner = th
-        th.held.append(lk)
-        if not lk.sleeping:
-            if not th.nspin:
-                rcu_spin_first(th)   # (preemption disabled: an RCU reader)
-            th.nspin += 1
         return self.flags if self.mode == _IRQSAVE else None
 
     def describe(self) -> str:
@@ -294,16 +300,10 @@ class SpinLock:
                  prev_on: bool | None = None) -> None:
         eng = RT.eng
         assert eng is not None
-        cc = th.cctx
-        self.owner = th
-        th.held.append(self)
-        if not self.sleeping:
-            if not th.nspin:
-                rcu_spin_first(th)
-            th.nspin += 1
+        _hold(th, self)
         ev = eng.events
         if ev.enabled:
-            on = cc.irqs_on
+            on = th.cctx.irqs_on
             if self._lid_eng is eng:
                 lid = self._lid
             else:
@@ -328,12 +328,12 @@ class SpinLock:
         th = RT.th
         if th is None or self.owner is not th:
             self._bad_release(via)
-        self.owner = None
+        self.owner = None  # (the reverse of _hold)
         th.held.remove(self)  # type: ignore[union-attr]
         if not self.sleeping:
             th.nspin -= 1  # type: ignore[union-attr]
             if not th.nspin:  # type: ignore[union-attr]
-                rcu_spin_last(th)  # type: ignore[arg-type]
+                rcu_spin_changed(th, False)  # type: ignore[arg-type]
         eng = RT.eng
         fp = eng.footprint  # type: ignore[union-attr]
         if fp is not None:
@@ -428,17 +428,9 @@ def _irqs_off_now() -> bool:
     does nothing else in between: it is parked at the acquire with interrupts
     off), so observers see "irqs on -> disable -> acquire" together.
     """
-    th = cur_thread()
-    cc = th.cctx
+    cc = cur_thread().cctx
     was = cc.irqs_on
-    if was:
-        reader = rcu_reading(cc)
-        cc.irqs_on = False
-        rcu_reader_changed(cc, reader)  # (interrupts off: an RCU reader)
-        eng = _eng()
-        fp = eng.footprint
-        if fp is not None:
-            fp.append((cc, True))
+    _eng()._set_irqs(cc, False, None)
     return was
 
 
