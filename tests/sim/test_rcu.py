@@ -418,8 +418,9 @@ def test_offline_cpus_are_no_implicit_readers() -> None:
 
 
 def test_a_task_that_exits_inside_a_read_section_ends_it() -> None:
-    # do_exit() resets the preempt count (exit_rcu() on a preemptible kernel): the CPU is
-    # quiescent again and the callback runs (lockdep reports the section held at exit)
+    # the exiting task's last schedule() resets the preempt count (exit_rcu() ends the
+    # section on a preemptible kernel): the CPU is quiescent again and the callback runs
+    # (lockdep reports the section held at exit)
     eng = sim.Engine(cpus=2, strategy=sim.RoundRobin())
     log: list[str] = []
 

@@ -50,7 +50,6 @@ from irqlab.sim.rcu import (
     rcu_gp_done,
     rcu_reader_changed,
     rcu_reading,
-    rcu_snapshot,
     touch_rcu_keys,
 )
 from irqlab.sim.result import RunResult
@@ -145,6 +144,7 @@ class Engine(EngineServices):
                                    else [CpuCtx(self, i, hw[i]) for i in range(n)])
         self._actors: list[Thread] = []
         self._threads: list[Thread] = []
+        #: every context that can be an RCU reader (CPUs, device actors): rcu.rcu_snapshot
         self._rcu_ctxs: list[CpuCtx] = self.cpus[:]
         self._ids: dict[int, int] = {}
         self._keep: list[Any] = []
@@ -330,13 +330,6 @@ class Engine(EngineServices):
                 else:
                     ev.emit(kind, cpu=cc.index, via=via, in_irq=cc.in_irq)
 
-    # -- RCU grace periods (irqlab.sim.rcu: who is a reader) ----------------------------
-    def _rcu_snapshot(self, skip: CpuCtx | None = None) -> tuple[tuple[CpuCtx, int], ...]:
-        # the readers a grace period starting now waits for (skip: synchronize_rcu's CPU)
-        return rcu_snapshot(self._rcu_ctxs, skip)
-
-    _rcu_done = staticmethod(rcu_gp_done)
-
     # -- the run loop ------------------------------------------------------------------
     def run(self) -> RunResult:
         """Run until every context finished or blocked, or ``max_steps``; return the result.
@@ -405,7 +398,6 @@ class Engine(EngineServices):
         cbs = self._cbs
         handler = self._handler
         hw_lines = handler is not None and self.machine is not None
-        rcu_done = self._rcu_done
         rt = RT
         fp = self.footprint
         while True:
@@ -457,7 +449,7 @@ class Engine(EngineServices):
                 op = th.op
                 if not op.blocking or op.ready():
                     app(th)
-            if cbs and rcu_done(cbs[0][0]):
+            if cbs and rcu_gp_done(cbs[0][0]):
                 app(GP_CHOICE)
             n = len(ch)
             if n == 1:
@@ -654,7 +646,7 @@ class Engine(EngineServices):
         cbs = self._cbs
         ev = self.events
         n = 0
-        while cbs and self._rcu_done(cbs[0][0]):
+        while cbs and rcu_gp_done(cbs[0][0]):
             _snap, fn, obj = cbs.popleft()
             n += 1
             if ev.enabled:
@@ -678,13 +670,17 @@ class Engine(EngineServices):
             if cc.current is th:
                 if th.nspin or cc.rcu_nest:
                     # exit with a spinlock held or inside rcu_read_lock() (lockdep reports
-                    # it): do_exit() resets the preempt count, and a preemptible kernel's
-                    # exit_rcu() ends the read section -- the CPU is quiescent again
+                    # it).  In the non-preemptible kernel modelled here both only raised the
+                    # preempt count and exit_rcu() is empty: do_exit()'s last schedule()
+                    # (do_task_dead) resets the count ("scheduling while atomic") and is a
+                    # context switch, a quiescent state.  A preemptible kernel's exit_rcu()
+                    # ends the read section.  Either way the CPU is quiescent again
                     was = rcu_reading(cc)
                     cc.current = None
                     cc.rcu_nest = 0
                     rcu_reader_changed(cc, was)
-                cc.current = None
+                else:
+                    cc.current = None
         elif kind is ACTOR:
             self._actors.remove(th)
         else:

@@ -270,7 +270,7 @@ def synchronize_rcu() -> _SyncRcu:
     """
     th = cur_thread()
     eng = _eng()
-    snap = eng._rcu_snapshot(th.cctx)
+    snap = rcu_snapshot(eng._rcu_ctxs, th.cctx)
     _touch_snapshot(eng)  # the readers' snapshot is taken now
     ev = eng.events
     if ev.enabled:
@@ -288,7 +288,7 @@ def call_rcu(obj: Any, fn: Callable[[Any], Any]) -> None:
         raise InvalidArgumentType(f"fn must be callable, not {fn!r}")
     th = cur_thread()
     eng = _eng()
-    eng._cbs.append((eng._rcu_snapshot(None), fn, obj))
+    eng._cbs.append((rcu_snapshot(eng._rcu_ctxs, None), fn, obj))
     _touch_snapshot(eng)
     ev = eng.events
     if ev.enabled:
