@@ -13,7 +13,7 @@ from typing import Any
 from irqlab.errors import InvalidArgumentValue, check_int, check_seconds
 
 __all__ = ["MAX_BUDGET", "MAX_RUNS", "MAX_WORKERS", "add_target_args", "check_counts",
-           "check_output", "output_path", "progress_printer", "target_from_args",
+           "check_output", "file_path", "progress_printer", "target_from_args",
            "write_trace"]
 
 #: Bounds of the count options, the same as :func:`irqlab.check.explore.explore` and
@@ -25,8 +25,9 @@ MAX_RUNS = 1 << 30
 _INT = re.compile(r"[+-]?[0-9]+")
 
 
-def output_path(text: str) -> Path:
-    """argparse ``type=`` for an output file: a path, not empty (``Path('')`` is ``.``)."""
+def file_path(text: str) -> Path:
+    """argparse ``type=`` for a file to read or write: a path, not empty (``Path('')`` is
+    ``.``)."""
     if not text:
         raise argparse.ArgumentTypeError("needs a file name, not ''")
     return Path(text)

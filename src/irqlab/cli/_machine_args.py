@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
+from irqlab.cli._check_args import file_path
 from irqlab.errors import InvalidArgumentValue
 from irqlab.hw.config import MachineConfig
 from irqlab.hw.dtb import DEFAULT_DTB, shipped_dtb
 
-__all__ = ["add_machine_args", "config_from_args", "input_path"]
-
-
-def input_path(text: str) -> Path:
-    """argparse ``type=`` for an input file: a path, not empty (``Path('')`` is ``.``)."""
-    if not text:
-        raise argparse.ArgumentTypeError("needs a file name, not ''")
-    return Path(text)
+__all__ = ["add_machine_args", "config_from_args"]
 
 
 def _its_flag(parser: argparse.ArgumentParser) -> None:
@@ -30,7 +23,7 @@ def add_machine_args(parser: argparse.ArgumentParser, *, default_dtb: bool) -> N
     """``--dtb PATH | --virt`` plus ``--cpus --gic --its/--no-its --idbits``."""
     g = parser.add_mutually_exclusive_group()
     what = f"(default: the shipped {DEFAULT_DTB})" if default_dtb else ""
-    g.add_argument("--dtb", metavar="PATH", type=input_path,
+    g.add_argument("--dtb", metavar="PATH", type=file_path,
                    help=f"build the machine a QEMU device tree describes {what}".rstrip())
     g.add_argument("--virt", action="store_true",
                    help="build QEMU's virt machine from options" +

@@ -8,8 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from irqlab.cli._check_args import check_output, output_path
-from irqlab.cli._machine_args import input_path
+from irqlab.cli._check_args import check_output, file_path
 from irqlab.demo import DemoResult, run_demo
 from irqlab.errors import InvalidArgumentValue
 from irqlab.hw.dtb import DEFAULT_DTB
@@ -22,7 +21,7 @@ HELP = "map a PCI device's MSI-X vectors through the ITS by register writes, fir
 
 def add_demo_args(p: argparse.ArgumentParser) -> None:
     """The options of the demo run (shared with ``irqlab trace``)."""
-    p.add_argument("--dtb", metavar="PATH", type=input_path,
+    p.add_argument("--dtb", metavar="PATH", type=file_path,
                    help=f"device tree to boot (default: the shipped {DEFAULT_DTB})")
     p.add_argument("--vectors", metavar="N", type=int, default=8,
                    help="MSI-X vectors to map and fire (default 8)")
@@ -33,7 +32,7 @@ def register(sub: Any) -> argparse.ArgumentParser:
                        "event trace (the hardware alone; `irqlab` without a command runs `check`).")
     add_demo_args(p)
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.add_argument("--trace", metavar="FILE", type=output_path,
+    p.add_argument("--trace", metavar="FILE", type=file_path,
                    help="also write the event stream as Perfetto/Chrome trace JSON")
     p.add_argument("--quiet", "-q", action="store_true", help="omit the event trace")
     p.set_defaults(run=run)

@@ -12,7 +12,7 @@ from irqlab.cli._check_args import (
     add_target_args,
     check_counts,
     check_output,
-    output_path,
+    file_path,
     progress_printer,
     target_from_args,
     write_trace,
@@ -51,7 +51,7 @@ def register(sub: Any) -> argparse.ArgumentParser:
     add_target_args(p)
     add_explore_args(p)
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.add_argument("--trace", metavar="FILE", type=output_path,
+    p.add_argument("--trace", metavar="FILE", type=file_path,
                    help="write the failing run as Perfetto/Chrome trace JSON (checked "
                         "before exploring; not written without a finding)")
     p.add_argument("--quiet", "-q", action="store_true", help="omit the drawing")

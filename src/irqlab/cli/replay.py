@@ -9,7 +9,7 @@ from typing import Any
 from irqlab.cli._check_args import (
     add_target_args,
     check_output,
-    output_path,
+    file_path,
     target_from_args,
     write_trace,
 )
@@ -35,7 +35,7 @@ def register(sub: Any) -> argparse.ArgumentParser:
                    help="with --continue and random or pct: seed of the continuation "
                         "(default 0)")
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.add_argument("--trace", metavar="FILE", type=output_path,
+    p.add_argument("--trace", metavar="FILE", type=file_path,
                    help="write the run as Perfetto/Chrome trace JSON")
     p.add_argument("--quiet", "-q", action="store_true", help="omit the drawing")
     p.set_defaults(run=run)
