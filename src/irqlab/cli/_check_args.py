@@ -127,12 +127,13 @@ def target_from_args(args: argparse.Namespace) -> Any:
     return Target(scenario=sc.name, variant=args.variant, params=params)
 
 
-def write_trace(events: list[Any], path: Path, name: str, flag: str = "--trace") -> None:
-    """Write the events of a run as Perfetto/Chrome trace JSON (an error names ``flag``)."""
+def write_trace(events: list[Any], path: Path, name: str, flag: str = "--trace") -> int:
+    """Write the events of a run as Perfetto/Chrome trace JSON; return how many trace events
+    it holds (an error names ``flag``)."""
     from irqlab.trace import write_chrome_trace
 
     try:
-        write_chrome_trace(events, path, name=name)
+        return write_chrome_trace(events, path, name=name)
     except OSError as e:
         raise InvalidArgumentValue(f"{flag} {str(path)!r}: cannot write: "
                                    f"{e.strerror or e}") from None

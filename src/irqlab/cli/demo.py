@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from irqlab.cli._check_args import check_output, file_path
+from irqlab.cli._check_args import write_trace as write_events
 from irqlab.demo import DemoResult, run_demo
-from irqlab.errors import InvalidArgumentValue
 from irqlab.hw.dtb import DEFAULT_DTB
 
 __all__ = ["HELP", "NAME", "add_demo_args", "format_result", "register", "run", "run_from_args"]
@@ -74,13 +74,7 @@ def result_json(r: DemoResult) -> dict[str, Any]:
 
 
 def write_trace(r: DemoResult, path: Path, flag: str = "--trace") -> None:
-    from irqlab.trace import write_chrome_trace
-
-    try:
-        n = write_chrome_trace(r.events, path, name=f"irqlab demo {r.source}")
-    except OSError as e:
-        raise InvalidArgumentValue(f"{flag} {str(path)!r}: cannot write: "
-                                   f"{e.strerror or e}") from None
+    n = write_events(r.events, path, f"irqlab demo {r.source}", flag)
     print(f"irqlab: wrote {n} trace events to {str(path)!r} (open in https://ui.perfetto.dev)",
           file=sys.stderr)
 
