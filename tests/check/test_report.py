@@ -69,3 +69,13 @@ def test_a_schedule_of_another_model_is_refused() -> None:
         check.replay(ab_only, s)
     with pytest.raises(InvalidArgumentType, match="schedule"):
         check.replay(abba, 42)  # type: ignore[arg-type]
+
+
+def test_format_outcome_head_replaces_the_first_line() -> None:
+    from irqlab.check.report import format_outcome, replay
+
+    out = replay("counter", "v1.0119a26c.a33a6cca.0000y5z20", "racy")
+    text = format_outcome(out, draw=False)
+    assert text.splitlines()[0] == "ok after 15 steps: v1.0119a26c.a33a6cca.0000y5z20"
+    assert format_outcome(out, draw=False, head="counter racy") == (
+        "counter racy\n" + text.split("\n", 1)[1])

@@ -170,3 +170,19 @@ def test_other_variant_or_parameters_are_named(capsys: pytest.CaptureFixture[str
     assert main(["replay", "vgic-lpi-xa", A_SCHED]) == 2
     assert ": it was recorded for scenario vmd-teardown --variant immediate-free (" in \
         capsys.readouterr().err
+
+
+
+def test_replay_prints_the_run_report_under_its_own_head(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The text is format_outcome's with the target in the first line instead of the
+    schedule (which the command line already holds)."""
+    from irqlab.check.report import format_outcome, replay
+
+    sched = "v1.0119a26c.a33a6cca.0000y5z20"
+    assert main(["replay", "counter", "-V", "racy", sched, "-q"]) == 1
+    out = capsys.readouterr().out.splitlines()
+    report = format_outcome(replay("counter", sched, "racy"), draw=False).splitlines()
+    assert out == ["counter --variant racy: ok after 15 steps", "  counter = 4 (expected 6)",
+                   "  invariant:counter: counter is 4, expected 6", "verdict: FINDING"]
+    assert report == [f"ok after 15 steps: {sched}", *out[1:]]

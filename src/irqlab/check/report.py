@@ -53,10 +53,14 @@ def replay(target: Any, schedule: str, variant: str | None = None, *,
     return record_run(make_target(target, variant, params, observe=observe), schedule)
 
 
-def format_outcome(out: Outcome, *, draw: bool = True) -> str:
-    """The text of one recorded run: outcome, summary, findings, the drawing, the verdict."""
+def format_outcome(out: Outcome, *, draw: bool = True, head: str | None = None) -> str:
+    """The text of one recorded run: outcome, summary, findings, the drawing, the verdict.
+
+    ``head`` replaces the first line (the outcome, the number of steps and the schedule).
+    """
     res = out.result
-    lines = [f"{res.outcome} after {res.steps} steps: {res.schedule}"]
+    lines = [f"{res.outcome} after {res.steps} steps: {res.schedule}" if head is None
+             else head]
     summary = out.world.summary(res) if out.world is not None else ""
     if summary:
         lines.append("  " + summary.rstrip().replace("\n", "\n  "))

@@ -99,7 +99,7 @@ class _OtherScenario(Exception):
 
 def run(args: argparse.Namespace) -> int:
     from irqlab import sim
-    from irqlab.check.report import draw, format_finding
+    from irqlab.check.report import format_outcome
     from irqlab.check.run import run_built
 
     t = target_from_args(args)
@@ -126,24 +126,16 @@ def run(args: argparse.Namespace) -> int:
     except sim.ScheduleDivergence as e:
         raise InvalidArgumentValue(f"the schedule does not match {where}: {e}") from None
     res = out.result
-    summary = out.world.summary(res) if out.world is not None else ""
     if args.json:
+        summary = out.world.summary(res) if out.world is not None else ""
         print(json.dumps({
             "scenario": t.name, "variant": t.variant, "params": t.params,
             "outcome": res.outcome, "steps": res.steps, "schedule": res.schedule,
             "summary": summary, "verdict": "finding" if out.findings else "clean",
             "findings": [f.as_dict() for f in out.findings]}, indent=2, sort_keys=True))
     else:
-        print(f"{where}: {res.outcome} after {res.steps} steps")
-        if summary:
-            print("  " + summary.rstrip().replace("\n", "\n  "))
-        for f in out.findings:
-            print("  " + format_finding(f).replace("\n", "\n  "))
-        if not args.quiet:
-            print("  run:")
-            print("    " + draw(out, out.findings[0] if out.findings else None)
-                  .replace("\n", "\n    "))
-        print(f"verdict: {'FINDING' if out.findings else 'CLEAN'}")
+        print(format_outcome(out, draw=not args.quiet,
+                             head=f"{where}: {res.outcome} after {res.steps} steps"))
         if args.cont:
             print(f"replay: {t.replay_line(res.schedule)}")
     if args.trace is not None:
