@@ -221,6 +221,24 @@ def test_totalsize_over_the_maximum(tmp_path: Path) -> None:
         config_from_dtb(p)
 
 
+def test_totalsize_over_the_maximum_is_refused_after_the_header_only(tmp_path: Path) -> None:
+    """Every way in reads the file (a bytes object is not a path), and the size check comes
+    after the header: nothing more is read, whatever follows."""
+    from irqlab.errors import InvalidArgumentType
+    from irqlab.hw.dtb import MAX_DTB_SIZE
+
+    p = tmp_path / "huge.dtb"
+    p.write_bytes((0xD00DFEED).to_bytes(4, "big") + (MAX_DTB_SIZE + 1).to_bytes(4, "big")
+                  + bytes(32) + b"\xff" * (MAX_DTB_SIZE + 64))
+    msg = rf"huge.dtb: device tree too large \(totalsize {MAX_DTB_SIZE + 1} bytes, at most"
+    with pytest.raises(DtbError, match=msg):
+        Machine.from_dtb(p)
+    with pytest.raises(DtbError, match=msg):
+        config_from_dtb(str(p))
+    with pytest.raises(InvalidArgumentType, match=r"^path must be a str or os.PathLike, not b"):
+        Machine.from_dtb(p.read_bytes()[:40])  # type: ignore[arg-type]
+
+
 def test_path_with_a_newline_stays_on_one_line(tmp_path: Path) -> None:
     p = tmp_path / "a\nb.dtb"
     with pytest.raises(DtbError, match=r"a\\nb.dtb': cannot read: No such file") as e:

@@ -240,7 +240,8 @@ def _read_bounded(p: Path, name: str) -> bytes:
     """The file's header, then as much as its ``totalsize`` says and one byte more.
 
     Never more than :data:`MAX_DTB_SIZE` + 1 bytes, whatever the file is (``/dev/zero``
-    ends at the header: its magic is wrong).  :func:`_parse` judges what was read.
+    ends at the header: its magic is wrong); a larger ``totalsize`` is an error here.
+    :func:`_parse` judges the rest.
     """
     with open(p, "rb") as fh:
         data = fh.read(_FDT_HEADER_SIZE)
@@ -261,9 +262,6 @@ def _parse(libfdt: Any, data: bytes, name: str, options: dict[str, Any]) -> Mach
     magic, totalsize = struct.unpack_from(">II", data, 0)
     if magic != _FDT_MAGIC:
         raise DtbError(f"{name}: not a flattened device tree (bad magic {magic:#010x})")
-    if totalsize > MAX_DTB_SIZE:
-        raise DtbError(f"{name}: device tree too large (totalsize {totalsize} bytes, "
-                       f"at most {MAX_DTB_SIZE})")
     if totalsize < _FDT_HEADER_SIZE:
         raise DtbError(f"{name}: not a flattened device tree (totalsize {totalsize} bytes, "
                        f"less than its header)")
