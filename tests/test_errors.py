@@ -1,10 +1,17 @@
-"""``irqlab.errors``: the shared argument checks (``check_int``, ``check_seconds``)."""
+"""``irqlab.errors``: the shared argument checks (``check_int``, ``check_count``,
+``check_seconds``)."""
 
 from __future__ import annotations
 
 import pytest
 
-from irqlab.errors import InvalidArgumentType, InvalidArgumentValue, check_int, check_seconds
+from irqlab.errors import (
+    InvalidArgumentType,
+    InvalidArgumentValue,
+    check_count,
+    check_int,
+    check_seconds,
+)
 
 
 def test_check_int_ranges_default_by_width() -> None:
@@ -23,6 +30,15 @@ def test_check_int_decimal_for_counts() -> None:
         check_int("budget", 0, 1, 1 << 40, decimal=True)
     with pytest.raises(InvalidArgumentValue, match=r"^mask must be in \[0x0, 0xff\], not 256$"):
         check_int("mask", 256, 0, 0xFF, decimal=False)
+
+
+def test_check_count_writes_the_range_in_decimal() -> None:
+    assert check_count("runs", 3, 1, 1 << 30) == 3
+    with pytest.raises(InvalidArgumentValue,
+                       match=r"^runs must be in \[1, 1073741824\], not 0$"):
+        check_count("runs", 0, 1, 1 << 30)
+    with pytest.raises(InvalidArgumentType, match=r"^runs must be an int, not 1.5$"):
+        check_count("runs", 1.5, 1, 1 << 30)
 
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf"), 0, -1.0, True,

@@ -19,6 +19,7 @@ __all__ = [
     "InvalidArgumentValue",
     "IrqlabError",
     "UndefinedInstruction",
+    "check_count",
     "check_int",
     "check_seconds",
 ]
@@ -100,6 +101,13 @@ def check_int(name: str, value: object, lo: int, hi: int, *,
         rng = f"[{lo}, {hi}]" if decimal else f"[{lo:#x}, {hi:#x}]"
         raise InvalidArgumentValue(f"{name} must be in {rng}, not {value!r}")
     return value
+
+
+def check_count(name: str, value: object, lo: int, hi: int) -> int:
+    """Validate a count (of runs, steps, workers, ...) in ``[lo, hi]`` and return it; the
+    error writes the range in decimal whatever its bounds (:func:`check_int` with
+    ``decimal=True``)."""
+    return check_int(name, value, lo, hi, decimal=True)
 
 
 def check_seconds(name: str, value: object) -> None:

@@ -63,7 +63,7 @@ from irqlab.check.dfs import (
     step_footprint,
 )
 from irqlab.check.run import Outcome, Target, make_target, run_built
-from irqlab.errors import check_int, check_seconds
+from irqlab.errors import check_count, check_int, check_seconds
 from irqlab.sim import Strategy
 
 __all__ = ["AuditResult", "Suspect", "audit"]
@@ -412,8 +412,8 @@ def audit(target: Any, variant: str | None = None, *, runs: int = 20, moves: int
     """
     from irqlab import sim
 
-    check_int("runs", runs, 1, 1 << 30, decimal=True)
-    check_int("moves", moves, 1, 1 << 30, decimal=True)
+    check_count("runs", runs, 1, 1 << 30)
+    check_count("moves", moves, 1, 1 << 30)
     check_int("seed", seed, -(1 << 62), 1 << 62, decimal=True)
     check_seconds("time", time)
     t = make_target(target, variant, params)

@@ -30,7 +30,13 @@ from typing import Any
 
 from irqlab.check.findings import Finding
 from irqlab.check.run import Outcome, Target, make_target, run_built
-from irqlab.errors import InvalidArgumentType, InvalidArgumentValue, check_int, check_seconds
+from irqlab.errors import (
+    InvalidArgumentType,
+    InvalidArgumentValue,
+    check_count,
+    check_int,
+    check_seconds,
+)
 
 __all__ = ["STRATEGIES", "ExploreResult", "explore", "pick_finding", "run_strategy"]
 
@@ -167,14 +173,14 @@ def _check_args(strategy: str, budget: int | None, time: float | None, seed: int
         raise InvalidArgumentValue(
             f"strategy must be one of {', '.join(STRATEGIES)}, not {strategy!r}")
     if budget is not None:
-        check_int("budget", budget, 1, 1 << 40, decimal=True)
+        check_count("budget", budget, 1, 1 << 40)
     check_seconds("time", time)
     if type(seed) is not int:
         raise InvalidArgumentType(f"seed must be an int, not {seed!r}")
     check_int("depth", depth, 1, 64)
     if preemptions is not None:
-        check_int("preemptions", preemptions, 0, 1 << 20, decimal=True)
-    check_int("workers", workers, 1, 256)
+        check_count("preemptions", preemptions, 0, 1 << 20)
+    check_count("workers", workers, 1, 256)
 
 
 def explore(target: Any, variant: str | None = None, *, strategy: str = "random",

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from irqlab.errors import InvalidArgumentValue, check_int, check_seconds
+from irqlab.errors import InvalidArgumentValue, check_count, check_seconds
 
 __all__ = ["MAX_BUDGET", "MAX_RUNS", "MAX_WORKERS", "add_target_args", "check_counts",
            "check_output", "file_path", "progress_printer", "target_from_args",
@@ -69,7 +69,7 @@ def check_counts(args: argparse.Namespace, **bounds: int) -> None:
     for name, hi in bounds.items():
         value = getattr(args, name)
         if value is not None:
-            check_int(name.replace("_", "-"), value, 1, hi, decimal=True)
+            check_count(name.replace("_", "-"), value, 1, hi)
     check_seconds("time", getattr(args, "time", None))
 
 

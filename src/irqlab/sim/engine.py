@@ -26,7 +26,7 @@ from collections.abc import Callable, Coroutine
 from types import CoroutineType
 from typing import Any
 
-from irqlab.errors import InvalidArgumentType, InvalidArgumentValue, check_int
+from irqlab.errors import InvalidArgumentType, InvalidArgumentValue, check_count, check_int
 from irqlab.events import EventStream
 from irqlab.sim._core import (
     ACTOR,
@@ -125,7 +125,7 @@ class Engine(EngineServices):
         elif not isinstance(strategy, Strategy):
             raise InvalidArgumentType(f"strategy must be a Strategy, not {strategy!r}")
         if type(max_steps) is not int or max_steps < 1:
-            check_int("max_steps", max_steps, 1, 1 << 62, decimal=True)
+            check_count("max_steps", max_steps, 1, 1 << 62)
         if not isinstance(fingerprint, str):
             raise InvalidArgumentType(f"fingerprint must be a str, not {fingerprint!r}")
         self.max_steps = max_steps
