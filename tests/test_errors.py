@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from irqlab.errors import (
@@ -39,6 +41,26 @@ def test_check_count_writes_the_range_in_decimal() -> None:
         check_count("runs", 0, 1, 1 << 30)
     with pytest.raises(InvalidArgumentType, match=r"^runs must be an int, not 1.5$"):
         check_count("runs", 1.5, 1, 1 << 30)
+
+
+@pytest.mark.parametrize(("argv", "name", "hi"), [
+    (["explore", "counter", "-n"], "budget", "MAX_BUDGET"),
+    (["explore", "counter", "-j"], "workers", "MAX_WORKERS"),
+    (["audit", "counter", "--runs"], "runs", "MAX_RUNS"),
+    (["audit", "counter", "--moves"], "moves", "MAX_RUNS"),
+])
+def test_the_cli_counts_have_the_library_bounds(capsys: pytest.CaptureFixture[str],
+                                                argv: list[str], name: str, hi: str) -> None:
+    from irqlab.check import audit, explore
+    from irqlab.cli import main
+
+    bound = getattr(audit if hi == "MAX_RUNS" else explore, hi)
+    line = f"{name} must be in [1, {bound}], not {bound + 1}"
+    assert main([*argv, str(bound + 1)]) == 2
+    assert capsys.readouterr().err == f"irqlab {argv[0]}: error: {line}\n"
+    run = audit.audit if hi == "MAX_RUNS" else explore.explore
+    with pytest.raises(InvalidArgumentValue, match=f"^{re.escape(line)}$"):
+        run("counter", **{name: bound + 1})
 
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf"), 0, -1.0, True,

@@ -66,7 +66,10 @@ from irqlab.check.run import Outcome, Target, make_target, run_built
 from irqlab.errors import check_count, check_int, check_seconds
 from irqlab.sim import Strategy
 
-__all__ = ["AuditResult", "Suspect", "audit"]
+__all__ = ["MAX_RUNS", "AuditResult", "Suspect", "audit"]
+
+#: The largest ``runs`` and ``moves`` :func:`audit` takes.
+MAX_RUNS = 1 << 30
 
 
 class _Diverged(Exception):
@@ -412,8 +415,8 @@ def audit(target: Any, variant: str | None = None, *, runs: int = 20, moves: int
     """
     from irqlab import sim
 
-    check_count("runs", runs, 1, 1 << 30)
-    check_count("moves", moves, 1, 1 << 30)
+    check_count("runs", runs, 1, MAX_RUNS)
+    check_count("moves", moves, 1, MAX_RUNS)
     check_int("seed", seed, -(1 << 62), 1 << 62, decimal=True)
     check_seconds("time", time)
     t = make_target(target, variant, params)

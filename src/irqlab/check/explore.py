@@ -38,9 +38,13 @@ from irqlab.errors import (
     check_seconds,
 )
 
-__all__ = ["STRATEGIES", "ExploreResult", "explore", "pick_finding", "run_strategy"]
+__all__ = ["MAX_BUDGET", "MAX_WORKERS", "STRATEGIES", "ExploreResult", "explore", "pick_finding",
+           "run_strategy"]
 
 STRATEGIES = ("random", "pct", "dfs")
+#: The largest ``budget`` (schedules) and ``workers`` (processes) :func:`explore` takes.
+MAX_BUDGET = 1 << 40
+MAX_WORKERS = 256
 #: What PCT's printed probability bound assumes (Burckhardt et al.: k bounds every run):
 #: k comes from one round-robin run, and a data choice is not a scheduling choice.
 PCT_CAVEAT = ("the bound holds for runs of at most k steps, k from one round-robin run, "
@@ -173,14 +177,14 @@ def _check_args(strategy: str, budget: int | None, time: float | None, seed: int
         raise InvalidArgumentValue(
             f"strategy must be one of {', '.join(STRATEGIES)}, not {strategy!r}")
     if budget is not None:
-        check_count("budget", budget, 1, 1 << 40)
+        check_count("budget", budget, 1, MAX_BUDGET)
     check_seconds("time", time)
     if type(seed) is not int:
         raise InvalidArgumentType(f"seed must be an int, not {seed!r}")
     check_int("depth", depth, 1, 64)
     if preemptions is not None:
         check_count("preemptions", preemptions, 0, 1 << 20)
-    check_count("workers", workers, 1, 256)
+    check_count("workers", workers, 1, MAX_WORKERS)
 
 
 def explore(target: Any, variant: str | None = None, *, strategy: str = "random",

@@ -12,15 +12,8 @@ from typing import Any
 
 from irqlab.errors import InvalidArgumentValue, check_count, check_seconds
 
-__all__ = ["MAX_BUDGET", "MAX_RUNS", "MAX_WORKERS", "add_target_args", "check_counts",
-           "check_output", "file_path", "progress_printer", "target_from_args",
-           "write_trace"]
-
-#: Bounds of the count options, the same as :func:`irqlab.check.explore.explore` and
-#: :func:`irqlab.check.audit.audit` check (here first, with the ranges in decimal).
-MAX_BUDGET = 1 << 40
-MAX_WORKERS = 256
-MAX_RUNS = 1 << 30
+__all__ = ["add_target_args", "check_counts", "check_output", "file_path", "progress_printer",
+           "target_from_args", "write_trace"]
 
 _INT = re.compile(r"[+-]?[0-9]+")
 
@@ -65,7 +58,8 @@ def check_output(flag: str, path: Path | None) -> None:
 
 
 def check_counts(args: argparse.Namespace, **bounds: int) -> None:
-    """Check the count options named in ``bounds`` (``budget=MAX_BUDGET``) and ``--time``."""
+    """Check the count options named in ``bounds`` (``budget=explore.MAX_BUDGET``) and
+    ``--time`` before a run (the library checks them again)."""
     for name, hi in bounds.items():
         value = getattr(args, name)
         if value is not None:

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from irqlab.cli._check_args import MAX_RUNS, add_target_args, check_counts, target_from_args
+from irqlab.cli._check_args import add_target_args, check_counts, target_from_args
 
 __all__ = ["HELP", "NAME", "register", "run"]
 
@@ -32,7 +32,7 @@ def register(sub: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from irqlab.check.audit import audit
+    from irqlab.check.audit import MAX_RUNS, audit
 
     t = target_from_args(args)
     check_counts(args, runs=MAX_RUNS, moves=MAX_RUNS)

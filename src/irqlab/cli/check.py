@@ -68,9 +68,9 @@ def check_variant(scenario: str, variant: str, strategy: str, budget: int,
 
 
 def run(args: argparse.Namespace) -> int:
-    from irqlab.check.explore import STRATEGIES
+    from irqlab.check.explore import MAX_BUDGET, MAX_WORKERS, STRATEGIES
     from irqlab.check.run import resolve_scenario
-    from irqlab.cli._check_args import MAX_BUDGET, MAX_WORKERS, check_counts
+    from irqlab.cli._check_args import check_counts
     from irqlab.errors import InvalidArgumentValue
     from irqlab.scenarios import all_scenarios
 

@@ -7,8 +7,6 @@ import json
 from typing import Any
 
 from irqlab.cli._check_args import (
-    MAX_BUDGET,
-    MAX_WORKERS,
     add_target_args,
     check_counts,
     check_output,
@@ -87,7 +85,7 @@ def explore_from_args(t: Any, args: argparse.Namespace, *, progress: bool = True
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from irqlab.check.explore import STRATEGIES
+    from irqlab.check.explore import MAX_BUDGET, MAX_WORKERS, STRATEGIES
     from irqlab.check.report import record_run
 
     t = target_from_args(args)
