@@ -151,7 +151,7 @@ def _ipi_and_irq(st: Any) -> Any:
 
 
 def _plain_reads(st: Any) -> Any:
-    # plain reads of primitives: completion_done() and refcount_read()
+    # plain reads of primitives: completion_done(), refcount_read(), spin_is_locked()
     from irqlab import sim
 
     eng = sim.Engine(cpus=2, strategy=st)
@@ -159,13 +159,18 @@ def _plain_reads(st: Any) -> Any:
     ref = sim.Refcount(1, name="ref")
     seen: list[Any] = []
 
+    lk = sim.SpinLock("L")
+
     async def a() -> None:
         c.complete()
-        ref.inc()
+        await ref.inc()
+        await lk.lock()
+        await sim.point()
+        lk.unlock()
 
     async def b() -> None:
         await sim.point()
-        seen.append((c.completion_done(), ref.read()))
+        seen.append((c.completion_done(), ref.read(), lk.is_locked()))
 
     eng.spawn(0, a)
     eng.spawn(1, b)

@@ -106,11 +106,13 @@ class EngineServices:
     _skew: int
     _timers: list[int]
     _threads: list[Thread]
+    _actors: list[Thread]
+    footprint: list[tuple[Any, bool]] | None
 
     def _check_cpu(self, cpu: object) -> Any:  # pragma: no cover - Engine overrides
         raise NotImplementedError
 
-    def _set_irqs(self, cc: Any, on: bool, via: str) -> None:  # pragma: no cover
+    def _set_irqs(self, cc: Any, on: bool, via: str | None) -> None:  # pragma: no cover
         raise NotImplementedError
 
     def _new_tid(self) -> int:  # pragma: no cover

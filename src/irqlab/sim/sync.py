@@ -27,7 +27,18 @@ import sys
 from typing import Any
 
 from irqlab.errors import InvalidArgumentType, check_int
-from irqlab.sim._core import IRQ, RT, TASK, Op, SimError, SiteNames, Thread, cur_thread, mark_site
+from irqlab.sim._core import (
+    IRQ,
+    RT,
+    TASK,
+    Op,
+    SimError,
+    SiteNames,
+    Thread,
+    cur_thread,
+    mark_site,
+    touch,
+)
 from irqlab.sim.rcu import rcu_spin_changed
 
 __all__ = [
@@ -378,7 +389,8 @@ class SpinLock:
         _eng()._set_irqs(th.cctx, True, "spin_unlock_irq")
 
     def is_locked(self) -> bool:
-        """``spin_is_locked`` (not a scheduling point)."""
+        """``spin_is_locked`` (a plain read, not a scheduling point)."""
+        touch(self, False)
         return self.owner is not None
 
 
