@@ -186,3 +186,15 @@ def test_replay_prints_the_run_report_under_its_own_head(
     assert out == ["counter --variant racy: ok after 15 steps", "  counter = 4 (expected 6)",
                    "  invariant:counter: counter is 4, expected 6", "verdict: FINDING"]
     assert report == [f"ok after 15 steps: {sched}", *out[1:]]
+
+
+def test_a_pct_continuation_knows_its_k() -> None:
+    # PCT places its change points among k steps: a continuation without k had none
+    import argparse
+
+    from irqlab.check.run import Target
+    from irqlab.cli.replay import _continuation
+
+    t = Target("counter", "racy")
+    st = _continuation(argparse.Namespace(cont=True, strategy="pct", seed=3), t)
+    assert st.k > 1 and st.depth == 3

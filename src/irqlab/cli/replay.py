@@ -42,7 +42,7 @@ def register(sub: Any) -> argparse.ArgumentParser:
     return p
 
 
-def _continuation(args: argparse.Namespace) -> Any:
+def _continuation(args: argparse.Namespace, target: Any) -> Any:
     """The strategy that continues after the prefix (``--continue``), or None."""
     from irqlab import sim
     from irqlab.check.pct import PCT
@@ -58,7 +58,10 @@ def _continuation(args: argparse.Namespace) -> Any:
     if name == "random":
         return sim.Random(seed)
     if name == "pct":
-        return PCT(seed)
+        from irqlab.check.explore import calibrate
+
+        # k from a round-robin run, as explore does (a PCT without k has no change points)
+        return PCT(seed, steps=calibrate(target)[1])
     if name == "roundrobin":
         if args.seed is not None:
             raise InvalidArgumentValue("--seed does not apply to --strategy roundrobin "
@@ -104,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
 
     t = target_from_args(args)
     shash, shape, choices = sim.decode_schedule(args.schedule)  # malformed: exit 2
-    then = _continuation(args)
+    then = _continuation(args, t)
     check_output("--trace", args.trace)
 
     def same_scenario(engine: Any) -> None:
