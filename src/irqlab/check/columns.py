@@ -46,7 +46,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from irqlab.errors import InvalidArgumentType, check_int
+from irqlab.errors import InvalidArgumentType, check_count, check_int
 from irqlab.events import Event
 from irqlab.sim import current
 
@@ -495,9 +495,9 @@ def draw(source: Any, *, highlight: int | None = None, marker: str | None = None
     else:
         raise InvalidArgumentType(f"source must be a ColumnRecorder or events, not {source!r}")
     check_int("max_width", max_width, 20, 10_000)
-    check_int("max_rows", max_rows, 8, 1 << 30, decimal=True)
+    check_count("max_rows", max_rows, 8, 1 << 30)
     if highlight is not None:
-        check_int("highlight", highlight, 0, 1 << 62, decimal=True)
+        check_count("highlight", highlight, 0, 1 << 62)
     seq = -1
     if finding is not None:
         kind = getattr(finding, "kind", None)

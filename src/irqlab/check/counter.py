@@ -25,7 +25,7 @@ from math import factorial
 from typing import Any
 
 from irqlab.check.findings import Finding
-from irqlab.errors import check_int
+from irqlab.errors import check_count
 from irqlab.scenarios import Scenario, Variant, World
 
 __all__ = ["MAX_CPUS", "MAX_ITERS", "SCENARIO", "expected_classes"]
@@ -46,8 +46,8 @@ def _setup(world: World) -> None:
     from irqlab import sim
 
     p = world.params
-    n = check_int("cpus", p["cpus"], 1, MAX_CPUS, decimal=True)
-    k = check_int("iters", p["iters"], 1, MAX_ITERS, decimal=True)
+    n = check_count("cpus", p["cpus"], 1, MAX_CPUS)
+    k = check_count("iters", p["iters"], 1, MAX_ITERS)
     eng = sim.Engine(cpus=n, strategy=world.state["strategy"],
                      fingerprint=world.state["fingerprint"])
     lock = sim.SpinLock("counter_lock")

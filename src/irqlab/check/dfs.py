@@ -55,7 +55,13 @@ from operator import attrgetter
 from typing import Any
 
 from irqlab.check.run import Outcome, Target, make_target, run_built
-from irqlab.errors import InvalidArgumentType, InvalidArgumentValue, IrqlabError, check_int
+from irqlab.errors import (
+    InvalidArgumentType,
+    InvalidArgumentValue,
+    IrqlabError,
+    check_count,
+    check_int,
+)
 from irqlab.sim import Strategy
 from irqlab.sim._core import RCU_STATE
 
@@ -335,7 +341,7 @@ class DfsExplorer:
         if not isinstance(target, Target):
             raise InvalidArgumentType(f"target must be a Target, not {target!r}")
         if preemptions is not None:
-            check_int("preemptions", preemptions, 0, 1 << 20, decimal=True)
+            check_count("preemptions", preemptions, 0, 1 << 20)
         if not isinstance(reduction, bool):
             raise InvalidArgumentType(f"reduction must be a bool, not {reduction!r}")
         self.target = target
@@ -804,7 +810,7 @@ def outcomes(target: Any, *, reduction: bool = True, preemptions: int | None = N
     schedules (``finished`` says whether the search was complete).
     """
     if budget is not None:
-        check_int("budget", budget, 1, 1 << 40, decimal=True)
+        check_count("budget", budget, 1, 1 << 40)
     ex = DfsExplorer(make_target(target), preemptions=preemptions, reduction=reduction)
     seen: dict[Any, str] = {}
     while not ex.finished and (budget is None or ex.schedules < budget):

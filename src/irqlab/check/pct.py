@@ -22,7 +22,7 @@ import math
 import random
 from typing import Any
 
-from irqlab.errors import InvalidArgumentType, check_int
+from irqlab.errors import InvalidArgumentType, check_count, check_int
 from irqlab.sim import Strategy
 
 __all__ = ["PCT", "pct_bound", "runs_for_confidence"]
@@ -55,7 +55,7 @@ class PCT(Strategy):
             raise InvalidArgumentType(f"seed must be an int, not {seed!r}")
         self.seed = seed
         self.depth = check_int("depth", depth, 1, 64)
-        self.k = 0 if steps is None else check_int("steps", steps, 1, 1 << 40, decimal=True)
+        self.k = 0 if steps is None else check_count("steps", steps, 1, 1 << 40)
         self.n = 0
         self.rng = random.Random(seed)
         self.runs = 0

@@ -31,7 +31,7 @@ from typing import Any
 
 from irqlab.check.findings import Finding
 from irqlab.check.run import Outcome, Target, run_built, signature
-from irqlab.errors import InvalidArgumentType, check_int
+from irqlab.errors import InvalidArgumentType, check_count
 from irqlab.sim import Strategy
 
 __all__ = ["Shrunk", "count_preemptions", "shrink"]
@@ -120,8 +120,8 @@ def shrink(target: Target, choices: Sequence[int], finding: Finding, *,
         raise InvalidArgumentType(f"target must be a Target, not {target!r}")
     if not isinstance(finding, Finding):
         raise InvalidArgumentType(f"finding must be a Finding, not {finding!r}")
-    check_int("max_runs", max_runs, 1, 1 << 40, decimal=True)
-    check_int("max_steps", max_steps, 1, 1 << 62, decimal=True)
+    check_count("max_runs", max_runs, 1, 1 << 40)
+    check_count("max_steps", max_steps, 1, 1 << 62)
     want = signature(finding)
     runs = 0
     work = 0

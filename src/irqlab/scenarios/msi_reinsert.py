@@ -29,7 +29,7 @@ from typing import Any
 
 from irqlab import sim
 from irqlab.check.findings import Finding
-from irqlab.errors import check_int
+from irqlab.errors import check_count
 from irqlab.hw.config import PciFunctionConfig
 from irqlab.hw.machine import Machine
 from irqlab.kernel.errno import errname
@@ -108,7 +108,7 @@ def allocator_state(k: Kernel) -> dict[str, Any]:
 
 
 def _setup(world: World) -> None:
-    check_int("cycles", world.params["cycles"], 1, 100_000, decimal=True)
+    check_count("cycles", world.params["cycles"], 1, 100_000)
     machine = Machine.virt(cpus=2, pci_functions=(
         PciFunctionConfig(bdf=MULTI_MSI_BDF, msi_vectors=32),
         PciFunctionConfig(bdf=MSIX_BDF, msi_vectors=0, msix_vectors=16)))

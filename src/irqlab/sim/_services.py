@@ -10,7 +10,7 @@ import heapq
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
-from irqlab.errors import InvalidArgumentType, check_int
+from irqlab.errors import InvalidArgumentType, check_count
 from irqlab.sim._core import BRINGUP, TASK, Op, Thread, cur_thread, suspended_stack
 from irqlab.sim.result import Deadlock, WaitInfo
 
@@ -219,7 +219,7 @@ class EngineServices:
         The clock advances one tick per step; when every context is blocked
         and some sleep, it jumps to the earliest deadline (never the wall clock).
         """
-        check_int("ticks", ticks, 0, 1 << 62, decimal=True)
+        check_count("ticks", ticks, 0, 1 << 62)
         deadline = self.now + ticks
         heapq.heappush(self._timers, deadline)
         self._touch_clock()  # (the deadline depends on how many steps ran before)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from irqlab.errors import InvalidArgumentType, check_int
+from irqlab.errors import InvalidArgumentType, check_count
 from irqlab.sim.result import RunResult
 from irqlab.sim.strategy import Strategy
 
@@ -26,7 +26,7 @@ def explore(factory: Callable[[Strategy], Any], strategy: Strategy, runs: int, *
         raise InvalidArgumentType(f"factory must be callable, not {factory!r}")
     if not isinstance(strategy, Strategy):
         raise InvalidArgumentType(f"strategy must be a Strategy, not {strategy!r}")
-    check_int("runs", runs, 0, 1 << 62, decimal=True)
+    check_count("runs", runs, 0, 1 << 62)
     for _ in range(runs):
         eng = factory(strategy)
         if getattr(eng, "strategy", None) is not strategy:

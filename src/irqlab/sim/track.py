@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from irqlab.errors import InvalidArgumentType, InvalidArgumentValue, check_int
+from irqlab.errors import InvalidArgumentType, InvalidArgumentValue, check_count
 from irqlab.sim._core import (
     RT,
     ChooseOp,
@@ -306,7 +306,7 @@ def choose(n: int, label: str = "") -> ChooseOp:
     runs draw it, DFS explores every value, and a replay returns the same one.
     Also a scheduling point, like :func:`point`.  ``n == 1`` is no choice (0).
     """
-    check_int("n", n, 1, 1 << 16, decimal=True)
+    check_count("n", n, 1, 1 << 16)
     if not isinstance(label, str):
         raise InvalidArgumentType(f"label must be a str, not {label!r}")
     return ChooseOp(n, label)
