@@ -3,32 +3,11 @@
 from __future__ import annotations
 
 from irqlab import sim
-from irqlab.check.irqs import IrqObserver
 from irqlab.check.observe import attach
-from irqlab.events import EventStream
 
-
-class _Ok:
-    outcome = "ok"
-    steps = 10
-    schedule = ""
-
-
-def _obs():
-    es = EventStream()
-    ob = IrqObserver(None)
-
-    def feed(ev):
-        fn = ob.handlers.get(ev.kind)
-        if fn is not None:
-            fn(ev)
-
-    es.subscribe(feed)
-    return es, ob
-
-
-def _kinds(ob):
-    return [f.kind for f in ob.found + ob.finish(_Ok())]
+from .irq_helpers import Ok
+from .irq_helpers import kinds as _kinds
+from .irq_helpers import observer as _obs
 
 
 def test_lpi_pending_then_acked_is_clean() -> None:
@@ -42,7 +21,7 @@ def test_lost_lpi() -> None:
     es, ob = _obs()
     es.time = 3
     es.emit("gicr_lpi_pending", cpu=1, intid=8200, enabled=True, prio=0xa0)
-    out = ob.finish(_Ok())
+    out = ob.finish(Ok())
     assert [f.kind for f in out] == ["lost-interrupt"]
     assert out[0].message == "LPI 8200 on CPU1 made pending at step 3 was never taken"
 

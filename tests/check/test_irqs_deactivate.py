@@ -5,32 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from irqlab import Machine, sim
-from irqlab.check.irqs import IrqObserver
 from irqlab.check.observe import attach
 from irqlab.events import EventStream
 
-
-class _Ok:
-    outcome = "ok"
-    steps = 10
-    schedule = ""
-
-
-def _obs() -> tuple[EventStream, IrqObserver]:
-    es = EventStream()
-    ob = IrqObserver(None)
-
-    def feed(ev: Any) -> None:
-        fn = ob.handlers.get(ev.kind)
-        if fn is not None:
-            fn(ev)
-
-    es.subscribe(feed)
-    return es, ob
-
-
-def _kinds(ob: IrqObserver) -> list[str]:
-    return [f.kind for f in ob.found + ob.finish(_Ok())]
+from .irq_helpers import Ok
+from .irq_helpers import kinds as _kinds
+from .irq_helpers import observer as _obs
 
 
 def _ack_eoi(es: EventStream, intid: int, **eoi: Any) -> None:
@@ -51,7 +31,7 @@ def test_gicv2_eoi_with_eoimode_0_deactivates() -> None:
 def test_gicv2_eoi_with_eoimode_1_only_drops_the_priority() -> None:
     es, ob = _obs()
     _ack_eoi(es, 40, eoimode=1)
-    out = ob.finish(_Ok())
+    out = ob.finish(Ok())
     assert [f.kind for f in out] == ["stuck-active"]
     assert "GICC_DIR was never written" in out[0].message
     es.emit("gicc_dir", cpu=0, intid=40, result="deactivated")
@@ -64,7 +44,7 @@ def test_gicv2_eoimode_1_shown_by_a_gicc_dir() -> None:
     _ack_eoi(es, 40)
     es.emit("gicc_dir", cpu=0, intid=40, result="deactivated")
     _ack_eoi(es, 41)                                    # EOIR, then no GICC_DIR
-    out = ob.finish(_Ok())
+    out = ob.finish(Ok())
     assert [(f.kind, f.data["intid"]) for f in out] == [("stuck-active", 41)]
 
 

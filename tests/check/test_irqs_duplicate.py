@@ -5,32 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from irqlab import Machine, sim
-from irqlab.check.irqs import IrqObserver
 from irqlab.check.observe import attach
 from irqlab.events import EventStream
 
-
-class _Ok:
-    outcome = "ok"
-    steps = 10
-    schedule = ""
-
-
-def _obs() -> tuple[EventStream, IrqObserver]:
-    es = EventStream()
-    ob = IrqObserver(None)
-
-    def feed(ev: Any) -> None:
-        fn = ob.handlers.get(ev.kind)
-        if fn is not None:
-            fn(ev)
-
-    es.subscribe(feed)
-    return es, ob
-
-
-def _kinds(ob: IrqObserver) -> list[str]:
-    return [f.kind for f in ob.found + ob.finish(_Ok())]
+from .irq_helpers import kinds as _kinds
+from .irq_helpers import observer as _obs
 
 
 def _take(es: EventStream, cpu: int, intid: int) -> None:

@@ -9,33 +9,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from irqlab import Machine, sim
-from irqlab.check.irqs import IrqObserver
 from irqlab.check.observe import attach
-from irqlab.events import EventStream
 
-
-class _Ok:
-    outcome = "ok"
-    steps = 10
-    schedule = ""
-
-
-def _obs() -> tuple[EventStream, IrqObserver]:
-    es = EventStream()
-    ob = IrqObserver(None)
-
-    def feed(ev: Any) -> None:
-        fn = ob.handlers.get(ev.kind)
-        if fn is not None:
-            fn(ev)
-
-    es.subscribe(feed)
-    return es, ob
-
-
-def _kinds(ob: IrqObserver) -> list[str]:
-    return [f.kind for f in ob.found + ob.finish(_Ok())]
-
+from .irq_helpers import Ok
+from .irq_helpers import kinds as _kinds
+from .irq_helpers import observer as _obs
 
 # -- removal of the pending state (synthetic) -------------------------------------------------
 
@@ -118,7 +96,7 @@ def test_software_pend_never_taken_is_lost() -> None:
     es, ob = _obs()
     es.time = 4
     es.emit("gic_pending_latch", cpu=None, intid=40, value=True)    # GICD_ISPENDR
-    out = ob.finish(_Ok())
+    out = ob.finish(Ok())
     assert [f.message for f in out] == ["SPI 40 made pending at step 4 was never taken"]
     es.emit("cpuif_ack", cpu=1, intid=40, prio=0x80, group=1)
     es.emit("cpuif_deactivate", cpu=1, intid=40, via="eoi")
@@ -129,7 +107,7 @@ def test_gicv2m_msi_never_taken_is_lost() -> None:
     es, ob = _obs()
     es.emit("v2m_setspi", cpu=None, intid=80, devid=8, result="pending")
     es.emit("v2m_setspi", cpu=None, intid=900, devid=8, result="out_of_range")
-    assert [f.data["intid"] for f in ob.finish(_Ok())] == [80]
+    assert [f.data["intid"] for f in ob.finish(Ok())] == [80]
 
 
 # -- on the GICv3 and GICv2 models ------------------------------------------------------------
@@ -290,9 +268,9 @@ def test_disabled_sgi_and_ppi_are_per_redistributor() -> None:
     es.emit("gicr_ppi_pending", cpu=1, intid=20, trigger="edge")
     assert _kinds(ob) == []
     es.emit("gicr_sgi_pending", cpu=0, intid=3, source=1)      # CPU0's SGI 3 is enabled
-    assert [f.data["cpu"] for f in ob.finish(_Ok())] == [0]
+    assert [f.data["cpu"] for f in ob.finish(Ok())] == [0]
     es.emit("gicr_write", cpu=0, redist=1, reg="GICR_ISENABLER0", value=1 << 20)
-    assert sorted((f.data["intid"], f.data["cpu"]) for f in ob.finish(_Ok())) == [(3, 0),
+    assert sorted((f.data["intid"], f.data["cpu"]) for f in ob.finish(Ok())) == [(3, 0),
                                                                                    (20, 1)]
 
 
@@ -414,4 +392,4 @@ def test_an_enabled_field_on_the_pending_event_is_the_enable_state() -> None:
     es.emit("gicd_spi_pending", intid=40, trigger="edge", enabled=False)
     assert _kinds(ob) == []
     es.emit("gic_pending_latch", cpu=None, intid=41, value=True, enabled=True)
-    assert [f.data["intid"] for f in ob.finish(_Ok())] == [41]
+    assert [f.data["intid"] for f in ob.finish(Ok())] == [41]
