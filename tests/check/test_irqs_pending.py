@@ -248,6 +248,55 @@ def test_gicv2_level_withdrawn_is_not_lost() -> None:
     assert obs.findings(res) == []
 
 
+def _gicv2_run(body: Callable[[Machine], None]) -> list[str]:
+    """A 1-CPU GICv2 with interrupts masked on the CPU: ``body`` writes registers and drives
+    lines; the interrupt observer's findings at the end (nothing is ever acknowledged)."""
+    m = Machine.virt(cpus=1, gic=2)
+    c = m.cpus[0]
+    c.write(GICD, 0x1)                                       # GICD_CTLR.Enable
+    c.write(GICC, 0x1)                                       # GICC_CTLR.Enable
+    eng = sim.Engine(machine=m, strategy=sim.RoundRobin())
+
+    async def t() -> None:
+        sim.local_irq_disable()
+        body(m)
+        await sim.point("done")
+
+    eng.spawn(0, t)
+    obs = attach(eng)
+    res = eng.run()
+    return [f.kind for f in obs.findings(res)]
+
+
+def test_gicv2_register_writes_are_followed() -> None:
+    # GICv2's distributor reports its set/clear register writes as GICv3's does (register 0
+    # banked per CPU): a disabled SPI or PPI is not lost, a software pend is, until cleared
+    enable = GICD + 0x100 + 4 * (SPI // 32)
+
+    def disabled_spi(m: Machine) -> None:
+        m.cpus[0].write(enable, 1 << (SPI % 32))                 # ISENABLER
+        m.cpus[0].write(enable + 0x80, 1 << (SPI % 32))          # ICENABLER
+        m.set_interrupt_level(SPI, True)
+
+    def disabled_ppi(m: Machine) -> None:
+        m.cpus[0].write(GICD + 0x100, 1 << 27)                   # ISENABLER0 (banked)
+        m.cpus[0].write(GICD + 0x180, 1 << 27)                   # ICENABLER0 (banked)
+        m.set_interrupt_level(27, True, cpu=0)
+
+    def soft_pend(m: Machine) -> None:
+        m.cpus[0].write(enable, 1 << (SPI % 32))
+        m.cpus[0].write(GICD + 0x200 + 4 * (SPI // 32), 1 << (SPI % 32))   # ISPENDR
+
+    def soft_pend_cleared(m: Machine) -> None:
+        soft_pend(m)
+        m.cpus[0].write(GICD + 0x280 + 4 * (SPI // 32), 1 << (SPI % 32))   # ICPENDR
+
+    assert _gicv2_run(disabled_spi) == []
+    assert _gicv2_run(disabled_ppi) == []
+    assert _gicv2_run(soft_pend) == ["lost-interrupt"]
+    assert _gicv2_run(soft_pend_cleared) == []
+
+
 # -- disabled interrupts ----------------------------------------------------------------------
 
 def test_disabled_spi_left_pending_is_not_lost_until_enabled() -> None:

@@ -229,12 +229,17 @@ class IrqObserver:
         return bool(self._dis_bits.get((intid >> 5, k[1]), 0) >> (intid & 31) & 1)
 
     def _gicd_write(self, ev: Event) -> None:
-        # GICD_ISENABLER<n> / GICD_ICENABLER<n>: SPIs (SGIs/PPIs are the redistributors')
+        # GICD_ISENABLER<n> / GICD_ICENABLER<n>: SPIs (GICv3's SGIs/PPIs are the
+        # redistributors'; GICv2's register 0 is banked: the writing CPU's SGIs and PPIs)
         reg = ev.args.get("reg")
         if reg == "GICD_ISENABLER" or reg == "GICD_ICENABLER":
             n = ev.args.get("n", 0)
             if n > 0:
                 self._enable_bits(ev.args["value"] & 0xFFFF_FFFF, 32 * n, -1,
+                                  reg == "GICD_ISENABLER")
+            elif ev.args.get("banked") and ev.cpu is not None:
+                # (SGI enables are RAO/WI on irqlab's GICv2: only PPIs' bits act)
+                self._enable_bits(ev.args["value"] & 0xFFFF_0000, 0, ev.cpu,
                                   reg == "GICD_ISENABLER")
 
     def _gicr_write(self, ev: Event) -> None:

@@ -44,6 +44,10 @@ _BYTE_OK = ((a.GICD_IPRIORITYR_OFF, a.GICD_ITARGETSR_OFF + 0x400),
             (a.GICD_CPENDSGIR_OFF, a.GICD_SPENDSGIR_OFF + 0x10))
 
 
+#: The set/clear bit registers, in address order (IHI 0048B 4.3): their event names.
+_BITREGS = ("GICD_IGROUPR", "GICD_ISENABLER", "GICD_ICENABLER", "GICD_ISPENDR",
+            "GICD_ICPENDR", "GICD_ISACTIVER", "GICD_ICACTIVER")
+
 class Distributor:
     """Interrupt state of a GICv2 and its GICD register frame."""
 
@@ -274,6 +278,11 @@ class Distributor:
         if a.GICD_IGROUPR_OFF <= off < a.GICD_IPRIORITYR_OFF:
             block = (off - a.GICD_IGROUPR_OFF) // 0x80
             base = ((off & 0x7F) >> 2) * 32
+            ev = self._events
+            if ev.enabled:
+                # as GICv3's distributor; register 0 (SGIs, PPIs) is banked per CPU here
+                ev.emit("gicd_write", cpu=c, reg=_BITREGS[block], n=base // 32, value=value,
+                        banked=base == 0)
             if block == 0:
                 for i in range(min(32, self.limit - base)):
                     intid = base + i
@@ -301,6 +310,10 @@ class Distributor:
                 elif block in (3, 4):
                     if intid >= 16:  # SGI pending state lives in S/CPENDSGIR
                         self.set_pending(c, intid, block == 3)
+                        if ev.enabled:
+                            ev.emit("gic_pending_latch", cpu=c if intid < 32 else None,
+                                    intid=intid, value=block == 3,
+                                    enabled=self.enabled[self.key(c, intid)])
                 else:
                     self.set_active(c, intid, block == 5)
             return
